@@ -1,0 +1,166 @@
+// Package pgtest gives each test a fresh PostgreSQL database of its own,
+// cloned from a template, so that tests are isolated and can run in parallel.
+//
+// The server is found through PGMIG_TEST_DATABASE_URL, defaulting to the
+// local server on 127.0.0.1:5432. When none answers, tests fail with a
+// message saying how to start one: never a silent skip.
+package pgtest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultURL is the server the tests use when PGMIG_TEST_DATABASE_URL is unset.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// AdminURL returns the connection string of the maintenance database that
+// tests create their databases from.
+func AdminURL() string {
+	if u := os.Getenv("PGMIG_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+// WithDatabase returns connString with its database name replaced by name.
+// Both the URL and the keyword/value forms are handled.
+func WithDatabase(connString, name string) string {
+	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
+		u, err := url.Parse(connString)
+		if err != nil {
+			panic(fmt.Sprintf("pgtest: bad test URL: %v", err))
+		}
+		u.Path = "/" + name
+		return u.String()
+	}
+	// In the keyword/value form a later keyword wins.
+	return connString + " dbname=" + name
+}
+
+var templates sync.Map // setup hash -> *templateOnce
+
+type templateOnce struct {
+	once sync.Once
+	err  error
+}
+
+// NewDB creates a database for t, cloned from a template that holds the
+// result of running setup (in order) on an empty database, and returns its
+// connection string. The database is dropped when the test ends, unless the
+// test failed: then it is kept and its name logged, to look at.
+func NewDB(t testing.TB, setup ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	admin := connect(ctx, t, AdminURL())
+	defer admin.Close(context.Background())
+
+	sum := sha256.Sum256([]byte(strings.Join(setup, "\x00")))
+	tpl := "pgmig_tpl_" + hex.EncodeToString(sum[:])[:16]
+	v, _ := templates.LoadOrStore(tpl, &templateOnce{})
+	to := v.(*templateOnce)
+	to.once.Do(func() { to.err = ensureTemplate(ctx, admin, tpl, setup) })
+	if to.err != nil {
+		t.Fatalf("pgtest: template %s: %v", tpl, to.err)
+	}
+
+	name := fmt.Sprintf("pgmig_test_%d_%d", time.Now().UnixNano()%1e12, os.Getpid())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tpl}.Sanitize()); err != nil {
+		t.Fatalf("pgtest: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("pgtest: kept database %s of the failed test", name)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c, err := pgx.Connect(ctx, AdminURL())
+		if err != nil {
+			t.Errorf("pgtest: drop %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop %s: %v", name, err)
+		}
+	})
+	return WithDatabase(AdminURL(), name)
+}
+
+func connect(ctx context.Context, t testing.TB, connString string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		t.Fatalf("pgtest: no PostgreSQL server answers at %s: %v\n"+
+			"Start one (e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`)\n"+
+			"or point PGMIG_TEST_DATABASE_URL at a server where this user may create databases.",
+			redact(connString), err)
+	}
+	return c
+}
+
+// ensureTemplate builds the template database once across every test
+// process: packages are tested in parallel, so creation happens under an
+// advisory lock and a template that exists is taken as it is.
+func ensureTemplate(ctx context.Context, admin *pgx.Conn, tpl string, setup []string) error {
+	const lockKey = 0x70676d6967 // "pgmig"
+	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
+		return err
+	}
+	defer admin.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", lockKey)
+
+	var exists bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", tpl).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	// Build under a temporary name and rename at the end, so that a run
+	// killed half-way never leaves a half-built template behind.
+	tmp := tpl + "_build"
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{tmp}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return err
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{tmp}.Sanitize()+" TEMPLATE template0"); err != nil {
+		return err
+	}
+	c, err := pgx.Connect(ctx, WithDatabase(AdminURL(), tmp))
+	if err != nil {
+		return err
+	}
+	for i, sql := range setup {
+		if _, err := c.Exec(ctx, sql); err != nil {
+			c.Close(ctx)
+			return fmt.Errorf("setup step %d: %w", i+1, err)
+		}
+	}
+	if err := c.Close(ctx); err != nil {
+		return err
+	}
+	_, err = admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{tmp}.Sanitize()+" RENAME TO "+pgx.Identifier{tpl}.Sanitize())
+	return err
+}
+
+func redact(connString string) string {
+	if u, err := url.Parse(connString); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	return connString
+}
