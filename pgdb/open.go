@@ -1,0 +1,208 @@
+package pgdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config tunes Open. Its zero value works: each field documents its default.
+type Config struct {
+	// MinConns is the number of connections the pool keeps open even when
+	// idle. Zero means 2.
+	MinConns int32
+	// MaxConns caps the number of open connections. Zero means 10.
+	MaxConns int32
+	// ConnectTimeout bounds how long Open keeps retrying the first
+	// connection while the server is unreachable, starting up or full.
+	// Zero means 30s.
+	ConnectTimeout time.Duration
+	// ApplicationName is reported to the server (pg_stat_activity) unless
+	// the connection string sets application_name itself. Empty sets none;
+	// the pgmig CLI passes "pgmig".
+	ApplicationName string
+
+	// Logger receives the query log. Nil discards it, and then no tracer is
+	// installed at all.
+	Logger *slog.Logger
+	// LogQueries logs every query with its duration at Debug level
+	// (development mode). Off by default.
+	LogQueries bool
+	// LogArgs adds the query arguments to the log lines. Off by default:
+	// arguments may hold personal data or secrets.
+	LogArgs bool
+	// SlowQueryThreshold is the duration from which a query is logged at
+	// Warn level, whatever LogQueries says. Zero means 1s; negative turns
+	// the slow query log off.
+	SlowQueryThreshold time.Duration
+}
+
+const (
+	defaultMinConns       = 2
+	defaultMaxConns       = 10
+	defaultConnectTimeout = 30 * time.Second
+	defaultSlowQuery      = time.Second
+)
+
+// DB is a connection pool opened by Open. It is safe for concurrent use.
+type DB struct {
+	pool      *pgxpool.Pool
+	closeOnce sync.Once
+}
+
+// Pool returns the underlying pool, for pgx calls and for the helpers of
+// this package that take a Querier or a *pgxpool.Pool.
+func (d *DB) Pool() *pgxpool.Pool { return d.pool }
+
+// Close closes every connection of the pool, waiting for acquired ones to
+// be released. It is idempotent and safe to call concurrently.
+func (d *DB) Close() {
+	d.closeOnce.Do(d.pool.Close)
+}
+
+// Check reports the health of the pool; see the package function Check.
+func (d *DB) Check(ctx context.Context) Health { return Check(ctx, d.pool) }
+
+// Open creates a pool from a URL or keyword/value connection string and
+// makes its first connection, retrying with exponential backoff while the
+// server is unreachable, starting up (57P03) or full (53300), for at most
+// cfg.ConnectTimeout. A malformed connection string, an authentication
+// failure (28P01, 28000) or a missing database (3D000) fails at once.
+//
+// The error never shows the connection string's password: connection
+// strings in it are redacted (see Redact).
+func Open(ctx context.Context, connString string, cfg Config) (*DB, error) {
+	secrets := passwords(connString)
+	pcfg, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		return nil, scrub(fmt.Errorf("parse connection string %s: %w", Redact(connString), err), secrets...)
+	}
+	secrets = append(secrets, pcfg.ConnConfig.Password)
+
+	pcfg.MinConns = orDefault(cfg.MinConns, defaultMinConns)
+	pcfg.MaxConns = orDefault(cfg.MaxConns, defaultMaxConns)
+	if pcfg.MinConns > pcfg.MaxConns {
+		pcfg.MinConns = pcfg.MaxConns
+	}
+	if _, set := pcfg.ConnConfig.RuntimeParams["application_name"]; !set && cfg.ApplicationName != "" {
+		pcfg.ConnConfig.RuntimeParams["application_name"] = cfg.ApplicationName
+	}
+	if cfg.Logger != nil {
+		pcfg.ConnConfig.Tracer = &Tracer{
+			Logger:        cfg.Logger,
+			LogAll:        cfg.LogQueries,
+			LogArgs:       cfg.LogArgs,
+			SlowThreshold: orDefault(cfg.SlowQueryThreshold, defaultSlowQuery),
+		}
+	}
+
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, scrub(fmt.Errorf("open pool: %w", err), secrets...)
+	}
+	if err := connectWithRetry(ctx, pool, orDefault(cfg.ConnectTimeout, defaultConnectTimeout)); err != nil {
+		pool.Close()
+		return nil, scrub(fmt.Errorf("connect to %s: %w", Redact(connString), err), secrets...)
+	}
+	return &DB{pool: pool}, nil
+}
+
+func orDefault[N int32 | time.Duration](v, def N) N {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// connectWithRetry pings until the server answers, a permanent error
+// comes, or timeout passes.
+func connectWithRetry(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 2 * time.Second
+	b.MaxElapsedTime = 0 // the context bounds the whole
+	var last error
+	err := backoff.Retry(func() error {
+		err := pool.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return backoff.Permanent(ctx.Err())
+		}
+		last = err
+		if !Retryable(err) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}, backoff.WithContext(b, ctx))
+	if err == nil || ctx.Err() == nil || last == nil {
+		return err
+	}
+	// The context ended during an attempt or between two: keep the reason
+	// the server never answered next to it.
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("gave up after %s: %w", timeout, errors.Join(ctx.Err(), last))
+	}
+	return errors.Join(ctx.Err(), last)
+}
+
+// Retryable reports whether err, returned while connecting, is worth
+// another attempt: the server is unreachable (connection refused, reset,
+// host or network unreachable, a network timeout), is starting up or
+// shutting down (57P03, 57P01), has no free connection slot (53300), or
+// the connection broke (class 08). Authentication failures (28P01, 28000),
+// a missing database (3D000), a malformed connection string and every
+// other server error are not, nor is a cancelled or expired context.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57P03", // cannot_connect_now: the server is starting up
+			"57P01", // admin_shutdown: a restart is under way
+			"53300": // too_many_connections
+			return true
+		}
+		return len(pgErr.Code) == 5 && pgErr.Code[:2] == "08" && pgErr.Code != "08P01"
+	}
+	var parseErr *pgconn.ParseConfigError
+	if errors.As(err, &parseErr) {
+		return false
+	}
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ETIMEDOUT) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		// A name that does not exist is a typo, not a server on its way.
+		return dnsErr.IsTemporary || dnsErr.IsTimeout
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
