@@ -1,0 +1,67 @@
+// Package source finds and parses migration files: versions, names, up and
+// down sections, directives and checksums. It reads from any fs.FS
+// (os.DirFS, embed.FS, fstest.MapFS) and imports no database code, so it
+// can be tested and fuzzed on its own.
+//
+// # Files
+//
+// Only the .sql files at the root of the file system are read;
+// subdirectories and other files are ignored. A file name begins with the
+// version, digits compared as an integer (1, 001 and 0001 are the same
+// version), then '_' and the migration's name:
+//
+//	001_create_users.sql        up and down sections in one file
+//	002_add_index.up.sql        the up section ...
+//	002_add_index.down.sql      ... and its optional down section
+//
+// Any other .sql name is an error naming the file. Versions start at 1.
+//
+// # Sections and directives
+//
+// In a single file, the lines "-- pgmig:up" and "-- pgmig:down" (spaces
+// around them and after "--" optional) begin the sections, each at most
+// once and in either order; only comments and blank lines may come before
+// the first. A file with neither marker is all up, with no down section. A
+// file with only "-- pgmig:down" is an error. The markers have no place in
+// .up.sql and .down.sql files.
+//
+// "-- pgmig:no-transaction" among a section's leading comment lines (before
+// its first SQL token) runs that section outside a transaction, one
+// statement at a time. Placed before the first marker of a single file it
+// applies to both sections. Anywhere else it is an error, as is any other
+// "-- pgmig:" directive; "pgmig:" is recognised in any case so that a
+// misspelt directive is reported, but directive names are case-sensitive.
+// Directive lines are found line by line, without regard to quotes.
+//
+// A Section's SQL is its text with CRLF turned into LF (and a leading byte
+// order mark dropped), marker lines excluded, so PostgreSQL's error
+// positions map back to the file through Section.Line, Position and LineCol.
+// Text that is not UTF-8 or holds a NUL byte is reported as an error.
+//
+// # Checksums
+//
+// Migration.Checksum is the hex SHA-256 of Up.SQL: for an .up.sql file,
+// the whole file; for a single file, its up section only, so comments
+// before the first marker and the down section may change freely.
+//
+// # Errors
+//
+// Migrations reports every problem in the files at once, joined with
+// errors.Join; each is a *FileError or *DuplicateVersionError and matches
+// ErrInvalid. A source that cannot be read at all gives a plain error.
+//
+// # Usage
+//
+//	migs, err := source.Dir("migrations").Migrations(ctx)
+//	if errors.Is(err, source.ErrInvalid) {
+//		// bad file names, sections, directives or duplicate versions
+//	}
+//	for _, m := range migs {
+//		for _, st := range source.Split(m.Up.SQL) {
+//			if !st.Empty() {
+//				line, col := source.LineCol(m.Up.SQL, st.Start)
+//				fmt.Printf("%s:%d:%d\n", m.Up.File, m.Up.Line+line-1, col)
+//			}
+//		}
+//	}
+package source

@@ -1,0 +1,175 @@
+package source
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+)
+
+//go:embed core/*.sql
+var coreFS embed.FS
+
+// BuiltinFS returns the files of the four core migrations compiled into
+// pgmig, at the root of the returned file system.
+func BuiltinFS() fs.FS {
+	sub, err := fs.Sub(coreFS, "core")
+	if err != nil {
+		panic(err) // "core" is a valid path: fs.Sub cannot fail
+	}
+	return sub
+}
+
+// Builtin returns the four core migrations compiled into pgmig:
+// 001_create_users, 002_create_user_security, 003_create_audit_log and
+// 004_create_sessions.
+func Builtin() Source { return FromFS(BuiltinFS()) }
+
+// FromFS returns the Source reading the .sql files at the root of fsys.
+// Subdirectories and files not ending in ".sql" (case-sensitively) are
+// ignored. fsys is read afresh on every call to Migrations, and the Source
+// is as safe for concurrent use as fsys is.
+func FromFS(fsys fs.FS) Source { return &fsSource{fsys: fsys} }
+
+// Dir returns the Source reading the .sql files in the directory path, as
+// FromFS(os.DirFS(path)) does. A path that does not exist, is not a
+// directory or cannot be read makes Migrations return a plain error (not
+// ErrInvalid) naming the path.
+func Dir(path string) Source { return &fsSource{fsys: os.DirFS(path), dir: path} }
+
+type fsSource struct {
+	fsys fs.FS
+	dir  string // the directory os.DirFS was given, for messages; "" for FromFS
+}
+
+func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.dir != "" {
+		info, err := os.Stat(s.dir)
+		if err != nil {
+			return nil, fmt.Errorf("read migrations directory: %w", err)
+		}
+		if !info.IsDir() {
+			return nil, fmt.Errorf("read migrations directory %s: not a directory", s.dir)
+		}
+	}
+	entries, err := fs.ReadDir(s.fsys, ".")
+	if err != nil {
+		if s.dir != "" {
+			return nil, fmt.Errorf("read migrations directory %s: %w", s.dir, err)
+		}
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+
+	var (
+		files []parsedFile
+		errs  []error
+	)
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		fn, err := parseFileName(e.Name())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		content, err := fs.ReadFile(s.fsys, e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", s.path(e.Name()), err)
+		}
+		pf, ferrs := parseFile(e.Name(), fn, content)
+		files = append(files, pf)
+		errs = append(errs, ferrs...)
+	}
+	migs, gerrs := assemble(files)
+	errs = append(errs, gerrs...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return migs, nil
+}
+
+func (s *fsSource) path(name string) string {
+	if s.dir == "" {
+		return name
+	}
+	return strings.TrimSuffix(s.dir, "/") + "/" + name
+}
+
+// assemble groups parsed files by version into migrations, in version
+// order, reporting versions claimed twice and down files without their up
+// file.
+func assemble(files []parsedFile) ([]Migration, []error) {
+	byVersion := map[int64][]parsedFile{}
+	for _, f := range files {
+		byVersion[f.version] = append(byVersion[f.version], f)
+	}
+	versions := make([]int64, 0, len(byVersion))
+	for v := range byVersion {
+		versions = append(versions, v)
+	}
+	slices.Sort(versions)
+
+	var (
+		migs []Migration
+		errs []error
+	)
+	for _, v := range versions {
+		group := byVersion[v]
+		var singles, ups, downs []parsedFile
+		for _, f := range group {
+			switch f.kind {
+			case kindSingle:
+				singles = append(singles, f)
+			case kindUp:
+				ups = append(ups, f)
+			case kindDown:
+				downs = append(downs, f)
+			}
+		}
+		if len(singles)+len(ups) > 1 || len(downs) > 1 || len(singles) == 1 && len(downs) == 1 {
+			names := make([]string, len(group))
+			for i, f := range group {
+				names[i] = f.file
+			}
+			slices.Sort(names)
+			errs = append(errs, &DuplicateVersionError{Version: v, Files: names})
+			continue
+		}
+		if len(singles)+len(ups) == 0 {
+			d := downs[0]
+			errs = append(errs, &FileError{File: d.file, Msg: fmt.Sprintf(
+				"down file without an up file: expected %s beside it",
+				strings.TrimSuffix(d.file, ".down.sql")+".up.sql")})
+			continue
+		}
+		m := slices.Concat(singles, ups)[0]
+		mig := Migration{Version: v, Name: m.name, Down: m.down}
+		if m.up != nil {
+			mig.Up = *m.up
+		}
+		if len(downs) == 1 {
+			d := downs[0]
+			if d.name != m.name {
+				errs = append(errs, &FileError{File: d.file, Msg: fmt.Sprintf(
+					"name %q does not match %q of its up file %s; expected %s",
+					d.name, m.name, m.file, strings.TrimSuffix(m.file, ".up.sql")+".down.sql")})
+				continue
+			}
+			mig.Down = d.down
+		}
+		mig.Checksum = checksum(mig.Up.SQL)
+		migs = append(migs, mig)
+	}
+	return migs, errs
+}

@@ -1,0 +1,253 @@
+package source
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// directive is one "-- pgmig:NAME [ARG]" line that pgmig understands.
+type directive struct {
+	name string
+	// marker directives begin a section of a single-file migration.
+	marker bool
+	// apply records a non-marker directive on the section it governs; its
+	// error becomes the message of a FileError on the directive's line.
+	apply func(s *Section, arg string) error
+}
+
+// directives is the table of known directives, in the order error messages
+// list them. It is never modified.
+var directives = []directive{
+	{name: "up", marker: true},
+	{name: "down", marker: true},
+	{name: "no-transaction", apply: func(s *Section, arg string) error {
+		if arg != "" {
+			return fmt.Errorf(`"-- pgmig:no-transaction" takes no argument, got %q`, arg)
+		}
+		s.NoTransaction = true
+		return nil
+	}},
+}
+
+func lookupDirective(name string) (directive, bool) {
+	for _, d := range directives {
+		if d.name == name {
+			return d, true
+		}
+	}
+	return directive{}, false
+}
+
+func knownDirectives() string {
+	names := make([]string, len(directives))
+	for i, d := range directives {
+		names[i] = d.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// directiveLine is a "-- pgmig:" line found in a file.
+type directiveLine struct {
+	directive
+	line       int    // 1-based
+	start, end int    // byte offsets of the line and just past its newline
+	text       string // the line, trimmed, for messages
+	arg        string
+}
+
+// parseDirective reports whether line is a directive line: a -- comment
+// whose text begins with "pgmig:" in any case, so that a misspelt
+// "-- PGMIG:UP" is reported rather than silently ignored. The directive
+// name itself is matched case-sensitively later.
+func parseDirective(line string) (name, arg, text string, ok bool) {
+	text = strings.TrimSpace(line)
+	body, ok := strings.CutPrefix(text, "--")
+	if !ok {
+		return "", "", "", false
+	}
+	body = strings.TrimLeft(body, " \t")
+	if len(body) < len("pgmig:") || !strings.EqualFold(body[:len("pgmig:")], "pgmig:") {
+		return "", "", "", false
+	}
+	body = body[len("pgmig:"):]
+	name = body
+	if i := strings.IndexAny(body, " \t"); i >= 0 {
+		name, arg = body[:i], strings.TrimSpace(body[i:])
+	}
+	return name, arg, text, true
+}
+
+// normalize strips a UTF-8 byte order mark and turns CRLF into LF: the text
+// pgmig sends and checksums is the same whatever editor saved the file.
+func normalize(content []byte) string {
+	text := strings.TrimPrefix(string(content), "\uFEFF")
+	return strings.ReplaceAll(text, "\r\n", "\n")
+}
+
+// checksum returns the hex SHA-256 of sql, the up text of a migration after
+// CRLF has been turned into LF (see Migration.Checksum).
+func checksum(sql string) string {
+	sum := sha256.Sum256([]byte(sql))
+	return hex.EncodeToString(sum[:])
+}
+
+// parsedFile is one file's contribution to a migration.
+type parsedFile struct {
+	file     string
+	fileName          // what the name says
+	up, down *Section // the sections the file holds
+}
+
+// parseFile parses the content of the migration file named file, whose name
+// has already been parsed into fn. Problems are returned as *FileError,
+// ordered by line.
+func parseFile(file string, fn fileName, content []byte) (parsedFile, []error) {
+	text := normalize(content)
+	pf := parsedFile{file: file, fileName: fn}
+	var errs []*FileError
+	fail := func(line int, format string, args ...any) {
+		errs = append(errs, &FileError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+
+	if line, what := badBytes(text); line > 0 {
+		fail(line, "%s: migration files must be UTF-8 text", what)
+	}
+
+	var dirs, markers []directiveLine
+	seen := map[string]int{} // marker name → line
+	for line, start := 1, 0; start < len(text); line++ {
+		end := len(text)
+		if k := strings.IndexByte(text[start:], '\n'); k >= 0 {
+			end = start + k + 1
+		}
+		name, arg, trimmed, ok := parseDirective(text[start:end])
+		if ok {
+			d, known := lookupDirective(name)
+			dl := directiveLine{directive: d, line: line, start: start, end: end, text: trimmed, arg: arg}
+			switch {
+			case !known:
+				fail(line, "unknown directive %q (known: %s)", trimmed, knownDirectives())
+			case d.marker && fn.kind != kindSingle:
+				fail(line, "%q does not belong in a %s file, which is all one section; remove the line",
+					trimmed, map[fileKind]string{kindUp: ".up.sql", kindDown: ".down.sql"}[fn.kind])
+			case d.marker && seen[name] > 0:
+				fail(line, "second %q marker (the first is on line %d); each marker may appear once",
+					"-- pgmig:"+name, seen[name])
+			case d.marker:
+				if arg != "" {
+					fail(line, "%q takes no argument, got %q", "-- pgmig:"+name, arg)
+				}
+				seen[name] = line
+				markers = append(markers, dl)
+			default:
+				dirs = append(dirs, dl)
+			}
+		}
+		start = end
+	}
+
+	// A section runs from the line after its marker to the next marker.
+	type region struct {
+		sec        *Section
+		start, end int
+	}
+	var regions []region
+	header := 0 // end of the text before the first marker
+	if len(markers) == 0 {
+		sec := &Section{File: file, SQL: text, Line: 1}
+		regions = append(regions, region{sec, 0, len(text)})
+		if fn.kind == kindDown {
+			pf.down = sec
+		} else {
+			pf.up = sec
+		}
+	} else {
+		header = markers[0].start
+		for i, m := range markers {
+			end := len(text)
+			if i+1 < len(markers) {
+				end = markers[i+1].start
+			}
+			sec := &Section{File: file, SQL: text[m.end:end], Line: m.line + 1}
+			regions = append(regions, region{sec, m.end, end})
+			if m.name == "up" {
+				pf.up = sec
+			} else {
+				pf.down = sec
+			}
+		}
+		if pf.up == nil {
+			fail(markers[0].line, `"-- pgmig:down" without "-- pgmig:up": `+
+				`put a "-- pgmig:up" line before the up SQL (a file with no marker at all is all up)`)
+		} else if k := firstToken(text[:header]); k >= 0 {
+			line := 1 + strings.Count(text[:k], "\n")
+			fail(line, "SQL before the first section marker (line %d): only comments and blank lines may come "+
+				`before it; put the up SQL after "-- pgmig:up" and the down SQL after "-- pgmig:down"`,
+				markers[0].line)
+		}
+	}
+
+	for _, d := range dirs {
+		var targets []*Section
+		if d.start < header {
+			// A directive in the header of a single file governs both sections.
+			for _, r := range regions {
+				targets = append(targets, r.sec)
+			}
+		}
+		for _, r := range regions {
+			if d.start < r.start || d.start >= r.end {
+				continue
+			}
+			// Only leading comment lines govern a section: further down, the
+			// line would read as if it applied to the statements after it.
+			if k := firstToken(text[r.start:r.end]); k >= 0 && d.start >= r.start+k {
+				where := "among the leading comment lines of a section, before its first statement"
+				if len(markers) > 0 {
+					where += `, or before the first marker to apply to both sections`
+				}
+				fail(d.line, "%q must be %s", d.text, where)
+				break
+			}
+			targets = append(targets, r.sec)
+		}
+		for _, sec := range targets {
+			if err := d.apply(sec, d.arg); err != nil {
+				fail(d.line, "%s", err.Error())
+				break
+			}
+		}
+	}
+
+	if len(errs) > 0 {
+		slices.SortStableFunc(errs, func(a, b *FileError) int { return a.Line - b.Line })
+		out := make([]error, len(errs))
+		for i, e := range errs {
+			out[i] = e
+		}
+		return pf, out
+	}
+	return pf, nil
+}
+
+// badBytes returns the line of the first byte PostgreSQL would refuse in
+// query text, an invalid UTF-8 sequence or a NUL, and what it is; line 0
+// when there is none.
+func badBytes(text string) (line int, what string) {
+	for i, r := range text {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(text[i:], "\uFFFD"):
+			what = "invalid UTF-8"
+		case r == 0:
+			what = "NUL byte"
+		default:
+			continue
+		}
+		return 1 + strings.Count(text[:i], "\n"), what
+	}
+	return 0, ""
+}
