@@ -1,0 +1,106 @@
+package pgdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrNotFound is returned by QueryOne, and by the repo package, when no
+// row matches. It also matches pgx.ErrNoRows through errors.Is.
+var ErrNotFound error = notFoundError{}
+
+type notFoundError struct{}
+
+func (notFoundError) Error() string        { return "not found" }
+func (notFoundError) Is(target error) bool { return target == pgx.ErrNoRows }
+
+// Sentinels matched (errors.Is) by a *ConstraintError of the matching kind.
+var (
+	ErrUniqueViolation     = errors.New("unique violation")      // 23505
+	ErrForeignKeyViolation = errors.New("foreign key violation") // 23503
+	ErrNotNullViolation    = errors.New("not null violation")    // 23502
+	ErrCheckViolation      = errors.New("check violation")       // 23514
+	ErrExclusionViolation  = errors.New("exclusion violation")   // 23P01
+)
+
+var constraintSentinels = map[string]error{
+	"23505": ErrUniqueViolation,
+	"23503": ErrForeignKeyViolation,
+	"23502": ErrNotNullViolation,
+	"23514": ErrCheckViolation,
+	"23P01": ErrExclusionViolation,
+}
+
+// ConstraintError reports a statement rejected by an integrity constraint
+// (SQLSTATE class 23). It matches the sentinel of its kind, such as
+// ErrUniqueViolation, with errors.Is, and unwraps to the *pgconn.PgError.
+type ConstraintError struct {
+	Constraint string // name of the constraint, e.g. "users_email_key"
+	Table      string
+	// Column is the column at fault: the server's column name when it
+	// gives one (not null), else the key of the detail for unique and
+	// foreign key violations, e.g. "email" or "tenant_id, email".
+	Column string
+	Err    *pgconn.PgError
+}
+
+func (e *ConstraintError) Error() string {
+	return fmt.Sprintf("%s on %s (constraint %s): %s", kindOf(e.Err.Code), e.Table, e.Constraint, e.Err.Message)
+}
+
+func (e *ConstraintError) Unwrap() error { return e.Err }
+
+// Is matches the sentinel of the violation's kind.
+func (e *ConstraintError) Is(target error) bool {
+	s, ok := constraintSentinels[e.Err.Code]
+	return ok && s == target
+}
+
+func kindOf(code string) string {
+	if s, ok := constraintSentinels[code]; ok {
+		return s.Error()
+	}
+	return "integrity constraint violation"
+}
+
+var detailKey = regexp.MustCompile(`^Key \((.+?)\)=`)
+
+// Classify returns err with an integrity constraint violation turned into
+// a *ConstraintError; any other error, nil included, comes back as it is.
+// The helpers of this package and the repo package classify their errors
+// already; call it on errors from plain pgx calls.
+func Classify(err error) error {
+	var pgErr *pgconn.PgError
+	if err == nil || !errors.As(err, &pgErr) || len(pgErr.Code) != 5 || pgErr.Code[:2] != "23" {
+		return err
+	}
+	var ce *ConstraintError
+	if errors.As(err, &ce) {
+		return err
+	}
+	col := pgErr.ColumnName
+	if col == "" {
+		if m := detailKey.FindStringSubmatch(pgErr.Detail); m != nil {
+			col = m[1]
+		}
+	}
+	return &ConstraintError{Constraint: pgErr.ConstraintName, Table: pgErr.TableName, Column: col, Err: pgErr}
+}
+
+// wrapErr classifies err and makes sure that an error caused by the end of
+// ctx matches ctx.Err() (context.Canceled or context.DeadlineExceeded):
+// pgx may report a cancelled query as the server's 57014 alone.
+func wrapErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return Classify(err)
+}

@@ -1,0 +1,84 @@
+package pgdb
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Querier runs parameterised statements. *pgxpool.Pool, *pgx.Conn and
+// pgx.Tx satisfy it.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+var (
+	_ Querier = (*pgxpool.Pool)(nil)
+	_ Querier = (*pgx.Conn)(nil)
+	_ Querier = (pgx.Tx)(nil)
+)
+
+// Query runs sql with args and scans every row into a T, a struct whose
+// fields match the result columns by name (a `db:"name"` tag, else the
+// field name, case-insensitively), as pgx.RowToStructByName does. It
+// returns an empty slice, not an error, when no row matches.
+func Query[T any](ctx context.Context, q Querier, sql string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, wrapErr(ctx, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[T])
+	if err != nil {
+		return nil, wrapErr(ctx, err)
+	}
+	if out == nil {
+		out = []T{}
+	}
+	return out, nil
+}
+
+// QueryOne is Query for exactly one row: it returns ErrNotFound when there
+// is none, and pgx.ErrTooManyRows when there is more than one.
+func QueryOne[T any](ctx context.Context, q Querier, sql string, args ...any) (T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		var zero T
+		return zero, wrapErr(ctx, err)
+	}
+	v, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[T])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return v, ErrNotFound
+	}
+	return v, wrapErr(ctx, err)
+}
+
+// QueryValue runs sql, which must return one column, and returns its value
+// in every row, e.g. QueryValue[string](ctx, q, "SELECT email FROM users").
+func QueryValue[T any](ctx context.Context, q Querier, sql string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, wrapErr(ctx, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[T])
+	if err != nil {
+		return nil, wrapErr(ctx, err)
+	}
+	if out == nil {
+		out = []T{}
+	}
+	return out, nil
+}
+
+// Exec runs sql with args and returns the number of rows it affected.
+func Exec(ctx context.Context, q Querier, sql string, args ...any) (int64, error) {
+	tag, err := q.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, wrapErr(ctx, err)
+	}
+	return tag.RowsAffected(), nil
+}
