@@ -1,0 +1,573 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pgmig/pgmig/pgdb"
+	"github.com/pgmig/pgmig/runner"
+	"github.com/pgmig/pgmig/source"
+)
+
+// usageError is a bad command line: unknown command or flag, bad value.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Errorf(format, a...)} }
+
+// cliApp holds one invocation's settings, resolved from the global flags.
+type cliApp struct {
+	stdout, stderr io.Writer
+	out            *printer
+	logger         *slog.Logger
+}
+
+// run executes the command line args and returns the process's exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &cliApp{stdout: stdout, stderr: stderr}
+	// Settle the output format before parsing, so that even a usage error
+	// is reported as JSON when JSON was asked for.
+	a.out = newPrinter(stdout, stderr, formatFromArgs(args) == "json", false, false)
+	err := newApp(a).RunContext(ctx, hoistGlobalFlags(args))
+	if err == nil {
+		return 0
+	}
+	code := exitCode(err)
+	a.out.error(err, code)
+	return code
+}
+
+func exitCode(err error) int {
+	var ue *usageError
+	var ae *actionError
+	switch {
+	case !errors.As(err, &ae):
+		// Not from a command's action: urfave/cli refused the command line.
+		return 2
+	case errors.As(err, &ue), errors.Is(err, runner.ErrInvalidOption):
+		return 2
+	case isLockTimeout(err):
+		return 4
+	case errors.Is(err, source.ErrInvalid), errors.Is(err, runner.ErrValidation):
+		return 3
+	default:
+		return 1
+	}
+}
+
+// actionError marks an error returned by a command's action, as opposed
+// to one urfave/cli returns for a command line it could not parse.
+type actionError struct{ err error }
+
+func (e *actionError) Error() string { return e.err.Error() }
+func (e *actionError) Unwrap() error { return e.err }
+
+func markAction(fn cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := fn(c); err != nil {
+			return &actionError{err}
+		}
+		return nil
+	}
+}
+
+// Global flags; the ones taking a value are listed in valueFlags so that
+// hoistGlobalFlags can move them from after the command to before it.
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "database-url", Aliases: []string{"d"}, Usage: "PostgreSQL URL or keyword/value string; unset uses the libpq defaults (PGHOST, PGUSER, ~/.pgpass, …)", EnvVars: []string{"PGMIG_DATABASE_URL", "DATABASE_URL"}},
+		&cli.StringFlag{Name: "source", Aliases: []string{"s"}, Value: "./migrations", Usage: "migrations: a directory, file://DIR, or builtin", EnvVars: []string{"PGMIG_SOURCE"}},
+		&cli.StringFlag{Name: "table", Value: runner.DefaultTable, Usage: "tracking table, [schema.]table", EnvVars: []string{"PGMIG_TABLE"}},
+		&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text or json", EnvVars: []string{"PGMIG_FORMAT"}},
+		&cli.BoolFlag{Name: "no-color", Usage: "never colour the output (also NO_COLOR); colour is used only on a terminal"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors (and the JSON document)"},
+		&cli.BoolFlag{Name: "verbose", Usage: "log what pgmig does to stderr"},
+		&cli.DurationFlag{Name: "lock-timeout", Value: 5 * time.Minute, Usage: "how long to wait for another run's lock", EnvVars: []string{"PGMIG_LOCK_TIMEOUT"}},
+		&cli.DurationFlag{Name: "connect-timeout", Value: 30 * time.Second, Usage: "how long to retry while the server is unreachable or starting", EnvVars: []string{"PGMIG_CONNECT_TIMEOUT"}},
+		&cli.BoolFlag{Name: "allow-out-of-order", Usage: "apply pending migrations older than the newest applied one", EnvVars: []string{"PGMIG_ALLOW_OUT_OF_ORDER"}},
+	}
+}
+
+var valueFlags = map[string]bool{"database-url": true, "d": true, "source": true, "s": true, "table": true, "format": true, "lock-timeout": true, "connect-timeout": true}
+var boolFlags = map[string]bool{"no-color": true, "quiet": true, "q": true, "verbose": true, "allow-out-of-order": true}
+
+// hoistGlobalFlags moves global flags written after the command to before
+// it, so that `pgmig status --format json` means what it says: urfave/cli
+// v2 reads global flags only before the command.
+func hoistGlobalFlags(args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	i := 1
+	for i < len(args) {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
+			break
+		}
+		name, inline := splitFlag(a)
+		if valueFlags[name] && !inline {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) || args[i] == "--" {
+		return args
+	}
+	out := append([]string{}, args[:i]...)
+	var rest []string
+	for j := i + 1; j < len(args); j++ {
+		a := args[j]
+		if a == "--" {
+			rest = append(rest, args[j:]...)
+			break
+		}
+		name, inline := splitFlag(a)
+		if strings.HasPrefix(a, "-") && (valueFlags[name] || boolFlags[name]) {
+			out = append(out, a)
+			if valueFlags[name] && !inline && j+1 < len(args) {
+				out = append(out, args[j+1])
+				j++
+			}
+			continue
+		}
+		rest = append(rest, a)
+	}
+	out = append(out, args[i])
+	return append(out, rest...)
+}
+
+func splitFlag(a string) (name string, inline bool) {
+	name = strings.TrimLeft(a, "-")
+	if k := strings.IndexByte(name, '='); k >= 0 {
+		return name[:k], true
+	}
+	return name, false
+}
+
+// formatFromArgs finds --format before flags are parsed, falling back to
+// PGMIG_FORMAT.
+func formatFromArgs(args []string) string {
+	f := os.Getenv("PGMIG_FORMAT")
+	for i := 1; i < len(args); i++ {
+		if args[i] == "--" {
+			break
+		}
+		name, inline := splitFlag(args[i])
+		if name != "format" || !strings.HasPrefix(args[i], "-") {
+			continue
+		}
+		if inline {
+			f = args[i][strings.IndexByte(args[i], '=')+1:]
+		} else if i+1 < len(args) {
+			f = args[i+1]
+		}
+	}
+	return f
+}
+
+func newApp(a *cliApp) *cli.App {
+	v, c, d := buildInfo()
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version and exit"}
+	app := &cli.App{
+		Name:                 "pgmig",
+		Usage:                "PostgreSQL schema migrations: safe, fast, clear when something goes wrong",
+		Version:              v,
+		Writer:               a.stdout,
+		ErrWriter:            a.stderr,
+		Flags:                globalFlags(),
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return &usageError{err}
+		},
+		Before: a.setup,
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("unknown command %q; run `pgmig --help` for the list", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+		Commands: a.commands(),
+	}
+	cli.VersionPrinter = func(*cli.Context) {
+		fmt.Fprintf(a.stdout, "pgmig %s (commit %s, built %s)\n", v, c, d)
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = app.OnUsageError
+		cmd.Action = markAction(cmd.Action)
+	}
+	app.Action = markAction(app.Action)
+	return app
+}
+
+// setup resolves the global flags into the printer and logger.
+func (a *cliApp) setup(c *cli.Context) error {
+	format := c.String("format")
+	if format != "text" && format != "json" {
+		return usagef("--format %q: want text or json", format)
+	}
+	noColor := c.Bool("no-color") || os.Getenv("NO_COLOR") != ""
+	a.out = newPrinter(a.stdout, a.stderr, format == "json", !noColor && isTerminal(a.stdout), c.Bool("quiet"))
+	level := slog.LevelWarn
+	switch {
+	case c.Bool("verbose"):
+		level = slog.LevelDebug
+	case c.Bool("quiet"):
+		level = slog.LevelError
+	}
+	a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	return nil
+}
+
+func (a *cliApp) commands() []*cli.Command {
+	return []*cli.Command{
+		{
+			Name:      "status",
+			Usage:     "show every migration with its state: applied, pending, changed, missing or failed",
+			UsageText: "pgmig status [--format json]",
+			Action:    a.status,
+		},
+		{
+			Name:      "up",
+			Usage:     "apply pending migrations in order, each in its own transaction",
+			UsageText: "pgmig up [--to VERSION] [--steps N] [--dry-run]\n\nExamples:\n   pgmig up --source builtin\n   pgmig up --to 003\n   pgmig up --steps 1 --dry-run",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "to", Usage: "stop after this version"},
+				&cli.IntFlag{Name: "steps", Usage: "apply at most N migrations"},
+				&cli.BoolFlag{Name: "dry-run", Usage: "show what would be applied, change nothing"},
+			},
+			Action: a.up,
+		},
+		{
+			Name:      "rollback",
+			Aliases:   []string{"down"},
+			Usage:     "run down sections, newest first (default: one step)",
+			UsageText: "pgmig rollback [--steps N | --to VERSION | --all] [--dry-run]\n\nExamples:\n   pgmig rollback\n   pgmig rollback --to 002   # leaves 002 applied\n   pgmig rollback --all",
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: "steps", Usage: "roll back the newest N migrations"},
+				&cli.StringFlag{Name: "to", Usage: "roll back everything newer than VERSION, leaving VERSION applied"},
+				&cli.BoolFlag{Name: "all", Usage: "roll back every applied migration"},
+				&cli.BoolFlag{Name: "dry-run", Usage: "show what would be rolled back, change nothing"},
+			},
+			Action: a.rollback,
+		},
+		{
+			Name:   "redo",
+			Usage:  "roll back the newest applied migration and apply it again",
+			Action: a.redo,
+		},
+		{
+			Name:   "validate",
+			Usage:  "check files against the history (checksums, missing files, duplicates, order) without changing anything",
+			Action: a.validate,
+		},
+		{
+			Name:      "create",
+			Usage:     "write the next-numbered migration file in the source directory",
+			UsageText: "pgmig create NAME\n\nExample:\n   pgmig create add_orders   # writes migrations/005_add_orders.sql",
+			Action:    a.create,
+		},
+		{
+			Name:      "baseline",
+			Usage:     "record every migration up to VERSION as applied without running it",
+			UsageText: "pgmig baseline --version VERSION",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "version", Usage: "the newest migration the database already has", Required: true},
+			},
+			Action: a.baseline,
+		},
+		{
+			Name:   "repair",
+			Usage:  "set recorded checksums to the files' and remove failed rows, printing each change",
+			Action: a.repair,
+		},
+		{
+			Name:   "health",
+			Usage:  "connect and print the server version and round-trip latency; exit 0 healthy, 1 not",
+			Action: a.health,
+		},
+		{
+			Name:   "version",
+			Usage:  "print the version, commit and build date",
+			Action: a.version,
+		},
+	}
+}
+
+// parseVersion reads a version flag: digits, compared as an integer.
+func parseVersion(flag, s string) (int64, error) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return 0, usagef("--%s %q: want a migration version (digits)", flag, s)
+	}
+	return v, nil
+}
+
+// openSource resolves --source.
+func openSource(spec string) (source.Source, error) {
+	switch {
+	case spec == "builtin":
+		return source.Builtin(), nil
+	case strings.HasPrefix(spec, "file://"):
+		return source.Dir(strings.TrimPrefix(spec, "file://")), nil
+	case strings.HasPrefix(spec, "https://"), strings.HasPrefix(spec, "http://"):
+		return nil, usagef("--source %q: remote archive sources are not supported by this build; download the archive and pass its directory", spec)
+	case strings.Contains(spec, "://"):
+		return nil, usagef("--source %q: want a directory, file://DIR or builtin", spec)
+	}
+	return source.Dir(spec), nil
+}
+
+// loaded reads a source once, so the CLI can validate the files before it
+// connects and the runner still sees the same migrations.
+type loaded struct {
+	ms  []source.Migration
+	err error
+}
+
+func (l *loaded) Migrations(context.Context) ([]source.Migration, error) { return l.ms, l.err }
+
+// engine opens the source, validates its files, connects and builds the
+// runner. The caller closes the returned DB.
+func (a *cliApp) engine(c *cli.Context) (*runner.Runner, *pgdb.DB, error) {
+	src, err := openSource(c.String("source"))
+	if err != nil {
+		return nil, nil, err
+	}
+	ms, err := src.Migrations(c.Context)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := a.connect(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := runner.New(db.Pool(), &loaded{ms: ms}, runner.Options{
+		Table:           c.String("table"),
+		LockTimeout:     c.Duration("lock-timeout"),
+		AllowOutOfOrder: c.Bool("allow-out-of-order"),
+		Logger:          a.logger,
+		OnEvent:         a.out.event,
+	})
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return r, db, nil
+}
+
+func (a *cliApp) connect(c *cli.Context) (*pgdb.DB, error) {
+	url := c.String("database-url")
+	db, err := pgdb.Open(c.Context, url, pgdb.Config{
+		MinConns:        1,
+		MaxConns:        4,
+		ConnectTimeout:  c.Duration("connect-timeout"),
+		ApplicationName: "pgmig",
+	})
+	if err != nil {
+		target := pgdb.Redact(url)
+		if target == "" {
+			target = "the libpq default server"
+		}
+		return nil, fmt.Errorf("connect to %s: %w", target, err)
+	}
+	return db, nil
+}
+
+func (a *cliApp) status(c *cli.Context) error {
+	r, db, err := a.engine(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := r.Status(c.Context)
+	if err != nil {
+		return err
+	}
+	a.out.status(st)
+	return nil
+}
+
+func (a *cliApp) up(c *cli.Context) error {
+	var opts runner.UpOptions
+	if s := c.String("to"); s != "" {
+		v, err := parseVersion("to", s)
+		if err != nil {
+			return err
+		}
+		opts.To = v
+	}
+	opts.Steps, opts.DryRun = c.Int("steps"), c.Bool("dry-run")
+	r, db, err := a.engine(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	rep, err := r.Up(c.Context, opts)
+	if err != nil {
+		return err
+	}
+	a.out.report(rep, time.Since(start))
+	return nil
+}
+
+func (a *cliApp) rollback(c *cli.Context) error {
+	opts := runner.RollbackOptions{Steps: c.Int("steps"), All: c.Bool("all"), DryRun: c.Bool("dry-run")}
+	if s := c.String("to"); s != "" {
+		v, err := parseVersion("to", s)
+		if err != nil {
+			return err
+		}
+		if v == 0 {
+			opts.All = true
+		}
+		opts.To = v
+	}
+	r, db, err := a.engine(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	rep, err := r.Rollback(c.Context, opts)
+	if err != nil {
+		return err
+	}
+	a.out.report(rep, time.Since(start))
+	return nil
+}
+
+func (a *cliApp) redo(c *cli.Context) error {
+	r, db, err := a.engine(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	rep, err := r.Redo(c.Context)
+	if err != nil {
+		return err
+	}
+	a.out.report(rep, time.Since(start))
+	return nil
+}
+
+func (a *cliApp) validate(c *cli.Context) error {
+	r, db, err := a.engine(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := r.Validate(c.Context)
+	if err != nil {
+		return err
+	}
+	a.out.validated(st)
+	return nil
+}
+
+func (a *cliApp) baseline(c *cli.Context) error {
+	v, err := parseVersion("version", c.String("version"))
+	if err != nil {
+		return err
+	}
+	r, db, err := a.engine(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	rep, err := r.Baseline(c.Context, v)
+	if err != nil {
+		return err
+	}
+	a.out.report(rep, time.Since(start))
+	return nil
+}
+
+func (a *cliApp) repair(c *cli.Context) error {
+	r, db, err := a.engine(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	changes, err := r.Repair(c.Context)
+	if err != nil {
+		return err
+	}
+	a.out.repaired(changes)
+	return nil
+}
+
+func (a *cliApp) create(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usagef("create takes one argument, the migration's name, e.g. `pgmig create add_orders`")
+	}
+	spec := c.String("source")
+	if spec == "builtin" || strings.Contains(spec, "://") && !strings.HasPrefix(spec, "file://") {
+		return usagef("create writes into a directory; --source %q is not one", spec)
+	}
+	dir := strings.TrimPrefix(spec, "file://")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	name, err := source.NextFileName(os.DirFS(dir), c.Args().First())
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, name)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	if _, err := io.WriteString(f, source.Template()); err != nil {
+		f.Close()
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	a.out.created(path)
+	return nil
+}
+
+func (a *cliApp) health(c *cli.Context) error {
+	db, err := a.connect(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	h := pgdb.Check(c.Context, db.Pool())
+	a.out.health(h)
+	if !h.Healthy {
+		return &reportedError{fmt.Errorf("unhealthy: %s", h.Error)}
+	}
+	return nil
+}
+
+func (a *cliApp) version(*cli.Context) error {
+	v, c, d := buildInfo()
+	a.out.version(v, c, d)
+	return nil
+}
+
+// reportedError is a failure whose output was already printed; only the
+// exit code is left to give.
+type reportedError struct{ err error }
+
+func (e *reportedError) Error() string { return e.err.Error() }
+func (e *reportedError) Unwrap() error { return e.err }

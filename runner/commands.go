@@ -1,0 +1,371 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmig/pgmig/source"
+)
+
+// UpOptions bounds Up. The zero value applies everything pending.
+type UpOptions struct {
+	To     int64 // apply pending migrations up to and including this version; 0: no bound
+	Steps  int   // apply at most this many; 0: no bound
+	DryRun bool  // report what would be applied, change nothing
+}
+
+// Up validates, then applies pending migrations in version order, each in
+// its own transaction together with its history row, stopping at the first
+// failure. Nothing pending is an empty Report, not an error.
+func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
+	if opts.To < 0 || opts.Steps < 0 {
+		return Report{}, invalidOption("--to and --steps must not be negative")
+	}
+	ms, err := r.migrations(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	if opts.To > 0 && !hasVersion(ms, opts.To) {
+		return Report{}, invalidOption("--to %d: no migration has that version", opts.To)
+	}
+	rep := Report{DryRun: opts.DryRun}
+	run := func(s *session) error {
+		recs, err := readHistory(ctx, s)
+		if err != nil {
+			return err
+		}
+		p := newPlan(ms, recs)
+		if err := p.validate(r.opts.AllowOutOfOrder); err != nil {
+			return err
+		}
+		rep.Current = p.current()
+		for _, m := range p.pending(opts.To, opts.Steps) {
+			if opts.DryRun {
+				rep.Applied = append(rep.Applied, planned(m, Up))
+				continue
+			}
+			step, err := r.runStep(ctx, s, m, Up)
+			if err != nil {
+				return err
+			}
+			rep.Applied = append(rep.Applied, step)
+			if rep.Current == nil || m.Version > *rep.Current {
+				v := m.Version
+				rep.Current = &v
+			}
+		}
+		return nil
+	}
+	if opts.DryRun {
+		err = r.read(ctx, run)
+	} else {
+		err = r.write(ctx, run)
+	}
+	return rep, err
+}
+
+// RollbackOptions chooses what Rollback undoes: Steps (default 1), To, or
+// All; at most one of them.
+type RollbackOptions struct {
+	Steps  int   // undo this many of the newest applied migrations
+	To     int64 // undo every applied migration newer than To, leaving To applied
+	All    bool  // undo every applied migration
+	DryRun bool  // report what would be rolled back, change nothing
+}
+
+// Rollback runs down sections newest first, each in its own transaction
+// with its history change. Before undoing anything it checks that every
+// migration to undo has its file unchanged and a down section.
+func (r *Runner) Rollback(ctx context.Context, opts RollbackOptions) (Report, error) {
+	set := 0
+	for _, b := range []bool{opts.Steps != 0, opts.To != 0, opts.All} {
+		if b {
+			set++
+		}
+	}
+	if set > 1 {
+		return Report{}, invalidOption("choose one of --steps, --to and --all")
+	}
+	if opts.Steps < 0 || opts.To < 0 {
+		return Report{}, invalidOption("--to and --steps must not be negative")
+	}
+	if set == 0 {
+		opts.Steps = 1
+	}
+	ms, err := r.migrations(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{DryRun: opts.DryRun}
+	run := func(s *session) error {
+		recs, err := readHistory(ctx, s)
+		if err != nil {
+			return err
+		}
+		p := newPlan(ms, recs)
+		targets, err := p.rollbackTargets(opts)
+		if err != nil {
+			return err
+		}
+		rep.Current = p.current()
+		for _, e := range targets {
+			if opts.DryRun {
+				rep.RolledBack = append(rep.RolledBack, planned(e.m, Down))
+				continue
+			}
+			step, err := r.runStep(ctx, s, e.m, Down)
+			if err != nil {
+				return err
+			}
+			rep.RolledBack = append(rep.RolledBack, step)
+			e.rec.Success = false // no longer applied, for current()
+			rep.Current = p.current()
+		}
+		if opts.DryRun && len(targets) > 0 {
+			rep.Current = nil
+			for _, e := range p.entries {
+				if e.applied() && !contains(targets, e.version()) {
+					v := e.version()
+					rep.Current = &v
+				}
+			}
+		}
+		return nil
+	}
+	if opts.DryRun {
+		err = r.read(ctx, run)
+	} else {
+		err = r.write(ctx, run)
+	}
+	return rep, err
+}
+
+func contains(es []*entry, v int64) bool {
+	for _, e := range es {
+		if e.version() == v {
+			return true
+		}
+	}
+	return false
+}
+
+// rollbackTargets picks the applied migrations to undo, newest first, and
+// checks them all before any is undone.
+func (p *plan) rollbackTargets(opts RollbackOptions) ([]*entry, error) {
+	var applied []*entry
+	var errs []error
+	for i := range p.entries {
+		e := &p.entries[i]
+		if e.state() == Failed {
+			errs = append(errs, &DirtyError{Version: e.rec.Version, Name: e.rec.Name, Statement: e.rec.FailedStatement, Message: e.rec.Error})
+		}
+		if e.applied() {
+			applied = append(applied, e)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	sort.Slice(applied, func(i, j int) bool { return applied[i].version() > applied[j].version() })
+	var targets []*entry
+	switch {
+	case opts.All:
+		targets = applied
+	case opts.To > 0:
+		found := false
+		for _, e := range applied {
+			if e.version() == opts.To {
+				found = true
+				break
+			}
+			targets = append(targets, e)
+		}
+		if !found {
+			return nil, invalidOption("--to %d: that version is not applied", opts.To)
+		}
+	default:
+		targets = applied[:min(opts.Steps, len(applied))]
+	}
+	for _, e := range targets {
+		switch {
+		case e.m == nil:
+			errs = append(errs, &MissingFileError{Version: e.rec.Version, Name: e.rec.Name})
+		case e.m.Checksum != e.rec.Checksum:
+			errs = append(errs, &ChecksumMismatchError{Version: e.m.Version, Name: e.m.Name, File: e.m.Up.File, Recorded: e.rec.Checksum, Current: e.m.Checksum})
+		case e.m.Down == nil:
+			errs = append(errs, &MissingDownError{Version: e.m.Version, Name: e.m.Name, File: e.m.Up.File})
+		}
+	}
+	return targets, errors.Join(errs...)
+}
+
+// Redo rolls back the newest applied migration and applies it again, under
+// one hold of the lock.
+func (r *Runner) Redo(ctx context.Context) (Report, error) {
+	ms, err := r.migrations(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	var rep Report
+	err = r.write(ctx, func(s *session) error {
+		recs, err := readHistory(ctx, s)
+		if err != nil {
+			return err
+		}
+		p := newPlan(ms, recs)
+		if err := p.validate(true); err != nil {
+			return err
+		}
+		targets, err := p.rollbackTargets(RollbackOptions{Steps: 1})
+		if err != nil {
+			return err
+		}
+		rep.Current = p.current()
+		if len(targets) == 0 {
+			return nil
+		}
+		m := targets[0].m
+		step, err := r.runStep(ctx, s, m, Down)
+		if err != nil {
+			return err
+		}
+		rep.RolledBack = append(rep.RolledBack, step)
+		if step, err = r.runStep(ctx, s, m, Up); err != nil {
+			return err
+		}
+		rep.Applied = append(rep.Applied, step)
+		return nil
+	})
+	return rep, err
+}
+
+// Baseline records every migration up to and including version as applied,
+// without running it, for a database that already has that schema. It
+// refuses a tracking table that already holds history.
+func (r *Runner) Baseline(ctx context.Context, version int64) (Report, error) {
+	if version <= 0 {
+		return Report{}, invalidOption("--version must be a positive version")
+	}
+	ms, err := r.migrations(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	if !hasVersion(ms, version) {
+		return Report{}, invalidOption("--version %d: no migration has that version", version)
+	}
+	var rep Report
+	err = r.write(ctx, func(s *session) error {
+		recs, err := readHistory(ctx, s)
+		if err != nil {
+			return err
+		}
+		if len(recs) > 0 {
+			return &HistoryError{Msg: fmt.Sprintf("baseline refused: %s already records %d migration(s); baseline is for a database with no pgmig history", s.name(), len(recs))}
+		}
+		batch := &pgx.Batch{}
+		batch.Queue("BEGIN")
+		for i := range ms {
+			m := &ms[i]
+			if m.Version > version {
+				break
+			}
+			batch.Queue(`INSERT INTO `+s.ident+` (version, name, checksum, duration_ms, success) VALUES ($1, $2, $3, 0, true)`, m.Version, m.Name, m.Checksum)
+			step := planned(m, Up)
+			rep.Baselined = append(rep.Baselined, step)
+		}
+		batch.Queue("COMMIT")
+		if err := s.conn.SendBatch(ctx, batch).Close(); err != nil {
+			s.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+			return fmt.Errorf("baseline: %w", err)
+		}
+		v := version
+		rep.Current = &v
+		return nil
+	})
+	return rep, err
+}
+
+// RepairAction names a change Repair made.
+type RepairAction string
+
+const (
+	RemovedFailed   RepairAction = "removed_failed_row"
+	UpdatedChecksum RepairAction = "updated_checksum"
+	UpdatedName     RepairAction = "updated_name"
+)
+
+// RepairChange is one change Repair made to the tracking table.
+type RepairChange struct {
+	Version int64
+	Name    string
+	Action  RepairAction
+	Old     string // the recorded value (checksum, name or error)
+	New     string // the new value; empty for a removed row
+}
+
+// Repair aligns the tracking table with the files: it sets recorded
+// checksums (and names) to the files' and removes failed rows, in one
+// transaction, returning each change. Rows whose file is missing are left
+// alone: only a person can tell whether their schema is still there.
+func (r *Runner) Repair(ctx context.Context) ([]RepairChange, error) {
+	ms, err := r.migrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var changes []RepairChange
+	err = r.write(ctx, func(s *session) error {
+		recs, err := readHistory(ctx, s)
+		if err != nil {
+			return err
+		}
+		p := newPlan(ms, recs)
+		return pgx.BeginFunc(ctx, s.conn, func(tx pgx.Tx) error {
+			for _, e := range p.entries {
+				if e.rec == nil {
+					continue
+				}
+				switch {
+				case !e.rec.Success:
+					if _, err := tx.Exec(ctx, deleteSQL(s.ident, e.rec.Version)); err != nil {
+						return fmt.Errorf("repair %d: %w", e.rec.Version, err)
+					}
+					changes = append(changes, RepairChange{Version: e.rec.Version, Name: e.rec.Name, Action: RemovedFailed, Old: e.rec.Error})
+					continue
+				case e.m == nil:
+					continue
+				}
+				if e.m.Checksum != e.rec.Checksum {
+					if _, err := tx.Exec(ctx, `UPDATE `+s.ident+` SET checksum = $2 WHERE version = $1`, e.m.Version, e.m.Checksum); err != nil {
+						return fmt.Errorf("repair %d: %w", e.m.Version, err)
+					}
+					changes = append(changes, RepairChange{Version: e.m.Version, Name: e.m.Name, Action: UpdatedChecksum, Old: e.rec.Checksum, New: e.m.Checksum})
+				}
+				if e.m.Name != e.rec.Name {
+					if _, err := tx.Exec(ctx, `UPDATE `+s.ident+` SET name = $2 WHERE version = $1`, e.m.Version, e.m.Name); err != nil {
+						return fmt.Errorf("repair %d: %w", e.m.Version, err)
+					}
+					changes = append(changes, RepairChange{Version: e.m.Version, Name: e.m.Name, Action: UpdatedName, Old: e.rec.Name, New: e.m.Name})
+				}
+			}
+			return nil
+		})
+	})
+	return changes, err
+}
+
+func planned(m *source.Migration, dir Direction) Step {
+	sec := m.Up
+	if dir == Down && m.Down != nil {
+		sec = *m.Down
+	}
+	return Step{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Checksum: m.Checksum, NoTransaction: sec.NoTransaction}
+}
+
+func hasVersion(ms []source.Migration, v int64) bool {
+	i := sort.Search(len(ms), func(i int) bool { return ms[i].Version >= v })
+	return i < len(ms) && ms[i].Version == v
+}

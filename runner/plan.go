@@ -1,0 +1,242 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/pgmig/pgmig/source"
+)
+
+// State is a migration's standing, from its file and its history row.
+type State string
+
+const (
+	Applied State = "applied" // recorded, and the file's checksum matches
+	Pending State = "pending" // in the files, not recorded
+	Changed State = "changed" // recorded with another checksum than the file's
+	Missing State = "missing" // recorded, file gone
+	Failed  State = "failed"  // recorded as failed part-way
+)
+
+// MigrationStatus is one line of Status.
+type MigrationStatus struct {
+	Version   int64
+	Name      string
+	State     State
+	File      string     // empty when missing
+	AppliedAt *time.Time // nil when not recorded
+	Duration  time.Duration
+	// Checksum is the file's checksum, or the recorded one when the file is
+	// missing; Recorded is the tracking table's.
+	Checksum string
+	Recorded string
+	// Error and FailedStatement come from a failed row.
+	Error           string
+	FailedStatement int
+	HasDown         bool
+}
+
+// Status is every migration known from the files and the history.
+type Status struct {
+	Current    *int64 // newest applied version; nil when none is
+	Migrations []MigrationStatus
+}
+
+// entry is a version seen in the files, the history, or both.
+type entry struct {
+	m   *source.Migration
+	rec *Record
+}
+
+// plan merges the source's migrations with the history, in version order.
+type plan struct {
+	entries []entry
+}
+
+func newPlan(ms []source.Migration, recs []Record) *plan {
+	byVersion := make(map[int64]*entry, len(ms)+len(recs))
+	var p plan
+	for i := range ms {
+		byVersion[ms[i].Version] = &entry{m: &ms[i]}
+	}
+	for i := range recs {
+		if e, ok := byVersion[recs[i].Version]; ok {
+			e.rec = &recs[i]
+		} else {
+			byVersion[recs[i].Version] = &entry{rec: &recs[i]}
+		}
+	}
+	p.entries = make([]entry, 0, len(byVersion))
+	for _, e := range byVersion {
+		p.entries = append(p.entries, *e)
+	}
+	sort.Slice(p.entries, func(i, j int) bool { return p.entries[i].version() < p.entries[j].version() })
+	return &p
+}
+
+func (e entry) version() int64 {
+	if e.m != nil {
+		return e.m.Version
+	}
+	return e.rec.Version
+}
+
+func (e entry) name() string {
+	if e.m != nil {
+		return e.m.Name
+	}
+	return e.rec.Name
+}
+
+func (e entry) state() State {
+	switch {
+	case e.rec == nil:
+		return Pending
+	case !e.rec.Success:
+		return Failed
+	case e.m == nil:
+		return Missing
+	case e.m.Checksum != e.rec.Checksum:
+		return Changed
+	default:
+		return Applied
+	}
+}
+
+// applied tells whether the migration's changes are in the database as far
+// as the history knows: a recorded, successful row.
+func (e entry) applied() bool { return e.rec != nil && e.rec.Success }
+
+// current is the newest applied version, nil when none is.
+func (p *plan) current() *int64 {
+	for i := len(p.entries) - 1; i >= 0; i-- {
+		if p.entries[i].applied() {
+			v := p.entries[i].version()
+			return &v
+		}
+	}
+	return nil
+}
+
+func (p *plan) status() Status {
+	st := Status{Current: p.current(), Migrations: make([]MigrationStatus, 0, len(p.entries))}
+	for _, e := range p.entries {
+		ms := MigrationStatus{Version: e.version(), Name: e.name(), State: e.state()}
+		if e.m != nil {
+			ms.File = e.m.Up.File
+			ms.Checksum = e.m.Checksum
+			ms.HasDown = e.m.Down != nil
+		}
+		if e.rec != nil {
+			at := e.rec.AppliedAt
+			ms.AppliedAt = &at
+			ms.Duration = e.rec.Duration
+			ms.Recorded = e.rec.Checksum
+			ms.Error = e.rec.Error
+			ms.FailedStatement = e.rec.FailedStatement
+			if e.m == nil {
+				ms.Checksum = e.rec.Checksum
+			}
+		}
+		st.Migrations = append(st.Migrations, ms)
+	}
+	return st
+}
+
+// validate reports every disagreement between files and history, joined:
+// changed checksums, missing files, failed rows and, unless allowed,
+// pending migrations older than the newest applied one.
+func (p *plan) validate(allowOutOfOrder bool) error {
+	var errs []error
+	latest := int64(-1)
+	if c := p.current(); c != nil {
+		latest = *c
+	}
+	for _, e := range p.entries {
+		switch e.state() {
+		case Changed:
+			errs = append(errs, &ChecksumMismatchError{Version: e.m.Version, Name: e.m.Name, File: e.m.Up.File, Recorded: e.rec.Checksum, Current: e.m.Checksum})
+		case Missing:
+			errs = append(errs, &MissingFileError{Version: e.rec.Version, Name: e.rec.Name})
+		case Failed:
+			errs = append(errs, &DirtyError{Version: e.rec.Version, Name: e.rec.Name, Statement: e.rec.FailedStatement, Message: e.rec.Error})
+		case Pending:
+			if !allowOutOfOrder && e.version() < latest {
+				errs = append(errs, &OutOfOrderError{Version: e.m.Version, Name: e.m.Name, Latest: latest})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// pending lists the migrations Up would apply, in order, bounded by to (0:
+// no bound) and steps (0: no bound).
+func (p *plan) pending(to int64, steps int) []*source.Migration {
+	var out []*source.Migration
+	for _, e := range p.entries {
+		if e.state() != Pending {
+			continue
+		}
+		if to > 0 && e.m.Version > to {
+			break
+		}
+		if steps > 0 && len(out) == steps {
+			break
+		}
+		out = append(out, e.m)
+	}
+	return out
+}
+
+// has tells whether the files hold version v.
+func (p *plan) has(v int64) bool {
+	for _, e := range p.entries {
+		if e.m != nil && e.m.Version == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Status reports every migration known from the files and the history. It
+// takes no lock and changes nothing, not even creating the table.
+func (r *Runner) Status(ctx context.Context) (Status, error) {
+	ms, err := r.migrations(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	var st Status
+	err = r.read(ctx, func(s *session) error {
+		recs, err := readHistory(ctx, s)
+		if err != nil {
+			return err
+		}
+		st = newPlan(ms, recs).status()
+		return nil
+	})
+	return st, err
+}
+
+// Validate checks the files and the history without changing anything: the
+// files' own problems (matching source.ErrInvalid) first, then every
+// disagreement with the history (matching ErrValidation), joined. It
+// returns the status it checked.
+func (r *Runner) Validate(ctx context.Context) (Status, error) {
+	ms, err := r.migrations(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	var st Status
+	err = r.read(ctx, func(s *session) error {
+		recs, err := readHistory(ctx, s)
+		if err != nil {
+			return err
+		}
+		p := newPlan(ms, recs)
+		st = p.status()
+		return p.validate(r.opts.AllowOutOfOrder)
+	})
+	return st, err
+}

@@ -1,0 +1,249 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmig/pgmig/lock"
+	"github.com/pgmig/pgmig/source"
+)
+
+// DefaultTable is the tracking table used when Options.Table is empty.
+const DefaultTable = "public.pgmig_migrations"
+
+// Options configures a Runner. The zero value works.
+type Options struct {
+	// Table is the tracking table, "schema.table" or "table" (then in the
+	// connection's current schema). Empty means DefaultTable. It is
+	// created, with its schema, by the first command that writes.
+	Table string
+	// LockTimeout bounds the wait for the advisory lock another run holds.
+	// Zero means 5 minutes.
+	LockTimeout time.Duration
+	// AllowOutOfOrder lets Up apply a pending migration older than the
+	// newest applied one instead of refusing.
+	AllowOutOfOrder bool
+	// Logger receives progress with the keys version, name, direction and
+	// duration. Nil discards.
+	Logger *slog.Logger
+	// OnEvent, when set, is called as each step starts and finishes and
+	// when the run waits for the lock, on the goroutine running the command.
+	OnEvent func(Event)
+}
+
+// Direction says which way a step goes.
+type Direction string
+
+const (
+	Up   Direction = "up"
+	Down Direction = "down"
+)
+
+func (d Direction) verb() string {
+	if d == Down {
+		return "roll back"
+	}
+	return "apply"
+}
+
+// EventKind tells what an Event reports.
+type EventKind int
+
+const (
+	// StepStarted: a migration step begins.
+	StepStarted EventKind = iota
+	// StepFinished: a migration step committed; Step.Duration is set.
+	StepFinished
+	// StepFailed: a migration step failed; Err is set.
+	StepFailed
+	// LockWaiting: another session holds the lock; Holder is set when known.
+	LockWaiting
+)
+
+// Event is progress reported through Options.OnEvent.
+type Event struct {
+	Kind   EventKind
+	Step   Step
+	Err    error
+	Holder lock.Holder
+}
+
+// Step is one migration applied, rolled back or recorded.
+type Step struct {
+	Version       int64
+	Name          string
+	Direction     Direction
+	File          string
+	Checksum      string
+	NoTransaction bool
+	AppliedAt     time.Time     // when it was applied; zero on a dry run
+	Duration      time.Duration // wall time of the step as seen by this process
+}
+
+// Report is what a command changed. An empty Report means nothing to do.
+type Report struct {
+	Applied    []Step
+	RolledBack []Step
+	Baselined  []Step
+	// Current is the newest applied version after the command, nil when
+	// none is applied.
+	Current *int64
+	DryRun  bool
+}
+
+// Runner applies a source's migrations to one database. Its methods are
+// safe to call from several goroutines and processes at once: every command
+// that writes holds the advisory lock of the tracking table.
+type Runner struct {
+	pool   *pgxpool.Pool
+	src    source.Source
+	opts   Options
+	schema string // empty: resolved from the connection's current schema
+	table  string
+	log    *slog.Logger
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*$`)
+
+// New returns a Runner for the database behind pool and the migrations of
+// src. Write commands use two of the pool's connections at once (one holds
+// the lock) and close them afterwards rather than return them, so that
+// session settings a migration made never leak into the pool.
+func New(pool *pgxpool.Pool, src source.Source, opts Options) (*Runner, error) {
+	r := &Runner{pool: pool, src: src, opts: opts, log: opts.Logger}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	table := opts.Table
+	if table == "" {
+		table = DefaultTable
+	}
+	parts := strings.Split(table, ".")
+	if len(parts) > 2 {
+		return nil, invalidOption("table %q: want table or schema.table", table)
+	}
+	for _, p := range parts {
+		if !identRE.MatchString(p) || len(p) > 63 {
+			return nil, invalidOption("table %q: %q is not a plain identifier (letters, digits, _ and $, at most 63 bytes)", table, p)
+		}
+	}
+	if len(parts) == 2 {
+		r.schema, r.table = parts[0], parts[1]
+	} else {
+		r.table = parts[0]
+	}
+	return r, nil
+}
+
+// session is one command's hold on the database: a working connection and,
+// for writers, the lock.
+type session struct {
+	conn   *pgx.Conn
+	schema string
+	table  string
+	ident  string // quoted schema.table for SQL
+	exists bool   // the tracking table exists
+}
+
+func (s *session) name() string { return s.schema + "." + s.table }
+
+// read runs fn on a pooled connection without the lock, for commands that
+// change nothing.
+func (r *Runner) read(ctx context.Context, fn func(*session) error) error {
+	c, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer c.Release()
+	s, err := r.open(ctx, c.Conn())
+	if err != nil {
+		return err
+	}
+	return fn(s)
+}
+
+// write runs fn holding the tracking table's advisory lock, with the table
+// created. Both connections are closed afterwards rather than returned to
+// the pool: closing is what releases the lock for certain, and a migration
+// may have changed session settings.
+func (r *Runner) write(ctx context.Context, fn func(*session) error) (err error) {
+	lc, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	lockConn := lc.Hijack()
+	defer lockConn.Close(context.WithoutCancel(ctx))
+	wc, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	conn := wc.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	s, err := r.open(ctx, conn)
+	if err != nil {
+		return err
+	}
+	l, err := lock.Acquire(ctx, lockConn, s.name(), lock.Options{
+		Timeout: r.opts.LockTimeout,
+		Logger:  r.log,
+		OnWait: func(h lock.Holder) {
+			r.emit(Event{Kind: LockWaiting, Holder: h})
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := l.Release(context.WithoutCancel(ctx)); rerr != nil && err == nil {
+			// The connection is closed below anyway, which frees the lock.
+			r.log.Warn("release lock", "err", rerr)
+		}
+	}()
+	if err := ensureTable(ctx, s); err != nil {
+		return err
+	}
+	return fn(s)
+}
+
+func (r *Runner) open(ctx context.Context, conn *pgx.Conn) (*session, error) {
+	s := &session{conn: conn, schema: r.schema, table: r.table}
+	if s.schema == "" {
+		var cur *string
+		if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&cur); err != nil {
+			return nil, fmt.Errorf("resolve tracking table schema: %w", err)
+		}
+		if cur == nil {
+			return nil, invalidOption("table %q has no schema and the search_path names no existing schema", r.table)
+		}
+		s.schema = *cur
+	}
+	s.ident = pgx.Identifier{s.schema, s.table}.Sanitize()
+	var reg *string
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1)::text", s.ident).Scan(&reg); err != nil {
+		return nil, fmt.Errorf("look up tracking table %s: %w", s.name(), err)
+	}
+	s.exists = reg != nil
+	return s, nil
+}
+
+func (r *Runner) emit(e Event) {
+	if r.opts.OnEvent != nil {
+		r.opts.OnEvent(e)
+	}
+}
+
+func (r *Runner) migrations(ctx context.Context) ([]source.Migration, error) {
+	ms, err := r.src.Migrations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+	return ms, nil
+}

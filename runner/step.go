@@ -1,0 +1,210 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmig/pgmig/source"
+)
+
+// runStep applies (or rolls back) one migration and records it, reporting
+// progress through events and the logger.
+func (r *Runner) runStep(ctx context.Context, s *session, m *source.Migration, dir Direction) (Step, error) {
+	sec := m.Up
+	if dir == Down {
+		sec = *m.Down
+	}
+	step := Step{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Checksum: m.Checksum, NoTransaction: sec.NoTransaction}
+	r.emit(Event{Kind: StepStarted, Step: step})
+	start := time.Now()
+	var err error
+	if sec.NoTransaction {
+		err = runStatements(ctx, s, m, sec, dir)
+	} else {
+		err = runTransaction(ctx, s, m, sec, dir)
+	}
+	step.Duration = time.Since(start)
+	step.AppliedAt = time.Now()
+	if err != nil {
+		r.log.Error("migration failed", "version", m.Version, "name", m.Name, "direction", string(dir), "duration", step.Duration, "err", err)
+		r.emit(Event{Kind: StepFailed, Step: step, Err: err})
+		return step, err
+	}
+	r.log.Info("migration done", "version", m.Version, "name", m.Name, "direction", string(dir), "duration", step.Duration)
+	r.emit(Event{Kind: StepFinished, Step: step})
+	return step, nil
+}
+
+const txPrefix = "BEGIN;\n"
+
+// runTransaction sends the section, its history change and the COMMIT as
+// one simple-protocol query: one round trip per migration, and a failure
+// anywhere rolls back the section and its history row together.
+func runTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction) error {
+	record := insertSQL(s.ident, m.Version, m.Name, m.Checksum)
+	if dir == Down {
+		record = deleteSQL(s.ident, m.Version)
+	}
+	// The newline ends a trailing line comment; the ';' a last statement
+	// left without one.
+	q := txPrefix + sec.SQL + "\n;\n" + record + ";\nCOMMIT;"
+	done, err := execSimple(ctx, s.conn, q)
+	if err == nil {
+		return nil
+	}
+	if !s.conn.IsClosed() {
+		// The failed statement left the transaction aborted.
+		s.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+	}
+	// The first completed statement is our BEGIN.
+	return locate(m, dir, sec, err, utf8.RuneCountInString(txPrefix), done-1)
+}
+
+// runStatements runs a no-transaction section one statement at a time. The
+// history row is written first, marked failed, and only marked successful
+// at the end: a run that dies half-way leaves a failed row, and Up refuses
+// to go on until the database is checked and `pgmig repair` run.
+func runStatements(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction) error {
+	var stmts []source.Statement
+	for _, st := range source.Split(sec.SQL) {
+		if !st.Empty() {
+			stmts = append(stmts, st)
+		}
+	}
+	var mark string
+	if dir == Up {
+		mark = `INSERT INTO ` + s.ident + ` (version, name, checksum, success, error) VALUES ($1, $2, $3, false, 'interrupted: the no-transaction section did not finish')`
+		if _, err := s.conn.Exec(ctx, mark, m.Version, m.Name, m.Checksum); err != nil {
+			return fmt.Errorf("%s %d %s: record start: %w", dir.verb(), m.Version, m.Name, err)
+		}
+	} else {
+		mark = `UPDATE ` + s.ident + ` SET success = false, error = 'interrupted: the no-transaction down section did not finish' WHERE version = $1`
+		if _, err := s.conn.Exec(ctx, mark, m.Version); err != nil {
+			return fmt.Errorf("%s %d %s: record start: %w", dir.verb(), m.Version, m.Name, err)
+		}
+	}
+	start := time.Now()
+	for i, st := range stmts {
+		if _, err := s.conn.Exec(ctx, `UPDATE `+s.ident+` SET failed_statement = $2 WHERE version = $1`, m.Version, i+1); err != nil {
+			return fmt.Errorf("%s %d %s: record progress: %w", dir.verb(), m.Version, m.Name, err)
+		}
+		if _, err := execSimple(ctx, s.conn, st.Text); err != nil {
+			merr := locate(m, dir, sec, err, -st.Offset-1, 0)
+			merr.Statement = i + 1
+			if merr.Line == 0 {
+				merr.Line, merr.Column, merr.SourceLine = fileLine(sec, st.Start)
+			}
+			msg := fmt.Sprintf("statement %d failed: %s", i+1, errorText(err))
+			if _, uerr := s.conn.Exec(context.WithoutCancel(ctx), `UPDATE `+s.ident+` SET error = $2 WHERE version = $1`, m.Version, msg); uerr != nil {
+				return errors.Join(merr, fmt.Errorf("record failure: %w", uerr))
+			}
+			return merr
+		}
+	}
+	ms := float64(time.Since(start)) / float64(time.Millisecond)
+	var err error
+	if dir == Up {
+		_, err = s.conn.Exec(ctx, `UPDATE `+s.ident+` SET success = true, error = NULL, failed_statement = NULL, applied_at = now(), duration_ms = $2 WHERE version = $1`, m.Version, ms)
+	} else {
+		_, err = s.conn.Exec(ctx, deleteSQL(s.ident, m.Version))
+	}
+	if err != nil {
+		return fmt.Errorf("%s %d %s: record finish: %w", dir.verb(), m.Version, m.Name, err)
+	}
+	return nil
+}
+
+// execSimple runs sql over the simple protocol and returns how many of its
+// statements completed before the first error.
+func execSimple(ctx context.Context, conn *pgx.Conn, sql string) (int, error) {
+	results, err := conn.PgConn().Exec(ctx, sql).ReadAll()
+	done := 0
+	for _, res := range results {
+		if res.Err != nil {
+			return done, res.Err
+		}
+		done++
+	}
+	return done, err
+}
+
+func errorText(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Message + " (SQLSTATE " + pe.Code + ")"
+	}
+	return err.Error()
+}
+
+// locate builds the MigrationError for err, finding the failure in the
+// section's file. The server's error position counts characters in the
+// query it received; base says where the section sits in that query:
+// base >= 0 is the number of characters before the section (the whole
+// section was sent), base < 0 encodes a single statement sent alone, at
+// byte offset -base-1 of the section. stmtIndex is the 0-based index of the
+// failed statement among the non-empty ones, or negative when unknown.
+func locate(m *source.Migration, dir Direction, sec source.Section, err error, base, stmtIndex int) *MigrationError {
+	merr := &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return merr
+	}
+	var stmts []source.Statement
+	for _, st := range source.Split(sec.SQL) {
+		if !st.Empty() {
+			stmts = append(stmts, st)
+		}
+	}
+	off := -1
+	if pe.Position > 0 {
+		if base >= 0 {
+			rel := int(pe.Position) - base
+			if rel >= 1 && rel <= utf8.RuneCountInString(sec.SQL)+1 {
+				off = source.Position(sec.SQL, rel)
+			}
+		} else {
+			stOff := -base - 1
+			off = stOff + source.Position(sec.SQL[stOff:], int(pe.Position))
+		}
+	}
+	if off >= 0 {
+		for i, st := range stmts {
+			if off >= st.Offset && off < st.Offset+len(st.Text) {
+				merr.Statement = i + 1
+				break
+			}
+		}
+		merr.Line, merr.Column, merr.SourceLine = fileLine(sec, off)
+		return merr
+	}
+	if base >= 0 && stmtIndex >= 0 && stmtIndex < len(stmts) {
+		merr.Statement = stmtIndex + 1
+		merr.Line, merr.Column, merr.SourceLine = fileLine(sec, stmts[stmtIndex].Start)
+	}
+	return merr
+}
+
+// fileLine turns a byte offset in the section into the file's line, the
+// column in characters, and that line's text.
+func fileLine(sec source.Section, off int) (line, col int, text string) {
+	if off < 0 {
+		return 0, 0, ""
+	}
+	if off > len(sec.SQL) {
+		off = len(sec.SQL)
+	}
+	l, c := source.LineCol(sec.SQL, off)
+	start := strings.LastIndexByte(sec.SQL[:off], '\n') + 1
+	end := strings.IndexByte(sec.SQL[start:], '\n')
+	if end < 0 {
+		end = len(sec.SQL) - start
+	}
+	return sec.Line + l - 1, c, sec.SQL[start : start+end]
+}
