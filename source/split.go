@@ -222,9 +222,9 @@ func (lx *lexer) next() token {
 		for end < len(s) && isDigit(s[end]) {
 			end++
 		}
-		// Trailing identifier characters belong to the number (PostgreSQL
-		// 15+ rejects them as junk), so "1$a$" opens no quote but "1 $a$"
-		// does, and "1begin" is not the keyword BEGIN.
+		// Trailing identifier characters, '$' included, belong to the number
+		// (PostgreSQL 15+ rejects them as junk), so "1a$b$" opens no quote
+		// and "1begin" is not the keyword BEGIN; "1$a$" does open one.
 		if end < len(s) && isIdentStart(s[end]) {
 			end = identRunEnd(s, end)
 		}

@@ -1,0 +1,2 @@
+-- pgmig:no-transaction
+DROP INDEX CONCURRENTLY orders_note;

@@ -1,0 +1,2 @@
+-- pgmig:no-transaction
+CREATE INDEX CONCURRENTLY orders_note ON orders (note);

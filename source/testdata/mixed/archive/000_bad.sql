@@ -1,0 +1,1 @@
+ignored: not at the root
