@@ -103,9 +103,11 @@ type HistoryError struct {
 	Msg string
 }
 
-func (e *HistoryError) Error() string             { return e.Msg }
-func (e *HistoryError) Is(target error) bool      { return target == ErrValidation }
-func invalidOption(format string, a ...any) error { return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, a...)...) }
+func (e *HistoryError) Error() string        { return e.Msg }
+func (e *HistoryError) Is(target error) bool { return target == ErrValidation }
+func invalidOption(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, a...)...)
+}
 
 // MigrationError reports a migration whose SQL failed. Err is the server's
 // *pgconn.PgError when the server refused a statement, so errors.As still

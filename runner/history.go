@@ -92,7 +92,7 @@ func readHistory(ctx context.Context, s *session) ([]Record, error) {
 	return recs, nil
 }
 
-// quoteLiteral quotes s as an E'' string, whose meaning does not depend on
+// quoteLiteral quotes s as an E” string, whose meaning does not depend on
 // standard_conforming_strings (a migration may have changed it).
 func quoteLiteral(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\\`)
