@@ -1,0 +1,333 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmig/pgmig/pgdb"
+)
+
+// DBTX is what a repository runs its statements on: *pgxpool.Pool,
+// *pgx.Conn and pgx.Tx satisfy it.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ErrNotFound is returned when no row has the given primary key (or, with
+// soft delete, none that is not deleted). It is pgdb.ErrNotFound.
+var ErrNotFound = pgdb.ErrNotFound
+
+// ErrNoSoftDelete is returned by Restore on a repository configured
+// without soft delete.
+var ErrNoSoftDelete = errors.New("repository has no soft delete column")
+
+// ErrNoTx is returned by a write of an audited repository whose DBTX is
+// neither a pgx.Tx nor able to begin one: the change and its audit row
+// must share a transaction.
+var ErrNoTx = errors.New("audit needs a pgx.Tx or a DBTX that can begin one")
+
+// Config describes an entity's table. Only Table is required.
+type Config struct {
+	// Table is the table name, optionally schema-qualified ("app.users").
+	Table string
+	// PrimaryKey is the primary key column. Empty means "id".
+	PrimaryKey string
+	// SoftDelete names a nullable timestamp column, such as "deleted_at".
+	// When set, Delete sets it, Restore clears it, and reads skip the rows
+	// that have it set unless asked (IncludeDeleted). Empty means Delete
+	// removes rows.
+	SoftDelete string
+	// UpdatedAt names the column that Update and Patch set to now(). Empty
+	// means "updated_at" when the entity has such a column; "-" means none.
+	UpdatedAt string
+
+	// Audit writes an audit row for every create, update, delete and
+	// restore, in the transaction of the change (see Actor).
+	Audit bool
+	// AuditTable is the audit table. Empty means "audit_log", the core
+	// migrations' table.
+	AuditTable string
+	// ResourceType is written to audit_log.resource_type. Empty means Table.
+	ResourceType string
+	// Secrets lists the columns whose values the audit diff masks as
+	// "[REDACTED]" (it still records that they changed). Nil means
+	// DefaultSecrets; an empty non-nil slice masks nothing.
+	Secrets []string
+}
+
+// DefaultSecrets are the columns masked in audit diffs when Config.Secrets
+// is nil: those of the core tables that hold credentials.
+var DefaultSecrets = []string{"password_hash", "email_verification_token", "two_factor_secret", "recovery_codes", "refresh_token_id"}
+
+// Base is a generic repository for the entity T, a struct whose fields map
+// to columns through `db:"column"` tags. Fields without a db tag (or with
+// `db:"-"`) are ignored; embedded structs without a tag are flattened.
+// Options after the column name:
+//
+//	default   INSERT writes DEFAULT when the field is zero (nil, "", 0...),
+//	          and Create reads the value back
+//	readonly  never written: generated columns
+//	noupdate  written by Create only, e.g. created_at
+//
+// New works out the mapping and every fixed statement once; a Base is
+// immutable and safe for concurrent use. WithDB returns a copy bound to
+// another DBTX (a transaction, say) that shares that work.
+type Base[T any] struct {
+	m     *meta
+	db    DBTX
+	audit *auditor
+}
+
+// New returns a repository of T on db.
+func New[T any](db DBTX, cfg Config) (*Base[T], error) {
+	m, err := buildMeta(reflect.TypeFor[T](), cfg)
+	if err != nil {
+		return nil, err
+	}
+	b := &Base[T]{m: m, db: db}
+	if cfg.Audit {
+		b.audit = newAuditor(m, cfg)
+	}
+	return b, nil
+}
+
+// WithDB returns the repository bound to db, typically a pgx.Tx, sharing
+// the receiver's prepared statements.
+func (b *Base[T]) WithDB(db DBTX) *Base[T] {
+	c := *b
+	c.db = db
+	return &c
+}
+
+// DB returns the DBTX the repository runs on.
+func (b *Base[T]) DB() DBTX { return b.db }
+
+// Table returns the configured table name.
+func (b *Base[T]) Table() string { return b.m.rawName }
+
+// Columns returns the mapped column names, in struct order.
+func (b *Base[T]) Columns() []string {
+	out := make([]string, len(b.m.cols))
+	for i, c := range b.m.cols {
+		out[i] = c.name
+	}
+	return out
+}
+
+// SelectList returns the quoted column list "id", "email"... for writing
+// custom queries that Scan can read.
+func (b *Base[T]) SelectList() string { return b.m.selectList }
+
+func base[T any](v *T) unsafe.Pointer { return unsafe.Pointer(v) }
+
+// Scan reads the current row of rows, selected with SelectList, into v.
+func (b *Base[T]) Scan(row pgx.Row, v *T) error {
+	return row.Scan(b.m.dest(base(v))...)
+}
+
+// Create inserts v and reads back every column (ids, defaults, triggers'
+// work) into v. Fields with the default option that are zero are left
+// to the column's DEFAULT.
+func (b *Base[T]) Create(ctx context.Context, v *T) error {
+	p := base(v)
+	s := b.m.insert(b.m.zeroDefaults(p))
+	args := make([]any, len(s.cols))
+	for i, c := range s.cols {
+		args[i] = b.m.cols[c].ptr(p)
+	}
+	err := b.write(ctx, func(ctx context.Context, q DBTX) error {
+		if err := q.QueryRow(ctx, s.sql, args...).Scan(b.m.dest(p)...); err != nil {
+			return err
+		}
+		return b.audit.log(ctx, q, actionCreate, nil, p)
+	})
+	return b.wrap(ctx, "create", nil, err)
+}
+
+// Get returns the row whose primary key is id.
+func (b *Base[T]) Get(ctx context.Context, id any, opts ...ReadOption) (T, error) {
+	var v T
+	sql := b.m.getSQL
+	if readOpts(opts).includeDeleted {
+		sql = b.m.getAnySQL
+	}
+	err := b.db.QueryRow(ctx, sql, id).Scan(b.m.dest(base(&v))...)
+	return v, b.wrap(ctx, "get", id, err)
+}
+
+// Update writes every writable column of v (not the primary key, readonly
+// and noupdate columns, or the soft delete column) to the row with v's
+// primary key, sets updated_at to now() when the table has it, and reads
+// the row back into v. A soft-deleted row is not found.
+func (b *Base[T]) Update(ctx context.Context, v *T) error {
+	if b.m.updateSQL == "" {
+		return fmt.Errorf("update %s: no writable column", b.m.rawName)
+	}
+	p := base(v)
+	args := make([]any, len(b.m.updateCols)+1)
+	for i, c := range b.m.updateCols {
+		args[i] = b.m.cols[c].ptr(p)
+	}
+	id := b.m.cols[b.m.pk].value(p)
+	args[len(args)-1] = id
+	err := b.write(ctx, func(ctx context.Context, q DBTX) error {
+		old, err := b.lockOld(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		if err := q.QueryRow(ctx, b.m.updateSQL, args...).Scan(b.m.dest(p)...); err != nil {
+			return err
+		}
+		return b.audit.log(ctx, q, actionUpdate, old, p)
+	})
+	return b.wrap(ctx, "update", id, err)
+}
+
+// Patch sets the given columns of the row whose primary key is id, and
+// updated_at to now() when the table has it, and returns the row. Keys are
+// column names; an unknown or unwritable one is a *FieldError. Values are
+// always sent as parameters.
+func (b *Base[T]) Patch(ctx context.Context, id any, changes map[string]any) (T, error) {
+	var v T
+	sql, args, err := b.m.patch(id, changes)
+	if err != nil {
+		return v, fmt.Errorf("patch %s: %w", b.m.rawName, err)
+	}
+	p := base(&v)
+	err = b.write(ctx, func(ctx context.Context, q DBTX) error {
+		old, err := b.lockOld(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		if err := q.QueryRow(ctx, sql, args...).Scan(b.m.dest(p)...); err != nil {
+			return err
+		}
+		return b.audit.log(ctx, q, actionUpdate, old, p)
+	})
+	return v, b.wrap(ctx, "patch", id, err)
+}
+
+// Delete deletes the row whose primary key is id: with soft delete it sets
+// the soft delete column (a row already deleted is not found), else it
+// removes the row as HardDelete does.
+func (b *Base[T]) Delete(ctx context.Context, id any) error {
+	if b.m.soft < 0 {
+		return b.HardDelete(ctx, id)
+	}
+	return b.wrap(ctx, "delete", id, b.softWrite(ctx, b.m.softDeleteSQL, actionDelete, id))
+}
+
+// Restore clears the soft delete column of the row whose primary key is id.
+// A row that is not deleted is not found.
+func (b *Base[T]) Restore(ctx context.Context, id any) error {
+	if b.m.soft < 0 {
+		return fmt.Errorf("restore %s: %w", b.m.rawName, ErrNoSoftDelete)
+	}
+	return b.wrap(ctx, "restore", id, b.softWrite(ctx, b.m.restoreSQL, actionRestore, id))
+}
+
+func (b *Base[T]) softWrite(ctx context.Context, sql, action string, id any) error {
+	return b.write(ctx, func(ctx context.Context, q DBTX) error {
+		var old unsafe.Pointer
+		if b.audit != nil {
+			old = base(new(T))
+			if err := q.QueryRow(ctx, b.m.lockAnySQL, id).Scan(b.m.dest(old)...); err != nil {
+				return err
+			}
+		}
+		p := base(new(T))
+		if err := q.QueryRow(ctx, sql, id).Scan(b.m.dest(p)...); err != nil {
+			return err
+		}
+		return b.audit.log(ctx, q, action, old, p)
+	})
+}
+
+// HardDelete removes the row whose primary key is id, soft-deleted or not.
+func (b *Base[T]) HardDelete(ctx context.Context, id any) error {
+	err := b.write(ctx, func(ctx context.Context, q DBTX) error {
+		var old T
+		p := base(&old)
+		if err := q.QueryRow(ctx, b.m.hardDeleteSQL, id).Scan(b.m.dest(p)...); err != nil {
+			return err
+		}
+		return b.audit.log(ctx, q, actionDelete, p, nil)
+	})
+	return b.wrap(ctx, "delete", id, err)
+}
+
+// lockOld reads the row about to change, locking it, when the audit needs
+// its old values.
+func (b *Base[T]) lockOld(ctx context.Context, q DBTX, id any) (unsafe.Pointer, error) {
+	if b.audit == nil {
+		return nil, nil
+	}
+	old := new(T)
+	p := base(old)
+	if err := q.QueryRow(ctx, b.m.lockSQL, id).Scan(b.m.dest(p)...); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// write runs fn on the repository's DBTX, or, when the repository is
+// audited, in a transaction: the DBTX itself when it is a pgx.Tx, else one
+// begun for the purpose, so that a change never commits without its
+// audit row.
+func (b *Base[T]) write(ctx context.Context, fn func(ctx context.Context, q DBTX) error) error {
+	if b.audit == nil {
+		return fn(ctx, b.db)
+	}
+	if tx, ok := b.db.(pgx.Tx); ok {
+		return fn(ctx, tx)
+	}
+	beg, ok := b.db.(pgdb.Beginner)
+	if !ok {
+		return ErrNoTx
+	}
+	return pgdb.InTx(ctx, beg, pgdb.TxOptions{}, func(ctx context.Context, tx pgx.Tx) error {
+		return fn(ctx, tx)
+	})
+}
+
+// wrap names the operation, turns pgx.ErrNoRows into ErrNotFound and
+// constraint violations into *pgdb.ConstraintError, and makes an error
+// caused by the end of ctx match it.
+func (b *Base[T]) wrap(ctx context.Context, op string, id any, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) && !errors.Is(err, ErrNotFound) {
+		err = ErrNotFound
+	}
+	err = pgdb.Classify(err)
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w: %w", cerr, err)
+	}
+	if id == nil {
+		return fmt.Errorf("%s %s: %w", op, b.m.rawName, err)
+	}
+	return fmt.Errorf("%s %s %v: %w", op, b.m.rawName, id, err)
+}
+
+// ReadOption changes how a read treats soft-deleted rows.
+type ReadOption struct{ includeDeleted bool }
+
+// IncludeDeleted makes Get find soft-deleted rows too.
+var IncludeDeleted = ReadOption{includeDeleted: true}
+
+func readOpts(opts []ReadOption) ReadOption {
+	var o ReadOption
+	for _, x := range opts {
+		o.includeDeleted = o.includeDeleted || x.includeDeleted
+	}
+	return o
+}
