@@ -37,7 +37,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"unknown option", func() error { _, err := repo.New[badOpt](nil, repo.Config{Table: "t"}); return err }},
 		{"column twice", func() error { _, err := repo.New[dup](nil, repo.Config{Table: "t"}); return err }},
 		{"unknown primary key", func() error { _, err := repo.New[Note](nil, repo.Config{Table: "t", PrimaryKey: "uid"}); return err }},
-		{"unknown soft delete", func() error { _, err := repo.New[Note](nil, repo.Config{Table: "t", SoftDelete: "gone_at"}); return err }},
+		{"unknown soft delete", func() error {
+			_, err := repo.New[Note](nil, repo.Config{Table: "t", SoftDelete: "gone_at"})
+			return err
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
