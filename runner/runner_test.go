@@ -457,8 +457,8 @@ func TestNoTransaction(t *testing.T) {
 	t.Run("failure leaves a failed row", func(t *testing.T) {
 		e := newEnv(t)
 		files := fstest.MapFS{
-			"001_t.sql":   mig("CREATE TABLE t (id int);", "DROP TABLE t;"),
-			"002_idx.sql": mig("-- pgmig:no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\nCREATE INDEX CONCURRENTLY t_x ON t (nope);\nCREATE INDEX CONCURRENTLY t_z ON t (id);", ""),
+			"001_t.sql":    mig("CREATE TABLE t (id int);", "DROP TABLE t;"),
+			"002_idx.sql":  mig("-- pgmig:no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\nCREATE INDEX CONCURRENTLY t_x ON t (nope);\nCREATE INDEX CONCURRENTLY t_z ON t (id);", ""),
 			"003_more.sql": mig("CREATE TABLE more (id int);", ""),
 		}
 		r := e.runner(files, runner.Options{})
