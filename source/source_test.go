@@ -75,16 +75,16 @@ func TestMigrations(t *testing.T) {
 			want:  []mig{{3, "x", sec{file: "003_x.sql", sql: "SELECT 1;\n", line: 2}, sec{file: "003_x.sql", sql: "", line: 4}}},
 		},
 		{
-			name: "markers with spaces, tabs and no space",
+			name:  "markers with spaces, tabs and no space",
 			files: map[string]string{"004_x.sql": "-- header comment\n\n  --pgmig:up  \nSELECT 1;\n\t-- pgmig:down\t\nSELECT 2;\n"},
 			want: []mig{{4, "x",
 				sec{file: "004_x.sql", sql: "SELECT 1;\n", line: 4},
 				sec{file: "004_x.sql", sql: "SELECT 2;\n", line: 6}}},
 		},
 		{
-			name: "block comment header",
+			name:  "block comment header",
 			files: map[string]string{"004_x.sql": "/* multi\n   line; 'header' */\n-- pgmig:up\nSELECT 1;\n"},
-			want: []mig{{4, "x", sec{file: "004_x.sql", sql: "SELECT 1;\n", line: 4}, sec{empty: true}}},
+			want:  []mig{{4, "x", sec{file: "004_x.sql", sql: "SELECT 1;\n", line: 4}, sec{empty: true}}},
 		},
 		{
 			name:  "CRLF turned into LF",

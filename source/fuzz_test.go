@@ -1,0 +1,133 @@
+package source
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func FuzzSplit(f *testing.F) {
+	for _, tc := range splitCases {
+		f.Add(tc.sql)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		stmts := Split(sql)
+		checkSplit(t, sql, stmts)
+		// The lexer is back in its initial state after every split, so each
+		// piece split on its own is that one piece again.
+		for i, st := range stmts {
+			again := Split(st.Text)
+			if len(again) != 1 || again[0].Text != st.Text || (again[0].Start < 0) != st.Empty() ||
+				!st.Empty() && again[0].Start != st.Start-st.Offset {
+				t.Fatalf("piece %d %q splits again into %+v", i, st.Text, again)
+			}
+		}
+	})
+}
+
+func FuzzParseFile(f *testing.F) {
+	for _, tc := range fileErrorCases {
+		for name, body := range tc.files {
+			f.Add(name, body)
+		}
+	}
+	f.Add("001_x.sql", "-- pgmig:up\nSELECT 1;\n-- pgmig:down\nSELECT 2;\n")
+	f.Add("001_x.sql", "-- pgmig:no-transaction\r\n-- pgmig:down\r\nSELECT 2;\r\n-- pgmig:up\r\nSELECT 1;")
+	f.Add("001_x.up.sql", "/* c */\n-- pgmig:no-transaction\nSELECT 1;\n")
+	f.Add("001_x.down.sql", "\uFEFFSELECT 1;\n")
+	f.Add("001_x.sql", Template())
+	f.Fuzz(func(t *testing.T, file, content string) {
+		if !strings.HasSuffix(file, ".sql") {
+			file += ".sql"
+		}
+		fn, err := parseFileName(file)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("name error %v does not match ErrInvalid", err)
+			}
+			return
+		}
+		pf, errs := parseFile(file, fn, []byte(content))
+		migs, gerrs := assemble([]parsedFile{pf})
+		for _, err := range append(errs, gerrs...) {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not match ErrInvalid", err)
+			}
+			if !strings.HasPrefix(err.Error(), file) {
+				t.Fatalf("error %q does not begin with the file name", err)
+			}
+		}
+		if len(errs)+len(gerrs) > 0 {
+			return
+		}
+		if len(migs) != 1 {
+			t.Fatalf("got %d migrations from one valid file", len(migs))
+		}
+		// The runner finds a section's text in the file at Section.Line.
+		text := normalize([]byte(content))
+		for _, sec := range []*Section{&migs[0].Up, migs[0].Down} {
+			if sec == nil {
+				continue
+			}
+			off := 0
+			for range sec.Line - 1 {
+				k := strings.IndexByte(text[off:], '\n')
+				if k < 0 {
+					off = len(text) + 1
+					break
+				}
+				off += k + 1
+			}
+			if sec.SQL != "" && (off > len(text) || !strings.HasPrefix(text[off:], sec.SQL)) {
+				t.Fatalf("section at line %d is not the file's text there: %q", sec.Line, sec.SQL)
+			}
+		}
+		if migs[0].Checksum != checksum(migs[0].Up.SQL) {
+			t.Fatal("checksum is not that of the up text")
+		}
+		// Saved with CRLF line ends, the file means the same. (CRLF turns
+		// into LF in one pass, as git does, so "\r\r\n" reads as "\r\n":
+		// only files without CR have a CRLF twin.)
+		if strings.Contains(content, "\r") {
+			return
+		}
+		crlf := strings.ReplaceAll(content, "\n", "\r\n")
+		pf2, errs2 := parseFile(file, fn, []byte(crlf))
+		migs2, gerrs2 := assemble([]parsedFile{pf2})
+		if len(errs2)+len(gerrs2) > 0 || len(migs2) != 1 {
+			t.Fatalf("CRLF twin fails: %v %v", errs2, gerrs2)
+		}
+		if a, b := migs[0], migs2[0]; a.Up != b.Up || a.Checksum != b.Checksum || (a.Down == nil) != (b.Down == nil) ||
+			a.Down != nil && *a.Down != *b.Down {
+			t.Fatalf("CRLF twin differs:\n%+v\n%+v", a, b)
+		}
+	})
+}
+
+func FuzzPosition(f *testing.F) {
+	f.Add("SELECT 'é' + x", 14)
+	f.Add("SELECT '日本' + x", 15)
+	f.Add("-- 🐘🐘\n\nSELECT x", 15)
+	f.Add("\xff\xfe\n\x80", 3)
+	f.Add("", 0)
+	f.Fuzz(func(t *testing.T, sql string, charPos int) {
+		off := Position(sql, charPos)
+		if off < 0 || off > len(sql) {
+			t.Fatalf("Position = %d outside [0,%d]", off, len(sql))
+		}
+		if off < len(sql) {
+			if !utf8.RuneStart(sql[off]) && utf8.ValidString(sql) {
+				t.Fatalf("Position = %d is inside a character", off)
+			}
+			// Positions count characters: the one at off is number n.
+			if n := len([]rune(sql[:off])) + 1; Position(sql, n) != off || (charPos > 1 && n != charPos) {
+				t.Fatalf("Position(%d) = %d, which is character %d", charPos, off, n)
+			}
+		}
+		line, col := LineCol(sql, off)
+		if line != 1+strings.Count(sql[:off], "\n") || col < 1 || col > off+1 {
+			t.Fatalf("LineCol(%d) = %d:%d", off, line, col)
+		}
+	})
+}
