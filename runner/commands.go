@@ -43,7 +43,17 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 			return err
 		}
 		rep.Current = p.current()
-		for _, m := range p.pending(opts.To, opts.Steps) {
+		todo := p.pending(opts.To, opts.Steps)
+		var errs []error
+		for _, m := range todo {
+			if err := transactionControl(m, m.Up); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		for _, m := range todo {
 			if opts.DryRun {
 				rep.Applied = append(rep.Applied, planned(m, Up))
 				continue
@@ -198,6 +208,10 @@ func (p *plan) rollbackTargets(opts RollbackOptions) ([]*entry, error) {
 			errs = append(errs, &ChecksumMismatchError{Version: e.m.Version, Name: e.m.Name, File: e.m.Up.File, Recorded: e.rec.Checksum, Current: e.m.Checksum})
 		case e.m.Down == nil:
 			errs = append(errs, &MissingDownError{Version: e.m.Version, Name: e.m.Name, File: e.m.Up.File})
+		default:
+			if err := transactionControl(e.m, *e.m.Down); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return targets, errors.Join(errs...)

@@ -29,7 +29,12 @@ type Record struct {
 // it checks before creating, so a user without CREATE rights can still use
 // a table that exists.
 func ensureTable(ctx context.Context, s *session) error {
-	if s.exists {
+	// Look again under the lock: another run may have created it since.
+	var reg *string
+	if err := s.conn.QueryRow(ctx, "SELECT to_regclass($1)::text", s.ident).Scan(&reg); err != nil {
+		return fmt.Errorf("look up tracking table %s: %w", s.name(), err)
+	}
+	if s.exists = reg != nil; s.exists {
 		return nil
 	}
 	schema := pgx.Identifier{s.schema}.Sanitize()

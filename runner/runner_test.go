@@ -679,3 +679,40 @@ func TestEventsAndSessionSettingsDoNotLeak(t *testing.T) {
 		}
 	}
 }
+
+func TestTransactionControlRefused(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name, up string
+		refused  bool
+		line     int
+	}{
+		{"commit", "CREATE TABLE a (id int);\nCOMMIT;", true, 3},
+		{"begin", "BEGIN;\nCREATE TABLE a (id int);", true, 2},
+		{"start transaction", "  start   transaction;", true, 2},
+		{"end", "CREATE TABLE a (id int);\n/* done */ END;", true, 3},
+		{"rollback", "ROLLBACK;", true, 2},
+		{"savepoints are fine", "SAVEPOINT s; CREATE TABLE a (id int); ROLLBACK TO SAVEPOINT s; RELEASE s; SAVEPOINT t; ROLLBACK WORK TO t;", false, 0},
+		{"function bodies are fine", "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;", false, 0},
+		{"begin atomic is fine", "CREATE TABLE a (id int); CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;", false, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			files := fstest.MapFS{"001_x.sql": mig(tc.up, "")}
+			_, err := e.runner(files, runner.Options{}).Up(ctx, runner.UpOptions{})
+			var tce *runner.TransactionControlError
+			if got := errors.As(err, &tce); got != tc.refused || !tc.refused && err != nil {
+				t.Fatalf("refused=%v (%v), want %v", got, err, tc.refused)
+			}
+			if tc.refused {
+				if tce.Line != tc.line || !errors.Is(err, runner.ErrValidation) {
+					t.Errorf("line %d, want %d (%v)", tce.Line, tc.line, err)
+				}
+				if e.history("") != "" {
+					t.Error("something was applied")
+				}
+			}
+		})
+	}
+}
