@@ -304,6 +304,8 @@ func (a *cliApp) commands() []*cli.Command {
 			Usage:  "print the version, commit and build date",
 			Action: a.version,
 		},
+		a.completionCommand(),
+		a.manCommand(),
 	}
 }
 
