@@ -662,7 +662,7 @@ func TestEventsAndSessionSettingsDoNotLeak(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	files := three()
-	files["001_a.sql"] = mig("SET search_path = nowhere, public; SET statement_timeout = '1ms'; CREATE TABLE a (id int);", "DROP TABLE a;")
+	files["001_a.sql"] = mig("SET search_path = nowhere, public; SET statement_timeout = '1h'; CREATE TABLE a (id int);", "DROP TABLE a;")
 	var kinds []runner.EventKind
 	r := e.runner(files, runner.Options{OnEvent: func(ev runner.Event) { kinds = append(kinds, ev.Kind) }})
 	if _, err := r.Up(ctx, runner.UpOptions{To: 1}); err != nil {
