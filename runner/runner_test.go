@@ -686,18 +686,22 @@ func TestTransactionControlRefused(t *testing.T) {
 		name, up string
 		refused  bool
 		line     int
+		major    int // oldest server with the syntax
 	}{
-		{"commit", "CREATE TABLE a (id int);\nCOMMIT;", true, 3},
-		{"begin", "BEGIN;\nCREATE TABLE a (id int);", true, 2},
-		{"start transaction", "  start   transaction;", true, 2},
-		{"end", "CREATE TABLE a (id int);\n/* done */ END;", true, 3},
-		{"rollback", "ROLLBACK;", true, 2},
-		{"savepoints are fine", "SAVEPOINT s; CREATE TABLE a (id int); ROLLBACK TO SAVEPOINT s; RELEASE s; SAVEPOINT t; ROLLBACK WORK TO t;", false, 0},
-		{"function bodies are fine", "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;", false, 0},
-		{"begin atomic is fine", "CREATE TABLE a (id int); CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;", false, 0},
+		{"commit", "CREATE TABLE a (id int);\nCOMMIT;", true, 3, 0},
+		{"begin", "BEGIN;\nCREATE TABLE a (id int);", true, 2, 0},
+		{"start transaction", "  start   transaction;", true, 2, 0},
+		{"end", "CREATE TABLE a (id int);\n/* done */ END;", true, 3, 0},
+		{"rollback", "ROLLBACK;", true, 2, 0},
+		{"savepoints are fine", "SAVEPOINT s; CREATE TABLE a (id int); ROLLBACK TO SAVEPOINT s; RELEASE s; SAVEPOINT t; ROLLBACK WORK TO t;", false, 0, 0},
+		{"function bodies are fine", "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;", false, 0, 0},
+		{"begin atomic is fine", "CREATE TABLE a (id int); CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;", false, 0, 14},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.major > 0 {
+				pgtest.RequireVersion(t, tc.major, "BEGIN ATOMIC")
+			}
 			e := newEnv(t)
 			files := fstest.MapFS{"001_x.sql": mig(tc.up, "")}
 			_, err := e.runner(files, runner.Options{}).Up(ctx, runner.UpOptions{})

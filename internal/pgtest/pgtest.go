@@ -164,3 +164,38 @@ func redact(connString string) string {
 	}
 	return connString
 }
+
+var serverVersion struct {
+	once sync.Once
+	num  int
+	err  error
+}
+
+// ServerVersion returns the test server's server_version_num, e.g. 150004.
+func ServerVersion(t testing.TB) int {
+	t.Helper()
+	serverVersion.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, AdminURL())
+		if err != nil {
+			serverVersion.err = err
+			return
+		}
+		defer c.Close(ctx)
+		serverVersion.err = c.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&serverVersion.num)
+	})
+	if serverVersion.err != nil {
+		t.Fatalf("pgtest: server version: %v", serverVersion.err)
+	}
+	return serverVersion.num
+}
+
+// RequireVersion skips t, saying why, when the server is older than
+// major (e.g. 14) and so lacks feature.
+func RequireVersion(t testing.TB, major int, feature string) {
+	t.Helper()
+	if v := ServerVersion(t); v < major*10000 {
+		t.Skipf("%s needs PostgreSQL %d or later; the test server is %d.%d", feature, major, v/10000, v%10000)
+	}
+}
