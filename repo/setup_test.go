@@ -60,7 +60,12 @@ func coreSQL(tb testing.TB) []string {
 
 func testDB(tb testing.TB) *pgdb.DB {
 	tb.Helper()
-	db, err := pgdb.Open(tb.Context(), pgtest.NewDB(tb, append(coreSQL(tb), notesSQL)...), pgdb.Config{MaxConns: 20})
+	return openDB(tb, pgtest.NewDB(tb, append(coreSQL(tb), notesSQL)...))
+}
+
+func openDB(tb testing.TB, url string) *pgdb.DB {
+	tb.Helper()
+	db, err := pgdb.Open(tb.Context(), url, pgdb.Config{MaxConns: 20})
 	if err != nil {
 		tb.Fatal(err)
 	}
