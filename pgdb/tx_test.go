@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -425,5 +426,31 @@ func TestQueryLog(t *testing.T) {
 				t.Errorf("line %v: args present %v, want %v", line, has, tc.wantArgs)
 			}
 		})
+	}
+}
+
+func TestQueryLogBatchAndCopy(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	db := openTest(t, pgtest.NewDB(t, itemsSQL), pgdb.Config{Logger: logger, LogQueries: true})
+	ctx := t.Context()
+	b := &pgx.Batch{}
+	b.Queue("SELECT 1")
+	b.Queue("SELECT 2")
+	if err := db.Pool().SendBatch(ctx, b).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool().CopyFrom(ctx, pgx.Identifier{"items"}, []string{"id", "name"}, pgx.CopyFromRows([][]any{{1, "a"}})); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, l := range buf.lines(t) {
+		seen[fmt.Sprint(l["msg"], ": ", l["sql"])] = true
+	}
+	for _, want := range []string{"batch query: SELECT 1", "batch query: SELECT 2", "batch: batch", `copy from: COPY "items" FROM STDIN`} {
+		if !seen[want] {
+			t.Errorf("no line %q in %v", want, seen)
+		}
 	}
 }

@@ -215,6 +215,27 @@ func (b *Base[T]) Patch(ctx context.Context, id any, changes map[string]any) (T,
 	return v, b.wrap(ctx, "patch", id, err)
 }
 
+// UpdateColumns writes the named columns of v (and updated_at, when the
+// table has it) to the row with v's primary key, and reads the row back
+// into v. Column names are checked as Patch checks its keys.
+func (b *Base[T]) UpdateColumns(ctx context.Context, v *T, columns ...string) error {
+	p := base(v)
+	changes := make(map[string]any, len(columns))
+	for _, name := range columns {
+		i, ok := b.m.byName[name]
+		if !ok {
+			return fmt.Errorf("update %s: %w", b.m.rawName, &FieldError{Field: name, Reason: "unknown column"})
+		}
+		changes[name] = b.m.cols[i].ptr(p)
+	}
+	got, err := b.Patch(ctx, b.m.cols[b.m.pk].value(p), changes)
+	if err != nil {
+		return err
+	}
+	*v = got
+	return nil
+}
+
 // Delete deletes the row whose primary key is id: with soft delete it sets
 // the soft delete column (a row already deleted is not found), else it
 // removes the row as HardDelete does.

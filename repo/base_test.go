@@ -101,6 +101,16 @@ func TestUsersCRUD(t *testing.T) {
 		}
 	}
 
+	u.LastLogin = nil
+	u.Role = ptr("admin")
+	u.Username = "not written"
+	if err := users.UpdateColumns(ctx, u, "role", "last_login"); err != nil || *u.Role != "admin" || u.LastLogin != nil || u.Username != "ada2" {
+		t.Errorf("UpdateColumns: %+v, %v", u, err)
+	}
+	if err := users.UpdateColumns(ctx, u, "role", "id desc"); !errors.Is(err, repo.ErrInvalidQuery) {
+		t.Errorf("UpdateColumns with a bad column: %v", err)
+	}
+
 	if err := users.Delete(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -156,8 +166,15 @@ func TestCoreModels(t *testing.T) {
 	if err != nil || len(active) != 1 || active[0].ID != live.ID || *active[0].IPAddress != ip {
 		t.Fatalf("ListActive = %+v, %v", active, err)
 	}
-	if n, err := sessions.DeleteExpired(ctx); err != nil || n != 1 {
+	// The audited sweep writes one audit row per session.
+	audited := repo.NewSessions(db.Pool(), repo.Options{Audit: true})
+	actx := repo.WithActor(ctx, repo.Actor{UserID: u.ID, IP: ip, UserAgent: "sweeper"})
+	if n, err := audited.DeleteExpired(actx); err != nil || n != 1 {
 		t.Errorf("DeleteExpired = %d, %v; want 1", n, err)
+	}
+	logs, err := repo.NewAuditLogs(db.Pool()).ForResource(ctx, "user_sessions", dead.ID)
+	if err != nil || len(logs) != 1 || logs[0].Action != "delete" || *logs[0].UserID != u.ID || *logs[0].IPAddress != ip {
+		t.Errorf("sweep audit = %+v, %v", logs, err)
 	}
 	if _, err := sessions.Get(ctx, dead.ID); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("expired session still there: %v", err)

@@ -200,7 +200,7 @@ func (s *Sessions) DeleteExpired(ctx context.Context) (int64, error) {
 // action delete, the row's key, and the old value of column col.
 func (a *auditor) sweepSQL(from, key, col string) string {
 	return fmt.Sprintf("INSERT INTO %s (user_id, action, resource_type, resource_id, changes, ip_address, user_agent, created_at)"+
-		" SELECT $1, '%s', $2, %s::text, jsonb_build_object('%s', jsonb_build_object('old', %s)), $3, $4, clock_timestamp() FROM %s",
+		" SELECT $1::uuid, '%s', $2::text, %s::text, jsonb_build_object('%s', jsonb_build_object('old', %s)), $3::inet, $4::text, clock_timestamp() FROM %s",
 		a.table, actionDelete, key, col, col, from)
 }
 
