@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgmig/pgmig/pgdb"
+	"github.com/pgmig/pgmig/remote"
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/source"
 )
@@ -62,6 +63,9 @@ func exitCode(err error) int {
 		return 4
 	case errors.Is(err, source.ErrInvalid), errors.Is(err, runner.ErrValidation):
 		return 3
+	case errors.Is(err, remote.ErrUnsafeArchive), errors.As(err, new(*remote.DigestMismatchError)):
+		// The archive is not the pinned one, or is hostile: a bad source.
+		return 3
 	default:
 		return 1
 	}
@@ -88,7 +92,7 @@ func markAction(fn cli.ActionFunc) cli.ActionFunc {
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "database-url", Aliases: []string{"d"}, Usage: "PostgreSQL URL or keyword/value string; unset uses the libpq defaults (PGHOST, PGUSER, ~/.pgpass, …)", EnvVars: []string{"PGMIG_DATABASE_URL", "DATABASE_URL"}},
-		&cli.StringFlag{Name: "source", Aliases: []string{"s"}, Value: "./migrations", Usage: "migrations: a directory, file://DIR, or builtin", EnvVars: []string{"PGMIG_SOURCE"}},
+		&cli.StringFlag{Name: "source", Aliases: []string{"s"}, Value: "./migrations", Usage: "migrations: a directory, file://DIR, builtin, or https://…/NAME.tar.gz|.tgz|.zip[#sha256=HEX]", EnvVars: []string{"PGMIG_SOURCE"}},
 		&cli.StringFlag{Name: "table", Value: runner.DefaultTable, Usage: "tracking table, [schema.]table", EnvVars: []string{"PGMIG_TABLE"}},
 		&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text or json", EnvVars: []string{"PGMIG_FORMAT"}},
 		&cli.BoolFlag{Name: "no-color", Usage: "never colour the output (also NO_COLOR); colour is used only on a terminal"},
@@ -97,11 +101,14 @@ func globalFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "lock-timeout", Value: 5 * time.Minute, Usage: "how long to wait for another run's lock", EnvVars: []string{"PGMIG_LOCK_TIMEOUT"}},
 		&cli.DurationFlag{Name: "connect-timeout", Value: 30 * time.Second, Usage: "how long to retry while the server is unreachable or starting", EnvVars: []string{"PGMIG_CONNECT_TIMEOUT"}},
 		&cli.BoolFlag{Name: "allow-out-of-order", Usage: "apply pending migrations older than the newest applied one", EnvVars: []string{"PGMIG_ALLOW_OUT_OF_ORDER"}},
+		&cli.BoolFlag{Name: "allow-insecure-source", Usage: "allow an http:// --source (without TLS anyone on the way can change the SQL)", EnvVars: []string{"PGMIG_ALLOW_INSECURE_SOURCE"}},
+		&cli.Int64Flag{Name: "source-max-size", Value: 64, Usage: "largest --source archive to download, in MiB; unpacked it may hold 4 times as much", EnvVars: []string{"PGMIG_SOURCE_MAX_SIZE"}},
+		&cli.DurationFlag{Name: "source-timeout", Value: time.Minute, Usage: "how long fetching a --source archive may take, retries included", EnvVars: []string{"PGMIG_SOURCE_TIMEOUT"}},
 	}
 }
 
-var valueFlags = map[string]bool{"database-url": true, "d": true, "source": true, "s": true, "table": true, "format": true, "lock-timeout": true, "connect-timeout": true}
-var boolFlags = map[string]bool{"no-color": true, "quiet": true, "q": true, "verbose": true, "allow-out-of-order": true}
+var valueFlags = map[string]bool{"database-url": true, "d": true, "source": true, "s": true, "table": true, "format": true, "lock-timeout": true, "connect-timeout": true, "source-max-size": true, "source-timeout": true}
+var boolFlags = map[string]bool{"no-color": true, "quiet": true, "q": true, "verbose": true, "allow-out-of-order": true, "allow-insecure-source": true}
 
 // hoistGlobalFlags moves global flags written after the command to before
 // it, so that `pgmig status --format json` means what it says: urfave/cli
@@ -318,19 +325,51 @@ func parseVersion(flag, s string) (int64, error) {
 	return v, nil
 }
 
-// openSource resolves --source.
-func openSource(spec string) (source.Source, error) {
+// openSource resolves --source; an archive URL is fetched at once, under
+// ctx, with opts.
+func openSource(ctx context.Context, spec string, opts remote.Options) (source.Source, error) {
 	switch {
 	case spec == "builtin":
 		return source.Builtin(), nil
 	case strings.HasPrefix(spec, "file://"):
 		return source.Dir(strings.TrimPrefix(spec, "file://")), nil
+	case strings.HasPrefix(spec, "http://") && !opts.AllowInsecure:
+		return nil, usagef("--source %s: plain http is refused, since anyone on the way could change the SQL; use https, or pass --allow-insecure-source", remote.Redact(spec))
 	case strings.HasPrefix(spec, "https://"), strings.HasPrefix(spec, "http://"):
-		return nil, usagef("--source %q: remote archive sources are not supported by this build; download the archive and pass its directory", spec)
+		fsys, err := remote.Fetch(ctx, spec, opts)
+		switch {
+		case errors.Is(err, remote.ErrInsecure):
+			// Redirected to http.
+			return nil, &usageError{fmt.Errorf("--source: %w; pass --allow-insecure-source to allow it", err)}
+		case errors.Is(err, remote.ErrInvalidURL):
+			return nil, &usageError{fmt.Errorf("--source: %w", err)}
+		case err != nil:
+			return nil, fmt.Errorf("--source: %w", err)
+		}
+		return source.FromFS(fsys), nil
 	case strings.Contains(spec, "://"):
 		return nil, usagef("--source %q: want a directory, file://DIR or builtin", spec)
 	}
 	return source.Dir(spec), nil
+}
+
+// remoteOptions resolves the flags for an archive --source.
+func (a *cliApp) remoteOptions(c *cli.Context) (remote.Options, error) {
+	mib := c.Int64("source-max-size")
+	if mib <= 0 || mib > 1<<30 {
+		return remote.Options{}, usagef("--source-max-size %d: want a size in MiB, from 1", mib)
+	}
+	timeout := c.Duration("source-timeout")
+	if timeout <= 0 {
+		return remote.Options{}, usagef("--source-timeout %s: want a positive duration", timeout)
+	}
+	return remote.Options{
+		AllowInsecure: c.Bool("allow-insecure-source"),
+		MaxDownload:   mib << 20,
+		MaxUnpacked:   4 * mib << 20,
+		Timeout:       timeout,
+		Logger:        a.logger,
+	}, nil
 }
 
 // loaded reads a source once, so the CLI can validate the files before it
@@ -345,7 +384,11 @@ func (l *loaded) Migrations(context.Context) ([]source.Migration, error) { retur
 // engine opens the source, validates its files, connects and builds the
 // runner. The caller closes the returned DB.
 func (a *cliApp) engine(c *cli.Context) (*runner.Runner, *pgdb.DB, error) {
-	src, err := openSource(c.String("source"))
+	ropts, err := a.remoteOptions(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := openSource(c.Context, c.String("source"), ropts)
 	if err != nil {
 		return nil, nil, err
 	}
