@@ -12,10 +12,11 @@ import (
 	"github.com/pgmig/pgmig/repo"
 )
 
-// The benchmarks compare the repository with the same work written by hand
-// with pgx, in the same run:
+// The benchmarks compare the repository (impl=repo) with the same work
+// written by hand with pgx (impl=pgx), in the same run:
 //
-//	go test ./repo -run='^$' -bench=. -benchtime=2000x -count=5
+//	go test ./repo -run='^$' -bench=. -benchtime=2000x -count=5 | tee bench.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest -col /impl bench.txt
 
 const userColumns = "id, email, username, password_hash, email_verified, email_verification_token, status, role, created_at, updated_at, last_login, metadata"
 
@@ -72,12 +73,12 @@ func BenchmarkGet(b *testing.B) {
 	users := repo.NewUsers(db.Pool(), repo.Options{})
 	sql := "SELECT " + userColumns + " FROM users WHERE id = $1"
 	compare(b,
-		variant{"repo", func(b *testing.B, i int) {
+		variant{"impl=repo", func(b *testing.B, i int) {
 			if _, err := users.Get(ctx, ids[i%len(ids)]); err != nil {
 				b.Fatal(err)
 			}
 		}},
-		variant{"pgx", func(b *testing.B, i int) {
+		variant{"impl=pgx", func(b *testing.B, i int) {
 			var u repo.User
 			if err := scanUser(db.Pool().QueryRow(ctx, sql, ids[i%len(ids)]), &u); err != nil {
 				b.Fatal(err)
@@ -93,7 +94,7 @@ func BenchmarkList(b *testing.B) {
 	const countSQL = "SELECT count(*) FROM users WHERE status = $1"
 	const pageSQL = "SELECT " + userColumns + " FROM users WHERE status = $1 ORDER BY email, id LIMIT $2 OFFSET $3"
 	compare(b,
-		variant{"repo", func(b *testing.B, i int) {
+		variant{"impl=repo", func(b *testing.B, i int) {
 			p, err := users.List(ctx, repo.ListOptions{
 				Filters: []repo.Filter{{Field: "status", Op: repo.Eq, Value: "active"}},
 				Sort:    []repo.Sort{{Field: "email"}},
@@ -104,7 +105,7 @@ func BenchmarkList(b *testing.B) {
 				b.Fatal(len(p.Items), err)
 			}
 		}},
-		variant{"pgx", func(b *testing.B, i int) {
+		variant{"impl=pgx", func(b *testing.B, i int) {
 			var total int64
 			if err := db.Pool().QueryRow(ctx, countSQL, "active").Scan(&total); err != nil {
 				b.Fatal(err)
@@ -127,7 +128,7 @@ func BenchmarkList(b *testing.B) {
 		}},
 		// The repository scans through precomputed field offsets; this is
 		// the alternative it was measured against.
-		variant{"pgx-RowToStructByName", func(b *testing.B, i int) {
+		variant{"impl=pgx-RowToStructByName", func(b *testing.B, i int) {
 			var total int64
 			if err := db.Pool().QueryRow(ctx, countSQL, "active").Scan(&total); err != nil {
 				b.Fatal(err)
@@ -152,14 +153,14 @@ func BenchmarkCreate(b *testing.B) {
 	next := func() string { return fmt.Sprintf("bench%d", n.Add(1)) }
 	sql := "INSERT INTO users (email, username, password_hash) VALUES ($1, $2, $3) RETURNING " + userColumns
 	compare(b,
-		variant{"repo", func(b *testing.B, _ int) {
+		variant{"impl=repo", func(b *testing.B, _ int) {
 			name := next()
 			u := repo.User{Email: name + "@example.com", Username: name, PasswordHash: "hash"}
 			if err := users.Create(ctx, &u); err != nil {
 				b.Fatal(err)
 			}
 		}},
-		variant{"pgx", func(b *testing.B, _ int) {
+		variant{"impl=pgx", func(b *testing.B, _ int) {
 			name := next()
 			u := repo.User{Email: name + "@example.com", Username: name, PasswordHash: "hash"}
 			if err := scanUser(db.Pool().QueryRow(ctx, sql, u.Email, u.Username, u.PasswordHash), &u); err != nil {
