@@ -16,6 +16,10 @@ type UpOptions struct {
 	To     int64 // apply pending migrations up to and including this version; 0: no bound
 	Steps  int   // apply at most this many; 0: no bound
 	DryRun bool  // report what would be applied, change nothing
+	// Rehearse runs every pending transactional section in one transaction
+	// that is rolled back, reporting each one's duration and the locks it
+	// took (Report.Rehearsed). Nothing persists; the history is untouched.
+	Rehearse bool
 }
 
 // Up validates, then applies pending migrations in version order, each in
@@ -32,7 +36,10 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 	if opts.To > 0 && !hasVersion(ms, opts.To) {
 		return Report{}, invalidOption("--to %d: no migration has that version", opts.To)
 	}
-	rep := Report{DryRun: opts.DryRun}
+	if opts.DryRun && opts.Rehearse {
+		return Report{}, invalidOption("choose one of --dry-run and --rehearse")
+	}
+	rep := Report{DryRun: opts.DryRun || opts.Rehearse}
 	run := func(s *session) error {
 		recs, err := readHistory(ctx, s)
 		if err != nil {
@@ -53,6 +60,10 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
+		if opts.Rehearse {
+			rep.Rehearsed, err = r.rehearse(ctx, s, todo)
+			return err
+		}
 		for _, m := range todo {
 			if opts.DryRun {
 				rep.Applied = append(rep.Applied, planned(m, Up))
@@ -70,9 +81,14 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 		}
 		return nil
 	}
-	if opts.DryRun {
+	switch {
+	case opts.DryRun:
 		err = r.read(ctx, run)
-	} else {
+	case opts.Rehearse:
+		// Under the lock, so no other run migrates meanwhile, but the
+		// tracking table is not created: the history stays untouched.
+		err = r.locked(ctx, false, run)
+	default:
 		err = r.write(ctx, run)
 	}
 	return rep, err

@@ -33,9 +33,26 @@ type Options struct {
 	// Logger receives progress with the keys version, name, direction and
 	// duration. Nil discards.
 	Logger *slog.Logger
-	// OnEvent, when set, is called as each step starts and finishes and
-	// when the run waits for the lock, on the goroutine running the command.
+	// OnEvent, when set, is called as each step starts, progresses and
+	// finishes, when a step is retried, and when the run waits for the lock.
+	// Calls never overlap; progress samples come from another goroutine.
 	OnEvent func(Event)
+
+	// DDLLockTimeout sets lock_timeout for every transactional section
+	// (a section's "-- pgmig:lock-timeout" overrides it), so that a
+	// migration queued behind a long transaction fails fast instead of
+	// blocking every query that queues behind it. Zero leaves the server's.
+	DDLLockTimeout time.Duration
+	// DDLRetries is how often a section that hit its lock_timeout (SQLSTATE
+	// 55P03) is rolled back and run again, after an exponential backoff
+	// with jitter. Zero means 5; negative means none.
+	DDLRetries int
+	// DDLRetryWait is the first backoff wait. Zero means 500ms.
+	DDLRetryWait time.Duration
+	// ProgressInterval, when positive, has a running step sampled that often
+	// (elapsed time, wait event, blockers, index build progress) and
+	// reported as StepProgress events.
+	ProgressInterval time.Duration
 }
 
 // Direction says which way a step goes.
@@ -65,14 +82,29 @@ const (
 	StepFailed
 	// LockWaiting: another session holds the lock; Holder is set when known.
 	LockWaiting
+	// StepProgress: a sample of a running step; Progress is set.
+	StepProgress
+	// StepRetrying: a step hit its lock_timeout and will run again; Retry is set.
+	StepRetrying
 )
 
 // Event is progress reported through Options.OnEvent.
 type Event struct {
-	Kind   EventKind
-	Step   Step
-	Err    error
-	Holder lock.Holder
+	Kind     EventKind
+	Step     Step
+	Err      error
+	Holder   lock.Holder
+	Progress Progress
+	Retry    Retry
+}
+
+// Retry describes a step about to run again after hitting its lock_timeout.
+type Retry struct {
+	Attempt  int           // 1 for the first retry
+	Max      int           // retries allowed
+	Wait     time.Duration // backoff before the next attempt
+	Blockers []Blocker     // sessions seen holding the lock it waited for
+	Err      error         // the lock timeout error
 }
 
 // Step is one migration applied, rolled back or recorded.
@@ -92,6 +124,7 @@ type Report struct {
 	Applied    []Step
 	RolledBack []Step
 	Baselined  []Step
+	Rehearsed  []Rehearsal
 	// Current is the newest applied version after the command, nil when
 	// none is applied.
 	Current *int64
@@ -150,6 +183,7 @@ type session struct {
 	table  string
 	ident  string // quoted schema.table for SQL
 	exists bool   // the tracking table exists
+	mon    *monitor
 }
 
 func (s *session) name() string { return s.schema + "." + s.table }
@@ -173,7 +207,13 @@ func (r *Runner) read(ctx context.Context, fn func(*session) error) error {
 // created. Both connections are closed afterwards rather than returned to
 // the pool: closing is what releases the lock for certain, and a migration
 // may have changed session settings.
-func (r *Runner) write(ctx context.Context, fn func(*session) error) (err error) {
+func (r *Runner) write(ctx context.Context, fn func(*session) error) error {
+	return r.locked(ctx, true, fn)
+}
+
+// locked runs fn holding the lock; create says whether to create the
+// tracking table when it is missing.
+func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) error) (err error) {
 	lc, err := r.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -191,6 +231,7 @@ func (r *Runner) write(ctx context.Context, fn func(*session) error) (err error)
 	if err != nil {
 		return err
 	}
+	s.mon = &monitor{conn: lockConn, pid: conn.PgConn().PID()}
 	l, err := lock.Acquire(ctx, lockConn, s.name(), lock.Options{
 		Timeout: r.opts.LockTimeout,
 		Logger:  r.log,
@@ -207,8 +248,10 @@ func (r *Runner) write(ctx context.Context, fn func(*session) error) (err error)
 			r.log.Warn("release lock", "err", rerr)
 		}
 	}()
-	if err := ensureTable(ctx, s); err != nil {
-		return err
+	if create {
+		if err := ensureTable(ctx, s); err != nil {
+			return err
+		}
 	}
 	return fn(s)
 }

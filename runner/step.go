@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -26,9 +27,9 @@ func (r *Runner) runStep(ctx context.Context, s *session, m *source.Migration, d
 	start := time.Now()
 	var err error
 	if sec.NoTransaction {
-		err = runStatements(ctx, s, m, sec, dir)
+		err = r.runStatements(ctx, s, m, sec, dir)
 	} else {
-		err = runTransaction(ctx, s, m, sec, dir)
+		err = r.runTransaction(ctx, s, m, sec, dir)
 	}
 	step.Duration = time.Since(start)
 	step.AppliedAt = time.Now()
@@ -42,36 +43,110 @@ func (r *Runner) runStep(ctx context.Context, s *session, m *source.Migration, d
 	return step, nil
 }
 
-const txPrefix = "BEGIN;\n"
+// runTransaction runs a transactional section, retrying it when it hits
+// its lock_timeout.
+func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction) error {
+	timeout := r.opts.DDLLockTimeout
+	if sec.LockTimeout > 0 {
+		timeout = sec.LockTimeout
+	}
+	retries := r.opts.DDLRetries
+	switch {
+	case timeout <= 0 || retries < 0:
+		retries = 0
+	case retries == 0:
+		retries = 5
+	}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = r.opts.DDLRetryWait
+	if b.InitialInterval <= 0 {
+		b.InitialInterval = 500 * time.Millisecond
+	}
+	b.MaxInterval = 30 * time.Second
+	b.MaxElapsedTime = 0
+	b.Reset()
+	for attempt := 1; ; attempt++ {
+		blockers, err := r.tryTransaction(ctx, s, m, sec, dir, timeout)
+		var pe *pgconn.PgError
+		if err == nil || attempt > retries || !errors.As(err, &pe) || pe.Code != "55P03" {
+			return err
+		}
+		wait := b.NextBackOff()
+		r.log.Warn("lock timeout, retrying", "version", m.Version, "name", m.Name, "direction", string(dir), "attempt", attempt, "wait", wait, "blockers", len(blockers))
+		r.emit(Event{Kind: StepRetrying, Step: planned(m, dir), Retry: Retry{Attempt: attempt, Max: retries, Wait: wait, Blockers: blockers, Err: err}})
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
 
-// runTransaction sends the section, its history change and the COMMIT as
+// tryTransaction sends the section, its history change and the COMMIT as
 // one simple-protocol query: one round trip per migration, and a failure
-// anywhere rolls back the section and its history row together.
-func runTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction) error {
+// anywhere rolls back the section and its history row together. It
+// returns the sessions seen blocking it.
+func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction, lockTimeout time.Duration) ([]Blocker, error) {
 	record := insertSQL(s.ident, m.Version, m.Name, m.Checksum)
 	if dir == Down {
 		record = deleteSQL(s.ident, m.Version)
 	}
+	prefix := "BEGIN;\n"
+	if lockTimeout > 0 {
+		prefix += fmt.Sprintf("SET LOCAL lock_timeout = '%dms';\n", lockTimeout.Milliseconds())
+	}
 	// The newline ends a trailing line comment; the ';' a last statement
 	// left without one.
-	q := txPrefix + sec.SQL + "\n;\n" + record + ";\nCOMMIT;"
+	q := prefix + sec.SQL + "\n;\n" + record + ";\nCOMMIT;"
+	stop := r.watch(ctx, s, m, dir, 0, lockTimeout)
 	done, err := execSimple(ctx, s.conn, q)
+	blockers := stop()
 	if err == nil {
-		return nil
+		return nil, nil
 	}
 	if !s.conn.IsClosed() {
 		// The failed statement left the transaction aborted.
 		s.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 	}
-	// The first completed statement is our BEGIN.
-	return locate(m, dir, sec, err, utf8.RuneCountInString(txPrefix), done-1)
+	// The first statements completed are our BEGIN and SET.
+	ours := 1
+	if lockTimeout > 0 {
+		ours = 2
+	}
+	return blockers, locate(m, dir, sec, err, utf8.RuneCountInString(prefix), done-ours)
+}
+
+// watch samples the running step when progress is wanted or a lock
+// timeout is set (then blockers must be seen while the step still waits).
+func (r *Runner) watch(ctx context.Context, s *session, m *source.Migration, dir Direction, statement int, lockTimeout time.Duration) func() []Blocker {
+	interval := r.opts.ProgressInterval
+	if lockTimeout > 0 {
+		lt := min(max(lockTimeout/3, 50*time.Millisecond), time.Second)
+		if interval <= 0 || lt < interval {
+			interval = lt
+		}
+	}
+	if s.mon == nil || interval <= 0 {
+		return func() []Blocker { return nil }
+	}
+	var lastEmit time.Duration
+	return s.mon.watch(ctx, interval, func(p Progress) {
+		if r.opts.ProgressInterval <= 0 || p.Elapsed-lastEmit < r.opts.ProgressInterval {
+			return
+		}
+		lastEmit = p.Elapsed
+		p.Statement = statement
+		r.emit(Event{Kind: StepProgress, Step: planned(m, dir), Progress: p})
+	})
 }
 
 // runStatements runs a no-transaction section one statement at a time. The
 // history row is written first, marked failed, and only marked successful
 // at the end: a run that dies half-way leaves a failed row, and Up refuses
 // to go on until the database is checked and `pgmig repair` run.
-func runStatements(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction) error {
+func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction) error {
 	var stmts []source.Statement
 	for _, st := range source.Split(sec.SQL) {
 		if !st.Empty() {
@@ -95,7 +170,10 @@ func runStatements(ctx context.Context, s *session, m *source.Migration, sec sou
 		if _, err := s.conn.Exec(ctx, `UPDATE `+s.ident+` SET failed_statement = $2 WHERE version = $1`, m.Version, i+1); err != nil {
 			return fmt.Errorf("%s %d %s: record progress: %w", dir.verb(), m.Version, m.Name, err)
 		}
-		if _, err := execSimple(ctx, s.conn, st.Text); err != nil {
+		stop := r.watch(ctx, s, m, dir, i+1, 0)
+		_, err := execSimple(ctx, s.conn, st.Text)
+		stop()
+		if err != nil {
 			merr := locate(m, dir, sec, err, -st.Offset-1, 0)
 			merr.Statement = i + 1
 			if merr.Line == 0 {
@@ -106,6 +184,15 @@ func runStatements(ctx context.Context, s *session, m *source.Migration, sec sou
 				return errors.Join(merr, fmt.Errorf("record failure: %w", uerr))
 			}
 			return merr
+		}
+	}
+	if dir == Up {
+		if err := checkIndexes(ctx, s, m, sec); err != nil {
+			msg := err.Error()
+			if _, uerr := s.conn.Exec(context.WithoutCancel(ctx), `UPDATE `+s.ident+` SET error = $2, failed_statement = NULL WHERE version = $1`, m.Version, msg); uerr != nil {
+				return errors.Join(err, fmt.Errorf("record failure: %w", uerr))
+			}
+			return err
 		}
 	}
 	ms := float64(time.Since(start)) / float64(time.Millisecond)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -29,6 +30,14 @@ var directives = []directive{
 			return fmt.Errorf(`"-- pgmig:no-transaction" takes no argument, got %q`, arg)
 		}
 		s.NoTransaction = true
+		return nil
+	}},
+	{name: "lock-timeout", apply: func(s *Section, arg string) error {
+		d, err := time.ParseDuration(arg)
+		if err != nil || d <= 0 {
+			return fmt.Errorf(`"-- pgmig:lock-timeout" wants a positive duration such as 2s or 500ms, got %q`, arg)
+		}
+		s.LockTimeout = d
 		return nil
 	}},
 }

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Source yields the migrations of one project, parsed and validated as a
@@ -37,6 +38,9 @@ type Section struct {
 	// NoTransaction is set by a "-- pgmig:no-transaction" directive: the
 	// section then runs outside a transaction, one statement at a time.
 	NoTransaction bool
+	// LockTimeout is set by a "-- pgmig:lock-timeout DURATION" directive:
+	// the section's lock_timeout, overriding the runner's. Zero: not set.
+	LockTimeout time.Duration
 }
 
 // ErrInvalid is matched (errors.Is) by every error that reports a problem
