@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmig/pgmig/pgdb"
 )
@@ -20,6 +21,12 @@ type DBTX interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
+
+var (
+	_ DBTX = (*pgxpool.Pool)(nil)
+	_ DBTX = (*pgx.Conn)(nil)
+	_ DBTX = (pgx.Tx)(nil)
+)
 
 // ErrNotFound is returned when no row has the given primary key (or, with
 // soft delete, none that is not deleted). It is pgdb.ErrNotFound.
