@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgmig/pgmig/pgdb"
@@ -107,7 +108,7 @@ func globalFlags() []cli.Flag {
 	}
 }
 
-var valueFlags = map[string]bool{"database-url": true, "d": true, "source": true, "s": true, "table": true, "format": true, "lock-timeout": true, "connect-timeout": true, "source-max-size": true, "source-timeout": true}
+var valueFlags = map[string]bool{"ddl-lock-timeout": true, "ddl-retries": true, "database-url": true, "d": true, "source": true, "s": true, "table": true, "format": true, "lock-timeout": true, "connect-timeout": true, "source-max-size": true, "source-timeout": true}
 var boolFlags = map[string]bool{"no-color": true, "quiet": true, "q": true, "verbose": true, "allow-out-of-order": true, "allow-insecure-source": true}
 
 // hoistGlobalFlags moves global flags written after the command to before
@@ -185,15 +186,20 @@ func formatFromArgs(args []string) string {
 }
 
 func newApp(a *cliApp) *cli.App {
-	v, c, d := buildInfo()
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version and exit"}
+	v, _, _ := buildInfo()
+	// --version is a flag of ours, not urfave/cli's: its VersionFlag and
+	// VersionPrinter are package variables, and run must be safe to call
+	// from parallel tests.
+	flags := append(append(globalFlags(), safetyFlags()...), &cli.BoolFlag{Name: "version", Usage: "print the version and exit"}, helpFlag())
 	app := &cli.App{
 		Name:                 "pgmig",
 		Usage:                "PostgreSQL schema migrations: safe, fast, clear when something goes wrong",
 		Version:              v,
+		HideVersion:          true,
+		HideHelp:             true, // see helpFlag
 		Writer:               a.stdout,
 		ErrWriter:            a.stderr,
-		Flags:                globalFlags(),
+		Flags:                flags,
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
@@ -205,19 +211,29 @@ func newApp(a *cliApp) *cli.App {
 			if c.Args().Present() {
 				return usagef("unknown command %q; run `pgmig --help` for the list", c.Args().First())
 			}
+			if c.Bool("version") {
+				return a.version(c)
+			}
 			return cli.ShowAppHelp(c)
 		},
 		Commands: a.commands(),
 	}
-	cli.VersionPrinter = func(*cli.Context) {
-		fmt.Fprintf(a.stdout, "pgmig %s (commit %s, built %s)\n", v, c, d)
-	}
 	for _, cmd := range app.Commands {
+		cmd.HideHelp = true
+		cmd.Flags = append(cmd.Flags, helpFlag())
 		cmd.OnUsageError = app.OnUsageError
 		cmd.Action = markAction(cmd.Action)
 	}
 	app.Action = markAction(app.Action)
 	return app
+}
+
+// helpFlag is a --help flag of each app and command's own. urfave/cli's
+// shared HelpFlag is written to on every parse, a data race when run is
+// called from parallel tests; it still shows the help for a flag named
+// "help", hidden or not.
+func helpFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
 }
 
 // setup resolves the global flags into the printer and logger.
@@ -228,6 +244,7 @@ func (a *cliApp) setup(c *cli.Context) error {
 	}
 	noColor := c.Bool("no-color") || os.Getenv("NO_COLOR") != ""
 	a.out = newPrinter(a.stdout, a.stderr, format == "json", !noColor && isTerminal(a.stdout), c.Bool("quiet"))
+	a.out.heartbeat = isTerminal(a.stderr)
 	level := slog.LevelWarn
 	switch {
 	case c.Bool("verbose"):
@@ -235,9 +252,26 @@ func (a *cliApp) setup(c *cli.Context) error {
 	case c.Bool("quiet"):
 		level = slog.LevelError
 	}
-	a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	var h slog.Handler = slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level})
+	if !c.Bool("verbose") {
+		h = belowError{h}
+	}
+	a.logger = slog.New(h)
 	return nil
 }
+
+// belowError drops the engine's error records: each goes with an error the
+// engine returns, which the CLI prints once, in full, on its own.
+type belowError struct{ slog.Handler }
+
+func (h belowError) Enabled(ctx context.Context, l slog.Level) bool {
+	return l < slog.LevelError && h.Handler.Enabled(ctx, l)
+}
+
+func (h belowError) WithAttrs(as []slog.Attr) slog.Handler {
+	return belowError{h.Handler.WithAttrs(as)}
+}
+func (h belowError) WithGroup(g string) slog.Handler { return belowError{h.Handler.WithGroup(g)} }
 
 func (a *cliApp) commands() []*cli.Command {
 	return []*cli.Command{
@@ -255,6 +289,7 @@ func (a *cliApp) commands() []*cli.Command {
 				&cli.StringFlag{Name: "to", Usage: "stop after this version"},
 				&cli.IntFlag{Name: "steps", Usage: "apply at most N migrations"},
 				&cli.BoolFlag{Name: "dry-run", Usage: "show what would be applied, change nothing"},
+				&cli.BoolFlag{Name: "rehearse", Usage: "run pending migrations in a transaction that is rolled back; report each one's duration and locks"},
 			},
 			Action: a.up,
 		},
@@ -292,7 +327,10 @@ func (a *cliApp) commands() []*cli.Command {
 			Usage:     "record every migration up to VERSION as applied without running it",
 			UsageText: "pgmig baseline --version VERSION",
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "version", Usage: "the newest migration the database already has", Required: true},
+				// Checked in the action rather than with Required: urfave/cli
+				// prints the help on stdout for a missing required flag, which
+				// breaks --format json.
+				&cli.StringFlag{Name: "version", Usage: "the newest migration the database already has (required)"},
 			},
 			Action: a.baseline,
 		},
@@ -406,6 +444,10 @@ func (a *cliApp) engine(c *cli.Context) (*runner.Runner, *pgdb.DB, error) {
 		AllowOutOfOrder: c.Bool("allow-out-of-order"),
 		Logger:          a.logger,
 		OnEvent:         a.out.event,
+		DDLLockTimeout:  c.Duration("ddl-lock-timeout"),
+		DDLRetries:      retries(c.Int("ddl-retries")),
+		// A heartbeat for long statements, on a terminal only.
+		ProgressInterval: a.out.heartbeatInterval(),
 	})
 	if err != nil {
 		db.Close()
@@ -422,14 +464,19 @@ func (a *cliApp) connect(c *cli.Context) (*pgdb.DB, error) {
 		ConnectTimeout:  c.Duration("connect-timeout"),
 		ApplicationName: "pgmig",
 	})
-	if err != nil {
-		target := pgdb.Redact(url)
-		if target == "" {
-			target = "the libpq default server"
-		}
-		return nil, fmt.Errorf("connect to %s: %w", target, err)
+	var pce *pgconn.ParseConfigError
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.As(err, &pce):
+		// A connection string that does not parse is a bad flag value.
+		return nil, &usageError{fmt.Errorf("--database-url: %w", err)}
+	case url == "":
+		return nil, fmt.Errorf("no --database-url, PGMIG_DATABASE_URL or DATABASE_URL; with the libpq defaults (PGHOST, PGPORT, PGUSER, PGDATABASE): %w", err)
+	default:
+		// pgdb's error already names the (redacted) server.
+		return nil, err
 	}
-	return db, nil
 }
 
 func (a *cliApp) status(c *cli.Context) error {
@@ -455,7 +502,7 @@ func (a *cliApp) up(c *cli.Context) error {
 		}
 		opts.To = v
 	}
-	opts.Steps, opts.DryRun = c.Int("steps"), c.Bool("dry-run")
+	opts.Steps, opts.DryRun, opts.Rehearse = c.Int("steps"), c.Bool("dry-run"), c.Bool("rehearse")
 	r, db, err := a.engine(c)
 	if err != nil {
 		return err
@@ -465,6 +512,10 @@ func (a *cliApp) up(c *cli.Context) error {
 	rep, err := r.Up(c.Context, opts)
 	if err != nil {
 		return err
+	}
+	if opts.Rehearse {
+		a.out.rehearsal(rep, time.Since(start))
+		return nil
 	}
 	a.out.report(rep, time.Since(start))
 	return nil
@@ -526,6 +577,9 @@ func (a *cliApp) validate(c *cli.Context) error {
 }
 
 func (a *cliApp) baseline(c *cli.Context) error {
+	if !c.IsSet("version") {
+		return usagef("baseline needs --version VERSION, the newest migration the database already has")
+	}
 	v, err := parseVersion("version", c.String("version"))
 	if err != nil {
 		return err

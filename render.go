@@ -28,6 +28,11 @@ type printer struct {
 	stdout, stderr io.Writer
 	json, color    bool
 	quiet          bool
+	// heartbeat: stderr is a terminal, so long statements get progress lines.
+	heartbeat bool
+	// failed is the step of the last StepFailed event: whether it ran
+	// outside a transaction decides what a failure report says was kept.
+	failed *runner.Step
 }
 
 func newPrinter(stdout, stderr io.Writer, asJSON, colour, quiet bool) *printer {
@@ -79,6 +84,10 @@ func (p *printer) writeJSON(v any) {
 
 // event prints a line per migration as it finishes, and says why a run waits.
 func (p *printer) event(e runner.Event) {
+	if e.Kind == runner.StepFailed {
+		step := e.Step
+		p.failed = &step
+	}
 	if p.json || p.quiet {
 		return
 	}
@@ -89,6 +98,10 @@ func (p *printer) event(e runner.Event) {
 			verb, paint = "rolled back", p.paint(color.FgYellow)
 		}
 		fmt.Fprintf(p.stdout, "%s %s %s (%s)\n", paint(fmt.Sprintf("%-11s", verb)), fmtVersion(e.Step.Version), e.Step.Name, fmtDuration(e.Step.Duration))
+	case runner.StepRetrying:
+		p.retrying(e)
+	case runner.StepProgress:
+		p.progress(e)
 	case runner.LockWaiting:
 		who := "another session"
 		if e.Holder.PID != 0 {
@@ -137,11 +150,17 @@ func (p *printer) report(rep runner.Report, total time.Duration) {
 			DryRun     bool            `json:"dry_run,omitempty"`
 			DurationMS float64         `json:"duration_ms"`
 		}{Applied: []jsonMigration{}, RolledBack: []jsonMigration{}, Current: rep.Current, DryRun: rep.DryRun, DurationMS: ms(total)}
+		// A step's state is its state after the command: a dry run
+		// changes nothing, so what it would apply is still pending.
+		upState, downState := "applied", "pending"
+		if rep.DryRun {
+			upState, downState = "pending", "applied"
+		}
 		for _, s := range rep.Applied {
-			doc.Applied = append(doc.Applied, stepJSON(s, "applied", rep.DryRun))
+			doc.Applied = append(doc.Applied, stepJSON(s, upState, rep.DryRun))
 		}
 		for _, s := range rep.RolledBack {
-			doc.RolledBack = append(doc.RolledBack, stepJSON(s, "pending", rep.DryRun))
+			doc.RolledBack = append(doc.RolledBack, stepJSON(s, downState, rep.DryRun))
 		}
 		for _, s := range rep.Baselined {
 			j := stepJSON(s, "applied", true)
@@ -169,6 +188,8 @@ func (p *printer) report(rep runner.Report, total time.Duration) {
 		n := len(rep.Applied) + len(rep.RolledBack)
 		if rep.Current != nil {
 			now = "would be at version " + fmtVersion(*rep.Current)
+		} else {
+			now = "would leave no version applied"
 		}
 		if len(rep.Applied) > 0 {
 			now = "would be at version " + fmtVersion(rep.Applied[len(rep.Applied)-1].Version)
@@ -204,11 +225,13 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-func statusJSON(st runner.Status) any {
-	doc := struct {
-		Current    *int64          `json:"current"`
-		Migrations []jsonMigration `json:"migrations"`
-	}{Current: st.Current, Migrations: []jsonMigration{}}
+type jsonStatus struct {
+	Current    *int64          `json:"current"`
+	Migrations []jsonMigration `json:"migrations"`
+}
+
+func statusJSON(st runner.Status) jsonStatus {
+	doc := jsonStatus{Current: st.Current, Migrations: []jsonMigration{}}
 	for _, m := range st.Migrations {
 		j := jsonMigration{Version: m.Version, Name: m.Name, State: string(m.State), Checksum: m.Checksum, File: m.File, Error: m.Error}
 		if m.AppliedAt != nil {
@@ -282,11 +305,10 @@ func (p *printer) validated(st runner.Status) {
 		}
 	}
 	if p.json {
-		doc := statusJSON(st)
 		p.writeJSON(struct {
 			Valid bool `json:"valid"`
-			any
-		}{true, doc})
+			jsonStatus
+		}{true, statusJSON(st)})
 		return
 	}
 	if p.quiet {
@@ -459,8 +481,16 @@ func (p *printer) migrationError(me *runner.MigrationError, pe *pgconn.PgError) 
 			}
 		}
 	}
-	if me.Direction == runner.Up {
+	switch {
+	case p.failed != nil && p.failed.Version == me.Version && p.failed.NoTransaction:
+		// Statements before the failed one ran outside a transaction:
+		// they stay, and the history has a failed row until repair.
+		fmt.Fprintln(p.stderr, "  this section ran without a transaction: the statements before the failed one were kept;\n"+
+			"  fix the database by hand, then run `pgmig repair` (pgmig refuses to go on until then)")
+	case me.Direction == runner.Up:
 		fmt.Fprintln(p.stderr, "  nothing of this migration was kept; earlier migrations of this run stay applied")
+	default:
+		fmt.Fprintln(p.stderr, "  nothing of this rollback was kept; the migration is still applied")
 	}
 }
 

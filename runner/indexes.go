@@ -18,7 +18,7 @@ import (
 type InvalidIndexError struct {
 	Version int64
 	Name    string
-	Indexes []string // schema-qualified names
+	Indexes []string // schema-qualified, quoted where SQL needs it
 }
 
 func (e *InvalidIndexError) Error() string {
@@ -35,7 +35,7 @@ func (e *InvalidIndexError) Error() string {
 // CREATE INDEX CONCURRENTLY IF NOT EXISTS succeeds silently over an invalid
 // leftover of an earlier attempt.
 func checkIndexes(ctx context.Context, s *session, m *source.Migration, sec source.Section) error {
-	rows, err := s.conn.Query(ctx, `SELECT n.nspname, c.relname FROM pg_index i
+	rows, err := s.conn.Query(ctx, `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relname FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT i.indisvalid ORDER BY 1, 2`)
 	if err != nil {
@@ -54,7 +54,7 @@ WHERE NOT i.indisvalid ORDER BY 1, 2`)
 	for _, n := range names {
 		re := regexp.MustCompile(`(^|[^a-z0-9_$])"?` + regexp.QuoteMeta(strings.ToLower(n[1])) + `"?($|[^a-z0-9_$])`)
 		if re.MatchString(lower) {
-			bad = append(bad, pgx.Identifier{n[0], n[1]}.Sanitize())
+			bad = append(bad, n[0])
 		}
 	}
 	if len(bad) > 0 {

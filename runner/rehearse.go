@@ -23,7 +23,7 @@ type Rehearsal struct {
 
 // LockTaken is a relation lock a rehearsed migration acquired.
 type LockTaken struct {
-	Relation string // schema-qualified
+	Relation string // schema-qualified, quoted where SQL needs it
 	Kind     string // table, index, sequence, view, materialized view, …
 	Mode     string // e.g. "ACCESS EXCLUSIVE"
 	// Blocking is set for an ACCESS EXCLUSIVE lock on a table that holds
@@ -65,7 +65,8 @@ func (r *Runner) rehearse(ctx context.Context, s *session, todo []*source.Migrat
 			out = append(out, reh)
 			continue
 		}
-		r.emit(Event{Kind: StepStarted, Step: reh.Step})
+		// No step events: a rehearsal applies nothing, and a listener
+		// printing "applied" would mislead.
 		start := time.Now()
 		if _, err := execSimple(ctx, s.conn, m.Up.SQL+"\n;"); err != nil {
 			return out, locate(m, Up, m.Up, err, 0, -1)
@@ -96,7 +97,6 @@ func (r *Runner) rehearse(ctx context.Context, s *session, todo []*source.Migrat
 		if held, err = heldLocks(ctx, s.conn); err != nil {
 			return out, err
 		}
-		r.emit(Event{Kind: StepFinished, Step: reh.Step})
 		out = append(out, reh)
 	}
 	return out, nil
@@ -105,7 +105,7 @@ func (r *Runner) rehearse(ctx context.Context, s *session, todo []*source.Migrat
 // heldLocks lists the relation locks this session holds, outside the
 // system catalogs (which any query locks).
 func heldLocks(ctx context.Context, conn *pgx.Conn) (map[relLock]LockTaken, error) {
-	rows, err := conn.Query(ctx, `SELECT l.relation, l.mode, c.relkind::text, n.nspname, c.relname
+	rows, err := conn.Query(ctx, `SELECT l.relation, l.mode, c.relkind::text, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
 FROM pg_locks l
 JOIN pg_class c ON c.oid = l.relation
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -118,11 +118,11 @@ WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted
 	out := map[relLock]LockTaken{}
 	for rows.Next() {
 		var oid uint32
-		var mode, kind, schema, name string
-		if err := rows.Scan(&oid, &mode, &kind, &schema, &name); err != nil {
+		var mode, kind, rel string
+		if err := rows.Scan(&oid, &mode, &kind, &rel); err != nil {
 			return nil, fmt.Errorf("rehearse: read locks: %w", err)
 		}
-		out[relLock{oid, mode}] = LockTaken{Relation: pgx.Identifier{schema, name}.Sanitize(), Kind: relKind(kind), Mode: lockMode(mode)}
+		out[relLock{oid, mode}] = LockTaken{Relation: rel, Kind: relKind(kind), Mode: lockMode(mode)}
 	}
 	return out, rows.Err()
 }

@@ -139,7 +139,7 @@ func TestInvalidIndexIsAFailure(t *testing.T) {
 	}
 	_, err := e.runner(files, runner.Options{}).Up(ctx, runner.UpOptions{})
 	var ie *runner.InvalidIndexError
-	if !errors.As(err, &ie) || len(ie.Indexes) != 1 || ie.Indexes[0] != `"public"."t_id"` {
+	if !errors.As(err, &ie) || len(ie.Indexes) != 1 || ie.Indexes[0] != "public.t_id" {
 		t.Fatalf("up over an invalid index: %v", err)
 	}
 	if !strings.Contains(err.Error(), "DROP INDEX CONCURRENTLY") {
@@ -175,11 +175,11 @@ func TestRehearse(t *testing.T) {
 	var users, empty, index bool
 	for _, l := range alter.Locks {
 		switch {
-		case l.Relation == `"public"."users"` && l.Mode == "ACCESS EXCLUSIVE":
+		case l.Relation == "public.users" && l.Mode == "ACCESS EXCLUSIVE":
 			users = l.Blocking
-		case l.Relation == `"public"."empty"` && l.Mode == "ACCESS EXCLUSIVE":
+		case l.Relation == "public.empty" && l.Mode == "ACCESS EXCLUSIVE":
 			empty = !l.Blocking
-		case l.Relation == `"public"."users_id"`:
+		case l.Relation == "public.users_id":
 			index = true
 		}
 	}
