@@ -1,0 +1,3 @@
+CREATE TABLE conc_6 (id int);
+UPDATE counter SET n = n + 1;
+SELECT pg_sleep(0.05);

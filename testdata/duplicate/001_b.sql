@@ -1,0 +1,2 @@
+-- pgmig:up
+CREATE TABLE dup_b (id int);

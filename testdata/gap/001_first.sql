@@ -1,0 +1,5 @@
+-- pgmig:up
+CREATE TABLE gap_first (id int);
+
+-- pgmig:down
+DROP TABLE gap_first;

@@ -1,0 +1,5 @@
+-- pgmig:up
+CREATE TABLE gap_second (id int);
+
+-- pgmig:down
+DROP TABLE gap_second;

@@ -1,0 +1,1 @@
+CREATE TABLE killed_first (id int);

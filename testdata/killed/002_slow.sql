@@ -1,0 +1,2 @@
+CREATE TABLE killed_slow (id int);
+SELECT pg_sleep(3);
