@@ -20,6 +20,10 @@ type UpOptions struct {
 	// that is rolled back, reporting each one's duration and the locks it
 	// took (Report.Rehearsed). Nothing persists; the history is untouched.
 	Rehearse bool
+	// SingleTransaction applies every pending migration in one transaction,
+	// sent as one query: all or nothing, and the fewest round trips. It is
+	// refused when a pending migration has a no-transaction section.
+	SingleTransaction bool
 }
 
 // Up validates, then applies pending migrations in version order, each in
@@ -38,6 +42,17 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 	}
 	if opts.DryRun && opts.Rehearse {
 		return Report{}, invalidOption("choose one of --dry-run and --rehearse")
+	}
+	if opts.SingleTransaction {
+		for i := range ms {
+			if ms[i].Up.NoTransaction {
+				// Checked against every file, pending or not, so the answer
+				// does not depend on the database's state.
+				if err := singleTxRefused(&ms[i], opts); err != nil {
+					return Report{}, err
+				}
+			}
+		}
 	}
 	rep := Report{DryRun: opts.DryRun || opts.Rehearse}
 	run := func(s *session) error {
@@ -63,6 +78,20 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 		if opts.Rehearse {
 			rep.Rehearsed, err = r.rehearse(ctx, s, todo)
 			return err
+		}
+		if opts.SingleTransaction && !opts.DryRun && len(todo) > 0 {
+			steps, err := r.runAll(ctx, s, todo)
+			if err != nil {
+				return err
+			}
+			rep.Applied = steps
+			for _, st := range steps {
+				if rep.Current == nil || st.Version > *rep.Current {
+					v := st.Version
+					rep.Current = &v
+				}
+			}
+			return nil
 		}
 		for _, m := range todo {
 			if opts.DryRun {

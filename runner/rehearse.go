@@ -69,7 +69,7 @@ func (r *Runner) rehearse(ctx context.Context, s *session, todo []*source.Migrat
 		// printing "applied" would mislead.
 		start := time.Now()
 		if _, err := execSimple(ctx, s.conn, m.Up.SQL+"\n;"); err != nil {
-			return out, locate(m, Up, m.Up, err, 0, -1)
+			return out, locate(m, Up, m.Up, err, sent{base: 0, index: -1})
 		}
 		reh.Step.Duration = time.Since(start)
 		now, err := heldLocks(ctx, s.conn)

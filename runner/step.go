@@ -115,7 +115,7 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	if lockTimeout > 0 {
 		ours = 2
 	}
-	return blockers, locate(m, dir, sec, err, utf8.RuneCountInString(prefix), done-ours)
+	return blockers, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), index: done - ours})
 }
 
 // watch samples the running step when progress is wanted or a lock
@@ -174,11 +174,8 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 		_, err := execSimple(ctx, s.conn, st.Text)
 		stop()
 		if err != nil {
-			merr := locate(m, dir, sec, err, -st.Offset-1, 0)
+			merr := locate(m, dir, sec, err, sent{base: -1, stmt: st, index: i})
 			merr.Statement = i + 1
-			if merr.Line == 0 {
-				merr.Line, merr.Column, merr.SourceLine = fileLine(sec, st.Start)
-			}
 			msg := fmt.Sprintf("statement %d failed: %s", i+1, errorText(err))
 			if _, uerr := s.conn.Exec(context.WithoutCancel(ctx), `UPDATE `+s.ident+` SET error = $2 WHERE version = $1`, m.Version, msg); uerr != nil {
 				return errors.Join(merr, fmt.Errorf("record failure: %w", uerr))
@@ -230,14 +227,25 @@ func errorText(err error) string {
 	return err.Error()
 }
 
+// sent says how a failed query held the section, so that the server's
+// error position (characters into the query) can be mapped into the file.
+type sent struct {
+	// base is the number of characters before the whole section in the
+	// query; -1 when only one statement of it was sent.
+	base int
+	// stmt is the statement sent alone (a no-transaction section), when
+	// base is -1.
+	stmt source.Statement
+	// index is the 0-based index, among the section's non-empty
+	// statements, of the one that failed, when counting results told;
+	// -1 when unknown.
+	index int
+}
+
 // locate builds the MigrationError for err, finding the failure in the
-// section's file. The server's error position counts characters in the
-// query it received; base says where the section sits in that query:
-// base >= 0 is the number of characters before the section (the whole
-// section was sent), base < 0 encodes a single statement sent alone, at
-// byte offset -base-1 of the section. stmtIndex is the 0-based index of the
-// failed statement among the non-empty ones, or negative when unknown.
-func locate(m *source.Migration, dir Direction, sec source.Section, err error, base, stmtIndex int) *MigrationError {
+// section's file: by the error's position when the server gives one,
+// else at the first token of the failed statement.
+func locate(m *source.Migration, dir Direction, sec source.Section, err error, at sent) *MigrationError {
 	merr := &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
@@ -250,31 +258,32 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, b
 		}
 	}
 	off := -1
-	if pe.Position > 0 {
-		if base >= 0 {
-			rel := int(pe.Position) - base
-			if rel >= 1 && rel <= utf8.RuneCountInString(sec.SQL)+1 {
-				off = source.Position(sec.SQL, rel)
-			}
-		} else {
-			stOff := -base - 1
-			off = stOff + source.Position(sec.SQL[stOff:], int(pe.Position))
+	switch {
+	case pe.Position <= 0:
+	case at.base >= 0:
+		rel := int(pe.Position) - at.base
+		if rel >= 1 && rel <= utf8.RuneCountInString(sec.SQL)+1 {
+			off = source.Position(sec.SQL, rel)
 		}
+	default:
+		off = at.stmt.Offset + source.Position(at.stmt.Text, int(pe.Position))
 	}
-	if off >= 0 {
-		for i, st := range stmts {
-			if off >= st.Offset && off < st.Offset+len(st.Text) {
-				merr.Statement = i + 1
-				break
-			}
-		}
-		merr.Line, merr.Column, merr.SourceLine = fileLine(sec, off)
+	if off < 0 && at.base < 0 && at.stmt.Start >= 0 && at.stmt.Text != "" {
+		off = at.stmt.Start
+	}
+	if off < 0 && at.index >= 0 && at.index < len(stmts) {
+		off = stmts[at.index].Start
+	}
+	if off < 0 {
 		return merr
 	}
-	if base >= 0 && stmtIndex >= 0 && stmtIndex < len(stmts) {
-		merr.Statement = stmtIndex + 1
-		merr.Line, merr.Column, merr.SourceLine = fileLine(sec, stmts[stmtIndex].Start)
+	for i, st := range stmts {
+		if off >= st.Offset && off < st.Offset+len(st.Text) {
+			merr.Statement = i + 1
+			break
+		}
 	}
+	merr.Line, merr.Column, merr.SourceLine = fileLine(sec, off)
 	return merr
 }
 

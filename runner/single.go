@@ -1,0 +1,148 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmig/pgmig/source"
+)
+
+// singleTxRefused refuses --single-transaction for a run that would apply
+// a no-transaction section: it cannot run inside the one transaction.
+func singleTxRefused(m *source.Migration, opts UpOptions) error {
+	if opts.To > 0 && m.Version > opts.To {
+		return nil
+	}
+	return invalidOption("--single-transaction: migration %d %s (%s) runs without a transaction, so it cannot join one; apply it on its own first",
+		m.Version, m.Name, m.Up.File)
+}
+
+// segment is where one migration's section sits in the combined query.
+type segment struct {
+	m          *source.Migration
+	base       int // characters before the section
+	chars      int // characters of the section
+	statements int // non-empty statements of the section, plus our two
+}
+
+// runAll applies every migration in todo inside one transaction, sent as
+// one simple-protocol query. Each history row records the server's time
+// since the previous migration ended, kept in a transaction-local setting.
+func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migration) ([]Step, error) {
+	var q strings.Builder
+	q.WriteString("BEGIN;\n")
+	segs := make([]segment, 0, len(todo))
+	chars := utf8.RuneCountInString(q.String())
+	for _, m := range todo {
+		if err := transactionControl(m, m.Up); err != nil {
+			return nil, err
+		}
+		n := 0
+		for _, st := range source.Split(m.Up.SQL) {
+			if !st.Empty() {
+				n++
+			}
+		}
+		seg := segment{m: m, base: chars, chars: utf8.RuneCountInString(m.Up.SQL), statements: n + 2}
+		tail := "\n;\n" + strings.Replace(insertSQL(s.ident, m.Version, m.Name, m.Checksum),
+			"clock_timestamp() - statement_timestamp()",
+			"clock_timestamp() - coalesce(nullif(current_setting('pgmig.mark', true), '')::timestamptz, statement_timestamp())", 1) +
+			";\nSELECT set_config('pgmig.mark', clock_timestamp()::text, true);\n"
+		q.WriteString(m.Up.SQL)
+		q.WriteString(tail)
+		chars += seg.chars + utf8.RuneCountInString(tail)
+		segs = append(segs, seg)
+	}
+	q.WriteString("COMMIT;")
+
+	for _, m := range todo {
+		r.emit(Event{Kind: StepStarted, Step: planned(m, Up)})
+	}
+	start := time.Now()
+	done, err := execSimple(ctx, s.conn, q.String())
+	elapsed := time.Since(start)
+	if err != nil {
+		if !s.conn.IsClosed() {
+			s.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		return nil, locateInBatch(segs, err, done-1)
+	}
+
+	// The server timed each migration; read the times back in one query.
+	rows, err := s.conn.Query(ctx, "SELECT version, duration_ms, applied_at FROM "+s.ident+" WHERE version = ANY($1)", versionsOf(todo))
+	if err != nil {
+		return nil, fmt.Errorf("read back durations: %w", err)
+	}
+	type rec struct {
+		ms float64
+		at time.Time
+	}
+	byVersion := map[int64]rec{}
+	for rows.Next() {
+		var v int64
+		var rc rec
+		if err := rows.Scan(&v, &rc.ms, &rc.at); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read back durations: %w", err)
+		}
+		byVersion[v] = rc
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read back durations: %w", err)
+	}
+	steps := make([]Step, len(todo))
+	for i, m := range todo {
+		st := planned(m, Up)
+		rc := byVersion[m.Version]
+		st.Duration, st.AppliedAt = time.Duration(rc.ms*float64(time.Millisecond)), rc.at
+		steps[i] = st
+		r.emit(Event{Kind: StepFinished, Step: st})
+	}
+	r.log.Info("single transaction done", "migrations", len(todo), "duration", elapsed)
+	return steps, nil
+}
+
+// locateInBatch finds the migration whose section failed: by the error's
+// position when the server gives one, else by counting the statements that
+// completed (done excludes our BEGIN).
+func locateInBatch(segs []segment, err error, done int) error {
+	if len(segs) == 0 {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Position > 0 {
+		pos := int(pe.Position)
+		for _, sg := range segs {
+			if pos > sg.base && pos <= sg.base+sg.chars+1 {
+				return locate(sg.m, Up, sg.m.Up, err, sent{base: sg.base, index: -1})
+			}
+		}
+	}
+	for _, sg := range segs {
+		if done < sg.statements {
+			if done >= sg.statements-2 {
+				// Our history insert or mark failed, not the section.
+				return &MigrationError{Version: sg.m.Version, Name: sg.m.Name, Direction: Up, Err: err}
+			}
+			return locate(sg.m, Up, sg.m.Up, err, sent{base: sg.base, index: done})
+		}
+		done -= sg.statements
+	}
+	// Everything ran; COMMIT failed (a deferred constraint).
+	last := segs[len(segs)-1].m
+	return &MigrationError{Version: last.Version, Name: last.Name, Direction: Up, Err: fmt.Errorf("at COMMIT of the single transaction: %w", err)}
+}
+
+func versionsOf(ms []*source.Migration) []int64 {
+	vs := make([]int64, len(ms))
+	for i, m := range ms {
+		vs[i] = m.Version
+	}
+	return vs
+}
