@@ -33,6 +33,11 @@ func (s Statement) Empty() bool { return s.Start < 0 }
 // a newline, "…" identifiers, $$…$$ and $tag$…$tag$ bodies, nested /* */
 // comments and -- comments. An unterminated quote or comment runs to the
 // end of the input, where the server will report it.
+//
+// One deliberate difference from psql: psql lexes a file line by line and so
+// never continues a string across a newline, while the server does, in the
+// string's own mode; Split follows the server, so "E'a'<newline>'\';'" is
+// one literal.
 func Split(sql string) []Statement {
 	var (
 		stmts  []Statement
@@ -217,17 +222,8 @@ func (lx *lexer) next() token {
 				end = len(s)
 			}
 		}
-	case isDigit(c):
-		end = i + 1
-		for end < len(s) && isDigit(s[end]) {
-			end++
-		}
-		// Trailing identifier characters, '$' included, belong to the number
-		// (PostgreSQL 15+ rejects them as junk), so "1a$b$" opens no quote
-		// and "1begin" is not the keyword BEGIN; "1$a$" does open one.
-		if end < len(s) && isIdentStart(s[end]) {
-			end = identRunEnd(s, end)
-		}
+	case isDigit(c), c == '.' && i+1 < len(s) && isDigit(s[i+1]):
+		end = numberEnd(s, i)
 	case isIdentStart(c):
 		end = identRunEnd(s, i)
 		kind = tokIdent
@@ -251,6 +247,43 @@ func (lx *lexer) next() token {
 	}
 	lx.pos = end
 	return token{kind: kind, start: i, end: end}
+}
+
+// numberEnd returns the offset just past the numeric literal at s[i], a
+// digit or a '.' before one, lexed as PostgreSQL 15 and later do. What
+// matters for splitting is which characters the literal swallows:
+// identifier characters right after it, '$' included, are part of it (as
+// "trailing junk"), so "1a$b$" opens no dollar quote and "1begin" is not
+// the keyword BEGIN, though "1$a$" opens one; and "1e-" is one token, so
+// "1e--x" holds no comment.
+func numberEnd(s string, i int) int {
+	j := digitsEnd(s, i)
+	if j < len(s) && s[j] == '.' && !strings.HasPrefix(s[j:], "..") {
+		j = digitsEnd(s, j+1)
+	}
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		k := j + 1
+		if k < len(s) && (s[k] == '+' || s[k] == '-') {
+			k++
+		}
+		switch {
+		case k < len(s) && isDigit(s[k]):
+			j = digitsEnd(s, k)
+		case k > j+1:
+			return k
+		}
+	}
+	if j < len(s) && isIdentStart(s[j]) {
+		j = identRunEnd(s, j)
+	}
+	return j
+}
+
+func digitsEnd(s string, i int) int {
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return i
 }
 
 // stringEnd returns the offset just past the string literal whose text
