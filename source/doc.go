@@ -28,9 +28,11 @@
 // "-- pgmig:no-transaction" among a section's leading comment lines (before
 // its first SQL token) runs that section outside a transaction, one
 // statement at a time. Placed before the first marker of a single file it
-// applies to both sections. Anywhere else it is an error, as is any other
-// "-- pgmig:" directive; "pgmig:" is recognised in any case so that a
-// misspelt directive is reported, but directive names are case-sensitive.
+// applies to both sections. Anywhere else it is an error. The same placement
+// rules hold for "-- pgmig:lock-timeout DURATION" (Section.LockTimeout). Any
+// other "-- pgmig:" directive is an error; "pgmig:" is recognised in any case
+// so that a misspelt directive is reported, but directive names are
+// case-sensitive.
 // Directive lines are found line by line, without regard to quotes.
 //
 // A Section's SQL is its text with CRLF turned into LF (and a leading byte
