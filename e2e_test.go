@@ -607,14 +607,6 @@ func TestConcurrentUp(t *testing.T) {
 
 func TestKilledMidMigration(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("PGMIG_TEST_KNOWN_BUGS") == "" {
-		// runner/step.go runTransaction sends BEGIN, the section, the
-		// history row and COMMIT as one simple query: the server runs it to
-		// the end, COMMIT included, though the client died, so the killed
-		// migration ends up applied. The COMMIT needs a round trip of its
-		// own. Run with PGMIG_TEST_KNOWN_BUGS=1 to see it fail.
-		t.Skip("known bug: a killed pgmig's migration still commits (COMMIT sent with the section)")
-	}
 	db := newDB(t)
 	c := connect(t, db)
 	src := filepath.Join("testdata", "killed")

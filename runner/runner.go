@@ -2,13 +2,16 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmig/pgmig/lock"
@@ -27,6 +30,19 @@ type Options struct {
 	// LockTimeout bounds the wait for the advisory lock another run holds.
 	// Zero means 5 minutes.
 	LockTimeout time.Duration
+	// LockMode chooses how runs exclude each other. LockSession (the zero
+	// value) takes a session advisory lock on a connection of its own and
+	// refuses to when it finds a transaction-pooling connection pooler in
+	// the way (*lock.PoolerError). LockTable takes a lease: a row in a
+	// table next to the tracking table (its name plus "_lock"), renewed
+	// while the run lasts and taken over once expired if its holder died.
+	// It works through PgBouncer in transaction mode, provided the pool
+	// uses no server-side prepared statements (pgx.QueryExecModeExec or
+	// QueryExecModeSimpleProtocol); no progress is sampled in that mode.
+	LockMode LockMode
+	// LockTTL is the lease's time to live in LockTable mode, renewed every
+	// LockTTL/3. Zero means lock.DefaultTTL (30s).
+	LockTTL time.Duration
 	// AllowOutOfOrder lets Up apply a pending migration older than the
 	// newest applied one instead of refusing.
 	AllowOutOfOrder bool
@@ -54,6 +70,16 @@ type Options struct {
 	// reported as StepProgress events.
 	ProgressInterval time.Duration
 }
+
+// LockMode says how runs against one tracking table exclude each other.
+type LockMode string
+
+const (
+	// LockSession: a session advisory lock (the default).
+	LockSession LockMode = "session"
+	// LockTable: a lease row in a lock table, for connection poolers.
+	LockTable LockMode = "table"
+)
 
 // Direction says which way a step goes.
 type Direction string
@@ -154,6 +180,14 @@ func New(pool *pgxpool.Pool, src source.Source, opts Options) (*Runner, error) {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
+	switch opts.LockMode {
+	case "", LockSession, LockTable:
+	default:
+		return nil, invalidOption("lock mode %q: want %q or %q", opts.LockMode, LockSession, LockTable)
+	}
+	if opts.LockTTL < 0 {
+		return nil, invalidOption("lock TTL %s must not be negative", opts.LockTTL)
+	}
 	table := opts.Table
 	if table == "" {
 		table = DefaultTable
@@ -214,6 +248,9 @@ func (r *Runner) write(ctx context.Context, fn func(*session) error) error {
 // locked runs fn holding the lock; create says whether to create the
 // tracking table when it is missing.
 func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) error) (err error) {
+	if r.opts.LockMode == LockTable {
+		return r.leased(ctx, create, fn)
+	}
 	lc, err := r.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -226,12 +263,20 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 	}
 	conn := wc.Hijack()
 	defer conn.Close(context.WithoutCancel(ctx))
+	// Before anything else, and before locking: behind a transaction
+	// pooler the lock would stay on a pooled server connection for good.
+	if err := lock.DetectPooler(ctx, lockConn, conn, r.lockName()); err != nil {
+		return err
+	}
 
 	s, err := r.open(ctx, conn)
 	if err != nil {
 		return err
 	}
 	s.mon = &monitor{conn: lockConn, pid: conn.PgConn().PID()}
+	if err := watchClient(ctx, conn); err != nil {
+		return err
+	}
 	l, err := lock.Acquire(ctx, lockConn, s.name(), lock.Options{
 		Timeout: r.opts.LockTimeout,
 		Logger:  r.log,
@@ -254,6 +299,72 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 		}
 	}
 	return fn(s)
+}
+
+// leased runs fn holding the tracking table's lease (LockTable mode). The
+// lease's statements go through the pool, each in a transaction of its
+// own; losing the lease cancels fn's context, so the step in flight rolls
+// back. The work connection is closed afterwards, as in locked.
+func (r *Runner) leased(ctx context.Context, create bool, fn func(*session) error) (err error) {
+	wc, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	conn := wc.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx))
+	s, err := r.open(ctx, conn)
+	if err != nil {
+		return err
+	}
+	// No progress monitor (s.mon stays nil): behind a pooler the work
+	// connection's server backend changes from one transaction to the next.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	l, err := lock.AcquireLease(ctx, r.pool, pgx.Identifier{s.schema, lock.LeaseTableName(s.table)}, s.name(), lock.LeaseOptions{
+		Timeout: r.opts.LockTimeout,
+		TTL:     r.opts.LockTTL,
+		Logger:  r.log,
+		OnWait: func(h lock.Holder) {
+			r.emit(Event{Kind: LockWaiting, Holder: h})
+		},
+		OnLost: func(lost error) { cancel(lost) },
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		rerr := l.Release(context.WithoutCancel(ctx))
+		switch {
+		case errors.Is(rerr, lock.ErrLeaseLost):
+			// Whatever fn reported, the run was not exclusive to the end.
+			err = errors.Join(rerr, err)
+		case rerr != nil:
+			// It expires by itself within the TTL.
+			r.log.Warn("release lock lease", "err", rerr)
+		}
+	}()
+	if create {
+		if err := ensureTable(ctx, s); err != nil {
+			return err
+		}
+	}
+	err = fn(s)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.SchemaName == s.schema && pe.TableName == s.table {
+		// The tracking table's primary key caught a second apply of one
+		// migration: its transaction rolled back with the history row.
+		return fmt.Errorf("another run recorded the same migration in %s meanwhile, though this run held the lease (lost, or taken over after it expired?); nothing of this migration was kept: %w", s.name(), err)
+	}
+	return err
+}
+
+// lockName is the tracking table's name as configured, for messages
+// written before the schema is resolved.
+func (r *Runner) lockName() string {
+	if r.schema == "" {
+		return r.table
+	}
+	return r.schema + "." + r.table
 }
 
 func (r *Runner) open(ctx context.Context, conn *pgx.Conn) (*session, error) {
@@ -289,4 +400,25 @@ func (r *Runner) migrations(ctx context.Context) ([]source.Migration, error) {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
 	return ms, nil
+}
+
+// watchClient asks the server (PostgreSQL 14 and later) to check every
+// second, while a statement runs, that this client is still there: a
+// killed pgmig's long migration is then cancelled and rolled back within a
+// second instead of running to its end for nothing.
+func watchClient(ctx context.Context, conn *pgx.Conn) error {
+	if v, _ := strconv.Atoi(conn.PgConn().ParameterStatus("server_version_num")); v < 140000 {
+		// server_version_num is reported at startup from 15 on; ask on 14.
+		var num int
+		if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
+			return fmt.Errorf("server version: %w", err)
+		}
+		if num < 140000 {
+			return nil
+		}
+	}
+	if _, err := conn.Exec(ctx, "SELECT set_config('client_connection_check_interval', '1000', false)"); err != nil {
+		return fmt.Errorf("set client_connection_check_interval: %w", err)
+	}
+	return nil
 }

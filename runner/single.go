@@ -59,20 +59,22 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 		chars += seg.chars + utf8.RuneCountInString(tail)
 		segs = append(segs, seg)
 	}
-	q.WriteString("COMMIT;")
 
 	for _, m := range todo {
 		r.emit(Event{Kind: StepStarted, Step: planned(m, Up)})
 	}
 	start := time.Now()
 	done, err := execSimple(ctx, s.conn, q.String())
-	elapsed := time.Since(start)
 	if err != nil {
-		if !s.conn.IsClosed() {
-			s.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
-		}
+		rollback(ctx, s)
 		return nil, locateInBatch(segs, err, done-1)
 	}
+	// COMMIT on its own, as in tryTransaction: never sent by a dead client.
+	if err := commit(ctx, s); err != nil {
+		last := segs[len(segs)-1].m
+		return nil, &MigrationError{Version: last.Version, Name: last.Name, Direction: Up, Err: fmt.Errorf("at COMMIT of the single transaction: %w", err)}
+	}
+	elapsed := time.Since(start)
 
 	// The server timed each migration; read the times back in one query.
 	rows, err := s.conn.Query(ctx, "SELECT version, duration_ms, applied_at FROM "+s.ident+" WHERE version = ANY($1)", versionsOf(todo))
@@ -134,9 +136,8 @@ func locateInBatch(segs []segment, err error, done int) error {
 		}
 		done -= sg.statements
 	}
-	// Everything ran; COMMIT failed (a deferred constraint).
 	last := segs[len(segs)-1].m
-	return &MigrationError{Version: last.Version, Name: last.Name, Direction: Up, Err: fmt.Errorf("at COMMIT of the single transaction: %w", err)}
+	return &MigrationError{Version: last.Version, Name: last.Name, Direction: Up, Err: err}
 }
 
 func versionsOf(ms []*source.Migration) []int64 {

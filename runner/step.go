@@ -34,7 +34,7 @@ func (r *Runner) runStep(ctx context.Context, s *session, m *source.Migration, d
 	step.Duration = time.Since(start)
 	step.AppliedAt = time.Now()
 	if err != nil {
-		r.log.Error("migration failed", "version", m.Version, "name", m.Name, "direction", string(dir), "duration", step.Duration, "err", err)
+		// The error is returned, not logged: the caller reports it once.
 		r.emit(Event{Kind: StepFailed, Step: step, Err: err})
 		return step, err
 	}
@@ -84,10 +84,14 @@ func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migra
 	}
 }
 
-// tryTransaction sends the section, its history change and the COMMIT as
-// one simple-protocol query: one round trip per migration, and a failure
-// anywhere rolls back the section and its history row together. It
-// returns the sessions seen blocking it.
+// tryTransaction sends BEGIN, the section and its history change as one
+// simple-protocol query, then COMMIT on its own. The COMMIT waits for the
+// section's outcome on purpose: a server runs a query to its end even
+// after its client died, and a COMMIT inside it would commit the work of a
+// process killed half-way. Sent separately, it never arrives from a dead
+// client, whose transaction the server then rolls back. A failure anywhere
+// rolls back the section and its history row together. It returns the
+// sessions seen blocking it.
 func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction, lockTimeout time.Duration) ([]Blocker, error) {
 	record := insertSQL(s.ident, m.Version, m.Name, m.Checksum)
 	if dir == Down {
@@ -99,23 +103,42 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	}
 	// The newline ends a trailing line comment; the ';' a last statement
 	// left without one.
-	q := prefix + sec.SQL + "\n;\n" + record + ";\nCOMMIT;"
+	q := prefix + sec.SQL + "\n;\n" + record + ";"
 	stop := r.watch(ctx, s, m, dir, 0, lockTimeout)
 	done, err := execSimple(ctx, s.conn, q)
 	blockers := stop()
 	if err == nil {
-		return nil, nil
+		err = commit(ctx, s)
+		if err == nil {
+			return nil, nil
+		}
+		// Everything ran; the COMMIT failed (a deferred constraint).
+		return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: fmt.Errorf("at COMMIT: %w", err)}
 	}
-	if !s.conn.IsClosed() {
-		// The failed statement left the transaction aborted.
-		s.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
-	}
+	rollback(ctx, s)
 	// The first statements completed are our BEGIN and SET.
 	ours := 1
 	if lockTimeout > 0 {
 		ours = 2
 	}
 	return blockers, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), index: done - ours})
+}
+
+// commit ends the step's transaction.
+func commit(ctx context.Context, s *session) error {
+	_, err := execSimple(ctx, s.conn, "COMMIT")
+	if err != nil {
+		rollback(ctx, s)
+	}
+	return err
+}
+
+// rollback ends a failed transaction so the session can go on. A closed
+// connection has nothing to end: the server rolled back when it went.
+func rollback(ctx context.Context, s *session) {
+	if !s.conn.IsClosed() {
+		s.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+	}
 }
 
 // watch samples the running step when progress is wanted or a lock
