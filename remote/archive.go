@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // limits bound the work and memory an archive may cost.
@@ -59,6 +60,9 @@ func cleanName(raw string) ([]string, error) {
 		return nil, unsafeEntry(raw, "drive letter in name")
 	case strings.ContainsRune(raw, 0):
 		return nil, unsafeEntry(raw, "NUL byte in name")
+	case !utf8.ValidString(raw):
+		// io/fs names are UTF-8: such a file could be listed, never opened.
+		return nil, unsafeEntry(raw, "name is not UTF-8")
 	}
 	var elem []string
 	for _, e := range strings.Split(raw, "/") {

@@ -51,6 +51,7 @@ func hostile(t testing.TB) []struct {
 		{"zip ../", ".zip", zipOf(t, ok, member{name: "../evil.sql", body: "x"}), "../evil.sql"},
 		{"zip absolute", ".zip", zipOf(t, member{name: "/abs.sql", body: "x"}), "/abs.sql"},
 		{"zip backslash", ".zip", zipOf(t, member{name: `top\001_a.sql`, body: "x"}), `top\001_a.sql`},
+		{"tar not UTF-8", ".tar.gz", tarGzOf(t, member{name: "\xb0001_a.sql", body: "x"}), "\xb0001_a.sql"},
 		{"zip drive letter", ".zip", zipOf(t, member{name: `C:/evil.sql`, body: "x"}), `C:/evil.sql`},
 		{"zip symlink", ".zip", zipOf(t, ok, member{name: "002_b.sql", body: "/etc/passwd", mode: fs.ModeSymlink}), "002_b.sql"},
 		{"zip fifo", ".zip", zipOf(t, ok, member{name: "pipe", mode: fs.ModeNamedPipe}), "pipe"},
@@ -99,7 +100,7 @@ func TestFetchNoSQLFiles(t *testing.T) {
 	srv := newServer(t, true)
 	u := srv.put("/m.tar.gz", tarGzOf(t, member{name: "top/deeper/001_a.sql", body: up1}))
 	_, err := Fetch(context.Background(), u, srv.opts())
-	if err == nil || !strings.Contains(err.Error(), "no .sql files") {
+	if !errors.Is(err, ErrUnsafeArchive) || !strings.Contains(err.Error(), "no .sql files") {
 		t.Fatalf("error %v, want one saying there are no .sql files", err)
 	}
 }

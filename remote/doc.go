@@ -11,14 +11,16 @@
 // deeper folders are ignored, as source ignores subdirectories.
 //
 // An archive is refused, with an error naming the entry and matching
-// ErrUnsafeArchive, when an entry's name holds "..", is absolute or holds a
-// backslash; when an entry is a symlink, a hard link, a device, a fifo or
+// ErrUnsafeArchive, when an entry's name holds "..", is absolute, holds a
+// backslash or is not UTF-8; when an entry is a symlink, a hard link, a device, a fifo or
 // any other non-regular file (directories aside); when a zip entry is
 // encrypted; when a name appears twice; when entries sit in more than one
 // top folder, or both at the root and in a folder; and when the download,
 // the bytes actually decompressed or the number of entries exceed the
 // limits in Options. Decompressed bytes are counted as they are produced,
 // never taken from the archive's headers, so a zip bomb stops at the limit.
+// A corrupt archive, and one with no .sql file where they belong, match
+// ErrUnsafeArchive too: either way the source is bad.
 //
 // # Pinning
 //

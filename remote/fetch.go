@@ -206,7 +206,9 @@ func Fetch(ctx context.Context, rawURL string, opts Options) (fs.FS, error) {
 		return nil, fmt.Errorf("archive %s: %w", t.redacted, err)
 	}
 	if len(fsys.names) == 0 {
-		return nil, fmt.Errorf("archive %s: no .sql files at its root or in its one top folder", t.redacted)
+		// Most likely packed one folder too deep: applying nothing would
+		// look like success.
+		return nil, fmt.Errorf("archive %s: %w", t.redacted, &UnsafeArchiveError{Reason: "no .sql files at its root or in its one top folder"})
 	}
 	return fsys, nil
 }
