@@ -29,16 +29,26 @@ type Options struct {
 // DefaultTimeout is the wait Acquire allows when Options.Timeout is zero.
 const DefaultTimeout = 5 * time.Minute
 
-// Holder describes the session holding a lock.
+// Holder describes the session holding a lock. For a lease (AcquireLease)
+// PID is the holding process's pid on Host, not a server backend's, and
+// Owner and ExpiresIn are set.
 type Holder struct {
 	PID             int
 	User            string
 	ApplicationName string
 	ClientAddr      string    // empty for a unix-socket client
 	BackendStart    time.Time // when the holder's session began
+
+	Owner     string        // lease only: the owner id recorded in the lease row
+	Host      string        // lease only: the holding process's host name
+	ExpiresIn time.Duration // lease only: time left until the lease lapses, by the server's clock
 }
 
 func (h Holder) String() string {
+	if h.Owner != "" {
+		return fmt.Sprintf("pid %d on host %q (user %q, application_name %q, lease owner %q, expires in %s unless renewed)",
+			h.PID, h.Host, h.User, h.ApplicationName, h.Owner, h.ExpiresIn.Round(time.Millisecond))
+	}
 	s := fmt.Sprintf("pid %d (user %q, application_name %q", h.PID, h.User, h.ApplicationName)
 	if h.ClientAddr != "" {
 		s += ", client " + h.ClientAddr
@@ -51,12 +61,16 @@ func (h Holder) String() string {
 type TimeoutError struct {
 	Name   string // what the lock protects: the tracking table's qualified name
 	Key    int64  // the advisory lock key
+	Table  string // lease only: the lease table; empty for the advisory lock
 	Waited time.Duration
 	Holder *Holder // nil when the holder could not be identified (it let go meanwhile)
 }
 
 func (e *TimeoutError) Error() string {
 	msg := fmt.Sprintf("advisory lock for %s (key %d) not acquired within %s", e.Name, e.Key, e.Waited.Round(time.Millisecond))
+	if e.Table != "" {
+		msg = fmt.Sprintf("lock lease for %s (table %s) not acquired within %s", e.Name, e.Table, e.Waited.Round(time.Millisecond))
+	}
 	if e.Holder != nil {
 		msg += "; held by " + e.Holder.String()
 	}
