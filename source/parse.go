@@ -15,6 +15,9 @@ type directive struct {
 	name string
 	// marker directives begin a section of a single-file migration.
 	marker bool
+	// anywhere directives may stand on any line inside a section, not only
+	// among its leading comments: they govern the statement after them.
+	anywhere bool
 	// apply records a non-marker directive on the section it governs; its
 	// error becomes the message of a FileError on the directive's line.
 	apply func(s *Section, arg string) error
@@ -38,6 +41,21 @@ var directives = []directive{
 			return fmt.Errorf(`"-- pgmig:lock-timeout" wants a positive duration such as 2s or 500ms, got %q`, arg)
 		}
 		s.LockTimeout = d
+		return nil
+	}},
+	// "-- pgmig:lint-ignore RULE[,RULE] [reason…]" silences pgmig lint's
+	// rules for the statement after it; the lint package reads it from the
+	// section's SQL, so it sets nothing here.
+	{name: "lint-ignore", anywhere: true, apply: func(_ *Section, arg string) error {
+		rules, _, _ := strings.Cut(strings.ReplaceAll(arg, "\t", " "), " ")
+		if rules == "" {
+			return fmt.Errorf(`"-- pgmig:lint-ignore" wants the rules to silence and a reason, such as "-- pgmig:lint-ignore drop-column the column is unused since 012"`)
+		}
+		for _, r := range strings.Split(rules, ",") {
+			if r == "" {
+				return fmt.Errorf(`"-- pgmig:lint-ignore %s": an empty rule name; separate rules with commas and no spaces`, rules)
+			}
+		}
 		return nil
 	}},
 }
@@ -202,6 +220,10 @@ func parseFile(file string, fn fileName, content []byte) (parsedFile, []error) {
 
 	for _, d := range dirs {
 		var targets []*Section
+		if d.anywhere && d.start < header {
+			fail(d.line, "%q must be inside a section, on the line before the statement it governs", d.text)
+			continue
+		}
 		if d.start < header {
 			// A directive in the header of a single file governs both sections.
 			for _, r := range regions {
@@ -214,7 +236,7 @@ func parseFile(file string, fn fileName, content []byte) (parsedFile, []error) {
 			}
 			// Only leading comment lines govern a section: further down, the
 			// line would read as if it applied to the statements after it.
-			if k := firstToken(text[r.start:r.end]); k >= 0 && d.start >= r.start+k {
+			if k := firstToken(text[r.start:r.end]); !d.anywhere && k >= 0 && d.start >= r.start+k {
 				where := "among the leading comment lines of a section, before its first statement"
 				if len(markers) > 0 {
 					where += `, or before the first marker to apply to both sections`

@@ -268,7 +268,7 @@ var fileErrorCases = []struct {
 	{"pair names differ", map[string]string{"003_a.up.sql": "", "003_b.down.sql": ""},
 		[]string{`003_b.down.sql: name "b" does not match "a" of its up file 003_a.up.sql; expected 003_a.down.sql`}},
 	{"unknown directive", map[string]string{"003_x.sql": "-- pgmig:up\n\n-- pgmig:no-transactions\nSELECT 1;\n"},
-		[]string{`003_x.sql:3: unknown directive "-- pgmig:no-transactions" (known: up, down, no-transaction, lock-timeout)`}},
+		[]string{`003_x.sql:3: unknown directive "-- pgmig:no-transactions" (known: up, down, no-transaction, lock-timeout, lint-ignore)`}},
 	{"bad lock timeout", map[string]string{"004_x.sql": "-- pgmig:up\n-- pgmig:lock-timeout soon\nSELECT 1;\n"},
 		[]string{`004_x.sql:2: "-- pgmig:lock-timeout" wants a positive duration such as 2s or 500ms, got "soon"`}},
 	{"directive name is case-sensitive", map[string]string{"003_x.sql": "-- PGMIG:UP\nSELECT 1;\n"},
