@@ -1,0 +1,267 @@
+package stress
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// crashSet is n migrations, every fourth one no-transaction, each sleeping
+// 10 to 50 ms to widen the windows a kill can land in.
+func crashSet(rng *rand.Rand, n int) []mig {
+	ms := make([]mig, n)
+	for i := range ms {
+		ms[i] = mig{V: i + 1, NoTx: (i+1)%4 == 0, Sleep: time.Duration(10+rng.IntN(41)) * time.Millisecond}
+	}
+	return ms
+}
+
+// TestStressSigkill kills `pgmig up` and `pgmig rollback` with SIGKILL at
+// random moments. After each kill, once the killed run's server sessions
+// are gone: the advisory lock is free, the history matches the schema (no
+// half-applied transactional migration; an interrupted no-transaction one
+// leaves at most a failed row), `up` refuses a failed row with exit 3 until
+// the test fixes the schema by hand and runs `repair`, and then `up`
+// finishes the job.
+func TestStressSigkill(t *testing.T) {
+	t.Parallel()
+	rng, seed := newRand(t)
+	iterations := 40 * scale(t)
+	budget := time.Duration(scale(t)) * 60 * time.Second
+	ms := crashSet(rng, 16)
+	tg := newTarget(t, ms)
+	c := connect(t, tg.url)
+
+	// An uninterrupted run tells how long the windows are.
+	full := tg.mustRun(0, "up")
+	if st, ps := check(c, ms); len(ps) > 0 || len(st.applied) != len(ms) {
+		t.Fatalf("the uninterrupted run: applied %v, problems:\n%s", st.applied, strings.Join(ps, "\n"))
+	}
+	upDur := full.dur
+	rb := tg.mustRun(0, "rollback", "--all")
+	rbDur := rb.dur
+	tg.mustRun(0, "up")
+	t.Logf("uninterrupted: up %s, rollback --all %s", upDur.Round(time.Millisecond), rbDur.Round(time.Millisecond))
+
+	start := time.Now()
+	trials, failures, killedMid, dirtyTrials, orphans := 0, 0, 0, 0, 0
+	for i := 1; i <= iterations; i++ {
+		if time.Since(start) > budget {
+			t.Logf("stopping after %d trials: the time budget of %s is spent", trials, budget)
+			break
+		}
+		trials++
+		var problems []string
+		var p *proc
+		var window time.Duration
+		var what string
+		if rng.IntN(3) < 2 {
+			// Roll back to a random version, then kill the up that follows.
+			to := rng.IntN(len(ms))
+			if to == 0 {
+				tg.mustRun(0, "rollback", "--all")
+			} else {
+				tg.mustRun(0, "rollback", "--to", fmt.Sprint(to))
+			}
+			if _, ps := check(c, ms); len(ps) > 0 {
+				problems = append(problems, "after the uninterrupted rollback: "+strings.Join(ps, "; "))
+			}
+			window = upDur * time.Duration(len(ms)-to) / time.Duration(len(ms))
+			what = fmt.Sprintf("up from %d", to)
+			p = tg.start("up")
+		} else {
+			steps := 1 + rng.IntN(len(ms))
+			window = rbDur * time.Duration(steps) / time.Duration(len(ms))
+			what = fmt.Sprintf("rollback --steps %d", steps)
+			p = tg.start("rollback", "--steps", fmt.Sprint(steps))
+		}
+		// The process's start-up is part of the window: a kill may land
+		// before it connects.
+		delay := time.Duration(rng.Int64N(int64(window + 20*time.Millisecond)))
+		time.Sleep(delay)
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		r := p.wait(t, time.Minute)
+		if r.signal != "" {
+			killedMid++
+		} else if r.code != 0 {
+			problems = append(problems, fmt.Sprintf("the run ended before the kill, but not with exit 0:\n%s", r))
+		}
+		waitLockFree(t, c)
+		// The lock is free, but the killed run's work session may still be
+		// finishing its query (see TestStressKillThenRetry).
+		if n, err := queryInt(c, backendCountSQL); err == nil && n > 0 {
+			orphans++
+		}
+		waitBackendsGone(t, c)
+		st, ps := check(c, ms)
+		problems = append(problems, ps...)
+		if len(st.dirty) > 0 {
+			dirtyTrials++
+		}
+		problems = append(problems, tg.recover(c, st.dirty)...)
+		if len(problems) > 0 {
+			failures++
+			t.Errorf("trial %d (%s, killed after %s; applied %v, failed rows %v):\n%s",
+				i, what, delay.Round(time.Millisecond), st.applied, st.dirty, strings.Join(problems, "\n"))
+		}
+	}
+	summary(t, "sigkill", trials, failures, seed,
+		fmt.Sprintf("%d killed mid-run, %d left a failed no-transaction row, %d left a server session running after the lock was free, %s",
+			killedMid, dirtyTrials, orphans, time.Since(start).Round(time.Millisecond)))
+}
+
+// TestStressTerminateBackend terminates pgmig's work session on the server
+// (pg_terminate_backend) while it runs a migration, transactional or not.
+// pgmig must exit 1 naming the migration and the server's reason, the
+// invariant must hold, and the next `up` (after the by-hand fix and
+// `repair` for a no-transaction migration) must finish.
+func TestStressTerminateBackend(t *testing.T) {
+	t.Parallel()
+	_, seed := newRand(t)
+	trials := 4 * scale(t)
+	ms := []mig{{V: 1}, {V: 2, Hold: true}, {V: 3, NoTx: true, Hold: true}, {V: 4}}
+	tg := newTarget(t, ms)
+	c := connect(t, tg.url)
+	ctx := context.Background()
+	failures := 0
+	start := time.Now()
+	for i := 0; i < trials; i++ {
+		victim := ms[1+i%2]
+		var problems []string
+		if i > 0 {
+			tg.mustRun(0, "rollback", "--to", fmt.Sprint(victim.V-1))
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO stress_hold VALUES ($1)", victim.V); err != nil {
+			t.Fatal(err)
+		}
+		p := tg.start("up")
+		pid, err := waitForQuery(c, "%"+victim.marker()+"%", 30*time.Second)
+		if err != nil {
+			t.Fatalf("trial %d: migration %d never ran: %v\n%s", i, victim.V, err, p.wait(t, time.Minute))
+		}
+		var ok bool
+		if err := c.QueryRow(ctx, "SELECT pg_terminate_backend($1)", pid).Scan(&ok); err != nil || !ok {
+			t.Fatalf("trial %d: terminate %d: %v %v", i, pid, ok, err)
+		}
+		if _, err := c.Exec(ctx, "DELETE FROM stress_hold"); err != nil {
+			t.Fatal(err)
+		}
+		r := p.wait(t, time.Minute)
+		if r.code != 1 {
+			problems = append(problems, fmt.Sprintf("want exit 1, got\n%s", r))
+		}
+		// A clear error: the migration and the server's reason.
+		if !strings.Contains(r.stderr, fmt.Sprintf("%03d", victim.V)) ||
+			!(strings.Contains(r.stderr, "57P01") || strings.Contains(r.stderr, "terminating connection")) ||
+			strings.Contains(r.stderr, "panic:") {
+			problems = append(problems, fmt.Sprintf("the error should name migration %03d and the server's reason (57P01):\n%s", victim.V, r.stderr))
+		}
+		waitLockFree(t, c)
+		waitBackendsGone(t, c)
+		st, ps := check(c, ms)
+		problems = append(problems, ps...)
+		wantApplied := victim.V - 1
+		if len(st.applied) != wantApplied {
+			problems = append(problems, fmt.Sprintf("applied %v, want versions 1 to %d", st.applied, wantApplied))
+		}
+		if victim.NoTx != (len(st.dirty) == 1) {
+			problems = append(problems, fmt.Sprintf("failed rows %v; want one exactly for a no-transaction victim (%v)", st.dirty, victim.NoTx))
+		}
+		problems = append(problems, tg.recover(c, st.dirty)...)
+		if len(problems) > 0 {
+			failures++
+			t.Errorf("trial %d (victim %d, no-transaction %v):\n%s", i, victim.V, victim.NoTx, strings.Join(problems, "\n"))
+		}
+	}
+	summary(t, "terminate-backend", trials, failures, seed, time.Since(start).Round(time.Millisecond).String())
+}
+
+// TestStressKillThenRetry is what a deploy system does after a killed run:
+// run pgmig again at once. The killed client's lock session ends with its
+// socket, so the retry gets the lock at once, while the killed run's work
+// session is still executing the migration it was sent: the server notices
+// a dead client only when the query ends (or, on PostgreSQL 14 and later,
+// at the next client_connection_check_interval). The retry must still see
+// the database as it was before that migration began, and the killed
+// migration must never commit behind it:
+//
+//   - up: the retry applies the migration once, exit 0 (it would fail with
+//     SQLSTATE 23505 if the orphan committed first);
+//   - rollback: the retry undoes the migration below the orphan's; were the
+//     orphan to commit afterwards, version N would be applied without N-1
+//     and the next `up` would refuse it as out of order (exit 3).
+//
+// pgmig up to 1eea7f3 sent COMMIT inside the migration's query, and both
+// cases failed.
+func TestStressKillThenRetry(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		ms     []mig
+		before []string // brings the database to the starting state
+		retry  []string
+	}{
+		{"up", []mig{{V: 1}, {V: 2, Hold: true}, {V: 3}}, nil, []string{"up"}},
+		{"rollback", []mig{{V: 1}, {V: 2}, {V: 3, Hold: true}}, []string{"up", "--to", "2"}, []string{"rollback"}},
+	}
+	_, seed := newRand(t)
+	failures := 0
+	for _, tc := range cases {
+		ok := t.Run(tc.name, func(t *testing.T) {
+			tg := newTarget(t, tc.ms)
+			c := connect(t, tg.url)
+			ctx := context.Background()
+			if tc.before != nil {
+				tg.mustRun(0, tc.before...)
+			}
+			victim := tc.ms[len(tc.before)/2+1]
+			if _, err := c.Exec(ctx, "INSERT INTO stress_hold VALUES ($1)", victim.V); err != nil {
+				t.Fatal(err)
+			}
+			a := tg.start("up")
+			orphan, err := waitForQuery(c, "%"+victim.marker()+"%", 30*time.Second)
+			if err != nil {
+				t.Fatalf("migration %d never ran: %v\n%s", victim.V, err, a.wait(t, time.Minute))
+			}
+			a.cmd.Process.Signal(syscall.SIGKILL)
+			a.wait(t, time.Minute)
+			waitLockFree(t, c)
+			b := tg.start(tc.retry...)
+			// Let the retry run into the orphan (blocked on its locks) or end.
+			poll(20*time.Second, func() (bool, error) {
+				n, err := queryInt(c, `SELECT count(*) FROM pg_stat_activity
+  WHERE datname = current_database() AND application_name = 'pgmig' AND pid <> $1 AND wait_event_type = 'Lock'`, orphan)
+				return n > 0 || b.exited(), err
+			})
+			if _, err := c.Exec(ctx, "DELETE FROM stress_hold"); err != nil {
+				t.Fatal(err)
+			}
+			rb := b.wait(t, time.Minute)
+			waitBackendsGone(t, c)
+			st, ps := check(c, tc.ms)
+			for _, p := range ps {
+				t.Error(p)
+			}
+			if rb.code != 0 {
+				t.Errorf("the retry right after the kill: want exit 0, got\n%s", rb)
+			}
+			for i, v := range st.applied {
+				if v != i+1 {
+					t.Errorf("applied versions %v are not a prefix of the set", st.applied)
+					break
+				}
+			}
+			if r := tg.run("up"); r.code != 0 {
+				t.Errorf("the next up: want exit 0, got\n%s", r)
+			}
+		})
+		if !ok {
+			failures++
+		}
+	}
+	summary(t, "kill-then-retry", len(cases), failures, seed, "")
+}

@@ -1,0 +1,19 @@
+// Package stress holds pgmig's race and crash suites: tests that build the
+// pgmig binary once and drive real processes against a real PostgreSQL,
+// racing them, killing them with SIGKILL, terminating their server
+// backends and restarting the server under them, and after each trial
+// checking the guarantees of the contract's "Concurrency and failure
+// guarantees": every migration applied exactly once, the history matching
+// the schema, the advisory lock free once the process is gone, and the next
+// `pgmig up` finishing the job.
+//
+// The tests run with `go test ./...` at a scale that keeps the package
+// under a few minutes on two cores. PGMIG_STRESS_SCALE=N multiplies the
+// rounds and iterations for longer local runs; PGMIG_STRESS_SEED fixes the
+// random seed that each test logs:
+//
+//	PGMIG_STRESS_SCALE=10 go test -count=1 -v -run Stress ./internal/stress/
+//
+// Each test logs one summary line, "stress: NAME: N trials, F invariant
+// failures (seed S)", which CI prints.
+package stress
