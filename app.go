@@ -12,9 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/urfave/cli/v2"
 
+	"github.com/pgmig/pgmig/lock"
 	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/remote"
 	"github.com/pgmig/pgmig/runner"
@@ -60,6 +62,9 @@ func exitCode(err error) int {
 		return 2
 	case errors.As(err, &ue), errors.Is(err, runner.ErrInvalidOption):
 		return 2
+	case errors.As(err, new(*lock.PoolerError)):
+		// The remedy is a flag: --lock-mode table.
+		return 2
 	case isLockTimeout(err):
 		return 4
 	case errors.Is(err, source.ErrInvalid), errors.Is(err, runner.ErrValidation):
@@ -100,6 +105,8 @@ func globalFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors (and the JSON document)"},
 		&cli.BoolFlag{Name: "verbose", Usage: "log what pgmig does to stderr"},
 		&cli.DurationFlag{Name: "lock-timeout", Value: 5 * time.Minute, Usage: "how long to wait for another run's lock", EnvVars: []string{"PGMIG_LOCK_TIMEOUT"}},
+		&cli.StringFlag{Name: "lock-mode", Value: "session", Usage: "how runs exclude each other: session (advisory lock) or table (lease row; for PgBouncer transaction pooling)", EnvVars: []string{"PGMIG_LOCK_MODE"}},
+		&cli.DurationFlag{Name: "lock-ttl", Value: 30 * time.Second, Usage: "time to live of a --lock-mode table lease, renewed every third of it", EnvVars: []string{"PGMIG_LOCK_TTL"}, Hidden: true},
 		&cli.DurationFlag{Name: "connect-timeout", Value: 30 * time.Second, Usage: "how long to retry while the server is unreachable or starting", EnvVars: []string{"PGMIG_CONNECT_TIMEOUT"}},
 		&cli.BoolFlag{Name: "allow-out-of-order", Usage: "apply pending migrations older than the newest applied one", EnvVars: []string{"PGMIG_ALLOW_OUT_OF_ORDER"}},
 		&cli.BoolFlag{Name: "allow-insecure-source", Usage: "allow an http:// --source (without TLS anyone on the way can change the SQL)", EnvVars: []string{"PGMIG_ALLOW_INSECURE_SOURCE"}},
@@ -108,7 +115,7 @@ func globalFlags() []cli.Flag {
 	}
 }
 
-var valueFlags = map[string]bool{"ddl-lock-timeout": true, "ddl-retries": true, "database-url": true, "d": true, "source": true, "s": true, "table": true, "format": true, "lock-timeout": true, "connect-timeout": true, "source-max-size": true, "source-timeout": true}
+var valueFlags = map[string]bool{"ddl-lock-timeout": true, "ddl-retries": true, "database-url": true, "d": true, "source": true, "s": true, "table": true, "format": true, "lock-timeout": true, "lock-mode": true, "lock-ttl": true, "connect-timeout": true, "source-max-size": true, "source-timeout": true}
 var boolFlags = map[string]bool{"no-color": true, "quiet": true, "q": true, "verbose": true, "allow-out-of-order": true, "allow-insecure-source": true}
 
 // hoistGlobalFlags moves global flags written after the command to before
@@ -441,6 +448,8 @@ func (a *cliApp) engine(c *cli.Context) (*runner.Runner, *pgdb.DB, error) {
 	r, err := runner.New(db.Pool(), &loaded{ms: ms}, runner.Options{
 		Table:           c.String("table"),
 		LockTimeout:     c.Duration("lock-timeout"),
+		LockMode:        runner.LockMode(c.String("lock-mode")),
+		LockTTL:         c.Duration("lock-ttl"),
 		AllowOutOfOrder: c.Bool("allow-out-of-order"),
 		Logger:          a.logger,
 		OnEvent:         a.out.event,
@@ -458,12 +467,25 @@ func (a *cliApp) engine(c *cli.Context) (*runner.Runner, *pgdb.DB, error) {
 
 func (a *cliApp) connect(c *cli.Context) (*pgdb.DB, error) {
 	url := c.String("database-url")
-	db, err := pgdb.Open(c.Context, url, pgdb.Config{
+	cfg := pgdb.Config{
 		MinConns:        1,
 		MaxConns:        4,
 		ConnectTimeout:  c.Duration("connect-timeout"),
 		ApplicationName: "pgmig",
-	})
+	}
+	switch runner.LockMode(c.String("lock-mode")) {
+	case runner.LockSession:
+	case runner.LockTable:
+		// Behind a transaction pooler each transaction may get another
+		// server connection: no named prepared statements.
+		cfg.QueryExecMode = pgx.QueryExecModeSimpleProtocol
+	default:
+		return nil, usagef("--lock-mode %q: want session or table", c.String("lock-mode"))
+	}
+	if c.Duration("lock-ttl") <= 0 {
+		return nil, usagef("--lock-ttl %s: want a positive duration", c.Duration("lock-ttl"))
+	}
+	db, err := pgdb.Open(c.Context, url, cfg)
 	var pce *pgconn.ParseConfigError
 	switch {
 	case err == nil:
@@ -625,6 +647,10 @@ func (a *cliApp) create(c *cli.Context) error {
 		return fmt.Errorf("create: %w", err)
 	}
 	name, err := source.NextFileName(os.DirFS(dir), c.Args().First())
+	var ne *source.NameError
+	if errors.As(err, &ne) {
+		return &usageError{err}
+	}
 	if err != nil {
 		return err
 	}

@@ -176,7 +176,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 	}{
 		{name: "commands", words: []string{""}, want: []string{"up", "status", "rollback", "validate", "completion"}},
 		{name: "prefix", words: []string{"re"}, want: []string{"redo", "repair"}, exact: true},
-		{name: "global flag", words: []string{"--so"}, want: []string{"--source"}, exact: true},
+		{name: "global flag", words: []string{"--tab"}, want: []string{"--table"}, exact: true},
 		{name: "command flag", words: []string{"--source", "builtin", "up", "--dr"}, want: []string{"--dry-run"}, exact: true},
 		{name: "shell", words: []string{"completion", "f"}, want: []string{"fish"}, exact: true},
 		// The value of --table must not be completed by running

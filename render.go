@@ -186,13 +186,9 @@ func (p *printer) report(rep runner.Report, total time.Duration) {
 			fmt.Fprintf(p.stdout, "would roll back   %s %s%s\n", fmtVersion(s.Version), s.Name, noTx(s))
 		}
 		n := len(rep.Applied) + len(rep.RolledBack)
-		if rep.Current != nil {
-			now = "would be at version " + fmtVersion(*rep.Current)
-		} else {
-			now = "would leave no version applied"
-		}
-		if len(rep.Applied) > 0 {
-			now = "would be at version " + fmtVersion(rep.Applied[len(rep.Applied)-1].Version)
+		now = "would leave no version applied"
+		if rep.Planned != nil {
+			now = "would be at version " + fmtVersion(*rep.Planned)
 		}
 		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("dry run: %s, nothing changed; %s", plural(n, "migration"), now)))
 	case len(rep.Baselined) > 0:

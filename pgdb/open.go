@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -31,6 +32,13 @@ type Config struct {
 	// the connection string sets application_name itself. Empty sets none;
 	// the pgmig CLI passes "pgmig".
 	ApplicationName string
+	// QueryExecMode, when not zero, replaces pgx's default query execution
+	// mode (pgx.QueryExecModeCacheStatement, or the connection string's
+	// default_query_exec_mode). Behind a transaction-pooling connection
+	// pooler such as PgBouncer, use pgx.QueryExecModeExec or
+	// QueryExecModeSimpleProtocol: they prepare no named statements on
+	// the server.
+	QueryExecMode pgx.QueryExecMode
 
 	// Logger receives the query log. Nil discards it, and then no tracer is
 	// installed at all.
@@ -97,6 +105,9 @@ func Open(ctx context.Context, connString string, cfg Config) (*DB, error) {
 	if _, set := pcfg.ConnConfig.RuntimeParams["application_name"]; !set && cfg.ApplicationName != "" {
 		pcfg.ConnConfig.RuntimeParams["application_name"] = cfg.ApplicationName
 	}
+	if cfg.QueryExecMode != 0 {
+		pcfg.ConnConfig.DefaultQueryExecMode = cfg.QueryExecMode
+	}
 	if cfg.Logger != nil {
 		pcfg.ConnConfig.Tracer = &Tracer{
 			Logger:        cfg.Logger,
@@ -112,7 +123,7 @@ func Open(ctx context.Context, connString string, cfg Config) (*DB, error) {
 	}
 	if err := connectWithRetry(ctx, pool, orDefault(cfg.ConnectTimeout, defaultConnectTimeout)); err != nil {
 		pool.Close()
-		return nil, scrub(fmt.Errorf("connect to %s: %w", Redact(connString), err), secrets...)
+		return nil, scrub(fmt.Errorf("connect to %s: %w", describe(connString), err), secrets...)
 	}
 	return &DB{pool: pool}, nil
 }
@@ -205,4 +216,14 @@ func Retryable(err error) bool {
 	}
 	var opErr *net.OpError
 	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+// describe names the server a connection string leads to, for messages:
+// the string with its password redacted, or, when it is empty, the libpq
+// defaults it stands for.
+func describe(connString string) string {
+	if connString == "" {
+		return "the default server (PGHOST, PGPORT, PGUSER, PGDATABASE or the local socket)"
+	}
+	return Redact(connString)
 }

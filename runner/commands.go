@@ -65,6 +65,9 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 			return err
 		}
 		rep.Current = p.current()
+		if opts.DryRun {
+			rep.Planned = rep.Current
+		}
 		todo := p.pending(opts.To, opts.Steps)
 		var errs []error
 		for _, m := range todo {
@@ -95,7 +98,12 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 		}
 		for _, m := range todo {
 			if opts.DryRun {
+				// A dry run changes nothing: Current stays as it is.
 				rep.Applied = append(rep.Applied, planned(m, Up))
+				if rep.Planned == nil || m.Version > *rep.Planned {
+					v := m.Version
+					rep.Planned = &v
+				}
 				continue
 			}
 			step, err := r.runStep(ctx, s, m, Up)
@@ -167,8 +175,17 @@ func (r *Runner) Rollback(ctx context.Context, opts RollbackOptions) (Report, er
 			return err
 		}
 		rep.Current = p.current()
+		if opts.DryRun {
+			for _, e := range p.entries {
+				if e.applied() && !contains(targets, e.version()) {
+					v := e.version()
+					rep.Planned = &v
+				}
+			}
+		}
 		for _, e := range targets {
 			if opts.DryRun {
+				// A dry run changes nothing: Current stays as it is.
 				rep.RolledBack = append(rep.RolledBack, planned(e.m, Down))
 				continue
 			}
@@ -179,15 +196,6 @@ func (r *Runner) Rollback(ctx context.Context, opts RollbackOptions) (Report, er
 			rep.RolledBack = append(rep.RolledBack, step)
 			e.rec.Success = false // no longer applied, for current()
 			rep.Current = p.current()
-		}
-		if opts.DryRun && len(targets) > 0 {
-			rep.Current = nil
-			for _, e := range p.entries {
-				if e.applied() && !contains(targets, e.version()) {
-					v := e.version()
-					rep.Current = &v
-				}
-			}
 		}
 		return nil
 	}

@@ -155,6 +155,9 @@ type Report struct {
 	// none is applied.
 	Current *int64
 	DryRun  bool
+	// Planned is, on a dry run, the newest version that would be applied
+	// after the command; nil when none would be.
+	Planned *int64
 }
 
 // Runner applies a source's migrations to one database. Its methods are

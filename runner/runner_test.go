@@ -230,8 +230,8 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.DryRun || versions(rep.Applied) != "1,2,3" {
-		t.Fatalf("dry run report %+v", rep)
+	if !rep.DryRun || versions(rep.Applied) != "1,2,3" || rep.Current != nil {
+		t.Fatalf("dry run report %+v: want 1,2,3 and current nil, as the database still is", rep)
 	}
 	if got := e.history(""); got != "<no table>" {
 		t.Fatalf("dry run wrote history: %s", got)
@@ -243,7 +243,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if versions(rep.RolledBack) != "3,2" || rep.Current == nil || *rep.Current != 1 {
+	if versions(rep.RolledBack) != "3,2" || rep.Current == nil || *rep.Current != 3 {
 		t.Fatalf("rollback dry run: rolled back %s, current %v", versions(rep.RolledBack), rep.Current)
 	}
 	if got := e.history(""); got != "1,2,3" || !e.exists("c") {

@@ -21,11 +21,11 @@ import (
 func NextFileName(fsys fs.FS, name string) (string, error) {
 	name = strings.Join(strings.Fields(name), "_")
 	if name == "" {
-		return "", errors.New("migration name is empty")
+		return "", &NameError{Name: name, Msg: "migration name is empty"}
 	}
 	for _, r := range name {
 		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-') {
-			return "", fmt.Errorf("migration name %q: %q is not allowed; use ASCII letters, digits, '_' and '-'", name, r)
+			return "", &NameError{Name: name, Msg: fmt.Sprintf("migration name %q: %q is not allowed; use ASCII letters, digits, '_' and '-'", name, r)}
 		}
 	}
 
@@ -61,3 +61,13 @@ func NextFileName(fsys fs.FS, name string) (string, error) {
 func Template() string {
 	return "-- pgmig:up\n\n-- pgmig:down\n"
 }
+
+// NameError reports a name given to NextFileName that cannot make a
+// migration file name. It is the caller's input that is wrong, not the
+// files, so it does not match ErrInvalid.
+type NameError struct {
+	Name string
+	Msg  string
+}
+
+func (e *NameError) Error() string { return e.Msg }
