@@ -330,7 +330,14 @@ func (r *Runner) leased(ctx context.Context, create bool, fn func(*session) erro
 		OnWait: func(h lock.Holder) {
 			r.emit(Event{Kind: LockWaiting, Holder: h})
 		},
-		OnLost: func(lost error) { cancel(lost) },
+		OnLost: func(lost error) {
+			cancel(lost)
+			// The commands' steps run on their caller's context, not on
+			// ctx: cut the work connection too (closing a net.Conn is
+			// safe from another goroutine), so the step in flight fails
+			// before its COMMIT, which is sent on its own, and rolls back.
+			conn.PgConn().Conn().Close()
+		},
 	})
 	if err != nil {
 		return err
@@ -340,7 +347,14 @@ func (r *Runner) leased(ctx context.Context, create bool, fn func(*session) erro
 		switch {
 		case errors.Is(rerr, lock.ErrLeaseLost):
 			// Whatever fn reported, the run was not exclusive to the end.
-			err = errors.Join(rerr, err)
+			var me *MigrationError
+			if errors.As(err, &me) {
+				// The step failed because the lease was lost: say so
+				// where the step's error is shown.
+				me.Err = fmt.Errorf("%w; the run was stopped: %w", rerr, me.Err)
+			} else {
+				err = errors.Join(rerr, err)
+			}
 		case rerr != nil:
 			// It expires by itself within the TTL.
 			r.log.Warn("release lock lease", "err", rerr)
