@@ -356,6 +356,7 @@ func (a *cliApp) commands() []*cli.Command {
 			Usage:  "print the version, commit and build date",
 			Action: a.version,
 		},
+		a.verifyCommand(),
 		a.completionCommand(),
 		a.manCommand(),
 	}
