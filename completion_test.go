@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -140,10 +141,7 @@ func TestCompletionBash(t *testing.T) {
 		t.Skip("builds the binary; skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "pgmig-real")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPgmig(t, dir, "pgmig-real")
 	// The word the user typed is a wrapper that logs each call, so a test
 	// can tell whether completing ran pgmig at all.
 	calls := filepath.Join(dir, "calls")
@@ -215,6 +213,111 @@ printf '%s\n' "${COMPREPLY[@]}"
 			}
 			if !tc.noCalls && !strings.Contains(string(logged), "--generate-bash-completion") {
 				t.Errorf("completing %q did not ask pgmig; calls: %q", tc.words, logged)
+			}
+		})
+	}
+}
+
+// buildPgmig builds the binary as dir/name.
+func buildPgmig(t *testing.T, dir, name string) string {
+	t.Helper()
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestCompletionZsh runs the zsh script's function with compadd and _files
+// replaced by stubs that print what they are given: zsh's completion
+// system needs a terminal, the script's logic does not.
+func TestCompletionZsh(t *testing.T) {
+	zsh, err := exec.LookPath("zsh")
+	if err != nil {
+		t.Skip("zsh not installed")
+	}
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	dir := t.TempDir()
+	buildPgmig(t, dir, "pgmig")
+	_, script, _ := runCLI(t, "completion", "zsh")
+	scriptPath := filepath.Join(dir, "_pgmig")
+	if err := os.WriteFile(scriptPath, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	harness := `source "$1" 2>/dev/null # compdef is missing without compinit; _pgmig is defined all the same
+compadd() { if [[ $1 == -a ]]; then print -l -- "${(@P)2}"; else shift; print -l -- "$@"; fi }
+_files() { print FILES }
+shift
+words=("$@"); CURRENT=${#words}
+_pgmig
+`
+	tests := []struct {
+		name  string
+		words []string
+		want  []string
+	}{
+		{name: "commands", words: []string{"pgmig", ""}, want: []string{"up", "status", "rollback", "completion"}},
+		{name: "command flag", words: []string{"pgmig", "up", "--dr"}, want: []string{"--dry-run"}},
+		{name: "flag value", words: []string{"pgmig", "up", "--table", ""}, want: []string{"FILES"}},
+		{name: "whole value flag", words: []string{"pgmig", "--table"}, want: []string{"--table"}},
+		{name: "shell", words: []string{"pgmig", "completion", ""}, want: []string{"bash", "zsh", "fish"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(zsh, append([]string{"-f", "-c", harness, "harness", scriptPath}, tc.words...)...)
+			cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("zsh: %v\n%s", err, out)
+			}
+			got := strings.Fields(string(out))
+			for _, w := range tc.want {
+				if !slices.Contains(got, w) {
+					t.Errorf("completing %q: %q not offered; got %q", tc.words, w, got)
+				}
+			}
+		})
+	}
+}
+
+// TestCompletionFish loads the fish script into fish and completes.
+func TestCompletionFish(t *testing.T) {
+	fish, err := exec.LookPath("fish")
+	if err != nil {
+		t.Skip("fish not installed")
+	}
+	dir := t.TempDir()
+	_, script, _ := runCLI(t, "completion", "fish")
+	scriptPath := filepath.Join(dir, "pgmig.fish")
+	if err := os.WriteFile(scriptPath, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		line string
+		want []string
+	}{
+		{line: "pgmig ", want: []string{"up", "status", "rollback", "validate"}},
+		{line: "pgmig up --", want: []string{"--dry-run", "--steps", "--to"}},
+		{line: "pgmig --so", want: []string{"--source"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.line, func(t *testing.T) {
+			cmd := exec.Command(fish, "--no-config", "-c", `source $argv[1]; complete -C $argv[2]`, scriptPath, tc.line)
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("fish: %v\n%s", err, out)
+			}
+			var got []string
+			for _, l := range strings.Split(string(out), "\n") {
+				got = append(got, strings.SplitN(l, "\t", 2)[0])
+			}
+			for _, w := range tc.want {
+				if !slices.Contains(got, w) {
+					t.Errorf("completing %q: %q not offered; got %q", tc.line, w, got)
+				}
 			}
 		})
 	}
