@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -264,4 +265,77 @@ func TestStressKillThenRetry(t *testing.T) {
 		}
 	}
 	summary(t, "kill-then-retry", len(cases), failures, seed, "")
+}
+
+// TestStressLockSessionLost terminates the session holding a running up's
+// advisory lock (as an idle_session_timeout, a network cut or an operator
+// would) while the run's work session is in a migration, then starts a
+// second up. The lock no longer keeps the two apart; the contract still
+// promises each migration applied exactly once, and the history matching
+// the schema. Each run must either finish or fail cleanly (exit 1), and a
+// final up must complete.
+//
+// Known weakness, asserted only with PGMIG_STRESS_KNOWN_BUGS=1: the first
+// run does not notice that it lost the lock. It commits migration 2 and
+// goes on to 3 and 4 unprotected (exit 0, with only a "release lock"
+// warning at the end), while the second run, which took the free lock,
+// applies migration 2 too and fails with SQLSTATE 23505 (exit 1). Only the
+// tracking table's primary key keeps the migration from running twice. A
+// runner that checked its lock session before each COMMIT (and each
+// no-transaction statement) would stop instead, and the second run would
+// finish the job with exit 0.
+func TestStressLockSessionLost(t *testing.T) {
+	t.Parallel()
+	_, seed := newRand(t)
+	ms := []mig{{V: 1}, {V: 2, Hold: true}, {V: 3}, {V: 4}}
+	tg := newTarget(t, ms)
+	c := connect(t, tg.url)
+	ctx := context.Background()
+	if _, err := c.Exec(ctx, "INSERT INTO stress_hold VALUES (2)"); err != nil {
+		t.Fatal(err)
+	}
+	a := tg.start("up")
+	work, err := waitForQuery(c, "%"+ms[1].marker()+"%", 30*time.Second)
+	if err != nil {
+		t.Fatalf("migration 2 never ran: %v\n%s", err, a.wait(t, time.Minute))
+	}
+	holder, err := queryInt(c, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+	if err != nil || holder == work {
+		t.Fatalf("lock holder %d (work session %d): %v", holder, work, err)
+	}
+	if _, err := c.Exec(ctx, "SELECT pg_terminate_backend($1)", holder); err != nil {
+		t.Fatal(err)
+	}
+	waitLockFree(t, c)
+	b := tg.start("up")
+	poll(20*time.Second, func() (bool, error) {
+		n, err := queryInt(c, `SELECT count(*) FROM pg_stat_activity
+  WHERE datname = current_database() AND application_name = 'pgmig' AND pid <> $1 AND wait_event_type = 'Lock'`, work)
+		return n > 0 || b.exited(), err
+	})
+	if _, err := c.Exec(ctx, "DELETE FROM stress_hold"); err != nil {
+		t.Fatal(err)
+	}
+	ra, rb := a.wait(t, time.Minute), b.wait(t, time.Minute)
+	var problems []string
+	for _, r := range []result{ra, rb} {
+		if r.code != 0 && r.code != 1 {
+			problems = append(problems, fmt.Sprintf("want exit 0 or 1, got\n%s", r))
+		}
+		t.Logf("exit %d: %s", r.code, firstLine(r.stderr))
+	}
+	if os.Getenv("PGMIG_STRESS_KNOWN_BUGS") != "" && rb.code != 0 {
+		problems = append(problems, fmt.Sprintf("the run that lost its lock went on migrating: the second run, which took the lock, failed:\n%s", rb))
+	}
+	waitBackendsGone(t, c)
+	st, ps := check(c, ms)
+	problems = append(problems, ps...)
+	problems = append(problems, tg.recover(c, st.dirty)...)
+	failures := 0
+	if len(problems) > 0 {
+		failures = 1
+		t.Errorf("%s", strings.Join(problems, "\n"))
+	}
+	summary(t, "lock-session-lost", 1, failures, seed, fmt.Sprintf("first run exit %d, second exit %d", ra.code, rb.code))
 }

@@ -660,3 +660,9 @@ func newTarget(t testing.TB, ms []mig) *target {
 	t.Helper()
 	return &target{t: t, url: pgtest.NewDB(t, setupSQL...), src: writeSet(t, ms), ms: ms}
 }
+
+// firstLine is the first line of a process's output, for logs.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}

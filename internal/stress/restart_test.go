@@ -257,8 +257,3 @@ func TestStressServerRestart(t *testing.T) {
 	}
 	summary(t, "server-restart", trials, failures, seed, time.Since(start).Round(time.Millisecond).String())
 }
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
-}
