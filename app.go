@@ -34,8 +34,11 @@ func usagef(format string, a ...any) error { return &usageError{fmt.Errorf(forma
 // cliApp holds one invocation's settings, resolved from the global flags.
 type cliApp struct {
 	stdout, stderr io.Writer
-	out            *printer
-	logger         *slog.Logger
+	// urls holds --database-url values when the flag was repeated (several
+	// targets); a single one stays with the flag.
+	urls   []string
+	out    *printer
+	logger *slog.Logger
 }
 
 // run executes the command line args and returns the process's exit code.
@@ -44,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Settle the output format before parsing, so that even a usage error
 	// is reported as JSON when JSON was asked for.
 	a.out = newPrinter(stdout, stderr, formatFromArgs(args) == "json", false, false)
+	args, a.urls = repeatedURLs(args)
 	err := newApp(a).RunContext(ctx, hoistGlobalFlags(args))
 	if err == nil {
 		return 0
@@ -56,7 +60,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func exitCode(err error) int {
 	var ue *usageError
 	var ae *actionError
+	var ce *codeError
 	switch {
+	case errors.As(err, &ce):
+		return ce.code
 	case !errors.As(err, &ae):
 		// Not from a command's action: urfave/cli refused the command line.
 		return 2
@@ -115,8 +122,8 @@ func globalFlags() []cli.Flag {
 	}
 }
 
-var valueFlags = map[string]bool{"ddl-lock-timeout": true, "ddl-retries": true, "database-url": true, "d": true, "source": true, "s": true, "table": true, "format": true, "lock-timeout": true, "lock-mode": true, "lock-ttl": true, "connect-timeout": true, "source-max-size": true, "source-timeout": true}
-var boolFlags = map[string]bool{"no-color": true, "quiet": true, "q": true, "verbose": true, "allow-out-of-order": true, "allow-insecure-source": true}
+var valueFlags = map[string]bool{"targets": true, "schemas-query": true, "parallel": true, "canary": true, "ddl-lock-timeout": true, "ddl-retries": true, "database-url": true, "d": true, "source": true, "s": true, "table": true, "format": true, "lock-timeout": true, "lock-mode": true, "lock-ttl": true, "connect-timeout": true, "source-max-size": true, "source-timeout": true}
+var boolFlags = map[string]bool{"fail-fast": true, "no-color": true, "quiet": true, "q": true, "verbose": true, "allow-out-of-order": true, "allow-insecure-source": true}
 
 // hoistGlobalFlags moves global flags written after the command to before
 // it, so that `pgmig status --format json` means what it says: urfave/cli
@@ -197,7 +204,7 @@ func newApp(a *cliApp) *cli.App {
 	// --version is a flag of ours, not urfave/cli's: its VersionFlag and
 	// VersionPrinter are package variables, and run must be safe to call
 	// from parallel tests.
-	flags := append(append(globalFlags(), safetyFlags()...), &cli.BoolFlag{Name: "version", Usage: "print the version and exit"}, helpFlag())
+	flags := append(append(append(globalFlags(), safetyFlags()...), targetFlags()...), &cli.BoolFlag{Name: "version", Usage: "print the version and exit"}, helpFlag())
 	app := &cli.App{
 		Name:                 "pgmig",
 		Usage:                "PostgreSQL schema migrations: safe, fast, clear when something goes wrong",
@@ -248,6 +255,18 @@ func (a *cliApp) setup(c *cli.Context) error {
 	format := c.String("format")
 	if format != "text" && format != "json" {
 		return usagef("--format %q: want text or json", format)
+	}
+	switch cmd := c.Args().First(); cmd {
+	case "up", "status", "validate", "":
+	default:
+		for _, f := range []string{"targets", "schemas-query", "parallel", "canary", "fail-fast"} {
+			if c.IsSet(f) {
+				return usagef("--%s: only up, status and validate run against several targets, not %s", f, cmd)
+			}
+		}
+		if len(a.urls) > 1 {
+			return usagef("--database-url given %d times: only up, status and validate run against several databases, not %s", len(a.urls), cmd)
+		}
 	}
 	noColor := c.Bool("no-color") || os.Getenv("NO_COLOR") != ""
 	a.out = newPrinter(a.stdout, a.stderr, format == "json", !noColor && isTerminal(a.stdout), c.Bool("quiet"))
@@ -446,19 +465,7 @@ func (a *cliApp) engine(c *cli.Context) (*runner.Runner, *pgdb.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := runner.New(db.Pool(), &loaded{ms: ms}, runner.Options{
-		Table:           c.String("table"),
-		LockTimeout:     c.Duration("lock-timeout"),
-		LockMode:        runner.LockMode(c.String("lock-mode")),
-		LockTTL:         c.Duration("lock-ttl"),
-		AllowOutOfOrder: c.Bool("allow-out-of-order"),
-		Logger:          a.logger,
-		OnEvent:         a.out.event,
-		DDLLockTimeout:  c.Duration("ddl-lock-timeout"),
-		DDLRetries:      retries(c.Int("ddl-retries")),
-		// A heartbeat for long statements, on a terminal only.
-		ProgressInterval: a.out.heartbeatInterval(),
-	})
+	r, err := runner.New(db.Pool(), &loaded{ms: ms}, a.runnerOptions(c, c.String("table"), a.out.event))
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -466,8 +473,33 @@ func (a *cliApp) engine(c *cli.Context) (*runner.Runner, *pgdb.DB, error) {
 	return r, db, nil
 }
 
+// runnerOptions are the runner's options from the flags; onEvent may be
+// nil (several targets run at once: their steps are not printed).
+func (a *cliApp) runnerOptions(c *cli.Context, table string, onEvent func(runner.Event)) runner.Options {
+	o := runner.Options{
+		Table:           table,
+		LockTimeout:     c.Duration("lock-timeout"),
+		LockMode:        runner.LockMode(c.String("lock-mode")),
+		LockTTL:         c.Duration("lock-ttl"),
+		AllowOutOfOrder: c.Bool("allow-out-of-order"),
+		Logger:          a.logger,
+		OnEvent:         onEvent,
+		DDLLockTimeout:  c.Duration("ddl-lock-timeout"),
+		DDLRetries:      retries(c.Int("ddl-retries")),
+	}
+	if onEvent != nil {
+		// A heartbeat for long statements, on a terminal only.
+		o.ProgressInterval = a.out.heartbeatInterval()
+	}
+	return o
+}
+
 func (a *cliApp) connect(c *cli.Context) (*pgdb.DB, error) {
-	url := c.String("database-url")
+	return a.connectTo(c, c.String("database-url"))
+}
+
+// connectTo opens a small pool on url with the connection flags.
+func (a *cliApp) connectTo(c *cli.Context, url string) (*pgdb.DB, error) {
 	cfg := pgdb.Config{
 		MinConns:        1,
 		MaxConns:        4,
@@ -503,6 +535,15 @@ func (a *cliApp) connect(c *cli.Context) (*pgdb.DB, error) {
 }
 
 func (a *cliApp) status(c *cli.Context) error {
+	if targets, ok, err := a.fleetTargets(c); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		return a.runFleet(c, targets, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
+			st, err := r.Status(ctx)
+			return runner.Report{}, st, err
+		})
+	}
 	r, db, err := a.engine(c)
 	if err != nil {
 		return err
@@ -526,6 +567,18 @@ func (a *cliApp) up(c *cli.Context) error {
 		opts.To = v
 	}
 	opts.Steps, opts.DryRun, opts.Rehearse = c.Int("steps"), c.Bool("dry-run"), c.Bool("rehearse")
+	if targets, ok, err := a.fleetTargets(c); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		if opts.Rehearse {
+			return usagef("--rehearse runs against one database at a time")
+		}
+		return a.runFleet(c, targets, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
+			rep, err := r.Up(ctx, opts)
+			return rep, runner.Status{}, err
+		})
+	}
 	r, db, err := a.engine(c)
 	if err != nil {
 		return err
@@ -586,6 +639,15 @@ func (a *cliApp) redo(c *cli.Context) error {
 }
 
 func (a *cliApp) validate(c *cli.Context) error {
+	if targets, ok, err := a.fleetTargets(c); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		return a.runFleet(c, targets, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
+			st, err := r.Validate(ctx)
+			return runner.Report{}, st, err
+		})
+	}
 	r, db, err := a.engine(c)
 	if err != nil {
 		return err

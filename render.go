@@ -384,6 +384,38 @@ func (p *printer) version(v, c, d string) {
 	fmt.Fprintf(p.stdout, "pgmig %s (commit %s, built %s)\n", v, c, d)
 }
 
+// errorDoc is the JSON form of a failure, with the fields that apply.
+type errorDoc struct {
+	Message   string   `json:"message"`
+	Code      int      `json:"code"`
+	SQLState  string   `json:"sqlstate,omitempty"`
+	File      string   `json:"file,omitempty"`
+	Line      int      `json:"line,omitempty"`
+	Column    int      `json:"column,omitempty"`
+	Statement int      `json:"statement,omitempty"`
+	Version   int64    `json:"version,omitempty"`
+	Detail    string   `json:"detail,omitempty"`
+	Hint      string   `json:"hint,omitempty"`
+	Where     string   `json:"where,omitempty"`
+	Problems  []string `json:"problems,omitempty"`
+}
+
+func newErrorDoc(err error, code int) errorDoc {
+	var me *runner.MigrationError
+	var pe *pgconn.PgError
+	d := errorDoc{Message: err.Error(), Code: code}
+	if errors.As(err, &pe) {
+		d.SQLState, d.Detail, d.Hint, d.Where = pe.Code, pe.Detail, pe.Hint, pe.Where
+	}
+	if errors.As(err, &me) {
+		d.File, d.Line, d.Column, d.Statement, d.Version = me.File, me.Line, me.Column, me.Statement, me.Version
+	}
+	if lines := strings.Split(err.Error(), "\n"); len(lines) > 1 {
+		d.Problems = lines
+	}
+	return d
+}
+
 // error reports a failed command: text on stderr, or the JSON error
 // document on stdout.
 func (p *printer) error(err error, code int) {
@@ -396,33 +428,9 @@ func (p *printer) error(err error, code int) {
 	errors.As(err, &me)
 	errors.As(err, &pe)
 	if p.json {
-		type jsonError struct {
-			Message   string   `json:"message"`
-			Code      int      `json:"code"`
-			SQLState  string   `json:"sqlstate,omitempty"`
-			File      string   `json:"file,omitempty"`
-			Line      int      `json:"line,omitempty"`
-			Column    int      `json:"column,omitempty"`
-			Statement int      `json:"statement,omitempty"`
-			Version   int64    `json:"version,omitempty"`
-			Detail    string   `json:"detail,omitempty"`
-			Hint      string   `json:"hint,omitempty"`
-			Where     string   `json:"where,omitempty"`
-			Problems  []string `json:"problems,omitempty"`
-		}
-		je := jsonError{Message: err.Error(), Code: code}
-		if pe != nil {
-			je.SQLState, je.Detail, je.Hint, je.Where = pe.Code, pe.Detail, pe.Hint, pe.Where
-		}
-		if me != nil {
-			je.File, je.Line, je.Column, je.Statement, je.Version = me.File, me.Line, me.Column, me.Statement, me.Version
-		}
-		if lines := strings.Split(err.Error(), "\n"); len(lines) > 1 {
-			je.Problems = lines
-		}
 		p.writeJSON(struct {
-			Error jsonError `json:"error"`
-		}{je})
+			Error errorDoc `json:"error"`
+		}{newErrorDoc(err, code)})
 		return
 	}
 	red := p.paint(color.FgRed, color.Bold)

@@ -174,6 +174,61 @@ type Runner struct {
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*$`)
 
+// parseQualified splits "table" or "schema.table" as PostgreSQL reads a
+// name: an unquoted part is folded to lower case, a "quoted" one is taken
+// as written (with "" for a quote).
+func parseQualified(name string) ([]string, error) {
+	var parts []string
+	rest := name
+	for {
+		var part string
+		if strings.HasPrefix(rest, `"`) {
+			var b strings.Builder
+			i := 1
+			for {
+				j := strings.IndexByte(rest[i:], '"')
+				if j < 0 {
+					return nil, fmt.Errorf("unterminated quoted identifier")
+				}
+				b.WriteString(rest[i : i+j])
+				i += j + 1
+				if i < len(rest) && rest[i] == '"' {
+					b.WriteByte('"')
+					i++
+					continue
+				}
+				break
+			}
+			part, rest = b.String(), rest[i:]
+			if part == "" {
+				return nil, fmt.Errorf("empty quoted identifier")
+			}
+		} else {
+			end := strings.IndexByte(rest, '.')
+			if end < 0 {
+				end = len(rest)
+			}
+			part, rest = rest[:end], rest[end:]
+			if !identRE.MatchString(part) {
+				return nil, fmt.Errorf("%q is not an identifier: quote it (\"%s\") or use letters, digits, _ and $", part, part)
+			}
+			part = strings.ToLower(part)
+		}
+		if len(part) > 63 {
+			return nil, fmt.Errorf("%q is longer than 63 bytes", part)
+		}
+		parts = append(parts, part)
+		if rest == "" {
+			break
+		}
+		if rest[0] != '.' || len(parts) == 2 {
+			return nil, fmt.Errorf("want table or schema.table")
+		}
+		rest = rest[1:]
+	}
+	return parts, nil
+}
+
 // New returns a Runner for the database behind pool and the migrations of
 // src. Write commands use two of the pool's connections at once (one holds
 // the lock) and close them afterwards rather than return them, so that
@@ -195,14 +250,9 @@ func New(pool *pgxpool.Pool, src source.Source, opts Options) (*Runner, error) {
 	if table == "" {
 		table = DefaultTable
 	}
-	parts := strings.Split(table, ".")
-	if len(parts) > 2 {
-		return nil, invalidOption("table %q: want table or schema.table", table)
-	}
-	for _, p := range parts {
-		if !identRE.MatchString(p) || len(p) > 63 {
-			return nil, invalidOption("table %q: %q is not a plain identifier (letters, digits, _ and $, at most 63 bytes)", table, p)
-		}
+	parts, err := parseQualified(table)
+	if err != nil {
+		return nil, invalidOption("table %q: %v", table, err)
 	}
 	if len(parts) == 2 {
 		r.schema, r.table = parts[0], parts[1]

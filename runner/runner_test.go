@@ -215,7 +215,7 @@ func TestBadOptions(t *testing.T) {
 	if _, err := r.Rollback(ctx, runner.RollbackOptions{To: 3}); !errors.Is(err, runner.ErrInvalidOption) {
 		t.Errorf("rollback --to an unapplied version: %v, want ErrInvalidOption", err)
 	}
-	for _, table := range []string{"a.b.c", "bad-name", "x; DROP TABLE y", `"q"`} {
+	for _, table := range []string{"a.b.c", "bad-name", "x; DROP TABLE y", `"q`, `""`, `a.`, `"a"b`} {
 		if _, err := runner.New(e.pool, source.FromFS(three()), runner.Options{Table: table}); !errors.Is(err, runner.ErrInvalidOption) {
 			t.Errorf("table %q: %v, want ErrInvalidOption", table, err)
 		}
@@ -572,10 +572,20 @@ func TestCustomTableAndStatusCreatesNothing(t *testing.T) {
 	if e.history("deploy.history") != "1,2,3" || e.exists("pgmig_migrations") {
 		t.Fatal("custom table not used")
 	}
-	// An unqualified name lands in the current schema.
-	r2 := e.runner(three(), runner.Options{Table: "other_history"})
-	if _, err := r2.Status(ctx); err != nil {
-		t.Fatal(err)
+	// An unqualified name lands in the current schema; a quoted one keeps
+	// its case and spaces, an unquoted one folds to lower case.
+	for _, tc := range []struct{ table, rel string }{
+		{"other_history", "public.other_history"},
+		{`"Deploy Log"."Hist"`, `"Deploy Log"."Hist"`},
+		{"Deploy.Other", "deploy.other"},
+	} {
+		noop := fstest.MapFS{"001_noop.sql": mig("SELECT 1;", "")}
+		if _, err := e.runner(noop, runner.Options{Table: tc.table}).Up(ctx, runner.UpOptions{}); err != nil {
+			t.Fatalf("table %s: %v", tc.table, err)
+		}
+		if !e.exists(tc.rel) {
+			t.Errorf("table %s: %s not created", tc.table, tc.rel)
+		}
 	}
 }
 
