@@ -271,6 +271,9 @@ type session struct {
 	ident  string // quoted schema.table for SQL
 	exists bool   // the tracking table exists
 	mon    *monitor
+	// held, when set, says whether the run still holds its lock; it is
+	// checked before every COMMIT and no-transaction statement.
+	held func(context.Context) error
 }
 
 func (s *session) name() string { return s.schema + "." + s.table }
@@ -330,6 +333,7 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 	if err := watchClient(ctx, conn); err != nil {
 		return err
 	}
+	s.held = sessionHeld(lockConn, s.name())
 	l, err := lock.Acquire(ctx, lockConn, s.name(), lock.Options{
 		Timeout: r.opts.LockTimeout,
 		Logger:  r.log,

@@ -70,6 +70,11 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 		return nil, locateInBatch(segs, err, done-1)
 	}
 	// COMMIT on its own, as in tryTransaction: never sent by a dead client.
+	if err := s.checkHeld(ctx); err != nil {
+		rollback(ctx, s)
+		last := segs[len(segs)-1].m
+		return nil, &MigrationError{Version: last.Version, Name: last.Name, Direction: Up, Err: err}
+	}
 	if err := commit(ctx, s); err != nil {
 		last := segs[len(segs)-1].m
 		return nil, &MigrationError{Version: last.Version, Name: last.Name, Direction: Up, Err: fmt.Errorf("at COMMIT of the single transaction: %w", err)}

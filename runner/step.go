@@ -108,6 +108,10 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	done, err := execSimple(ctx, s.conn, q)
 	blockers := stop()
 	if err == nil {
+		if err := s.checkHeld(ctx); err != nil {
+			rollback(ctx, s)
+			return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
+		}
 		err = commit(ctx, s)
 		if err == nil {
 			return nil, nil
@@ -192,6 +196,9 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	for i, st := range stmts {
 		if _, err := s.conn.Exec(ctx, `UPDATE `+s.ident+` SET failed_statement = $2 WHERE version = $1`, m.Version, i+1); err != nil {
 			return fmt.Errorf("%s %d %s: record progress: %w", dir.verb(), m.Version, m.Name, err)
+		}
+		if err := s.checkHeld(ctx); err != nil {
+			return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, Err: err}
 		}
 		stop := r.watch(ctx, s, m, dir, i+1, 0)
 		_, err := execSimple(ctx, s.conn, st.Text)

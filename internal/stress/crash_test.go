@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -275,15 +274,12 @@ func TestStressKillThenRetry(t *testing.T) {
 // the schema. Each run must either finish or fail cleanly (exit 1), and a
 // final up must complete.
 //
-// Known weakness, asserted only with PGMIG_STRESS_KNOWN_BUGS=1: the first
-// run does not notice that it lost the lock. It commits migration 2 and
-// goes on to 3 and 4 unprotected (exit 0, with only a "release lock"
-// warning at the end), while the second run, which took the free lock,
-// applies migration 2 too and fails with SQLSTATE 23505 (exit 1). Only the
-// tracking table's primary key keeps the migration from running twice. A
-// runner that checked its lock session before each COMMIT (and each
-// no-transaction statement) would stop instead, and the second run would
-// finish the job with exit 0.
+// The first run checks its lock session before each COMMIT (and each
+// no-transaction statement): it notices the loss, rolls back the step in
+// flight and exits 1, naming the lost lock; the second run, which took the
+// free lock, finishes the job with exit 0. Without that check the first
+// run went on unprotected and only the tracking table's primary key kept
+// migration 2 from running twice.
 func TestStressLockSessionLost(t *testing.T) {
 	t.Parallel()
 	_, seed := newRand(t)
@@ -325,8 +321,11 @@ func TestStressLockSessionLost(t *testing.T) {
 		}
 		t.Logf("exit %d: %s", r.code, firstLine(r.stderr))
 	}
-	if os.Getenv("PGMIG_STRESS_KNOWN_BUGS") != "" && rb.code != 0 {
-		problems = append(problems, fmt.Sprintf("the run that lost its lock went on migrating: the second run, which took the lock, failed:\n%s", rb))
+	if ra.code != 1 || !strings.Contains(ra.stderr, "migration lock was lost") {
+		problems = append(problems, fmt.Sprintf("the run that lost its lock must stop with exit 1 naming the lost lock:\n%s", ra))
+	}
+	if rb.code != 0 {
+		problems = append(problems, fmt.Sprintf("the run that took the free lock must finish the job:\n%s", rb))
 	}
 	waitBackendsGone(t, c)
 	st, ps := check(c, ms)
