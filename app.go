@@ -376,6 +376,7 @@ func (a *cliApp) commands() []*cli.Command {
 			Action: a.version,
 		},
 		a.verifyCommand(),
+		a.driftCommand(),
 		a.completionCommand(),
 		a.manCommand(),
 	}

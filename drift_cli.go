@@ -1,0 +1,179 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fatih/color"
+	"github.com/urfave/cli/v2"
+
+	"github.com/pgmig/pgmig/runner"
+	"github.com/pgmig/pgmig/schema"
+	"github.com/pgmig/pgmig/source"
+)
+
+func (a *cliApp) driftCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "drift",
+		Usage: "compare the database's schema with what its applied migrations build; exit 3 when they differ",
+		UsageText: "pgmig drift\n\n" +
+			"Builds the migrations the tracking table records as applied on a scratch database,\n" +
+			"pgmig_drift_<random> on the same server (the role needs CREATEDB), dropped afterwards,\n" +
+			"and prints a unified diff of the two schemas: '+' lines are in the database only.\n" +
+			"Data, sequence values, owners and privileges are not compared.\n\n" +
+			"Examples:\n   pgmig drift --source migrations\n   pgmig drift --format json",
+		Action: a.drift,
+	}
+}
+
+// driftFound is the verdict that the schema differs; it matches
+// runner.ErrValidation, hence exit 3.
+type driftFound struct{ objects []string }
+
+func (e *driftFound) Error() string {
+	return fmt.Sprintf("schema drift: %s differ from what the applied migrations build", plural(len(e.objects), "object"))
+}
+func (e *driftFound) Is(target error) bool { return target == runner.ErrValidation }
+
+// drift snapshots the live database, builds its applied migrations on a
+// scratch database, snapshots that, and diffs the two.
+func (a *cliApp) drift(c *cli.Context) error {
+	ctx := c.Context
+	start := time.Now()
+	table := c.String("table")
+	exclude, _, err := trackingTable(table)
+	if err != nil {
+		return err
+	}
+	ropts, err := a.remoteOptions(c)
+	if err != nil {
+		return err
+	}
+	src, err := openSource(ctx, c.String("source"), ropts)
+	if err != nil {
+		return err
+	}
+	all, err := src.Migrations(ctx)
+	if err != nil {
+		return err
+	}
+	live, err := a.connect(c)
+	if err != nil {
+		return err
+	}
+	defer live.Close()
+	r, err := a.scratchRunner(c, live, all)
+	if err != nil {
+		return err
+	}
+	st, err := r.Status(ctx)
+	if err != nil {
+		return err
+	}
+	ms, err := appliedMigrations(all, st)
+	if err != nil {
+		return err
+	}
+	var tracked bool
+	if err := live.Pool().QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", exclude).Scan(&tracked); err != nil {
+		return fmt.Errorf("drift: look up %s: %w", table, err)
+	}
+	liveSnap, err := schema.Take(ctx, live.Pool(), schema.Options{Exclude: []string{exclude}})
+	if err != nil {
+		return fmt.Errorf("drift: %w", err)
+	}
+
+	sc, err := a.createScratch(c, "pgmig_drift_")
+	if err != nil {
+		return err
+	}
+	defer sc.drop(ctx)
+	if tracked {
+		// Up creates the tracking table (and its schema) even with nothing
+		// to apply, as the live database has them.
+		sr, err := a.scratchRunner(c, sc.db, ms)
+		if err != nil {
+			return err
+		}
+		if _, err := sr.Up(ctx, runner.UpOptions{}); err != nil {
+			return fmt.Errorf("drift: build the applied migrations on %s: %w", sc.name, err)
+		}
+	}
+	built, err := schema.Take(ctx, sc.db.Pool(), schema.Options{Exclude: []string{exclude}})
+	if err != nil {
+		return fmt.Errorf("drift: %w", err)
+	}
+	built.Label = "migrations"
+	if st.Current != nil {
+		built.Label = "migrations up to " + fmtVersion(*st.Current)
+	}
+	liveSnap.Label = "database"
+	diff, objects := schema.Diff(built, liveSnap)
+	a.out.drifted(st.Current, len(ms), objects, diff, time.Since(start))
+	if len(objects) > 0 {
+		return &reportedError{&driftFound{objects}}
+	}
+	return nil
+}
+
+// appliedMigrations returns the migrations the tracking table records as
+// applied, from the source. A history the files cannot rebuild (a changed
+// or missing file, a failed row) is a validation failure.
+func appliedMigrations(all []source.Migration, st runner.Status) ([]source.Migration, error) {
+	byVersion := map[int64]source.Migration{}
+	for _, m := range all {
+		byVersion[m.Version] = m
+	}
+	var ms []source.Migration
+	var problems []error
+	for _, m := range st.Migrations {
+		switch m.State {
+		case runner.Applied:
+			ms = append(ms, byVersion[m.Version])
+		case runner.Changed:
+			problems = append(problems, &runner.ChecksumMismatchError{Version: m.Version, Name: m.Name, File: m.File, Recorded: m.Recorded, Current: m.Checksum})
+		case runner.Missing:
+			problems = append(problems, &runner.MissingFileError{Version: m.Version, Name: m.Name})
+		case runner.Failed:
+			problems = append(problems, &runner.DirtyError{Version: m.Version, Name: m.Name, Statement: m.FailedStatement, Message: m.Error})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("drift: the files cannot rebuild the applied migrations: %w", errors.Join(problems...))
+	}
+	return ms, nil
+}
+
+// drifted prints drift's result.
+func (p *printer) drifted(current *int64, applied int, objects []string, diff string, total time.Duration) {
+	if p.json {
+		doc := struct {
+			Drift      bool     `json:"drift"`
+			Objects    []string `json:"objects"`
+			Diff       string   `json:"diff"`
+			Current    *int64   `json:"current"`
+			DurationMS float64  `json:"duration_ms"`
+		}{len(objects) > 0, objects, diff, current, ms(total)}
+		if doc.Objects == nil {
+			doc.Objects = []string{}
+		}
+		p.writeJSON(doc)
+		return
+	}
+	upTo := "no migration applied"
+	if current != nil {
+		upTo = fmt.Sprintf("%s applied, up to %s", plural(applied, "migration"), fmtVersion(*current))
+	}
+	if len(objects) == 0 {
+		if !p.quiet {
+			fmt.Fprintf(p.stdout, "%s the schema is what the migrations build (%s; %s)\n", p.paint(color.FgGreen)("no drift:"), upTo, fmtDuration(total))
+		}
+		return
+	}
+	fmt.Fprintf(p.stdout, "%s %s differ from what the migrations build (%s):\n", p.paint(color.FgRed, color.Bold)("drift:"), plural(len(objects), "object"), upTo)
+	for _, o := range objects {
+		fmt.Fprintf(p.stdout, "  %s\n", o)
+	}
+	p.printDiff(p.stdout, diff)
+}
