@@ -316,6 +316,7 @@ func (a *cliApp) commands() []*cli.Command {
 				&cli.IntFlag{Name: "steps", Usage: "apply at most N migrations"},
 				&cli.BoolFlag{Name: "dry-run", Usage: "show what would be applied, change nothing"},
 				&cli.BoolFlag{Name: "rehearse", Usage: "run pending migrations in a transaction that is rolled back; report each one's duration and locks"},
+				&cli.BoolFlag{Name: "lint", Usage: "lint the pending migrations first (see pgmig lint); refuse to apply anything if an error-level rule fires"},
 			},
 			Action: a.up,
 		},
@@ -376,7 +377,7 @@ func (a *cliApp) commands() []*cli.Command {
 			Action: a.version,
 		},
 		a.verifyCommand(),
-		a.driftCommand(),
+		a.lintCommand(),
 		a.completionCommand(),
 		a.manCommand(),
 	}
@@ -585,6 +586,11 @@ func (a *cliApp) up(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
+	if c.Bool("lint") {
+		if err := a.lintPending(c, r); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	rep, err := r.Up(c.Context, opts)
 	if err != nil {
