@@ -377,6 +377,7 @@ func (a *cliApp) commands() []*cli.Command {
 			Action: a.version,
 		},
 		a.verifyCommand(),
+		a.driftCommand(),
 		a.lintCommand(),
 		a.completionCommand(),
 		a.manCommand(),
