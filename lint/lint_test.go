@@ -3,6 +3,7 @@ package lint
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -267,5 +268,19 @@ func TestIgnore(t *testing.T) {
 	}
 	if res.Errors() != 1 || res.Warnings() != 0 {
 		t.Errorf("%d errors, %d warnings, want 1 and 0", res.Errors(), res.Warnings())
+	}
+}
+
+// TestDocsListEveryRule keeps docs/lint.md in step with the rule table.
+func TestDocsListEveryRule(t *testing.T) {
+	doc, err := os.ReadFile("../docs/lint.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules() {
+		row := fmt.Sprintf("| `%s` | %s | %s | %s |", r.ID, r.Level, r.Why, r.Help)
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/lint.md lacks the row\n%s", row)
+		}
 	}
 }
