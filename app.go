@@ -104,21 +104,21 @@ func markAction(fn cli.ActionFunc) cli.ActionFunc {
 // hoistGlobalFlags can move them from after the command to before it.
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "database-url", Aliases: []string{"d"}, Usage: "PostgreSQL URL or keyword/value string; unset uses the libpq defaults (PGHOST, PGUSER, ~/.pgpass, …)", EnvVars: []string{"PGMIG_DATABASE_URL", "DATABASE_URL"}},
-		&cli.StringFlag{Name: "source", Aliases: []string{"s"}, Value: "./migrations", Usage: "migrations: a directory, file://DIR, builtin, or https://…/NAME.tar.gz|.tgz|.zip[#sha256=HEX]", EnvVars: []string{"PGMIG_SOURCE"}},
-		&cli.StringFlag{Name: "table", Value: runner.DefaultTable, Usage: "tracking table, [schema.]table", EnvVars: []string{"PGMIG_TABLE"}},
-		&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text or json", EnvVars: []string{"PGMIG_FORMAT"}},
+		&cli.StringFlag{Name: "database-url", Aliases: []string{"d"}, Usage: "the database: a postgres:// `URL` or a keyword/value string; unset uses the libpq defaults (PGHOST, PGUSER, ~/.pgpass, …)", EnvVars: []string{"PGMIG_DATABASE_URL", "DATABASE_URL"}},
+		&cli.StringFlag{Name: "source", Aliases: []string{"s"}, Value: "./migrations", Usage: "where the migrations are, `SOURCE`: a directory (DIR or file://DIR), builtin, or https://…/NAME.tar.gz|.tgz|.zip[#sha256=HEX]", EnvVars: []string{"PGMIG_SOURCE"}},
+		&cli.StringFlag{Name: "table", Value: runner.DefaultTable, Usage: "the tracking `TABLE`, table or schema.table", EnvVars: []string{"PGMIG_TABLE"}},
+		&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json (one JSON document on stdout)", EnvVars: []string{"PGMIG_FORMAT"}},
 		&cli.BoolFlag{Name: "no-color", Usage: "never colour the output (also NO_COLOR); colour is used only on a terminal"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors (and the JSON document)"},
 		&cli.BoolFlag{Name: "verbose", Usage: "log what pgmig does to stderr"},
-		&cli.DurationFlag{Name: "lock-timeout", Value: 5 * time.Minute, Usage: "how long to wait for another run's lock", EnvVars: []string{"PGMIG_LOCK_TIMEOUT"}},
-		&cli.StringFlag{Name: "lock-mode", Value: "session", Usage: "how runs exclude each other: session (advisory lock) or table (lease row; for PgBouncer transaction pooling)", EnvVars: []string{"PGMIG_LOCK_MODE"}},
-		&cli.DurationFlag{Name: "lock-ttl", Value: 30 * time.Second, Usage: "time to live of a --lock-mode table lease, renewed every third of it", EnvVars: []string{"PGMIG_LOCK_TTL"}, Hidden: true},
-		&cli.DurationFlag{Name: "connect-timeout", Value: 30 * time.Second, Usage: "how long to retry while the server is unreachable or starting", EnvVars: []string{"PGMIG_CONNECT_TIMEOUT"}},
+		&cli.DurationFlag{Name: "lock-timeout", Value: 5 * time.Minute, Usage: "wait up to `DURATION` for another run's lock, then exit 4", EnvVars: []string{"PGMIG_LOCK_TIMEOUT"}},
+		&cli.StringFlag{Name: "lock-mode", Value: "session", Usage: "how runs exclude each other, `MODE`: session (an advisory lock) or table (a lease row, for PgBouncer transaction pooling)", EnvVars: []string{"PGMIG_LOCK_MODE"}},
+		&cli.DurationFlag{Name: "lock-ttl", Value: 30 * time.Second, Usage: "time to live (`DURATION`) of a --lock-mode table lease, renewed every third of it", EnvVars: []string{"PGMIG_LOCK_TTL"}, Hidden: true},
+		&cli.DurationFlag{Name: "connect-timeout", Value: 30 * time.Second, Usage: "retry for up to `DURATION` while the server is unreachable or starting up", EnvVars: []string{"PGMIG_CONNECT_TIMEOUT"}},
 		&cli.BoolFlag{Name: "allow-out-of-order", Usage: "apply pending migrations older than the newest applied one", EnvVars: []string{"PGMIG_ALLOW_OUT_OF_ORDER"}},
 		&cli.BoolFlag{Name: "allow-insecure-source", Usage: "allow an http:// --source (without TLS anyone on the way can change the SQL)", EnvVars: []string{"PGMIG_ALLOW_INSECURE_SOURCE"}},
-		&cli.Int64Flag{Name: "source-max-size", Value: 64, Usage: "largest --source archive to download, in MiB; unpacked it may hold 4 times as much", EnvVars: []string{"PGMIG_SOURCE_MAX_SIZE"}},
-		&cli.DurationFlag{Name: "source-timeout", Value: time.Minute, Usage: "how long fetching a --source archive may take, retries included", EnvVars: []string{"PGMIG_SOURCE_TIMEOUT"}},
+		&cli.Int64Flag{Name: "source-max-size", Value: 64, Usage: "largest --source archive to download, in `MIB`; unpacked it may hold 4 times as much", EnvVars: []string{"PGMIG_SOURCE_MAX_SIZE"}},
+		&cli.DurationFlag{Name: "source-timeout", Value: time.Minute, Usage: "fetching a --source archive may take up to `DURATION`, retries included", EnvVars: []string{"PGMIG_SOURCE_TIMEOUT"}},
 	}
 }
 
@@ -232,13 +232,16 @@ func newApp(a *cliApp) *cli.App {
 		},
 		Commands: a.commands(),
 	}
+	app.Description = description
 	for _, cmd := range app.Commands {
+		cmd.HideHelpCommand = true
 		cmd.HideHelp = true
 		cmd.Flags = append(cmd.Flags, helpFlag())
 		cmd.OnUsageError = app.OnUsageError
 		cmd.Action = markAction(cmd.Action)
 	}
 	app.Action = markAction(app.Action)
+	decorateHelp(app)
 	return app
 }
 
@@ -309,11 +312,11 @@ func (a *cliApp) commands() []*cli.Command {
 		},
 		{
 			Name:      "up",
-			Usage:     "apply pending migrations in order, each in its own transaction",
+			Usage:     "validate, then apply pending migrations in order, each in its own transaction",
 			UsageText: "pgmig up [--to VERSION] [--steps N] [--dry-run]\n\nExamples:\n   pgmig up --source builtin\n   pgmig up --to 003\n   pgmig up --steps 1 --dry-run",
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "to", Usage: "stop after this version"},
-				&cli.IntFlag{Name: "steps", Usage: "apply at most N migrations"},
+				&cli.StringFlag{Name: "to", Usage: "stop after `VERSION`"},
+				&cli.IntFlag{Name: "steps", Usage: "apply at most `N` migrations"},
 				&cli.BoolFlag{Name: "dry-run", Usage: "show what would be applied, change nothing"},
 				&cli.BoolFlag{Name: "rehearse", Usage: "run pending migrations in a transaction that is rolled back; report each one's duration and locks"},
 				&cli.BoolFlag{Name: "lint", Usage: "lint the pending migrations first (see pgmig lint); refuse to apply anything if an error-level rule fires"},
@@ -326,8 +329,8 @@ func (a *cliApp) commands() []*cli.Command {
 			Usage:     "run down sections, newest first (default: one step)",
 			UsageText: "pgmig rollback [--steps N | --to VERSION | --all] [--dry-run]\n\nExamples:\n   pgmig rollback\n   pgmig rollback --to 002   # leaves 002 applied\n   pgmig rollback --all",
 			Flags: []cli.Flag{
-				&cli.IntFlag{Name: "steps", Usage: "roll back the newest N migrations"},
-				&cli.StringFlag{Name: "to", Usage: "roll back everything newer than VERSION, leaving VERSION applied"},
+				&cli.IntFlag{Name: "steps", Usage: "roll back the newest `N` migrations"},
+				&cli.StringFlag{Name: "to", Usage: "roll back everything newer than `VERSION`, leaving VERSION applied"},
 				&cli.BoolFlag{Name: "all", Usage: "roll back every applied migration"},
 				&cli.BoolFlag{Name: "dry-run", Usage: "show what would be rolled back, change nothing"},
 			},
@@ -357,7 +360,7 @@ func (a *cliApp) commands() []*cli.Command {
 				// Checked in the action rather than with Required: urfave/cli
 				// prints the help on stdout for a missing required flag, which
 				// breaks --format json.
-				&cli.StringFlag{Name: "version", Usage: "the newest migration the database already has (required)"},
+				&cli.StringFlag{Name: "version", Usage: "the newest migration (`VERSION`) the database already has (required)"},
 			},
 			Action: a.baseline,
 		},

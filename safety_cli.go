@@ -15,8 +15,8 @@ import (
 // safetyFlags are the global flags for running DDL without an outage.
 func safetyFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.DurationFlag{Name: "ddl-lock-timeout", Usage: "lock_timeout for each transactional section; a section that hits it is rolled back and retried (0: the server's setting)", EnvVars: []string{"PGMIG_DDL_LOCK_TIMEOUT"}},
-		&cli.IntFlag{Name: "ddl-retries", Value: 5, Usage: "how often a section that hit --ddl-lock-timeout is retried, with exponential backoff", EnvVars: []string{"PGMIG_DDL_RETRIES"}},
+		&cli.DurationFlag{Name: "ddl-lock-timeout", Usage: "lock_timeout (`DURATION`) for each transactional section; a section that hits it is rolled back and retried", EnvVars: []string{"PGMIG_DDL_LOCK_TIMEOUT"}},
+		&cli.IntFlag{Name: "ddl-retries", Value: 5, Usage: "retry a section that hit --ddl-lock-timeout up to `N` times, with exponential backoff", EnvVars: []string{"PGMIG_DDL_RETRIES"}},
 	}
 }
 

@@ -25,10 +25,10 @@ import (
 // validate.
 func targetFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "targets", Usage: "file of database URLs, one per line (# comments), to run against each", EnvVars: []string{"PGMIG_TARGETS"}},
-		&cli.StringFlag{Name: "schemas-query", Usage: "SQL returning schema names: run against each schema (its own tracking table, search_path set to it)", EnvVars: []string{"PGMIG_SCHEMAS_QUERY"}},
-		&cli.IntFlag{Name: "parallel", Value: 1, Usage: "how many targets run at once", EnvVars: []string{"PGMIG_PARALLEL"}},
-		&cli.IntFlag{Name: "canary", Usage: "run the first K targets alone and first; stop if any fails", EnvVars: []string{"PGMIG_CANARY"}},
+		&cli.StringFlag{Name: "targets", Usage: "run against each database URL of `FILE`, one per line (# comments)", EnvVars: []string{"PGMIG_TARGETS"}},
+		&cli.StringFlag{Name: "schemas-query", Usage: "run against each schema the `SQL` returns (each with its own tracking table, search_path set to it)", EnvVars: []string{"PGMIG_SCHEMAS_QUERY"}},
+		&cli.IntFlag{Name: "parallel", Value: 1, Usage: "run `N` targets at once", EnvVars: []string{"PGMIG_PARALLEL"}},
+		&cli.IntFlag{Name: "canary", Usage: "run the first `K` targets alone and first; stop if any fails", EnvVars: []string{"PGMIG_CANARY"}},
 		&cli.BoolFlag{Name: "fail-fast", Usage: "start no more targets after one fails", EnvVars: []string{"PGMIG_FAIL_FAST"}},
 	}
 }

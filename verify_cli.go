@@ -33,7 +33,7 @@ func (a *cliApp) verifyCommand() *cli.Command {
 			"which must be empty, and leaves it empty.\n\n" +
 			"Examples:\n   pgmig verify --source migrations\n   pgmig verify --dev-url postgres://localhost/app_dev --format json",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "dev-url", Usage: "an empty database to verify in, instead of creating a scratch one", EnvVars: []string{"PGMIG_DEV_URL"}},
+			&cli.StringFlag{Name: "dev-url", Usage: "an empty database (`URL`) to verify in, instead of creating a scratch one", EnvVars: []string{"PGMIG_DEV_URL"}},
 		},
 		Action: a.verify,
 	}
