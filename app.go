@@ -318,6 +318,7 @@ func (a *cliApp) commands() []*cli.Command {
 				&cli.StringFlag{Name: "to", Usage: "stop after `VERSION`"},
 				&cli.IntFlag{Name: "steps", Usage: "apply at most `N` migrations"},
 				&cli.BoolFlag{Name: "dry-run", Usage: "show what would be applied, change nothing"},
+				&cli.BoolFlag{Name: "single-transaction", Usage: "apply all pending migrations in one transaction, sent as one query: all or nothing (refused when one runs without a transaction)"},
 				&cli.BoolFlag{Name: "rehearse", Usage: "run pending migrations in a transaction that is rolled back; report each one's duration and locks"},
 				&cli.BoolFlag{Name: "lint", Usage: "lint the pending migrations first (see pgmig lint); refuse to apply anything if an error-level rule fires"},
 			},
@@ -573,6 +574,7 @@ func (a *cliApp) up(c *cli.Context) error {
 		opts.To = v
 	}
 	opts.Steps, opts.DryRun, opts.Rehearse = c.Int("steps"), c.Bool("dry-run"), c.Bool("rehearse")
+	opts.SingleTransaction = c.Bool("single-transaction")
 	if targets, ok, err := a.fleetTargets(c); err != nil || ok {
 		if err != nil {
 			return err

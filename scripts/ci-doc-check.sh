@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs what docs/ci.md shows against a scratch database, so the page stays
-# true: every `pgmig …` line of its CI examples (against --source builtin),
+# Runs what README.md's "Running pgmig in CI" section shows against a
+# scratch database, so the section stays true: every `pgmig …` line of its CI examples (against --source builtin),
 # then its JSON/jq example through each documented exit code (0, 1, 2, 3, 4).
 # The docker lines are not run: there is no container engine here.
 #
@@ -10,7 +10,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-doc=$root/docs/ci.md
+tmpdoc=$(mktemp)
+# The section runs from its heading to the next level-2 heading.
+awk '/^## Running pgmig in CI/{on=1; print; next} on && /^## /{exit} on' "$root/README.md" >"$tmpdoc"
+[ -s "$tmpdoc" ] || { echo "ci-doc-check: README.md has no '## Running pgmig in CI' section" >&2; exit 1; }
+doc=$tmpdoc
 
 admin=${PGMIG_DOC_CHECK_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 for tool in go psql jq; do
@@ -27,7 +31,7 @@ bgpid=
 cleanup() {
   [[ -n $bgpid ]] && kill "$bgpid" 2>/dev/null || true
   psql "$admin" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
+  rm -rf "$tmp" "$tmpdoc"
 }
 trap cleanup EXIT
 
@@ -141,4 +145,4 @@ if ((failures > 0)); then
   echo "ci-doc-check: $failures failed" >&2
   exit 1
 fi
-echo "ci-doc-check: docs/ci.md commands all behave as documented"
+echo "ci-doc-check: the commands of README.md's CI section all behave as documented"
