@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/urfave/cli/v2"
 
+	"github.com/pgmig/pgmig/lint"
 	"github.com/pgmig/pgmig/lock"
 	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/remote"
@@ -582,7 +583,21 @@ func (a *cliApp) up(c *cli.Context) error {
 		if opts.Rehearse {
 			return usagef("--rehearse runs against one database at a time")
 		}
+		// One lint of the source; each target is judged by what it has pending.
+		var linted *lint.Result
+		if c.Bool("lint") {
+			_, res, err := a.lintSource(c)
+			if err != nil {
+				return err
+			}
+			linted = &res
+		}
 		return a.runFleet(c, targets, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
+			if linted != nil {
+				if err := lintGate(ctx, r, *linted); err != nil {
+					return runner.Report{}, runner.Status{}, err
+				}
+			}
 			rep, err := r.Up(ctx, opts)
 			return rep, runner.Status{}, err
 		})

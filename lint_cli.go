@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -81,30 +82,13 @@ func (a *cliApp) lint(c *cli.Context) error {
 // judges only the migrations up would apply, so an old applied migration
 // that would not pass today does not block every deploy after it.
 func (a *cliApp) lintPending(c *cli.Context, r *runner.Runner) error {
-	st, err := r.Status(c.Context)
-	if err != nil {
-		return err
-	}
-	pending := map[int64]bool{}
-	for _, m := range st.Migrations {
-		if m.State == runner.Pending {
-			pending[m.Version] = true
-		}
-	}
 	_, res, err := a.lintSource(c)
 	if err != nil {
 		return err
 	}
-	var kept lint.Result
-	for _, f := range res.Findings {
-		if pending[f.Version] {
-			kept.Findings = append(kept.Findings, f)
-		}
-	}
-	for _, ig := range res.Ignored {
-		if pending[ig.Version] {
-			kept.Ignored = append(kept.Ignored, ig)
-		}
+	kept, err := pendingFindings(c.Context, r, res)
+	if err != nil {
+		return err
 	}
 	n := kept.Errors()
 	if a.out.json {
@@ -126,6 +110,54 @@ func (a *cliApp) lintPending(c *cli.Context, r *runner.Runner) error {
 	red := a.out.paint(color.FgRed, color.Bold)
 	fmt.Fprintf(a.out.stderr, "%s lint found %s in pending migrations; nothing applied\n", red("error:"), plural(n, "error"))
 	return &reportedError{&lintFailed{errors: n}}
+}
+
+// pendingFindings keeps the findings of the migrations r has pending: an
+// applied migration's findings can no longer be acted on, and must not
+// block every later deploy.
+func pendingFindings(ctx context.Context, r *runner.Runner, res lint.Result) (lint.Result, error) {
+	st, err := r.Status(ctx)
+	if err != nil {
+		return lint.Result{}, err
+	}
+	pending := map[int64]bool{}
+	for _, m := range st.Migrations {
+		if m.State == runner.Pending {
+			pending[m.Version] = true
+		}
+	}
+	var kept lint.Result
+	for _, f := range res.Findings {
+		if pending[f.Version] {
+			kept.Findings = append(kept.Findings, f)
+		}
+	}
+	for _, ig := range res.Ignored {
+		if pending[ig.Version] {
+			kept.Ignored = append(kept.Ignored, ig)
+		}
+	}
+	return kept, nil
+}
+
+// lintGate fails a target whose pending migrations have error-level
+// findings, for up --lint over several targets.
+func lintGate(ctx context.Context, r *runner.Runner, res lint.Result) error {
+	kept, err := pendingFindings(ctx, r, res)
+	if err != nil {
+		return err
+	}
+	n := kept.Errors()
+	if n == 0 {
+		return nil
+	}
+	lf := &lintFailed{errors: n}
+	for _, f := range kept.Findings {
+		if f.Level == lint.Error {
+			lf.problems = append(lf.problems, findingLine(f))
+		}
+	}
+	return lf
 }
 
 func findingLine(f lint.Finding) string {

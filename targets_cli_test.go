@@ -187,3 +187,28 @@ func TestTargetFlagsUsage(t *testing.T) {
 }
 
 var _ = time.Second
+
+func TestTargetsUpLint(t *testing.T) {
+	t.Parallel()
+	fresh, migrated := newDB(t), newDB(t)
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "001_t.sql"), "-- pgmig:up\nCREATE TABLE t (id bigint);\n")
+	// An index built without CONCURRENTLY on a table an earlier file made:
+	// a lint error wherever it is still pending.
+	writeFile(t, filepath.Join(src, "002_idx.sql"), "-- pgmig:up\nCREATE INDEX t_id ON t (id);\n")
+	wantCode(t, inproc(t, on(migrated, src, "up")...), 0)
+
+	r := inproc(t, "--source", src, "-d", fresh, "-d", migrated, "up", "--lint", "--format", "json")
+	wantCode(t, r, 3)
+	var rs []fleetResult
+	oneJSON(t, r.stdout, &rs)
+	if len(rs) != 2 || rs[0].Outcome != "failed" || rs[0].Code != 3 || rs[1].Outcome != "ok" {
+		t.Fatalf("results %+v", rs)
+	}
+	if !strings.Contains(rs[0].Error.Message, "index-not-concurrent") {
+		t.Errorf("the lint failure does not name the rule: %s", rs[0].Error.Message)
+	}
+	if exists(t, connect(t, fresh), "t") {
+		t.Error("a target with lint errors was migrated")
+	}
+}
