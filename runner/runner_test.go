@@ -464,7 +464,7 @@ func TestNoTransaction(t *testing.T) {
 		r := e.runner(files, runner.Options{})
 		_, err := r.Up(ctx, runner.UpOptions{})
 		var me *runner.MigrationError
-		if !errors.As(err, &me) || me.Statement != 2 || me.Line != 4 || me.Column != 1 {
+		if !errors.As(err, &me) || me.Statement != 2 || me.Line != 4 || me.Column != 37 {
 			t.Fatalf("no-transaction failure: %v (%+v)", err, me)
 		}
 		if e.history("") != "1,2!" || !e.exists("t_id") || e.exists("t_z") || e.exists("more") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -298,11 +299,20 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 	default:
 		off = at.stmt.Offset + source.Position(at.stmt.Text, int(pe.Position))
 	}
-	if off < 0 && at.base < 0 && at.stmt.Start >= 0 && at.stmt.Text != "" {
-		off = at.stmt.Start
+	// No position from the server: find the failed statement, and within
+	// it the name the message quotes, when that is unambiguous.
+	var failed *source.Statement
+	switch {
+	case at.base < 0 && at.stmt.Text != "":
+		failed = &at.stmt
+	case at.index >= 0 && at.index < len(stmts):
+		failed = &stmts[at.index]
 	}
-	if off < 0 && at.index >= 0 && at.index < len(stmts) {
-		off = stmts[at.index].Start
+	if off < 0 && failed != nil && failed.Start >= 0 {
+		off = failed.Start
+		if rel := quotedNameOffset(failed.Text, pe.Message); rel >= 0 {
+			off = failed.Offset + rel
+		}
 	}
 	if off < 0 {
 		return merr
@@ -333,4 +343,33 @@ func fileLine(sec source.Section, off int) (line, col int, text string) {
 		end = len(sec.SQL) - start
 	}
 	return sec.Line + l - 1, c, sec.SQL[start : start+end]
+}
+
+var quotedRE = regexp.MustCompile(`"([^"]+)"`)
+
+// quotedNameOffset finds where in stmt the server's message points when it
+// gives no position, as for `column "user_idd" does not exist` raised by
+// CREATE INDEX: the first name quoted in the message that occurs exactly
+// once in the statement, as a whole word and in any case. It returns -1
+// when no name is that clear: a guess that could be wrong is worse than
+// the statement's start.
+func quotedNameOffset(stmt, message string) int {
+	lower := strings.ToLower(stmt)
+	for _, m := range quotedRE.FindAllStringSubmatch(message, -1) {
+		name := strings.ToLower(m[1])
+		re, err := regexp.Compile(`(^|[^\pL\pN_$"])"?` + regexp.QuoteMeta(name) + `"?($|[^\pL\pN_$])`)
+		if err != nil {
+			continue
+		}
+		hits := re.FindAllStringSubmatchIndex(lower, 2)
+		if len(hits) == 1 {
+			// Past the character before the name (group 1) and an opening quote.
+			at := hits[0][3]
+			if at < len(lower) && lower[at] == '"' {
+				at++
+			}
+			return at
+		}
+	}
+	return -1
 }
