@@ -394,6 +394,7 @@ type errorDoc struct {
 	Column    int      `json:"column,omitempty"`
 	Statement int      `json:"statement,omitempty"`
 	Version   int64    `json:"version,omitempty"`
+	Direction string   `json:"direction,omitempty"`
 	Detail    string   `json:"detail,omitempty"`
 	Hint      string   `json:"hint,omitempty"`
 	Where     string   `json:"where,omitempty"`
@@ -407,8 +408,16 @@ func newErrorDoc(err error, code int) errorDoc {
 	if errors.As(err, &pe) {
 		d.SQLState, d.Detail, d.Hint, d.Where = pe.Code, pe.Detail, pe.Hint, pe.Where
 	}
-	if errors.As(err, &me) {
+	var md *runner.MissingDownError
+	var cm *runner.ChecksumMismatchError
+	switch {
+	case errors.As(err, &me):
 		d.File, d.Line, d.Column, d.Statement, d.Version = me.File, me.Line, me.Column, me.Statement, me.Version
+		d.Direction = string(me.Direction)
+	case errors.As(err, &md):
+		d.File, d.Version = md.File, md.Version
+	case errors.As(err, &cm):
+		d.File, d.Version = cm.File, cm.Version
 	}
 	if lines := strings.Split(err.Error(), "\n"); len(lines) > 1 {
 		d.Problems = lines

@@ -458,7 +458,7 @@ func (p *printer) verified(vs []verifiedMigration, diff *schemaDifference, failu
 			Verified   []verifiedMigration `json:"verified"`
 			OK         bool                `json:"ok"`
 			Difference *jsonDifference     `json:"difference"`
-			Error      *failureJSON        `json:"error,omitempty"`
+			Error      *errorDoc           `json:"error,omitempty"`
 			DurationMS float64             `json:"duration_ms"`
 		}{Verified: vs, OK: diff == nil && failure == nil, DurationMS: ms(total)}
 		if diff != nil {
@@ -507,34 +507,8 @@ func (p *printer) printDiff(w interface{ Write([]byte) (int, error) }, diff stri
 	}
 }
 
-// failureJSON is the "error" object of a failure, as printer.error writes it.
-type failureJSON struct {
-	Message   string `json:"message"`
-	Code      int    `json:"code"`
-	SQLState  string `json:"sqlstate,omitempty"`
-	File      string `json:"file,omitempty"`
-	Line      int    `json:"line,omitempty"`
-	Column    int    `json:"column,omitempty"`
-	Statement int    `json:"statement,omitempty"`
-	Version   int64  `json:"version,omitempty"`
-	Direction string `json:"direction,omitempty"`
-	Detail    string `json:"detail,omitempty"`
-	Hint      string `json:"hint,omitempty"`
-}
-
-func errorJSON(err error, code int) *failureJSON {
-	je := &failureJSON{Message: err.Error(), Code: code}
-	var me *runner.MigrationError
-	var pe *pgconn.PgError
-	var md *runner.MissingDownError
-	if errors.As(err, &pe) {
-		je.SQLState, je.Detail, je.Hint = pe.Code, pe.Detail, pe.Hint
-	}
-	if errors.As(err, &me) {
-		je.File, je.Line, je.Column, je.Statement, je.Version, je.Direction = me.File, me.Line, me.Column, me.Statement, me.Version, string(me.Direction)
-	}
-	if errors.As(err, &md) {
-		je.File, je.Version = md.File, md.Version
-	}
-	return je
+// errorJSON is the "error" object of a failure, as printer.error writes it.
+func errorJSON(err error, code int) *errorDoc {
+	d := newErrorDoc(err, code)
+	return &d
 }
