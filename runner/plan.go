@@ -190,33 +190,33 @@ func (p *plan) pending(to int64, steps int) []*source.Migration {
 	return out
 }
 
-// has tells whether the files hold version v.
-func (p *plan) has(v int64) bool {
-	for _, e := range p.entries {
-		if e.m != nil && e.m.Version == v {
-			return true
-		}
-	}
-	return false
-}
-
-// Status reports every migration known from the files and the history. It
-// takes no lock and changes nothing, not even creating the table.
-func (r *Runner) Status(ctx context.Context) (Status, error) {
+// current reads the files and the history into a plan, without the lock
+// and without creating the table.
+func (r *Runner) current(ctx context.Context) (*plan, error) {
 	ms, err := r.migrations(ctx)
 	if err != nil {
-		return Status{}, err
+		return nil, err
 	}
-	var st Status
+	var p *plan
 	err = r.read(ctx, func(s *session) error {
 		recs, err := readHistory(ctx, s)
 		if err != nil {
 			return err
 		}
-		st = newPlan(ms, recs).status()
+		p = newPlan(ms, recs)
 		return nil
 	})
-	return st, err
+	return p, err
+}
+
+// Status reports every migration known from the files and the history. It
+// takes no lock and changes nothing, not even creating the table.
+func (r *Runner) Status(ctx context.Context) (Status, error) {
+	p, err := r.current(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	return p.status(), nil
 }
 
 // Validate checks the files and the history without changing anything: the
@@ -224,19 +224,9 @@ func (r *Runner) Status(ctx context.Context) (Status, error) {
 // disagreement with the history (matching ErrValidation), joined. It
 // returns the status it checked.
 func (r *Runner) Validate(ctx context.Context) (Status, error) {
-	ms, err := r.migrations(ctx)
+	p, err := r.current(ctx)
 	if err != nil {
 		return Status{}, err
 	}
-	var st Status
-	err = r.read(ctx, func(s *session) error {
-		recs, err := readHistory(ctx, s)
-		if err != nil {
-			return err
-		}
-		p := newPlan(ms, recs)
-		st = p.status()
-		return p.validate(r.opts.AllowOutOfOrder)
-	})
-	return st, err
+	return p.status(), p.validate(r.opts.AllowOutOfOrder)
 }
