@@ -176,7 +176,7 @@ func (r *Runner) watch(ctx context.Context, s *session, m *source.Migration, dir
 // to go on until the database is checked and `pgmig repair` run.
 func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction) error {
 	var stmts []source.Statement
-	for _, st := range source.Split(sec.SQL) {
+	for _, st := range sec.Statements() {
 		if !st.Empty() {
 			stmts = append(stmts, st)
 		}
@@ -283,7 +283,7 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 		return merr
 	}
 	var stmts []source.Statement
-	for _, st := range source.Split(sec.SQL) {
+	for _, st := range sec.Statements() {
 		if !st.Empty() {
 			stmts = append(stmts, st)
 		}

@@ -42,8 +42,9 @@ func FromFS(fsys fs.FS) Source { return &fsSource{fsys: fsys} }
 func Dir(path string) Source { return &fsSource{fsys: os.DirFS(path), dir: path} }
 
 type fsSource struct {
-	fsys fs.FS
-	dir  string // the directory os.DirFS was given, for messages; "" for FromFS
+	fsys   fs.FS
+	dir    string                      // the directory os.DirFS was given, for messages; "" for FromFS
+	lookup func(string) (string, bool) // ENVSUB variables; nil: os.LookupEnv
 }
 
 func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
@@ -87,7 +88,7 @@ func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read migration %s: %w", s.path(e.Name()), err)
 		}
-		pf, ferrs := parseFile(e.Name(), fn, content)
+		pf, ferrs := parseFileEnv(e.Name(), fn, content, s.lookup)
 		files = append(files, pf)
 		errs = append(errs, ferrs...)
 	}
@@ -126,18 +127,21 @@ func assemble(files []parsedFile) ([]Migration, []error) {
 	)
 	for _, v := range versions {
 		group := byVersion[v]
-		var singles, ups, downs []parsedFile
+		var singles, ups, downs, undos []parsedFile
 		for _, f := range group {
-			switch f.kind {
-			case kindSingle:
+			switch {
+			case f.kind == kindSingle:
 				singles = append(singles, f)
-			case kindUp:
+			case f.kind == kindUp:
 				ups = append(ups, f)
-			case kindDown:
+			case f.flyway:
+				undos = append(undos, f)
+			default:
 				downs = append(downs, f)
 			}
 		}
-		if len(singles)+len(ups) > 1 || len(downs) > 1 || len(singles) == 1 && len(downs) == 1 {
+		downs = append(downs, undos...)
+		if len(singles)+len(ups) > 1 || len(downs) > 1 || len(singles) == 1 && len(downs) == 1 && !downs[0].flyway {
 			names := make([]string, len(group))
 			for i, f := range group {
 				names[i] = f.file
@@ -148,6 +152,11 @@ func assemble(files []parsedFile) ([]Migration, []error) {
 		}
 		if len(singles)+len(ups) == 0 {
 			d := downs[0]
+			if d.flyway {
+				errs = append(errs, &FileError{File: d.file, Msg: fmt.Sprintf(
+					"undo file without its versioned file: expected V%s__<description>.sql beside it", d.file[1:1+d.width])})
+				continue
+			}
 			errs = append(errs, &FileError{File: d.file, Msg: fmt.Sprintf(
 				"down file without an up file: expected %s beside it",
 				strings.TrimSuffix(d.file, ".down.sql")+".up.sql")})
@@ -160,7 +169,20 @@ func assemble(files []parsedFile) ([]Migration, []error) {
 		}
 		if len(downs) == 1 {
 			d := downs[0]
-			if d.name != m.name {
+			// A Flyway undo file pairs with a versioned file only, and a
+			// .down.sql file with a .up.sql file only.
+			if d.flyway && !m.flyway {
+				errs = append(errs, &FileError{File: d.file, Msg: fmt.Sprintf(
+					"undo file without its versioned file: expected V%s__<description>.sql beside it, not %s", d.file[1:1+d.width], m.file)})
+				continue
+			}
+			if !d.flyway && m.flyway {
+				errs = append(errs, &FileError{File: d.file, Msg: fmt.Sprintf(
+					"down file without an up file: expected %s beside it; the undo of %s is a U%s__<description>.sql file",
+					strings.TrimSuffix(d.file, ".down.sql")+".up.sql", m.file, m.file[1:1+m.width])})
+				continue
+			}
+			if d.name != m.name && !d.flyway {
 				errs = append(errs, &FileError{File: d.file, Msg: fmt.Sprintf(
 					"name %q does not match %q of its up file %s; expected %s",
 					d.name, m.name, m.file, strings.TrimSuffix(m.file, ".up.sql")+".down.sql")})
@@ -168,7 +190,7 @@ func assemble(files []parsedFile) ([]Migration, []error) {
 			}
 			mig.Down = d.down
 		}
-		mig.Checksum = checksum(mig.Up.SQL)
+		mig.Checksum = checksum(m.sum)
 		migs = append(migs, mig)
 	}
 	return migs, errs

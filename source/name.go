@@ -22,6 +22,7 @@ type fileName struct {
 	width   int // number of digits spelling the version, for NextFileName
 	name    string
 	kind    fileKind
+	flyway  bool // V…__….sql or U…__….sql: an undo pairs with its V file, whatever their names
 }
 
 // A nameFormat recognises the file names of one migration tool. It returns
@@ -34,7 +35,7 @@ type nameFormat func(file string) (fn fileName, ok bool, err error)
 
 // nameFormats lists the recognisers in the order they are tried.
 func nameFormats() []nameFormat {
-	return []nameFormat{pgmigName}
+	return []nameFormat{pgmigName, flywayName}
 }
 
 const expectedNames = "expected NNN_name.sql, NNN_name.up.sql or NNN_name.down.sql"

@@ -84,6 +84,8 @@ type directiveLine struct {
 	start, end int    // byte offsets of the line and just past its newline
 	text       string // the line, trimmed, for messages
 	arg        string
+	tool       string // whose marker: toolPgmig, toolGoose or toolDbmate
+	notx       bool   // dbmate's "transaction:false" on its marker
 }
 
 // parseDirective reports whether line is a directive line: a -- comment
@@ -127,12 +129,25 @@ type parsedFile struct {
 	file     string
 	fileName          // what the name says
 	up, down *Section // the sections the file holds
+	// sum is the text Migration.Checksum covers: the whole file for a file
+	// that is all one section, else the up section, as written (before
+	// ENVSUB substitution, with any BEGIN/COMMIT wrapper).
+	sum string
+	// substituted is set when ENVSUB changed a section's SQL, which then
+	// is no longer the file's text.
+	substituted bool
 }
 
 // parseFile parses the content of the migration file named file, whose name
-// has already been parsed into fn. Problems are returned as *FileError,
-// ordered by line.
+// has already been parsed into fn, taking ENVSUB variables from the
+// environment. Problems are returned as *FileError, ordered by line.
 func parseFile(file string, fn fileName, content []byte) (parsedFile, []error) {
+	return parseFileEnv(file, fn, content, nil)
+}
+
+// parseFileEnv is parseFile with ENVSUB variables from lookup (nil:
+// os.LookupEnv).
+func parseFileEnv(file string, fn fileName, content []byte, lookup func(string) (string, bool)) (parsedFile, []error) {
 	text := normalize(content)
 	pf := parsedFile{file: file, fileName: fn}
 	var errs []*FileError
@@ -146,12 +161,36 @@ func parseFile(file string, fn fileName, content []byte) (parsedFile, []error) {
 
 	var dirs, markers []directiveLine
 	seen := map[string]int{} // marker name → line
+	ff := &foreignFile{file: file, text: text, fail: fail}
+	var tools toolUse
 	for line, start := 1, 0; start < len(text); line++ {
 		end := len(text)
 		if k := strings.IndexByte(text[start:], '\n'); k >= 0 {
 			end = start + k + 1
 		}
 		name, arg, trimmed, ok := parseDirective(text[start:end])
+		if !ok {
+			// Another tool's marker or annotation, read as pgmig's own.
+			fl, foreign, msg := parseForeign(text[start:end])
+			switch {
+			case !foreign:
+			case msg != "":
+				fail(line, "%s", msg)
+			case fl.kind != fMarker:
+				fl.line, fl.start, fl.end = line, start, end
+				tools.note(fl.tool, line, fl.text)
+				ff.lines = append(ff.lines, fl)
+			case fn.kind != kindSingle:
+				fail(line, "%q does not belong in a %s file, which is all one section; remove the line", fl.text, fn.describe())
+			case seen[fl.name] > 0:
+				fail(line, "second %q marker (the first is on line %d); each marker may appear once", fl.text, seen[fl.name])
+			default:
+				tools.note(fl.tool, line, fl.text)
+				seen[fl.name] = line
+				markers = append(markers, directiveLine{directive: directive{name: fl.name, marker: true},
+					line: line, start: start, end: end, text: fl.text, tool: fl.tool, notx: fl.notx})
+			}
+		}
 		if ok {
 			d, known := lookupDirective(name)
 			dl := directiveLine{directive: d, line: line, start: start, end: end, text: trimmed, arg: arg}
@@ -160,7 +199,7 @@ func parseFile(file string, fn fileName, content []byte) (parsedFile, []error) {
 				fail(line, "unknown directive %q (known: %s)", trimmed, knownDirectives())
 			case d.marker && fn.kind != kindSingle:
 				fail(line, "%q does not belong in a %s file, which is all one section; remove the line",
-					trimmed, map[fileKind]string{kindUp: ".up.sql", kindDown: ".down.sql"}[fn.kind])
+					trimmed, fn.describe())
 			case d.marker && seen[name] > 0:
 				fail(line, "second %q marker (the first is on line %d); each marker may appear once",
 					"-- pgmig:"+name, seen[name])
@@ -169,6 +208,8 @@ func parseFile(file string, fn fileName, content []byte) (parsedFile, []error) {
 					fail(line, "%q takes no argument, got %q", "-- pgmig:"+name, arg)
 				}
 				seen[name] = line
+				dl.tool = toolPgmig
+				tools.note(toolPgmig, line, trimmed)
 				markers = append(markers, dl)
 			default:
 				dirs = append(dirs, dl)
@@ -176,12 +217,12 @@ func parseFile(file string, fn fileName, content []byte) (parsedFile, []error) {
 		}
 		start = end
 	}
+	if second, first, mixed := tools.mixed(); mixed {
+		fail(second.line, "%q is %s's, but line %d (%q) is %s's: a file uses the markers of one tool only",
+			second.text, second.tool, first.line, first.text, first.tool)
+	}
 
 	// A section runs from the line after its marker to the next marker.
-	type region struct {
-		sec        *Section
-		start, end int
-	}
 	var regions []region
 	header := 0 // end of the text before the first marker
 	if len(markers) == 0 {
@@ -199,7 +240,7 @@ func parseFile(file string, fn fileName, content []byte) (parsedFile, []error) {
 			if i+1 < len(markers) {
 				end = markers[i+1].start
 			}
-			sec := &Section{File: file, SQL: text[m.end:end], Line: m.line + 1}
+			sec := &Section{File: file, SQL: text[m.end:end], Line: m.line + 1, NoTransaction: m.notx}
 			regions = append(regions, region{sec, m.end, end})
 			if m.name == "up" {
 				pf.up = sec
@@ -207,14 +248,15 @@ func parseFile(file string, fn fileName, content []byte) (parsedFile, []error) {
 				pf.down = sec
 			}
 		}
+		up, down := markerSpelling(markers[0].tool, "up"), markerSpelling(markers[0].tool, "down")
 		if pf.up == nil {
-			fail(markers[0].line, `"-- pgmig:down" without "-- pgmig:up": `+
-				`put a "-- pgmig:up" line before the up SQL (a file with no marker at all is all up)`)
+			fail(markers[0].line, "%q without %q: put a %q line before the up SQL (a file with no marker at all is all up)",
+				down, up, up)
 		} else if k := firstToken(text[:header]); k >= 0 {
 			line := 1 + strings.Count(text[:k], "\n")
 			fail(line, "SQL before the first section marker (line %d): only comments and blank lines may come "+
-				`before it; put the up SQL after "-- pgmig:up" and the down SQL after "-- pgmig:down"`,
-				markers[0].line)
+				"before it; put the up SQL after %q and the down SQL after %q",
+				markers[0].line, up, down)
 		}
 	}
 
@@ -253,6 +295,27 @@ func parseFile(file string, fn fileName, content []byte) (parsedFile, []error) {
 			}
 		}
 	}
+
+	// What goose's annotations ask for, and golang-migrate's wrapper.
+	if ff.noTransaction() {
+		for _, r := range regions {
+			r.sec.NoTransaction = true
+		}
+	}
+	ff.checkStatements(regions, header)
+	if fn.kind != kindSingle {
+		stripWrapper(text, &regions[0])
+	}
+	if fn.kind == kindSingle && pf.up != nil {
+		for _, r := range regions {
+			if r.sec == pf.up {
+				pf.sum = text[r.start:r.end]
+			}
+		}
+	} else {
+		pf.sum = text
+	}
+	pf.substituted = ff.substitute(regions, lookup)
 
 	if len(errs) > 0 {
 		slices.SortStableFunc(errs, func(a, b *FileError) int { return a.Line - b.Line })

@@ -38,7 +38,11 @@ func (s Statement) Empty() bool { return s.Start < 0 }
 // never continues a string across a newline, while the server does, in the
 // string's own mode; Split follows the server, so "E'a'<newline>'\';'" is
 // one literal.
-func Split(sql string) []Statement {
+func Split(sql string) []Statement { return split(sql, false) }
+
+// split is Split; with goose set, it keeps goose's StatementBegin …
+// StatementEnd blocks whole (see Section.Statements).
+func split(sql string, goose bool) []Statement {
 	var (
 		stmts  []Statement
 		lx     = lexer{src: sql}
@@ -46,6 +50,8 @@ func Split(sql string) []Statement {
 		first  = -1 // its first token, if any yet
 		parens = 0
 		atomic atomicTracker
+		group  = false // inside a goose StatementBegin … StatementEnd block
+		semi   = -1    // end of the last token when it was a ';', else -1
 	)
 	for {
 		tok := lx.next()
@@ -54,15 +60,39 @@ func Split(sql string) []Statement {
 		}
 		switch tok.kind {
 		case tokTrivia:
+			if !goose || sql[tok.start] != '-' {
+				break
+			}
+			switch gooseStatementMarker(sql, tok.start, tok.end) {
+			case 1:
+				group = true
+			case -1:
+				if !group {
+					break
+				}
+				group = false
+				if first >= 0 && semi >= 0 {
+					end := semi
+					stmts = append(stmts, Statement{Text: sql[piece:end], Offset: piece, Start: first})
+					piece, first, parens, semi = end, -1, 0, -1
+					atomic.reset()
+					atomic.depth = 0
+				}
+			}
 		case tokSemicolon:
+			semi = tok.end
+			if group && first < 0 {
+				first = tok.start
+			}
 			// A ';' inside parentheses or an atomic body does not end the
 			// statement; that can only happen after a token set first.
-			if parens == 0 && atomic.depth == 0 {
+			if parens == 0 && atomic.depth == 0 && !group {
 				stmts = append(stmts, Statement{Text: sql[piece:tok.end], Offset: piece, Start: first})
 				piece, first = tok.end, -1
 				atomic.reset()
 			}
 		default:
+			semi = -1
 			if first < 0 {
 				first = tok.start
 			}
