@@ -1,0 +1,1 @@
+ALTER TABLE fw_products DROP COLUMN price_cents;

@@ -1,0 +1,1 @@
+DROP FUNCTION fw_search(text);

@@ -1,0 +1,1 @@
+ALTER TABLE gm_users DROP COLUMN display_name;
