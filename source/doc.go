@@ -40,11 +40,26 @@
 // positions map back to the file through Section.Line, Position and LineCol.
 // Text that is not UTF-8 or holds a NUL byte is reported as an error.
 //
+// # Other tools' files
+//
+// golang-migrate, goose, dbmate and Flyway files are read as they are (see
+// docs/formats.md): goose's "-- +goose Up"/"Down" and dbmate's
+// "-- migrate:up"/"down" mark sections, goose's NO TRANSACTION and dbmate's
+// "transaction:false" run them outside a transaction, goose's
+// StatementBegin/End blocks are one statement in Section.Statements, goose's
+// ENVSUB regions are substituted (FromFSWith supplies the variables),
+// Flyway's V<n>__name.sql and U<n>__name.sql are up and down files, and a
+// whole-file section wrapped in BEGIN; … COMMIT; loses the wrapper. A file
+// uses one tool's markers.
+//
 // # Checksums
 //
-// Migration.Checksum is the hex SHA-256 of Up.SQL: for an .up.sql file,
-// the whole file; for a single file, its up section only, so comments
-// before the first marker and the down section may change freely.
+// Migration.Checksum is the hex SHA-256 of the up text as written: for an
+// .up.sql file, the whole file; for a single file, its up section only, so
+// comments before the first marker and the down section may change freely.
+// It is Up.SQL except where ENVSUB substituted variables (the checksum is
+// of the text before) or a BEGIN/COMMIT wrapper was dropped (the checksum
+// covers the whole file).
 //
 // # Errors
 //
