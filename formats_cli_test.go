@@ -281,3 +281,34 @@ func TestAdoptCLIUsage(t *testing.T) {
 	wantCode(t, r, 2)
 	wantContains(t, "stderr", r.stderr, "--from-table needs --from TOOL")
 }
+
+// TestFormatsGooseErrorLines checks that a failure after a StatementBegin
+// block holding several statements is located on its line, in a
+// transactional section (where the block is plain comments and the server
+// counts each statement) and in a NO TRANSACTION one (where the block is
+// sent as one statement). A unique violation carries no position, so the
+// line comes from counting statements.
+func TestFormatsGooseErrorLines(t *testing.T) {
+	t.Parallel()
+	body := "-- +goose Up\n-- +goose StatementBegin\nSELECT 'up SQL query';\nCREATE TABLE gp (id int PRIMARY KEY);\n-- +goose StatementEnd\nINSERT INTO gp VALUES (1);\nINSERT INTO gp VALUES (1);\n"
+	for _, notx := range []bool{false, true} {
+		name := "transactional"
+		content := body
+		if notx {
+			name, content = "no transaction", "-- +goose NO TRANSACTION\n"+body
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db, src := newDB(t), t.TempDir()
+			writeFile(t, filepath.Join(src, "00001_gp.sql"), content)
+			je := wantJSONError(t, inproc(t, on(db, src, "--format", "json", "up")...), 1)
+			line := 7
+			if notx {
+				line = 8
+			}
+			if je.Error.SQLState != "23505" || je.Error.File != "00001_gp.sql" || je.Error.Line != line {
+				t.Errorf("error at %s:%d (%s), want 00001_gp.sql:%d 23505", je.Error.File, je.Error.Line, je.Error.SQLState, line)
+			}
+		})
+	}
+}
