@@ -467,14 +467,33 @@ func (a *cliApp) engine(c *cli.Context) (*runner.Runner, *pgdb.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Connect while the files are read: each takes tens of milliseconds
+	// for a large project. Bad files still win: the connection attempt is
+	// cancelled, so they are reported at once even when the server is down.
+	type conn struct {
+		db  *pgdb.DB
+		err error
+	}
+	connCtx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	connected := make(chan conn, 1)
+	go func() {
+		db, err := a.connectCtx(connCtx, c, c.String("database-url"))
+		connected <- conn{db, err}
+	}()
 	ms, err := src.Migrations(c.Context)
 	if err != nil {
+		cancel()
+		if cn := <-connected; cn.db != nil {
+			cn.db.Close()
+		}
 		return nil, nil, err
 	}
-	db, err := a.connect(c)
-	if err != nil {
-		return nil, nil, err
+	cn := <-connected
+	if cn.err != nil {
+		return nil, nil, cn.err
 	}
+	db := cn.db
 	r, err := runner.New(db.Pool(), &loaded{ms: ms}, a.runnerOptions(c, c.String("table"), a.out.event))
 	if err != nil {
 		db.Close()
@@ -510,6 +529,11 @@ func (a *cliApp) connect(c *cli.Context) (*pgdb.DB, error) {
 
 // connectTo opens a small pool on url with the connection flags.
 func (a *cliApp) connectTo(c *cli.Context, url string) (*pgdb.DB, error) {
+	return a.connectCtx(c.Context, c, url)
+}
+
+// connectCtx is connectTo on a context of the caller's.
+func (a *cliApp) connectCtx(ctx context.Context, c *cli.Context, url string) (*pgdb.DB, error) {
 	cfg := pgdb.Config{
 		MinConns:        1,
 		MaxConns:        4,
@@ -528,7 +552,7 @@ func (a *cliApp) connectTo(c *cli.Context, url string) (*pgdb.DB, error) {
 	if c.Duration("lock-ttl") <= 0 {
 		return nil, usagef("--lock-ttl %s: want a positive duration", c.Duration("lock-ttl"))
 	}
-	db, err := pgdb.Open(c.Context, url, cfg)
+	db, err := pgdb.Open(ctx, url, cfg)
 	var pce *pgconn.ParseConfigError
 	switch {
 	case err == nil:

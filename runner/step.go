@@ -105,11 +105,30 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	// The newline ends a trailing line comment; the ';' a last statement
 	// left without one.
 	q := prefix + sec.SQL + "\n;\n" + record + ";"
+	// The lock check travels on the lock's idle connection while the
+	// query runs, so a quick migration does not pay a round trip for it;
+	// one that ran longer is checked again just before its COMMIT. The
+	// progress sampler uses the same connection: then check afterwards.
+	sampling := s.mon != nil && (r.opts.ProgressInterval > 0 || lockTimeout > 0)
+	var early chan error
+	if s.held != nil && !sampling {
+		early = make(chan error, 1)
+		go func() { early <- s.held(ctx) }()
+	}
 	stop := r.watch(ctx, s, m, dir, 0, lockTimeout)
+	start := time.Now()
 	done, err := execSimple(ctx, s.conn, q)
+	ran := time.Since(start)
 	blockers := stop()
+	var held error
+	if early != nil {
+		held = <-early // the lock's connection is free again from here
+	}
 	if err == nil {
-		if err := s.checkHeld(ctx); err != nil {
+		if held == nil && (early == nil || ran > recheckAfter) {
+			held = s.checkHeld(ctx)
+		}
+		if err := held; err != nil {
 			rollback(ctx, s)
 			return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
 		}
@@ -128,6 +147,10 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	}
 	return blockers, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), index: done - ours})
 }
+
+// recheckAfter is how long a migration's query may run before the lock
+// is checked again, rather than trusting the check made while it started.
+const recheckAfter = 5 * time.Millisecond
 
 // commit ends the step's transaction.
 func commit(ctx context.Context, s *session) error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 )
 
 //go:embed core/*.sql
@@ -47,6 +48,9 @@ type fsSource struct {
 	lookup func(string) (string, bool) // ENVSUB variables; nil: os.LookupEnv
 }
 
+// readers is how many files are read at once.
+const readers = 8
+
 func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -68,29 +72,68 @@ func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
 
+	// Read and parse the files on a few goroutines: for thousands of small
+	// files the time goes to open, read and close, which overlap well. The
+	// results keep the directory's order, so errors read the same every run.
+	type slot struct {
+		pf    parsedFile
+		errs  []error
+		fatal error // unreadable: the whole source fails
+		ok    bool  // a migration file
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".sql") {
+			names = append(names, e.Name())
+		}
+	}
+	slots := make([]slot, len(names))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(readers, len(names)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				name := names[i]
+				fn, err := parseFileName(name)
+				if err != nil {
+					slots[i].errs = []error{err}
+					continue
+				}
+				content, err := fs.ReadFile(s.fsys, name)
+				if err != nil {
+					slots[i].fatal = fmt.Errorf("read migration %s: %w", s.path(name), err)
+					continue
+				}
+				slots[i].pf, slots[i].errs = parseFileEnv(name, fn, content, s.lookup)
+				slots[i].ok = true
+			}
+		}()
+	}
+	for i := range names {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var (
 		files []parsedFile
 		errs  []error
 	)
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
-			continue
+	for _, sl := range slots {
+		if sl.fatal != nil {
+			return nil, sl.fatal
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if sl.ok {
+			files = append(files, sl.pf)
 		}
-		fn, err := parseFileName(e.Name())
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		content, err := fs.ReadFile(s.fsys, e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", s.path(e.Name()), err)
-		}
-		pf, ferrs := parseFileEnv(e.Name(), fn, content, s.lookup)
-		files = append(files, pf)
-		errs = append(errs, ferrs...)
+		errs = append(errs, sl.errs...)
 	}
 	migs, gerrs := assemble(files)
 	errs = append(errs, gerrs...)
