@@ -60,7 +60,7 @@ out=$here/out/run-$(date -u +%Y%m%dT%H%M%SZ).md
   echo "# pgmig bench ($rev)"
   echo
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB; $(uname -sr)"
-  echo "- peers: $("$tools/bin/goose" --version 2>&1 | head -1); golang-migrate $("$tools/bin/migrate" -version 2>&1); tern $("$tools/bin/tern" version 2>&1 | head -1); dbmate $("$tools/node_modules/.bin/dbmate" --version 2>&1); $(psql --version)"
+  echo "- peers: $("$tools/bin/goose" --version 2>&1 | head -1); golang-migrate ${MIGRATE_VERSION:-v4.20.1}; tern $("$tools/bin/tern" version 2>&1 | head -1); dbmate $("$tools/node_modules/.bin/dbmate" --version 2>&1); $(psql --version)"
   echo "- command: bench/run.sh $*"
   cd "$here" && "$tools/bench" -pgmig "$tools/pgmig" -singletx "$tools/singletx" -hashfiles "$tools/hashfiles" -tools "$tools/bin" "$@"
 } | tee "$out"
