@@ -15,10 +15,13 @@
 # load average to drop below 1.5 before measuring.
 #
 # The markdown goes to stdout and to bench/out/run-DATE.md; progress to stderr.
+# A full run takes ~40 minutes on 2 cores, most of it N = 10,000 for every
+# tool; -big 1000 keeps peers out of N = 10,000 (-peers-big NAME lets one in).
 # Examples:
 #   bench/run.sh                                  # everything, 5 runs a cell
+#   bench/run.sh -big 1000                        # N = 10,000 for pgmig and the floor only
 #   bench/run.sh -runs 3 -only apply -sizes 1,100 # a quick look
-#   bench/run.sh -peers-big tern                  # tern too at N = 10,000
+#   bench/run.sh -big 1000 -peers-big tern        # and tern
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
