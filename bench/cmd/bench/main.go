@@ -36,7 +36,7 @@ var (
 	hashBin  = flag.String("hashfiles", "/tmp/hashfiles", "the status floor's file-hashing program")
 	sections = flag.String("only", "start,apply,trivial,status,rollback,rss,queries,fleet", "sections to run, comma-separated")
 	sizes    = flag.String("sizes", "1,100,1000,10000", "N for the small-migration apply")
-	big      = flag.Int("big", 10000, "N above which only the floor, pgmig and --peers-big run")
+	big      = flag.Int("big", 10000, "N above which only the floor, pgmig and -peers-big run (apply and status)")
 	peersBig = flag.String("peers-big", "", "peers also run at N > -big (comma-separated)")
 	statusN  = flag.String("status-sizes", "10,1000,10000", "N applied for status, no-op up and the statement count")
 	fleetN   = flag.Int("fleet-dbs", 200, "databases for the many-databases section")
@@ -619,7 +619,7 @@ func maxRSS(argv []string) int {
 }
 
 func sectionRSS(base string) {
-	n := *big
+	n := slices.Max(intList(*sizes))
 	d := dirs(base, small, n, []tool{pgmigTool})
 	db := freshDB()
 	up := maxRSS(pgmigTool.up(db, d["pgmig"]))
