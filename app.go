@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -40,14 +41,22 @@ type cliApp struct {
 	urls   []string
 	out    *printer
 	logger *slog.Logger
+	// terminal: the process's stdout is a terminal (stdout itself is a
+	// buffer in front of it).
+	terminal bool
 }
 
 // run executes the command line args and returns the process's exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &cliApp{stdout: stdout, stderr: stderr}
+	// Results go through a buffer: a status table of thousands of rows is
+	// otherwise thousands of write calls. Progress lines flush it as they
+	// are printed, so they still appear as each migration finishes.
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	defer out.Flush()
+	a := &cliApp{stdout: out, stderr: stderr, terminal: isTerminal(stdout)}
 	// Settle the output format before parsing, so that even a usage error
 	// is reported as JSON when JSON was asked for.
-	a.out = newPrinter(stdout, stderr, formatFromArgs(args) == "json", false, false)
+	a.out = newPrinter(out, stderr, formatFromArgs(args) == "json", false, false)
 	args, a.urls = repeatedURLs(args)
 	err := newApp(a).RunContext(ctx, hoistGlobalFlags(args))
 	if err == nil {
@@ -273,7 +282,7 @@ func (a *cliApp) setup(c *cli.Context) error {
 		}
 	}
 	noColor := c.Bool("no-color") || os.Getenv("NO_COLOR") != ""
-	a.out = newPrinter(a.stdout, a.stderr, format == "json", !noColor && isTerminal(a.stdout), c.Bool("quiet"))
+	a.out = newPrinter(a.stdout, a.stderr, format == "json", !noColor && a.terminal, c.Bool("quiet"))
 	a.out.heartbeat = isTerminal(a.stderr)
 	level := slog.LevelWarn
 	switch {

@@ -39,6 +39,13 @@ func newPrinter(stdout, stderr io.Writer, asJSON, colour, quiet bool) *printer {
 	return &printer{stdout: stdout, stderr: stderr, json: asJSON, color: colour, quiet: quiet}
 }
 
+// flush sends buffered results on now, for lines that report progress.
+func (p *printer) flush() {
+	if f, ok := p.stdout.(interface{ Flush() error }); ok {
+		f.Flush()
+	}
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
@@ -98,6 +105,7 @@ func (p *printer) event(e runner.Event) {
 			verb, paint = "rolled back", p.paint(color.FgYellow)
 		}
 		fmt.Fprintf(p.stdout, "%s %s %s (%s)\n", paint(fmt.Sprintf("%-11s", verb)), fmtVersion(e.Step.Version), e.Step.Name, fmtDuration(e.Step.Duration))
+		p.flush()
 	case runner.StepRetrying:
 		p.retrying(e)
 	case runner.StepProgress:

@@ -478,15 +478,12 @@ func (r *Runner) migrations(ctx context.Context) ([]source.Migration, error) {
 // killed pgmig's long migration is then cancelled and rolled back within a
 // second instead of running to its end for nothing.
 func watchClient(ctx context.Context, conn *pgx.Conn) error {
-	if v, _ := strconv.Atoi(conn.PgConn().ParameterStatus("server_version_num")); v < 140000 {
-		// server_version_num is reported at startup from 15 on; ask on 14.
-		var num int
-		if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
-			return fmt.Errorf("server version: %w", err)
-		}
-		if num < 140000 {
-			return nil
-		}
+	// server_version ("15.20 (Debian …)") is reported at connection start,
+	// so the version costs no round trip.
+	v := conn.PgConn().ParameterStatus("server_version")
+	major, _ := strconv.Atoi(v[:len(v)-len(strings.TrimLeft(v, "0123456789"))])
+	if major < 14 {
+		return nil
 	}
 	if _, err := conn.Exec(ctx, "SELECT set_config('client_connection_check_interval', '1000', false)"); err != nil {
 		return fmt.Errorf("set client_connection_check_interval: %w", err)

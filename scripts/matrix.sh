@@ -2,9 +2,10 @@
 # matrix.sh [MAJOR ...]: run pgmig's end-to-end core against each PostgreSQL
 # major version (default 13 14 16 17 18; the local server covers 15 with the
 # full suite). Each server comes from ../shared/pg/pg-start (binaries from the
-# npm registry, cached), listens on 127.0.0.1:553MAJOR (a range of its own, so
-# that servers others start on pg-start's default ports never clash) and is
-# stopped after.
+# npm registry, cached), listens on 127.0.0.1:253MAJOR and is stopped after.
+# The port is below Linux's ephemeral range (32768-60999): there, one of the
+# thousands of client connections the tests open can hold the port as its
+# source address, and the server cannot bind it (seen with 540MAJOR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -25,7 +26,7 @@ done
 failed=()
 for major in "${majors[@]}"; do
   # A server that fails to start (its port briefly taken) gets one more try.
-  port=$((55300 + major))
+  port=$((25300 + major))
   url=$("$pgbin/pg-start" "$major" "$port" | tail -1) || { sleep 5; url=$("$pgbin/pg-start" "$major" "$port" | tail -1); }
   echo "matrix: PostgreSQL $major at $url"
   start=$(date +%s)

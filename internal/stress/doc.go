@@ -17,7 +17,7 @@
 // PGMIG_STRESS_BIN runs them against a pgmig binary built elsewhere instead
 // of the checkout; PGMIG_STRESS_PG_MAJOR and PGMIG_STRESS_PG_PORT choose the
 // server the restart test starts with ../shared/pg/pg-start (default 16 on
-// 54116); PGMIG_STRESS_KNOWN_BUGS=1 also asserts what known bugs still break.
+// 25116).
 //
 // Each test logs one summary line, "stress: NAME: N trials, F invariant
 // failures (seed S)", which CI prints.

@@ -34,7 +34,8 @@ type server struct {
 
 // startServer starts the server this test restarts: major
 // PGMIG_STRESS_PG_MAJOR (default 16) on port PGMIG_STRESS_PG_PORT (default
-// 54100+major, away from pg-start's 540MAJOR). A file lock serialises test
+// 25100+major: below Linux's ephemeral range, where a client connection of
+// some other test could hold the port as its source address). A file lock serialises test
 // processes that would share it; pg-stop deletes it at the end.
 func startServer(t testing.TB) *server {
 	t.Helper()
@@ -46,7 +47,7 @@ func startServer(t testing.TB) *server {
 		}
 		major = n
 	}
-	port = 54100 + major
+	port = 25100 + major
 	if s := os.Getenv("PGMIG_STRESS_PG_PORT"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
