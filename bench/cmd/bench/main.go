@@ -108,18 +108,28 @@ var (
 		file: func(dir string, k kind, i int) {
 			write(dir, fmt.Sprintf("%05d_m.sql", i), "-- pgmig:up\n"+upSQL(k, i)+"\n\n-- pgmig:down\n"+downSQL(k, i)+"\n")
 		},
-		up:     func(db, dir string) []string { return []string{*pgmigBin, "up", "-q", "-d", dbURL(db), "-s", dir} },
-		status: func(db, dir string) []string { return []string{*pgmigBin, "status", "--no-color", "-d", dbURL(db), "-s", dir} },
-		down:   func(db, dir string) []string { return []string{*pgmigBin, "rollback", "--all", "-q", "-d", dbURL(db), "-s", dir} },
+		up: func(db, dir string) []string { return []string{*pgmigBin, "up", "-q", "-d", dbURL(db), "-s", dir} },
+		status: func(db, dir string) []string {
+			return []string{*pgmigBin, "status", "--no-color", "-d", dbURL(db), "-s", dir}
+		},
+		down: func(db, dir string) []string {
+			return []string{*pgmigBin, "rollback", "--all", "-q", "-d", dbURL(db), "-s", dir}
+		},
 	}
 	gooseTool = tool{
 		name: "goose",
 		file: func(dir string, k kind, i int) {
 			write(dir, fmt.Sprintf("%05d_m.sql", i), "-- +goose Up\n"+upSQL(k, i)+"\n\n-- +goose Down\n"+downSQL(k, i)+"\n")
 		},
-		up:     func(db, dir string) []string { return []string{peer("goose"), "-dir", dir, "postgres", dbURL(db), "up"} },
-		status: func(db, dir string) []string { return []string{peer("goose"), "-dir", dir, "postgres", dbURL(db), "status"} },
-		down:   func(db, dir string) []string { return []string{peer("goose"), "-dir", dir, "postgres", dbURL(db), "reset"} },
+		up: func(db, dir string) []string {
+			return []string{peer("goose"), "-dir", dir, "postgres", dbURL(db), "up"}
+		},
+		status: func(db, dir string) []string {
+			return []string{peer("goose"), "-dir", dir, "postgres", dbURL(db), "status"}
+		},
+		down: func(db, dir string) []string {
+			return []string{peer("goose"), "-dir", dir, "postgres", dbURL(db), "reset"}
+		},
 	}
 	migrateTool = tool{
 		name: "golang-migrate",
@@ -127,9 +137,15 @@ var (
 			write(dir, fmt.Sprintf("%d_m.up.sql", i), upSQL(k, i)+"\n")
 			write(dir, fmt.Sprintf("%d_m.down.sql", i), downSQL(k, i)+"\n")
 		},
-		up:     func(db, dir string) []string { return []string{peer("migrate"), "-path", dir, "-database", dbURL(db), "up"} },
-		status: func(db, dir string) []string { return []string{peer("migrate"), "-path", dir, "-database", dbURL(db), "version"} },
-		down:   func(db, dir string) []string { return []string{peer("migrate"), "-path", dir, "-database", dbURL(db), "down", "-all"} },
+		up: func(db, dir string) []string {
+			return []string{peer("migrate"), "-path", dir, "-database", dbURL(db), "up"}
+		},
+		status: func(db, dir string) []string {
+			return []string{peer("migrate"), "-path", dir, "-database", dbURL(db), "version"}
+		},
+		down: func(db, dir string) []string {
+			return []string{peer("migrate"), "-path", dir, "-database", dbURL(db), "down", "-all"}
+		},
 	}
 	ternTool = tool{
 		name: "tern",
@@ -758,7 +774,9 @@ func sectionFleet(base string) {
 		fmt.Fprintf(&rb, "\\c %s\nDROP SCHEMA public CASCADE;\nCREATE SCHEMA public;\n", dbURL(db))
 	}
 	write(base, "reset.sql", rb.String())
-	reset := func() { run([]string{"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", *server, "-f", filepath.Join(base, "reset.sql")}) }
+	reset := func() {
+		run([]string{"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", *server, "-f", filepath.Join(base, "reset.sql")})
+	}
 	// The floor: one psql session walking the databases with the same
 	// per-migration transactions.
 	floorScript(filepath.Join(base, "fleet-one.sql"), small, m, false)
