@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +51,8 @@ func WithDatabase(connString, name string) string {
 
 var templates sync.Map // setup hash -> *templateOnce
 
+var dbSeq atomic.Int64 // numbers the databases of this process
+
 type templateOnce struct {
 	once sync.Once
 	err  error
@@ -76,7 +79,9 @@ func NewDB(t testing.TB, setup ...string) string {
 		t.Fatalf("pgtest: template %s: %v", tpl, to.err)
 	}
 
-	name := fmt.Sprintf("pgmig_test_%d_%d", time.Now().UnixNano()%1e12, os.Getpid())
+	// Unique across parallel tests (the counter) and test processes (the
+	// pid and the clock): two tests once drew the same nanosecond.
+	name := fmt.Sprintf("pgmig_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, dbSeq.Add(1))
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tpl}.Sanitize()); err != nil {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
