@@ -5,8 +5,6 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,36 +197,18 @@ func TestLeaseContendedExclusive(t *testing.T) {
 	url := pgtest.NewDB(t)
 	ctx := context.Background()
 	table := pgx.Identifier{"new_schema", "t_lock"}
-	var inside, maxInside atomic.Int32
-	var wg sync.WaitGroup
+	var contenders []func() (func() error, error)
 	for i := 0; i < 8; i++ {
 		p := pool(t, url, "w")
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		contenders = append(contenders, func() (func() error, error) {
 			l, err := lock.AcquireLease(ctx, p, table, "new_schema.t", lock.LeaseOptions{Timeout: 30 * time.Second})
 			if err != nil {
-				t.Error(err)
-				return
+				return nil, err
 			}
-			n := inside.Add(1)
-			for {
-				m := maxInside.Load()
-				if n <= m || maxInside.CompareAndSwap(m, n) {
-					break
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
-			inside.Add(-1)
-			if err := l.Release(ctx); err != nil {
-				t.Error(err)
-			}
-		}()
+			return func() error { return l.Release(ctx) }, nil
+		})
 	}
-	wg.Wait()
-	if maxInside.Load() != 1 {
-		t.Fatalf("%d owners held the lease at once", maxInside.Load())
-	}
+	assertExclusive(t, "owners", contenders)
 }
 
 func TestLeaseCancelledWait(t *testing.T) {

@@ -3,7 +3,6 @@ package lock_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -109,36 +108,18 @@ func TestContendedExclusive(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewDB(t)
 	ctx := context.Background()
-	var inside, maxInside atomic.Int32
-	var wg sync.WaitGroup
+	var contenders []func() (func() error, error)
 	for i := 0; i < 5; i++ {
 		c := connect(t, url, "w")
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		contenders = append(contenders, func() (func() error, error) {
 			l, err := lock.Acquire(ctx, c, "public.t", lock.Options{Timeout: 30 * time.Second})
 			if err != nil {
-				t.Error(err)
-				return
+				return nil, err
 			}
-			n := inside.Add(1)
-			for {
-				m := maxInside.Load()
-				if n <= m || maxInside.CompareAndSwap(m, n) {
-					break
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
-			inside.Add(-1)
-			if err := l.Release(ctx); err != nil {
-				t.Error(err)
-			}
-		}()
+			return func() error { return l.Release(ctx) }, nil
+		})
 	}
-	wg.Wait()
-	if maxInside.Load() != 1 {
-		t.Fatalf("%d sessions held the lock at once", maxInside.Load())
-	}
+	assertExclusive(t, "sessions", contenders)
 }
 
 func TestCancelledWait(t *testing.T) {
