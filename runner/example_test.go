@@ -32,18 +32,26 @@ func scratchDB(name string) (string, func()) {
 	}
 }
 
-// A service applies its migrations at start-up: silently, with the result
-// returned as data.
-func Example() {
-	url, drop := scratchDB("pgmig_example_runner")
-	defer drop()
-	ctx := context.Background()
-
-	pool, err := pgxpool.New(ctx, url)
+// examplePool opens a pool on a fresh database for an example; done
+// closes the pool and drops the database.
+func examplePool(name string) (*pgxpool.Pool, func()) {
+	url, drop := scratchDB(name)
+	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer pool.Close()
+	return pool, func() {
+		pool.Close()
+		drop()
+	}
+}
+
+// A service applies its migrations at start-up: silently, with the result
+// returned as data.
+func Example() {
+	pool, done := examplePool("pgmig_example_runner")
+	defer done()
+	ctx := context.Background()
 
 	r, err := runner.New(pool, source.Builtin(), runner.Options{})
 	if err != nil {
@@ -71,14 +79,9 @@ func Example() {
 
 // Progress arrives through OnEvent; the runner itself prints nothing.
 func ExampleOptions_onEvent() {
-	url, drop := scratchDB("pgmig_example_events")
-	defer drop()
+	pool, done := examplePool("pgmig_example_events")
+	defer done()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer pool.Close()
 
 	files := fstest.MapFS{
 		"001_widgets.sql": {Data: []byte("-- pgmig:up\nCREATE TABLE widgets (id bigint);\n-- pgmig:down\nDROP TABLE widgets;\n")},
@@ -103,20 +106,15 @@ func ExampleOptions_onEvent() {
 // Failures are typed: a caller can branch on a checksum mismatch, or reach
 // the server's SQLSTATE through a MigrationError.
 func ExampleMigrationError() {
-	url, drop := scratchDB("pgmig_example_error")
-	defer drop()
+	pool, done := examplePool("pgmig_example_error")
+	defer done()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer pool.Close()
 
 	files := fstest.MapFS{
 		"001_bad.sql": {Data: []byte("-- pgmig:up\nCREATE TABLE t (id int);\nSELECT nope FROM t;\n")},
 	}
 	r, _ := runner.New(pool, source.FromFS(files), runner.Options{})
-	_, err = r.Up(ctx, runner.UpOptions{})
+	_, err := r.Up(ctx, runner.UpOptions{})
 	fmt.Println(err)
 	// Output:
 	// apply 1 bad: 001_bad.sql:3:8: ERROR: column "nope" does not exist (SQLSTATE 42703)
