@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,7 +23,7 @@ func ExampleRedact() {
 }
 
 func ExampleOpen() {
-	connString, drop := exampleDatabase()
+	connString, drop := pgtest.ExampleDB()
 	defer drop()
 	ctx := context.Background()
 
@@ -44,7 +43,7 @@ func ExampleOpen() {
 }
 
 func ExampleInTx() {
-	connString, drop := exampleDatabase()
+	connString, drop := pgtest.ExampleDB()
 	defer drop()
 	ctx := context.Background()
 	db, err := pgdb.Open(ctx, connString, pgdb.Config{})
@@ -98,7 +97,7 @@ func ExampleInTx() {
 }
 
 func ExampleHealthHandler() {
-	connString, drop := exampleDatabase()
+	connString, drop := pgtest.ExampleDB()
 	defer drop()
 	db, err := pgdb.Open(context.Background(), connString, pgdb.Config{})
 	if err != nil {
@@ -128,23 +127,4 @@ func ExampleHealthHandler() {
 	// Output:
 	// 200 application/json
 	// 503
-}
-
-// exampleDatabase creates an empty database for an example, which cannot
-// use pgtest.NewDB (it takes a *testing.T), and returns its connection
-// string and a function that drops it.
-func exampleDatabase() (string, func()) {
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, pgtest.AdminURL())
-	if err != nil {
-		panic(err)
-	}
-	name := fmt.Sprintf("pgmig_example_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		panic(err)
-	}
-	return pgtest.WithDatabase(pgtest.AdminURL(), name), func() {
-		_, _ = admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
-		admin.Close(ctx)
-	}
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"slices"
 	"time"
 
@@ -44,7 +43,7 @@ func NewPosts(db repo.DBTX) (*Posts, error) {
 // users and an application table through repositories, reads the audit
 // trail and serves the health endpoint.
 func Example() {
-	connString, drop := exampleDatabase()
+	connString, drop := pgtest.ExampleDB()
 	defer drop()
 	ctx := context.Background()
 
@@ -189,23 +188,4 @@ func Example() {
 	// audit create from 192.0.2.1: role map[new:user], password_hash map[new:[REDACTED]]
 	// audit update from 192.0.2.1: role map[new:admin old:user], password_hash map[new:[REDACTED] old:[REDACTED]]
 	// health: 200 ok [healthy latency_ms pool server_version server_version_num status]
-}
-
-// exampleDatabase creates an empty database for an example, which cannot
-// use pgtest.NewDB (it takes a *testing.T), and returns its connection
-// string and a function that drops it.
-func exampleDatabase() (string, func()) {
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, pgtest.AdminURL())
-	if err != nil {
-		panic(err)
-	}
-	name := fmt.Sprintf("pgmig_example_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		panic(err)
-	}
-	return pgtest.WithDatabase(pgtest.AdminURL(), name), func() {
-		_, _ = admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
-		admin.Close(ctx)
-	}
 }

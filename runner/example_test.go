@@ -6,7 +6,6 @@ import (
 	"log"
 	"testing/fstest"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmig/pgmig/internal/pgtest"
@@ -14,28 +13,10 @@ import (
 	"github.com/pgmig/pgmig/source"
 )
 
-// scratchDB creates an empty database for an example and returns its URL
-// and a function that drops it.
-func scratchDB(name string) (string, func()) {
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, pgtest.AdminURL())
-	if err != nil {
-		log.Fatal(err)
-	}
-	admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		log.Fatal(err)
-	}
-	return pgtest.WithDatabase(pgtest.AdminURL(), name), func() {
-		admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		admin.Close(ctx)
-	}
-}
-
 // examplePool opens a pool on a fresh database for an example; done
 // closes the pool and drops the database.
-func examplePool(name string) (*pgxpool.Pool, func()) {
-	url, drop := scratchDB(name)
+func examplePool() (*pgxpool.Pool, func()) {
+	url, drop := pgtest.ExampleDB()
 	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
 		log.Fatal(err)
@@ -49,7 +30,7 @@ func examplePool(name string) (*pgxpool.Pool, func()) {
 // A service applies its migrations at start-up: silently, with the result
 // returned as data.
 func Example() {
-	pool, done := examplePool("pgmig_example_runner")
+	pool, done := examplePool()
 	defer done()
 	ctx := context.Background()
 
@@ -79,7 +60,7 @@ func Example() {
 
 // Progress arrives through OnEvent; the runner itself prints nothing.
 func ExampleOptions_onEvent() {
-	pool, done := examplePool("pgmig_example_events")
+	pool, done := examplePool()
 	defer done()
 	ctx := context.Background()
 
@@ -106,7 +87,7 @@ func ExampleOptions_onEvent() {
 // Failures are typed: a caller can branch on a checksum mismatch, or reach
 // the server's SQLSTATE through a MigrationError.
 func ExampleMigrationError() {
-	pool, done := examplePool("pgmig_example_error")
+	pool, done := examplePool()
 	defer done()
 	ctx := context.Background()
 

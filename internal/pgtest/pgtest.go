@@ -204,3 +204,27 @@ func RequireVersion(t testing.TB, major int, feature string) {
 		t.Skipf("%s needs PostgreSQL %d or later; the test server is %d.%d", feature, major, v/10000, v%10000)
 	}
 }
+
+// ExampleDB creates an empty database for an Example function, which has
+// no testing.T to give NewDB, and returns its connection string and a
+// function that drops it. It panics when no server answers: an Example
+// cannot fail any other way.
+func ExampleDB() (connString string, drop func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: no PostgreSQL server answers at %s: %v", redact(AdminURL()), err))
+	}
+	name := fmt.Sprintf("pgmig_example_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, dbSeq.Add(1))
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		admin.Close(ctx)
+		panic(fmt.Sprintf("pgtest: create database %s: %v", name, err))
+	}
+	return WithDatabase(AdminURL(), name), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		admin.Close(ctx)
+	}
+}
