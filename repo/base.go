@@ -8,25 +8,14 @@ import (
 	"unsafe"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmig/pgmig/pgdb"
 )
 
 // DBTX is what a repository runs its statements on: *pgxpool.Pool,
-// *pgx.Conn and pgx.Tx satisfy it.
-type DBTX interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-var (
-	_ DBTX = (*pgxpool.Pool)(nil)
-	_ DBTX = (*pgx.Conn)(nil)
-	_ DBTX = (pgx.Tx)(nil)
-)
+// *pgx.Conn and pgx.Tx satisfy it. It is pgdb.Querier under the name a
+// repository's users look for.
+type DBTX = pgdb.Querier
 
 // ErrNotFound is returned when no row has the given primary key (or, with
 // soft delete, none that is not deleted). It is pgdb.ErrNotFound.
