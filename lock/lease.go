@@ -200,12 +200,8 @@ RETURNING owner`
 		if rest := timeout - elapsed; wait > rest {
 			wait = rest
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("lease %s: %w", name, ctx.Err())
-		case <-t.C:
+		if err := sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("lease %s: %w", name, err)
 		}
 	}
 }
@@ -240,12 +236,8 @@ WHERE name = $1 AND owner = $2`
 	last := time.Now() // before the acquiring statement returned: errs on the safe side
 	wait := interval
 	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if sleep(ctx, wait) != nil {
 			return
-		case <-t.C:
 		}
 		sent := time.Now()
 		sctx, cancel := context.WithTimeout(ctx, max(l.ttl-time.Since(last), time.Millisecond))

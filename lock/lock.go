@@ -152,12 +152,8 @@ func Acquire(ctx context.Context, conn *pgx.Conn, name string, opts Options) (*L
 		if rest := timeout - elapsed; wait > rest {
 			wait = rest
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("lock %s: %w", name, ctx.Err())
-		case <-t.C:
+		if err := sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("lock %s: %w", name, err)
 		}
 	}
 }
@@ -206,4 +202,16 @@ func (l *Lock) Release(ctx context.Context) error {
 		return fmt.Errorf("unlock %s: lock was not held by this session", l.name)
 	}
 	return nil
+}
+
+// sleep waits for d, or until ctx is done, and returns ctx's error then.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
