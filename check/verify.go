@@ -110,33 +110,25 @@ func (e *NotEmptyError) Is(target error) bool { return target == runner.ErrInval
 // down section (nothing after it could be verified). Other errors (no
 // connection, a *PrivilegeError, ctx cancelled) are no verdict on the
 // migrations. The report is filled in either case.
-func Verify(ctx context.Context, server *pgxpool.Pool, src source.Source, opts VerifyOptions) (rep VerifyReport, err error) {
-	start := time.Now()
-	defer func() { rep.Duration = time.Since(start) }()
-	rep.Verified = []Verified{}
-	ms, err := src.Migrations(ctx)
-	if err != nil {
-		return rep, err
-	}
-	tt, err := trackingTable(ctx, server, opts.Runner.Table)
-	if err != nil {
-		return rep, err
-	}
-	sc, err := NewScratch(ctx, server, "pgmig_verify_", opts.Runner.Logger)
-	if err != nil {
-		return rep, err
-	}
-	rep.Database = sc.Name
-	defer func() { rep.Cleanup = sc.Drop() }()
-	if tt.schema != "" {
-		// The runner creates the tracking table's schema with the table,
-		// at the first up: make it now, so that it is in the snapshot
-		// taken before that up as well.
-		if _, err := sc.Pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{tt.schema}.Sanitize()); err != nil {
-			return rep, fmt.Errorf("verify: create schema %s: %w", tt.schema, err)
+func Verify(ctx context.Context, server *pgxpool.Pool, src source.Source, opts VerifyOptions) (VerifyReport, error) {
+	return verify(ctx, server, src, opts, func(ms []source.Migration, tt tracking, rep *VerifyReport) (*pgxpool.Pool, func(), error) {
+		sc, err := NewScratch(ctx, server, "pgmig_verify_", opts.Runner.Logger)
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	return rep, stopped(ctx, verifyCycle(ctx, sc.Pool, ms, tt, opts, &rep))
+		rep.Database = sc.Name
+		drop := func() { rep.Cleanup = sc.Drop() }
+		if tt.schema != "" {
+			// The runner creates the tracking table's schema with the table,
+			// at the first up: make it now, so that it is in the snapshot
+			// taken before that up as well.
+			if _, err := sc.Pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{tt.schema}.Sanitize()); err != nil {
+				drop()
+				return nil, nil, fmt.Errorf("verify: create schema %s: %w", tt.schema, err)
+			}
+		}
+		return sc.Pool, drop, nil
+	})
 }
 
 // VerifyIn is Verify in dev, a database the caller provides instead of a
@@ -146,7 +138,24 @@ func Verify(ctx context.Context, server *pgxpool.Pool, src source.Source, opts V
 // At the end everything is rolled back and the tracking table (and its
 // schema) dropped if VerifyIn created them, leaving dev as it was;
 // VerifyReport.Leftover names what a faulty down left behind.
-func VerifyIn(ctx context.Context, dev *pgxpool.Pool, src source.Source, opts VerifyOptions) (rep VerifyReport, err error) {
+func VerifyIn(ctx context.Context, dev *pgxpool.Pool, src source.Source, opts VerifyOptions) (VerifyReport, error) {
+	return verify(ctx, dev, src, opts, func(ms []source.Migration, tt tracking, rep *VerifyReport) (*pgxpool.Pool, func(), error) {
+		if err := dev.QueryRow(ctx, "SELECT current_database()").Scan(&rep.Database); err != nil {
+			return nil, nil, fmt.Errorf("verify: %w", err)
+		}
+		restore, err := borrow(ctx, dev, ms, tt, opts.Runner)
+		if err != nil {
+			return nil, nil, err
+		}
+		return dev, func() { rep.Leftover, rep.Cleanup = restore() }, nil
+	})
+}
+
+// verify reads the migrations and the tracking table's name (on pool,
+// before anything is made), has setup give it the database to work in and
+// the function that cleans it up afterwards, and runs the cycle there.
+func verify(ctx context.Context, pool *pgxpool.Pool, src source.Source, opts VerifyOptions,
+	setup func([]source.Migration, tracking, *VerifyReport) (*pgxpool.Pool, func(), error)) (rep VerifyReport, err error) {
 	start := time.Now()
 	defer func() { rep.Duration = time.Since(start) }()
 	rep.Verified = []Verified{}
@@ -154,19 +163,16 @@ func VerifyIn(ctx context.Context, dev *pgxpool.Pool, src source.Source, opts Ve
 	if err != nil {
 		return rep, err
 	}
-	tt, err := trackingTable(ctx, dev, opts.Runner.Table)
+	tt, err := trackingTable(ctx, pool, opts.Runner.Table)
 	if err != nil {
 		return rep, err
 	}
-	if err := dev.QueryRow(ctx, "SELECT current_database()").Scan(&rep.Database); err != nil {
-		return rep, fmt.Errorf("verify: %w", err)
-	}
-	restore, err := borrow(ctx, dev, ms, tt, opts.Runner)
+	db, cleanup, err := setup(ms, tt, &rep)
 	if err != nil {
 		return rep, err
 	}
-	defer func() { rep.Leftover, rep.Cleanup = restore() }()
-	return rep, stopped(ctx, verifyCycle(ctx, dev, ms, tt, opts, &rep))
+	defer cleanup()
+	return rep, stopped(ctx, verifyCycle(ctx, db, ms, tt, opts, &rep))
 }
 
 // stopped makes an error that happened because ctx ended match ctx's
