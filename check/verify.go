@@ -167,6 +167,11 @@ func verify(ctx context.Context, pool *pgxpool.Pool, src source.Source, opts Ver
 	if err != nil {
 		return rep, err
 	}
+	// New checks the options without touching the database: refuse bad
+	// ones before anything is created or borrowed.
+	if _, err := runner.New(pool, static(ms), opts.Runner); err != nil {
+		return rep, err
+	}
 	db, cleanup, err := setup(ms, tt, &rep)
 	if err != nil {
 		return rep, err

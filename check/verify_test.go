@@ -168,13 +168,34 @@ func TestVerifyCustomTable(t *testing.T) {
 	}
 }
 
-func TestVerifyBadTableCreatesNothing(t *testing.T) {
+func TestVerifyBadOptionsCreateNothing(t *testing.T) {
 	t.Parallel()
-	rep, err := check.Verify(context.Background(), open(t, pgtest.NewDB(t)), source.Builtin(), check.VerifyOptions{
-		Runner: runner.Options{Table: "a.b.c.d"},
-	})
-	if !errors.Is(err, runner.ErrInvalidOption) || rep.Database != "" {
-		t.Errorf("got %v in %q, want an invalid option before any scratch database", err, rep.Database)
+	for _, tc := range []struct {
+		name string
+		opts runner.Options
+	}{
+		{"three-part table", runner.Options{Table: "a.b.c"}},
+		{"unterminated quote", runner.Options{Table: `"ops.history`}},
+		{"table name too long", runner.Options{Table: "ops." + strings.Repeat("x", 64)}},
+		{"unknown lock mode", runner.Options{LockMode: "advisory"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pool := open(t, pgtest.NewDB(t))
+			rep, err := check.Verify(context.Background(), pool, source.Builtin(), check.VerifyOptions{Runner: tc.opts})
+			if !errors.Is(err, runner.ErrInvalidOption) || rep.Database != "" {
+				t.Errorf("got %v in %q, want an invalid option before any scratch database", err, rep.Database)
+			}
+			_, err = check.VerifyIn(context.Background(), pool, source.Builtin(), check.VerifyOptions{Runner: tc.opts})
+			if !errors.Is(err, runner.ErrInvalidOption) {
+				t.Errorf("VerifyIn: got %v, want an invalid option", err)
+			}
+			var n int
+			pool.QueryRow(context.Background(), "SELECT count(*) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('public', 'information_schema')").Scan(&n)
+			if n != 0 {
+				t.Errorf("%d schemas made in the database", n)
+			}
+		})
 	}
 }
 
