@@ -4,8 +4,7 @@
 # image, as that needs a container engine), then looks inside the
 # linux/amd64 archive: its pgmig reports the stamped snapshot version and
 # commit, is a static -trimpath build, and the archive holds README, docs/,
-# LICENSE,
-# the shell completions and the man page.
+# LICENSE, the shell completions and the man page.
 #
 # Usage: scripts/release-check.sh
 #   RELEASE_CHECK_SINGLE_TARGET=1  build only linux/amd64 (a CI-sized run)
