@@ -216,6 +216,8 @@ type target struct {
 	url string
 	src string
 	ms  []mig
+	// flags go to every run before its ARGS, such as --lock-mode table.
+	flags []string
 }
 
 // result is how a pgmig process ended.
@@ -279,7 +281,7 @@ func cleanEnv() []string {
 // start starts `pgmig ARGS` on the target.
 func (tg *target) start(args ...string) *proc {
 	tg.t.Helper()
-	full := append([]string{"--database-url", tg.url, "--source", tg.src, "--no-color"}, args...)
+	full := append(append([]string{"--database-url", tg.url, "--source", tg.src, "--no-color"}, tg.flags...), args...)
 	p := &proc{args: args, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(pgmigBin, full...)
 	p.cmd.Env = cleanEnv()
