@@ -19,19 +19,19 @@ func TestErrorInBodyPointsAtBodyLine(t *testing.T) {
 		sourceLine string
 	}{
 		{
-			name:       "assignment in a DO block",
-			sql:        "-- pgmig:up\nCREATE TABLE t (id int);\n\nDO $$\nDECLARE x int;\nBEGIN\n  x := 1;\n  PERFORM 1;\n  x := 1 / 0;\nEND $$;\n",
-			line:       9, col: 3, sourceLine: "  x := 1 / 0;",
+			name: "assignment in a DO block",
+			sql:  "-- pgmig:up\nCREATE TABLE t (id int);\n\nDO $$\nDECLARE x int;\nBEGIN\n  x := 1;\n  PERFORM 1;\n  x := 1 / 0;\nEND $$;\n",
+			line: 9, col: 3, sourceLine: "  x := 1 / 0;",
 		},
 		{
-			name:       "statement in a tagged DO body",
-			sql:        "-- pgmig:up\nDO LANGUAGE plpgsql $body$\nBEGIN\n    PERFORM 1/0;\nEND\n$body$;\n",
-			line:       4, col: 5, sourceLine: "    PERFORM 1/0;",
+			name: "statement in a tagged DO body",
+			sql:  "-- pgmig:up\nDO LANGUAGE plpgsql $body$\nBEGIN\n    PERFORM 1/0;\nEND\n$body$;\n",
+			line: 4, col: 5, sourceLine: "    PERFORM 1/0;",
 		},
 		{
-			name:       "a function the file creates, called later",
-			sql:        "-- pgmig:up\nCREATE FUNCTION half(a int) RETURNS int LANGUAGE plpgsql AS $f$\nBEGIN\n  IF a > 0 THEN\n    RETURN a / 0;\n  END IF;\n  RETURN 0;\nEND $f$;\nSELECT half(4);\n",
-			line:       5, col: 5, sourceLine: "    RETURN a / 0;",
+			name: "a function the file creates, called later",
+			sql:  "-- pgmig:up\nCREATE FUNCTION half(a int) RETURNS int LANGUAGE plpgsql AS $f$\nBEGIN\n  IF a > 0 THEN\n    RETURN a / 0;\n  END IF;\n  RETURN 0;\nEND $f$;\nSELECT half(4);\n",
+			line: 5, col: 5, sourceLine: "    RETURN a / 0;",
 		},
 	}
 	for _, tc := range tests {
