@@ -331,6 +331,9 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 	case at.index >= 0 && at.index < len(stmts):
 		failed = &stmts[at.index]
 	}
+	if off < 0 && pe.Where != "" {
+		off = bodyOffset(sec.SQL, stmts, failed, pe.Where)
+	}
 	if off < 0 && failed != nil && failed.Start >= 0 {
 		off = failed.Start
 		if rel := quotedNameOffset(failed.Text, pe.Message); rel >= 0 {
