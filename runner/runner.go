@@ -266,17 +266,30 @@ func New(pool *pgxpool.Pool, src source.Source, opts Options) (*Runner, error) {
 // for writers, the lock.
 type session struct {
 	conn   *pgx.Conn
-	schema string
-	table  string
-	ident  string // quoted schema.table for SQL
-	exists bool   // the tracking table exists
+	tr     tracking
+	exists bool // the tracking table exists
 	mon    *monitor
 	// held, when set, says whether the run still holds its lock; it is
 	// checked before every COMMIT and no-transaction statement.
 	held func(context.Context) error
 }
 
-func (s *session) name() string { return s.schema + "." + s.table }
+// history reads the tracking table; nothing when it does not exist.
+func (s *session) history(ctx context.Context) ([]Record, error) {
+	if !s.exists {
+		return nil, nil
+	}
+	return s.tr.read(ctx, s.conn)
+}
+
+// createTable creates the tracking table when missing.
+func (s *session) createTable(ctx context.Context) error {
+	if err := s.tr.create(ctx, s.conn); err != nil {
+		return err
+	}
+	s.exists = true
+	return nil
+}
 
 // read runs fn on a pooled connection without the lock, for commands that
 // change nothing.
@@ -333,8 +346,8 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 	if err := watchClient(ctx, conn); err != nil {
 		return err
 	}
-	s.held = sessionHeld(lockConn, s.name())
-	l, err := lock.Acquire(ctx, lockConn, s.name(), lock.Options{
+	s.held = sessionHeld(lockConn, s.tr.name())
+	l, err := lock.Acquire(ctx, lockConn, s.tr.name(), lock.Options{
 		Timeout: r.opts.LockTimeout,
 		Logger:  r.log,
 		OnWait: func(h lock.Holder) {
@@ -351,7 +364,7 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 		}
 	}()
 	if create {
-		if err := ensureTable(ctx, s); err != nil {
+		if err := s.createTable(ctx); err != nil {
 			return err
 		}
 	}
@@ -377,7 +390,7 @@ func (r *Runner) leased(ctx context.Context, create bool, fn func(*session) erro
 	// connection's server backend changes from one transaction to the next.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	l, err := lock.AcquireLease(ctx, r.pool, pgx.Identifier{s.schema, lock.LeaseTableName(s.table)}, s.name(), lock.LeaseOptions{
+	l, err := lock.AcquireLease(ctx, r.pool, pgx.Identifier{s.tr.schema, lock.LeaseTableName(s.tr.table)}, s.tr.name(), lock.LeaseOptions{
 		Timeout: r.opts.LockTimeout,
 		TTL:     r.opts.LockTTL,
 		Logger:  r.log,
@@ -415,16 +428,16 @@ func (r *Runner) leased(ctx context.Context, create bool, fn func(*session) erro
 		}
 	}()
 	if create {
-		if err := ensureTable(ctx, s); err != nil {
+		if err := s.createTable(ctx); err != nil {
 			return err
 		}
 	}
 	err = fn(s)
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" && pe.SchemaName == s.schema && pe.TableName == s.table {
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.SchemaName == s.tr.schema && pe.TableName == s.tr.table {
 		// The tracking table's primary key caught a second apply of one
 		// migration: its transaction rolled back with the history row.
-		return fmt.Errorf("another run recorded the same migration in %s meanwhile, though this run held the lease (lost, or taken over after it expired?); nothing of this migration was kept: %w", s.name(), err)
+		return fmt.Errorf("another run recorded the same migration in %s meanwhile, though this run held the lease (lost, or taken over after it expired?); nothing of this migration was kept: %w", s.tr.name(), err)
 	}
 	return err
 }
@@ -439,8 +452,8 @@ func (r *Runner) lockName() string {
 }
 
 func (r *Runner) open(ctx context.Context, conn *pgx.Conn) (*session, error) {
-	s := &session{conn: conn, schema: r.schema, table: r.table}
-	if s.schema == "" {
+	schema := r.schema
+	if schema == "" {
 		var cur *string
 		if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&cur); err != nil {
 			return nil, fmt.Errorf("resolve tracking table schema: %w", err)
@@ -448,14 +461,13 @@ func (r *Runner) open(ctx context.Context, conn *pgx.Conn) (*session, error) {
 		if cur == nil {
 			return nil, invalidOption("table %q has no schema and the search_path names no existing schema", r.table)
 		}
-		s.schema = *cur
+		schema = *cur
 	}
-	s.ident = pgx.Identifier{s.schema, s.table}.Sanitize()
-	var reg *string
-	if err := conn.QueryRow(ctx, "SELECT to_regclass($1)::text", s.ident).Scan(&reg); err != nil {
-		return nil, fmt.Errorf("look up tracking table %s: %w", s.name(), err)
+	s := &session{conn: conn, tr: newTracking(schema, r.table)}
+	var err error
+	if s.exists, err = s.tr.exists(ctx, conn); err != nil {
+		return nil, err
 	}
-	s.exists = reg != nil
 	return s, nil
 }
 

@@ -94,9 +94,9 @@ func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migra
 // rolls back the section and its history row together. It returns the
 // sessions seen blocking it.
 func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction, lockTimeout time.Duration) ([]Blocker, error) {
-	record := insertSQL(s.ident, m.Version, m.Name, m.Checksum)
+	record := s.tr.insertSQL(m.Version, m.Name, m.Checksum, sinceStatement)
 	if dir == Down {
-		record = deleteSQL(s.ident, m.Version)
+		record = s.tr.deleteSQL(m.Version)
 	}
 	prefix := "BEGIN;\n"
 	if lockTimeout > 0 {
@@ -204,21 +204,12 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 			stmts = append(stmts, st)
 		}
 	}
-	var mark string
-	if dir == Up {
-		mark = `INSERT INTO ` + s.ident + ` (version, name, checksum, success, error) VALUES ($1, $2, $3, false, 'interrupted: the no-transaction section did not finish')`
-		if _, err := s.conn.Exec(ctx, mark, m.Version, m.Name, m.Checksum); err != nil {
-			return fmt.Errorf("%s %d %s: record start: %w", dir.verb(), m.Version, m.Name, err)
-		}
-	} else {
-		mark = `UPDATE ` + s.ident + ` SET success = false, error = 'interrupted: the no-transaction down section did not finish' WHERE version = $1`
-		if _, err := s.conn.Exec(ctx, mark, m.Version); err != nil {
-			return fmt.Errorf("%s %d %s: record start: %w", dir.verb(), m.Version, m.Name, err)
-		}
+	if err := s.tr.markStarted(ctx, s.conn, dir, m.Version, m.Name, m.Checksum); err != nil {
+		return fmt.Errorf("%s %d %s: record start: %w", dir.verb(), m.Version, m.Name, err)
 	}
 	start := time.Now()
 	for i, st := range stmts {
-		if _, err := s.conn.Exec(ctx, `UPDATE `+s.ident+` SET failed_statement = $2 WHERE version = $1`, m.Version, i+1); err != nil {
+		if err := s.tr.markStatement(ctx, s.conn, m.Version, i+1); err != nil {
 			return fmt.Errorf("%s %d %s: record progress: %w", dir.verb(), m.Version, m.Name, err)
 		}
 		if err := s.checkHeld(ctx); err != nil {
@@ -231,7 +222,7 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 			merr := locate(m, dir, sec, err, sent{base: -1, stmt: st, index: i})
 			merr.Statement = i + 1
 			msg := fmt.Sprintf("statement %d failed: %s", i+1, errorText(err))
-			if _, uerr := s.conn.Exec(context.WithoutCancel(ctx), `UPDATE `+s.ident+` SET error = $2 WHERE version = $1`, m.Version, msg); uerr != nil {
+			if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, m.Version, msg, true); uerr != nil {
 				return errors.Join(merr, fmt.Errorf("record failure: %w", uerr))
 			}
 			return merr
@@ -240,20 +231,13 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	if dir == Up {
 		if err := checkIndexes(ctx, s, m, sec); err != nil {
 			msg := err.Error()
-			if _, uerr := s.conn.Exec(context.WithoutCancel(ctx), `UPDATE `+s.ident+` SET error = $2, failed_statement = NULL WHERE version = $1`, m.Version, msg); uerr != nil {
+			if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, m.Version, msg, false); uerr != nil {
 				return errors.Join(err, fmt.Errorf("record failure: %w", uerr))
 			}
 			return err
 		}
 	}
-	ms := float64(time.Since(start)) / float64(time.Millisecond)
-	var err error
-	if dir == Up {
-		_, err = s.conn.Exec(ctx, `UPDATE `+s.ident+` SET success = true, error = NULL, failed_statement = NULL, applied_at = now(), duration_ms = $2 WHERE version = $1`, m.Version, ms)
-	} else {
-		_, err = s.conn.Exec(ctx, deleteSQL(s.ident, m.Version))
-	}
-	if err != nil {
+	if err := s.tr.markDone(ctx, s.conn, dir, m.Version, time.Since(start)); err != nil {
 		return fmt.Errorf("%s %d %s: record finish: %w", dir.verb(), m.Version, m.Name, err)
 	}
 	return nil
