@@ -92,7 +92,7 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 	if table == "" {
 		table = from.DefaultTable()
 	}
-	parts, err := parseQualified(table)
+	parts, err := ParseTable(table)
 	if err != nil {
 		return Report{}, invalidOption("--from-table %q: %v", table, err)
 	}

@@ -113,7 +113,7 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	var early chan error
 	if s.held != nil && !sampling {
 		early = make(chan error, 1)
-		go func() { early <- s.held(ctx) }()
+		go func() { early <- s.checkHeld(ctx) }()
 	}
 	stop := r.watch(ctx, s, m, dir, 0, lockTimeout)
 	start := time.Now()
