@@ -241,7 +241,7 @@ func (a *cliApp) scratchRunner(c *cli.Context, db *pgdb.DB, ms []source.Migratio
 		LockTimeout:    c.Duration("lock-timeout"),
 		Logger:         a.logger,
 		DDLLockTimeout: c.Duration("ddl-lock-timeout"),
-		DDLRetries:     retries(c.Int("ddl-retries")),
+		DDLRetries:     c.Int("ddl-retries"),
 		OnEvent: func(e runner.Event) {
 			if e.Kind != runner.StepFinished && e.Kind != runner.StepProgress {
 				a.out.event(e)

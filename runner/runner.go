@@ -65,9 +65,10 @@ type Options struct {
 	// migration queued behind a long transaction fails fast instead of
 	// blocking every query that queues behind it. Zero leaves the server's.
 	DDLLockTimeout time.Duration
-	// DDLRetries is how often a section that hit its lock_timeout (SQLSTATE
-	// 55P03) is rolled back and run again, after an exponential backoff
-	// with jitter. Zero means 5; negative means none.
+	// DDLRetries is how many times a section that hit its lock_timeout
+	// (SQLSTATE 55P03) is rolled back and run again, after an exponential
+	// backoff with jitter. Zero means none; negative is refused. Retries
+	// need a lock_timeout (DDLLockTimeout or the section's own).
 	DDLRetries int
 	// DDLRetryWait is the first backoff wait. Zero means 500ms.
 	DDLRetryWait time.Duration
@@ -194,6 +195,9 @@ func New(pool *pgxpool.Pool, src source.Source, opts Options) (*Runner, error) {
 	}
 	if opts.LockTTL < 0 {
 		return nil, invalidOption("lock TTL %s must not be negative", opts.LockTTL)
+	}
+	if opts.DDLRetries < 0 {
+		return nil, invalidOption("DDL retries %d must not be negative", opts.DDLRetries)
 	}
 	table := opts.Table
 	if table == "" {

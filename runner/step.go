@@ -52,11 +52,9 @@ func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migra
 		timeout = sec.LockTimeout
 	}
 	retries := r.opts.DDLRetries
-	switch {
-	case timeout <= 0 || retries < 0:
+	if timeout <= 0 {
+		// Without a lock_timeout there is no 55P03 to retry.
 		retries = 0
-	case retries == 0:
-		retries = 5
 	}
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = r.opts.DDLRetryWait
@@ -213,7 +211,7 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 			return fmt.Errorf("%s %d %s: record progress: %w", dir.verb(), m.Version, m.Name, err)
 		}
 		if err := s.checkHeld(ctx); err != nil {
-			return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, Err: err}
+			return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
 		}
 		stop := r.watch(ctx, s, m, dir, i+1, 0)
 		_, err := execSimple(ctx, s.conn, st.Text)
@@ -284,7 +282,7 @@ type sent struct {
 // section's file: by the error's position when the server gives one,
 // else at the first token of the failed statement.
 func locate(m *source.Migration, dir Direction, sec source.Section, err error, at sent) *MigrationError {
-	merr := &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
+	merr := &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, NoTransaction: sec.NoTransaction, Err: err}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return merr
