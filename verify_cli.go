@@ -222,9 +222,9 @@ func trackingTable(table string) (regclass, schemaName string, err error) {
 	if table == "" {
 		table = runner.DefaultTable
 	}
-	parts := strings.Split(table, ".")
-	if len(parts) > 2 {
-		return "", "", usagef("--table %q: want table or schema.table", table)
+	parts, err := runner.ParseTable(table)
+	if err != nil {
+		return "", "", usagef("--table %q: %v", table, err)
 	}
 	if len(parts) == 2 && parts[0] != "public" {
 		schemaName = parts[0]
