@@ -3,11 +3,10 @@ package lint
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -36,13 +35,14 @@ import (
 //go:linkname libPGQuery github.com/wasilibs/go-pgquery/internal/wasm.LibPGQuery
 var libPGQuery []byte
 
-// moduleKey names the cache directory of this build of the parser: the
-// first bytes of its SHA-256, so that a pgmig with another libpg_query
-// never loads code compiled from a different module, and old directories
-// can be told apart and removed.
+// moduleKey names the cache directory of this build of the parser after a
+// checksum of its module, so that old builds' directories can be told
+// apart and removed. (wazero keys each entry by the module's SHA-256
+// besides: a pgmig with another libpg_query never loads foreign code.
+// CRC-32C because it takes a fraction of a millisecond, where a second
+// SHA-256 of the 2 MB module would cost a few on every start.)
 func moduleKey() string {
-	sum := sha256.Sum256(libPGQuery)
-	return "libpg_query-" + hex.EncodeToString(sum[:8])
+	return fmt.Sprintf("libpg_query-%08x", crc32.Checksum(libPGQuery, crc32.MakeTable(crc32.Castagnoli)))
 }
 
 // cacheUse says how a pgQuery got its compiled code.

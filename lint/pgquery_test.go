@@ -64,7 +64,7 @@ func checkLints(t *testing.T) {
 func TestParserCache(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	stale := filepath.Join(dir, "libpg_query-0000000000000000")
+	stale := filepath.Join(dir, "libpg_query-00000000")
 	if err := os.MkdirAll(filepath.Join(stale, "wazero-v0-amd64-linux"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -171,4 +171,40 @@ func TestParserCache(t *testing.T) {
 		}
 		checkLints(t)
 	})
+}
+
+// BenchmarkParserStart is a warm start: making the parser from a cache
+// entry, as every lint after the first does. Compare with
+// BenchmarkParserCompile, a start with no cache.
+func BenchmarkParserStart(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	q, err := newPgQuery(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	q.close(ctx)
+	b.ResetTimer()
+	for b.Loop() {
+		q, err := newPgQuery(ctx, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if q.use != cacheLoaded {
+			b.Fatalf("cache use %d, want loaded", q.use)
+		}
+		q.close(ctx)
+	}
+}
+
+// BenchmarkParserCompile is a cold start, compiling in memory.
+func BenchmarkParserCompile(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		q, err := newPgQuery(ctx, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		q.close(ctx)
+	}
 }
