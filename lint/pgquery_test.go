@@ -24,10 +24,15 @@ func cacheEntry(t *testing.T, dir string) string {
 	return files[0]
 }
 
-// usingParser makes q the process's parser for the rest of the test, so
-// that Lint runs on it.
-func usingParser(t *testing.T, q *pgQuery) {
+// startAs makes a parser on cacheDir, as a new process would, checks
+// how it got its code, and makes it the process's parser for the rest of
+// the test, so that Lint runs on it.
+func startAs(t *testing.T, cacheDir string, want cacheUse) *pgQuery {
 	t.Helper()
+	q, err := newPgQuery(context.Background(), cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	parser.mu.Lock()
 	old := parser.q
 	parser.q, parser.err = q, nil
@@ -38,6 +43,20 @@ func usingParser(t *testing.T, q *pgQuery) {
 		parser.mu.Unlock()
 		_ = q.close(context.Background())
 	})
+	if q.use != want {
+		t.Errorf("cache use %d, want %d; cache error: %v", q.use, want, q.cacheErr)
+	}
+	return q
+}
+
+// stat is os.Stat, failing the test on error.
+func stat(t *testing.T, name string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
 }
 
 // checkLints asserts that Lint, on the parser now in use, finds what it
@@ -62,7 +81,6 @@ func checkLints(t *testing.T) {
 // entry corrupt and replaces it, and one cannot use the directory at all.
 // Each still lints correctly. (Sequential: each step needs the last.)
 func TestParserCache(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
 	stale := filepath.Join(dir, "libpg_query-00000000")
 	if err := os.MkdirAll(filepath.Join(stale, "wazero-v0-amd64-linux"), 0o700); err != nil {
@@ -76,18 +94,9 @@ func TestParserCache(t *testing.T) {
 	var entry string
 	var first os.FileInfo
 	t.Run("first run compiles and stores", func(t *testing.T) {
-		q, err := newPgQuery(ctx, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		usingParser(t, q)
-		if q.use != cacheStored {
-			t.Errorf("cache use %d, want stored (%d); err %v", q.use, cacheStored, q.cacheErr)
-		}
+		startAs(t, dir, cacheStored)
 		entry = cacheEntry(t, dir)
-		if first, err = os.Stat(entry); err != nil {
-			t.Fatal(err)
-		}
+		first = stat(t, entry)
 		if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("another build's cache %s was kept (%v)", stale, err)
 		}
@@ -101,21 +110,10 @@ func TestParserCache(t *testing.T) {
 	}
 
 	t.Run("next run loads the stored code", func(t *testing.T) {
-		q, err := newPgQuery(ctx, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		usingParser(t, q)
-		if q.use != cacheLoaded {
-			t.Errorf("cache use %d, want loaded (%d); err %v", q.use, cacheLoaded, q.cacheErr)
-		}
+		startAs(t, dir, cacheLoaded)
 		// wazero writes an entry only after compiling, always to a new
 		// file renamed into place: the same file means nothing compiled.
-		now, err := os.Stat(cacheEntry(t, dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !os.SameFile(first, now) || !now.ModTime().Equal(first.ModTime()) {
+		if now := stat(t, cacheEntry(t, dir)); !os.SameFile(first, now) || !now.ModTime().Equal(first.ModTime()) {
 			t.Errorf("the cache entry was rewritten: the parser was compiled again")
 		}
 		checkLints(t)
@@ -132,23 +130,9 @@ func TestParserCache(t *testing.T) {
 		if err := os.WriteFile(entry, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		corrupt, err := os.Stat(entry)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := newPgQuery(ctx, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		usingParser(t, q)
-		if q.use != cacheStored {
-			t.Errorf("cache use %d, want stored (%d); err %v", q.use, cacheStored, q.cacheErr)
-		}
-		now, err := os.Stat(cacheEntry(t, dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if os.SameFile(corrupt, now) {
+		corrupt := stat(t, entry)
+		startAs(t, dir, cacheStored)
+		if os.SameFile(corrupt, stat(t, cacheEntry(t, dir))) {
 			t.Errorf("the corrupt entry was kept")
 		}
 		checkLints(t)
@@ -161,13 +145,9 @@ func TestParserCache(t *testing.T) {
 		if err := os.WriteFile(file, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		q, err := newPgQuery(ctx, filepath.Join(file, "pgmig"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		usingParser(t, q)
-		if q.use != cacheUnusable || q.cacheErr == nil || !strings.Contains(q.cacheErr.Error(), file) {
-			t.Errorf("cache use %d with error %v, want unusable (%d) naming %s", q.use, q.cacheErr, cacheUnusable, file)
+		q := startAs(t, filepath.Join(file, "pgmig"), cacheUnusable)
+		if q.cacheErr == nil || !strings.Contains(q.cacheErr.Error(), file) {
+			t.Errorf("cache error %v, want one naming %s", q.cacheErr, file)
 		}
 		checkLints(t)
 	})
