@@ -1,11 +1,10 @@
-package main
+package cli
 
 import (
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/fatih/color"
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgmig/pgmig/runner"
@@ -34,6 +33,7 @@ type driftFound struct{ objects []string }
 func (e *driftFound) Error() string {
 	return fmt.Sprintf("schema drift: %s differ from what the applied migrations build", plural(len(e.objects), "object"))
 }
+
 func (e *driftFound) Is(target error) bool { return target == runner.ErrValidation }
 
 // drift snapshots the live database, builds its applied migrations on a
@@ -143,37 +143,4 @@ func appliedMigrations(all []source.Migration, st runner.Status) ([]source.Migra
 		return nil, fmt.Errorf("drift: the files cannot rebuild the applied migrations: %w", errors.Join(problems...))
 	}
 	return ms, nil
-}
-
-// drifted prints drift's result.
-func (p *printer) drifted(current *int64, applied int, objects []string, diff string, total time.Duration) {
-	if p.json {
-		doc := struct {
-			Drift      bool     `json:"drift"`
-			Objects    []string `json:"objects"`
-			Diff       string   `json:"diff"`
-			Current    *int64   `json:"current"`
-			DurationMS float64  `json:"duration_ms"`
-		}{len(objects) > 0, objects, diff, current, ms(total)}
-		if doc.Objects == nil {
-			doc.Objects = []string{}
-		}
-		p.writeJSON(doc)
-		return
-	}
-	upTo := "no migration applied"
-	if current != nil {
-		upTo = fmt.Sprintf("%s applied, up to %s", plural(applied, "migration"), fmtVersion(*current))
-	}
-	if len(objects) == 0 {
-		if !p.quiet {
-			fmt.Fprintf(p.stdout, "%s the schema is what the migrations build (%s; %s)\n", p.paint(color.FgGreen)("no drift:"), upTo, fmtDuration(total))
-		}
-		return
-	}
-	fmt.Fprintf(p.stdout, "%s %s differ from what the migrations build (%s):\n", p.paint(color.FgRed, color.Bold)("drift:"), plural(len(objects), "object"), upTo)
-	for _, o := range objects {
-		fmt.Fprintf(p.stdout, "  %s\n", o)
-	}
-	p.printDiff(p.stdout, diff)
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -272,7 +272,7 @@ func TestVerifyCancelled(t *testing.T) {
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"pgmig"}, on(pgtest.NewDB(t), dir, "verify")...), io.Discard, io.Discard)
+		done <- Run(ctx, append([]string{"pgmig"}, on(pgtest.NewDB(t), dir, "verify")...), io.Discard, io.Discard)
 	}()
 	admin := connect(t, pgtest.AdminURL())
 	var scratch string

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fatih/color"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/urfave/cli/v2"
@@ -44,8 +43,10 @@ func (a *cliApp) verifyCommand() *cli.Command {
 // missing down section. It matches runner.ErrValidation, hence exit 3.
 type verifyFailure struct{ err error }
 
-func (e *verifyFailure) Error() string        { return e.err.Error() }
-func (e *verifyFailure) Unwrap() error        { return e.err }
+func (e *verifyFailure) Error() string { return e.err.Error() }
+
+func (e *verifyFailure) Unwrap() error { return e.err }
+
 func (e *verifyFailure) Is(target error) bool { return target == runner.ErrValidation }
 
 // schemaDifference is a step after which the schema is not what it should be.
@@ -250,28 +251,33 @@ func (a *cliApp) scratchRunner(c *cli.Context, db *pgdb.DB, ms []source.Migratio
 	})
 }
 
-// open connects to connString with the CLI's settings; flag names the
-// flag it came from, for the error.
-func (a *cliApp) open(c *cli.Context, connString, flag string) (*pgdb.DB, error) {
-	db, err := pgdb.Open(c.Context, connString, pgdb.Config{
-		MinConns:        1,
-		MaxConns:        4,
-		ConnectTimeout:  c.Duration("connect-timeout"),
-		ApplicationName: "pgmig",
-	})
-	var pce *pgconn.ParseConfigError
-	if errors.As(err, &pce) {
-		return nil, &usageError{fmt.Errorf("%s: %w", flag, err)}
-	}
-	return db, err
-}
-
 // scratch is a database pgmig created for itself, to drop afterwards.
 type scratch struct {
 	name   string
 	admin  *pgdb.DB // connected to --database-url, which creates and drops it
 	db     *pgdb.DB // connected to the scratch database
 	logger func(msg string, args ...any)
+}
+
+// drop closes the scratch database's connections and drops it, even when
+// ctx was cancelled (Ctrl-C): WITH (FORCE) ends any session still in it.
+func (sc *scratch) drop(ctx context.Context) {
+	if sc.db != nil {
+		sc.db.Close()
+		sc.db = nil
+	}
+	if sc.admin == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, err := sc.admin.Pool().Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{sc.name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		sc.logger("could not drop the scratch database; drop it by hand", "name", sc.name, "err", err)
+	} else {
+		sc.logger("dropped scratch database", "name", sc.name)
+	}
+	sc.admin.Close()
+	sc.admin = nil
 }
 
 // createScratch creates a database named prefix + random hex on the
@@ -314,27 +320,6 @@ func (a *cliApp) createScratch(c *cli.Context, prefix string) (*scratch, error) 
 		return nil, fmt.Errorf("connect to scratch database %s: %w", sc.name, err)
 	}
 	return sc, nil
-}
-
-// drop closes the scratch database's connections and drops it, even when
-// ctx was cancelled (Ctrl-C): WITH (FORCE) ends any session still in it.
-func (sc *scratch) drop(ctx context.Context) {
-	if sc.db != nil {
-		sc.db.Close()
-		sc.db = nil
-	}
-	if sc.admin == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if _, err := sc.admin.Pool().Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{sc.name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		sc.logger("could not drop the scratch database; drop it by hand", "name", sc.name, "err", err)
-	} else {
-		sc.logger("dropped scratch database", "name", sc.name)
-	}
-	sc.admin.Close()
-	sc.admin = nil
 }
 
 var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)
@@ -432,83 +417,4 @@ func firstUserObject(s *schema.Snapshot) string {
 		}
 	}
 	return ""
-}
-
-// verifiedStep prints one verified migration as it finishes.
-func (p *printer) verifiedStep(v int64, name string) {
-	if p.json || p.quiet {
-		return
-	}
-	fmt.Fprintf(p.stdout, "%s %s %s (up, down, up)\n", p.paint(color.FgGreen)("verified"), fmtVersion(v), name)
-}
-
-// verified prints verify's result: a summary line, or what differs, or
-// the JSON document.
-func (p *printer) verified(vs []verifiedMigration, diff *schemaDifference, failure error, total time.Duration) {
-	if p.json {
-		type jsonDifference struct {
-			Version int64    `json:"version"`
-			Name    string   `json:"name"`
-			Step    string   `json:"step"`
-			Message string   `json:"message"`
-			Objects []string `json:"objects"`
-			Diff    string   `json:"diff"`
-		}
-		doc := struct {
-			Verified   []verifiedMigration `json:"verified"`
-			OK         bool                `json:"ok"`
-			Difference *jsonDifference     `json:"difference"`
-			Error      *errorDoc           `json:"error,omitempty"`
-			DurationMS float64             `json:"duration_ms"`
-		}{Verified: vs, OK: diff == nil && failure == nil, DurationMS: ms(total)}
-		if diff != nil {
-			doc.Difference = &jsonDifference{diff.Version, diff.Name, diff.Step, diff.Error(), diff.Objects, diff.Diff}
-		}
-		if failure != nil {
-			doc.Error = errorJSON(failure, 3)
-		}
-		p.writeJSON(doc)
-		return
-	}
-	if diff != nil {
-		red := p.paint(color.FgRed, color.Bold)
-		fmt.Fprintf(p.stderr, "%s %s\n", red("error:"), diff.Error())
-		for _, o := range diff.Objects {
-			fmt.Fprintf(p.stderr, "  differs: %s\n", o)
-		}
-		p.printDiff(p.stderr, diff.Diff)
-		return
-	}
-	if p.quiet {
-		return
-	}
-	fmt.Fprintf(p.stdout, "%s\n", p.paint(color.Bold)(fmt.Sprintf("verified %s in %s: every down restores the schema its up found", plural(len(vs), "migration"), fmtDuration(total))))
-}
-
-// printDiff writes a unified diff, coloured on a terminal.
-func (p *printer) printDiff(w interface{ Write([]byte) (int, error) }, diff string) {
-	red, green, cyan := p.paint(color.FgRed), p.paint(color.FgGreen), p.paint(color.FgCyan)
-	for _, l := range strings.SplitAfter(diff, "\n") {
-		if l == "" {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(l, "---"), strings.HasPrefix(l, "+++"):
-			fmt.Fprint(w, p.paint(color.Bold)(strings.TrimSuffix(l, "\n")), "\n")
-		case strings.HasPrefix(l, "@@"):
-			fmt.Fprint(w, cyan(strings.TrimSuffix(l, "\n")), "\n")
-		case strings.HasPrefix(l, "-"):
-			fmt.Fprint(w, red(strings.TrimSuffix(l, "\n")), "\n")
-		case strings.HasPrefix(l, "+"):
-			fmt.Fprint(w, green(strings.TrimSuffix(l, "\n")), "\n")
-		default:
-			fmt.Fprint(w, l)
-		}
-	}
-}
-
-// errorJSON is the "error" object of a failure, as printer.error writes it.
-func errorJSON(err error, code int) *errorDoc {
-	d := newErrorDoc(err, code)
-	return &d
 }

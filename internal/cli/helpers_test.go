@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 		// and the in-process tests already run the CLI under -race.
 		args = append(args, "-race")
 	}
-	build := exec.Command("go", append(args, ".")...)
+	build := exec.Command("go", append(args, "../..")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build pgmig:", err)
@@ -106,7 +106,7 @@ func inproc(t *testing.T, args ...string) result {
 	defer cancel()
 	var out, errb bytes.Buffer
 	start := time.Now()
-	code := run(ctx, append([]string{"pgmig"}, args...), &out, &errb)
+	code := Run(ctx, append([]string{"pgmig"}, args...), &out, &errb)
 	return result{stdout: out.String(), stderr: errb.String(), code: code, elapsed: time.Since(start)}
 }
 
@@ -334,10 +334,10 @@ func golden(t *testing.T, name, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run `go test . -update` to create it)", err)
+		t.Fatalf("%v (run `go test ./internal/cli -update` to create it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("output differs from %s (run `go test . -update` if the change is intended)\n--- got:\n%s\n--- want:\n%s", path, got, want)
+		t.Errorf("output differs from %s (run `go test ./internal/cli -update` if the change is intended)\n--- got:\n%s\n--- want:\n%s", path, got, want)
 	}
 }
 

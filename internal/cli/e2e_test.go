@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -28,7 +28,7 @@ import (
 // text between its "-- pgmig:up" and "-- pgmig:down" lines.
 func coreUpChecksum(t *testing.T, file string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("source", "core", file))
+	b, err := os.ReadFile(filepath.Join("..", "..", "source", "core", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +540,7 @@ func TestBaseline(t *testing.T) {
 	c := connect(t, db)
 	// The database already has the schema of 001 and 002, made by hand.
 	for _, f := range coreFiles[:2] {
-		b, _ := os.ReadFile(filepath.Join("source", "core", f))
+		b, _ := os.ReadFile(filepath.Join("..", "..", "source", "core", f))
 		up := strings.Split(string(b), "-- pgmig:down")[0]
 		if _, err := c.Exec(context.Background(), up); err != nil {
 			t.Fatal(err)

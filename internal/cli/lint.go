@@ -1,9 +1,8 @@
-package main
+package cli
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/fatih/color"
@@ -162,82 +161,4 @@ func lintGate(ctx context.Context, r *runner.Runner, res lint.Result) error {
 
 func findingLine(f lint.Finding) string {
 	return fmt.Sprintf("%s:%d:%d: %s[%s]: %s", f.File, f.Line, f.Column, f.Level, f.Rule, f.Message)
-}
-
-type jsonFinding struct {
-	Rule    string `json:"rule"`
-	Level   string `json:"level"`
-	File    string `json:"file"`
-	Line    int    `json:"line"`
-	Column  int    `json:"column"`
-	Message string `json:"message"`
-	Help    string `json:"help"`
-}
-
-type jsonIgnored struct {
-	Rule   string `json:"rule"`
-	File   string `json:"file"`
-	Line   int    `json:"line"`
-	Reason string `json:"reason"`
-}
-
-// lintReport prints what pgmig lint found: one JSON document, or the
-// findings the way a compiler prints them and a summary line.
-func (p *printer) lintReport(res lint.Result, migrations int) {
-	if p.json {
-		doc := struct {
-			Findings []jsonFinding `json:"findings"`
-			Ignored  []jsonIgnored `json:"ignored"`
-			Errors   int           `json:"errors"`
-			Warnings int           `json:"warnings"`
-		}{Findings: []jsonFinding{}, Ignored: []jsonIgnored{}, Errors: res.Errors(), Warnings: res.Warnings()}
-		for _, f := range res.Findings {
-			doc.Findings = append(doc.Findings, jsonFinding{f.Rule, string(f.Level), f.File, f.Line, f.Column, f.Message, f.Help})
-		}
-		for _, ig := range res.Ignored {
-			doc.Ignored = append(doc.Ignored, jsonIgnored{ig.Rule, ig.File, ig.Line, ig.Reason})
-		}
-		p.writeJSON(doc)
-		return
-	}
-	if p.quiet {
-		// Errors only, still with their help.
-		var errs lint.Result
-		for _, f := range res.Findings {
-			if f.Level == lint.Error {
-				errs.Findings = append(errs.Findings, f)
-			}
-		}
-		p.lintFindings(p.stdout, errs)
-		return
-	}
-	p.lintFindings(p.stdout, res)
-	summary := fmt.Sprintf("lint: %s checked: %s, %s, %d ignored",
-		plural(migrations, "migration"), plural(res.Errors(), "error"), plural(res.Warnings(), "warning"), len(res.Ignored))
-	paint := p.paint(color.FgGreen, color.Bold)
-	if res.Errors() > 0 {
-		paint = p.paint(color.FgRed, color.Bold)
-	}
-	fmt.Fprintln(p.stdout, paint(summary))
-}
-
-// lintFindings prints each finding with its help, then each ignored one
-// with its reason.
-func (p *printer) lintFindings(w io.Writer, res lint.Result) {
-	bold, blue := p.paint(color.Bold), p.paint(color.FgBlue, color.Bold)
-	for _, f := range res.Findings {
-		level := p.paint(color.FgYellow, color.Bold)(string(f.Level))
-		if f.Level == lint.Error {
-			level = p.paint(color.FgRed, color.Bold)(string(f.Level))
-		}
-		fmt.Fprintf(w, "%s %s%s %s\n", bold(fmt.Sprintf("%s:%d:%d:", f.File, f.Line, f.Column)), level, bold("["+f.Rule+"]:"), f.Message)
-		fmt.Fprintf(w, "  %s %s\n", blue("help:"), f.Help)
-	}
-	for _, ig := range res.Ignored {
-		reason := ig.Reason
-		if reason == "" {
-			reason = "(no reason given)"
-		}
-		fmt.Fprintf(w, "%s:%d: ignored[%s]: %s\n", ig.File, ig.Line, ig.Rule, reason)
-	}
 }

@@ -1,93 +1,18 @@
-package main
+package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"math"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/fatih/color"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/mattn/go-isatty"
-	"github.com/mattn/go-runewidth"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 
-	"github.com/pgmig/pgmig/lock"
 	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/runner"
 )
-
-// printer renders results: text for people (stdout for results, stderr for
-// messages), or exactly one JSON document on stdout.
-type printer struct {
-	stdout, stderr io.Writer
-	json, color    bool
-	quiet          bool
-	// heartbeat: stderr is a terminal, so long statements get progress lines.
-	heartbeat bool
-	// failed is the step of the last StepFailed event: whether it ran
-	// outside a transaction decides what a failure report says was kept.
-	failed *runner.Step
-}
-
-func newPrinter(stdout, stderr io.Writer, asJSON, colour, quiet bool) *printer {
-	return &printer{stdout: stdout, stderr: stderr, json: asJSON, color: colour, quiet: quiet}
-}
-
-// flush sends buffered results on now, for lines that report progress.
-func (p *printer) flush() {
-	if f, ok := p.stdout.(interface{ Flush() error }); ok {
-		f.Flush()
-	}
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
-}
-
-func isLockTimeout(err error) bool {
-	var te *lock.TimeoutError
-	return errors.As(err, &te)
-}
-
-func (p *printer) paint(attrs ...color.Attribute) func(a ...any) string {
-	c := color.New(attrs...)
-	if p.color {
-		c.EnableColor()
-	} else {
-		c.DisableColor()
-	}
-	return c.SprintFunc()
-}
-
-func fmtVersion(v int64) string { return fmt.Sprintf("%03d", v) }
-
-func fmtDuration(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
-	case d < time.Minute:
-		return fmt.Sprintf("%.2f s", d.Seconds())
-	default:
-		return d.Round(100 * time.Millisecond).String()
-	}
-}
-
-func ms(d time.Duration) float64 {
-	return math.Round(float64(d)/float64(time.Millisecond)*10) / 10
-}
-
-func (p *printer) writeJSON(v any) {
-	enc := json.NewEncoder(p.stdout)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-}
 
 // event prints a line per migration as it finishes, and says why a run waits.
 func (p *printer) event(e runner.Event) {
@@ -128,11 +53,6 @@ type jsonMigration struct {
 	Checksum   string   `json:"checksum"`
 	File       string   `json:"file,omitempty"`
 	Error      string   `json:"error,omitempty"`
-}
-
-func rfc3339(t time.Time) *string {
-	s := t.UTC().Format(time.RFC3339Nano)
-	return &s
 }
 
 func stepJSON(s runner.Step, state string, dryRun bool) jsonMigration {
@@ -213,20 +133,6 @@ func (p *printer) report(rep runner.Report, total time.Duration) {
 	default:
 		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("nothing to do (%s); %s", fmtDuration(total), strings.TrimPrefix(now, "now "))))
 	}
-}
-
-func noTx(s runner.Step) string {
-	if s.NoTransaction {
-		return " (no transaction)"
-	}
-	return ""
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 type jsonStatus struct {
@@ -392,152 +298,118 @@ func (p *printer) version(v, c, d string) {
 	fmt.Fprintf(p.stdout, "pgmig %s (commit %s, built %s)\n", v, c, d)
 }
 
-// errorDoc is the JSON form of a failure, with the fields that apply.
-type errorDoc struct {
-	Message   string   `json:"message"`
-	Code      int      `json:"code"`
-	SQLState  string   `json:"sqlstate,omitempty"`
-	File      string   `json:"file,omitempty"`
-	Line      int      `json:"line,omitempty"`
-	Column    int      `json:"column,omitempty"`
-	Statement int      `json:"statement,omitempty"`
-	Version   int64    `json:"version,omitempty"`
-	Direction string   `json:"direction,omitempty"`
-	Detail    string   `json:"detail,omitempty"`
-	Hint      string   `json:"hint,omitempty"`
-	Where     string   `json:"where,omitempty"`
-	Problems  []string `json:"problems,omitempty"`
-}
-
-func newErrorDoc(err error, code int) errorDoc {
-	var me *runner.MigrationError
-	var pe *pgconn.PgError
-	d := errorDoc{Message: err.Error(), Code: code}
-	if errors.As(err, &pe) {
-		d.SQLState, d.Detail, d.Hint, d.Where = pe.Code, pe.Detail, pe.Hint, pe.Where
-	}
-	var md *runner.MissingDownError
-	var cm *runner.ChecksumMismatchError
-	switch {
-	case errors.As(err, &me):
-		d.File, d.Line, d.Column, d.Statement, d.Version = me.File, me.Line, me.Column, me.Statement, me.Version
-		d.Direction = string(me.Direction)
-	case errors.As(err, &md):
-		d.File, d.Version = md.File, md.Version
-	case errors.As(err, &cm):
-		d.File, d.Version = cm.File, cm.Version
-	}
-	if lines := strings.Split(err.Error(), "\n"); len(lines) > 1 {
-		d.Problems = lines
-	}
-	return d
-}
-
-// error reports a failed command: text on stderr, or the JSON error
-// document on stdout.
-func (p *printer) error(err error, code int) {
-	var re *reportedError
-	if errors.As(err, &re) {
+// retrying says why a step waits and who it waits for. It goes to stderr in
+// the default output: the person deploying needs to know which session to
+// look at.
+func (p *printer) retrying(e runner.Event) {
+	if p.json || p.quiet {
 		return
 	}
-	var me *runner.MigrationError
-	var pe *pgconn.PgError
-	errors.As(err, &me)
-	errors.As(err, &pe)
+	yellow := p.paint(color.FgYellow, color.Bold)
+	fmt.Fprintf(p.stderr, "%s %s %s hit its lock timeout (retry %d of %d in %s)\n",
+		yellow("lock timeout:"), fmtVersion(e.Step.Version), e.Step.Name, e.Retry.Attempt, e.Retry.Max, fmtDuration(e.Retry.Wait))
+	if len(e.Retry.Blockers) == 0 {
+		fmt.Fprintln(p.stderr, "  the blocking session let go before it could be identified")
+	}
+	for _, b := range e.Retry.Blockers {
+		fmt.Fprintf(p.stderr, "  blocked by pid %d (user %q, application_name %q, %s, in transaction for %s): %s\n",
+			b.PID, b.User, b.ApplicationName, b.State, fmtDuration(b.InTransaction), oneLine(b.Query))
+	}
+}
+
+// progress prints a heartbeat for a long statement, on a terminal only.
+func (p *printer) progress(e runner.Event) {
+	if p.json || p.quiet || !p.heartbeat {
+		return
+	}
+	pr := e.Progress
+	var b strings.Builder
+	fmt.Fprintf(&b, "… %s %s running for %s", fmtVersion(e.Step.Version), e.Step.Name, fmtDuration(pr.Elapsed))
+	if pr.Statement > 0 {
+		fmt.Fprintf(&b, ", statement %d", pr.Statement)
+	}
+	if pr.Phase != "" {
+		fmt.Fprintf(&b, ", %s %s: %s", pr.Index, onRel(pr.Relation), pr.Phase)
+		if pr.Blocks > 0 {
+			fmt.Fprintf(&b, " %.0f%%", 100*float64(pr.BlocksDone)/float64(pr.Blocks))
+		} else if pr.Tuples > 0 {
+			fmt.Fprintf(&b, " %.0f%%", 100*float64(pr.TuplesDone)/float64(pr.Tuples))
+		}
+	}
+	if len(pr.Blockers) > 0 {
+		pids := make([]string, len(pr.Blockers))
+		for i, bl := range pr.Blockers {
+			pids[i] = fmt.Sprint(bl.PID)
+		}
+		fmt.Fprintf(&b, ", waiting for a lock held by pid %s", strings.Join(pids, ", "))
+	} else if pr.WaitEvent != "" {
+		fmt.Fprintf(&b, ", waiting on %s", pr.WaitEvent)
+	}
+	fmt.Fprintln(p.stderr, b.String())
+}
+
+type jsonLock struct {
+	Relation string `json:"relation"`
+	Kind     string `json:"kind"`
+	Mode     string `json:"mode"`
+	Blocking bool   `json:"blocking"`
+}
+
+type jsonRehearsal struct {
+	Version    int64      `json:"version"`
+	Name       string     `json:"name"`
+	DurationMS *float64   `json:"duration_ms"`
+	Skipped    string     `json:"skipped,omitempty"`
+	Locks      []jsonLock `json:"locks"`
+}
+
+// rehearsal prints what each rehearsed migration did.
+func (p *printer) rehearsal(rep runner.Report, total time.Duration) {
 	if p.json {
-		p.writeJSON(struct {
-			Error errorDoc `json:"error"`
-		}{newErrorDoc(err, code)})
+		doc := struct {
+			Rehearsed []jsonRehearsal `json:"rehearsed"`
+			Current   *int64          `json:"current"`
+			DryRun    bool            `json:"dry_run"`
+		}{Rehearsed: []jsonRehearsal{}, Current: rep.Current, DryRun: true}
+		for _, r := range rep.Rehearsed {
+			j := jsonRehearsal{Version: r.Step.Version, Name: r.Step.Name, Skipped: r.Skipped, Locks: []jsonLock{}}
+			if r.Skipped == "" {
+				d := ms(r.Step.Duration)
+				j.DurationMS = &d
+			}
+			for _, l := range r.Locks {
+				j.Locks = append(j.Locks, jsonLock(l))
+			}
+			doc.Rehearsed = append(doc.Rehearsed, j)
+		}
+		enc := json.NewEncoder(p.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(doc)
+		return
+	}
+	if p.quiet {
 		return
 	}
 	red := p.paint(color.FgRed, color.Bold)
-	if me == nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(p.stderr, "%s %s\n", red("error:"), line)
+	blocking := 0
+	for _, r := range rep.Rehearsed {
+		if r.Skipped != "" {
+			fmt.Fprintf(p.stdout, "%s %s: not rehearsed: %s\n", fmtVersion(r.Step.Version), r.Step.Name, r.Skipped)
+			continue
 		}
-		if code == 2 {
-			fmt.Fprintln(p.stderr, "run `pgmig --help` for usage")
-		}
-		return
-	}
-	p.migrationError(me, pe)
-}
-
-// migrationError shows a failed statement the way a compiler shows a
-// syntax error: the file, line and column, the line itself with a caret
-// under the column, then the server's DETAIL and HINT.
-func (p *printer) migrationError(me *runner.MigrationError, pe *pgconn.PgError) {
-	red, blue := p.paint(color.FgRed, color.Bold), p.paint(color.FgBlue, color.Bold)
-	msg := me.Err.Error()
-	if pe != nil {
-		msg = fmt.Sprintf("%s (SQLSTATE %s)", pe.Message, pe.Code)
-	}
-	fmt.Fprintf(p.stderr, "%s %s %s %s: %s\n", red("error:"), verbOf(me.Direction), fmtVersion(me.Version), me.Name, msg)
-	if me.File != "" {
-		loc := me.File
-		if me.Line > 0 {
-			loc += fmt.Sprintf(":%d", me.Line)
-			if me.Column > 0 {
-				loc += fmt.Sprintf(":%d", me.Column)
+		fmt.Fprintf(p.stdout, "%s %s (%s)\n", fmtVersion(r.Step.Version), r.Step.Name, fmtDuration(r.Step.Duration))
+		for _, l := range r.Locks {
+			flag := ""
+			if l.Blocking {
+				flag = "  " + red("blocks every read and write of a table with rows")
+				blocking++
 			}
-		}
-		if me.Statement > 0 {
-			loc += fmt.Sprintf(" (statement %d)", me.Statement)
-		}
-		fmt.Fprintf(p.stderr, "  %s %s\n", blue("-->"), loc)
-	}
-	if me.Line > 0 {
-		num := fmt.Sprint(me.Line)
-		pad := strings.Repeat(" ", len(num))
-		fmt.Fprintf(p.stderr, "%s %s\n", pad, blue("|"))
-		fmt.Fprintf(p.stderr, "%s %s %s\n", blue(num), blue("|"), me.SourceLine)
-		if me.Column > 0 {
-			fmt.Fprintf(p.stderr, "%s %s %s%s\n", pad, blue("|"), caretPad(me.SourceLine, me.Column), red("^"))
+			fmt.Fprintf(p.stdout, "    %-22s %s %s%s\n", l.Mode, l.Kind, l.Relation, flag)
 		}
 	}
-	if pe != nil {
-		for _, kv := range [][2]string{{"detail", pe.Detail}, {"hint", pe.Hint}, {"context", pe.Where}} {
-			if kv[1] != "" {
-				fmt.Fprintf(p.stderr, "  %s %s: %s\n", blue("="), kv[0], kv[1])
-			}
-		}
+	fmt.Fprintf(p.stdout, "rehearsed %s in %s and rolled back; nothing changed", plural(len(rep.Rehearsed), "migration"), fmtDuration(total))
+	if blocking > 0 {
+		fmt.Fprintf(p.stdout, "; %s", red(plural(blocking, "blocking lock")))
 	}
-	switch {
-	case p.failed != nil && p.failed.Version == me.Version && p.failed.NoTransaction:
-		// Statements before the failed one ran outside a transaction:
-		// they stay, and the history has a failed row until repair.
-		fmt.Fprintln(p.stderr, "  this section ran without a transaction: the statements before the failed one were kept;\n"+
-			"  fix the database by hand, then run `pgmig repair` (pgmig refuses to go on until then)")
-	case me.Direction == runner.Up:
-		fmt.Fprintln(p.stderr, "  nothing of this migration was kept; earlier migrations of this run stay applied")
-	default:
-		fmt.Fprintln(p.stderr, "  nothing of this rollback was kept; the migration is still applied")
-	}
-}
-
-func verbOf(d runner.Direction) string {
-	if d == runner.Down {
-		return "rolling back"
-	}
-	return "applying"
-}
-
-// caretPad returns the blank space that puts a caret under the col'th
-// character (1-based) of line, keeping tabs so the terminal aligns them
-// alike, and counting wide characters twice.
-func caretPad(line string, col int) string {
-	var b strings.Builder
-	i := 1
-	for _, r := range line {
-		if i >= col {
-			break
-		}
-		if r == '\t' {
-			b.WriteByte('\t')
-		} else {
-			b.WriteString(strings.Repeat(" ", runewidth.RuneWidth(r)))
-		}
-		i++
-	}
-	return b.String()
+	fmt.Fprintln(p.stdout)
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -7,69 +7,14 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/fatih/color"
 	"github.com/jackc/pgx/v5"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgmig/pgmig/fleet"
 	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/runner"
 )
-
-// targetFlags choose many databases, or many schemas, for up, status and
-// validate.
-func targetFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "targets", Usage: "run against each database URL of `FILE`, one per line (# comments)", EnvVars: []string{"PGMIG_TARGETS"}},
-		&cli.StringFlag{Name: "schemas-query", Usage: "run against each schema the `SQL` returns (each with its own tracking table, search_path set to it)", EnvVars: []string{"PGMIG_SCHEMAS_QUERY"}},
-		&cli.IntFlag{Name: "parallel", Value: 1, Usage: "run `N` targets at once", EnvVars: []string{"PGMIG_PARALLEL"}},
-		&cli.IntFlag{Name: "canary", Usage: "run the first `K` targets alone and first; stop if any fails", EnvVars: []string{"PGMIG_CANARY"}},
-		&cli.BoolFlag{Name: "fail-fast", Usage: "start no more targets after one fails", EnvVars: []string{"PGMIG_FAIL_FAST"}},
-	}
-}
-
-// repeatedURLs takes every --database-url/-d out of args when it is given
-// more than once (several targets), leaving a single one to the flag.
-func repeatedURLs(args []string) (rest, urls []string) {
-	var at []int
-	for i := 1; i < len(args); i++ {
-		if args[i] == "--" {
-			break
-		}
-		name, inline := splitFlag(args[i])
-		if !strings.HasPrefix(args[i], "-") || name != "database-url" && name != "d" {
-			continue
-		}
-		at = append(at, i)
-		if inline {
-			urls = append(urls, args[i][strings.IndexByte(args[i], '=')+1:])
-		} else if i+1 < len(args) {
-			urls = append(urls, args[i+1])
-			i++
-		}
-	}
-	if len(at) < 2 {
-		return args, nil
-	}
-	skip := map[int]bool{}
-	for _, i := range at {
-		skip[i] = true
-		if !strings.Contains(args[i], "=") {
-			skip[i+1] = true
-		}
-	}
-	for i, a := range args {
-		if !skip[i] {
-			rest = append(rest, a)
-		}
-	}
-	return rest, urls
-}
 
 // fleetTargets resolves the target flags; ok is false when the command
 // runs against one database as usual.
@@ -192,22 +137,6 @@ func tableIn(table, schema string) string {
 	return pgx.Identifier{schema}.Sanitize() + "." + table
 }
 
-// targetResult is one target's outcome as printed.
-type targetResult struct {
-	Target     string          `json:"target"`
-	Outcome    fleet.Outcome   `json:"outcome"`
-	Code       int             `json:"code"`
-	Canary     bool            `json:"canary,omitempty"`
-	DurationMS float64         `json:"duration_ms"`
-	Applied    []jsonMigration `json:"applied,omitempty"`
-	Current    *int64          `json:"current"`
-	Migrations []jsonMigration `json:"migrations,omitempty"`
-	Valid      *bool           `json:"valid,omitempty"`
-	Error      *errorDoc       `json:"error,omitempty"`
-	// pending counts pending migrations, for status and validate.
-	pending int
-}
-
 // runFleet runs op against every target and prints one result each. The
 // exit code is the worst target's.
 func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, op func(context.Context, *runner.Runner) (runner.Report, runner.Status, error)) error {
@@ -293,119 +222,4 @@ func countOutcome(rs []fleet.Result[targetResult], o fleet.Outcome) int {
 		}
 	}
 	return n
-}
-
-// codeError carries an exit code decided by the command itself, such as
-// the worst of several targets'.
-type codeError struct {
-	code int
-	err  error
-}
-
-func (e *codeError) Error() string { return e.err.Error() }
-func (e *codeError) Unwrap() error { return e.err }
-
-// targets prints a result per target: a table, or a JSON array.
-func (p *printer) targets(rs []targetResult) {
-	if p.json {
-		p.writeJSON(rs)
-		return
-	}
-	if p.quiet && !anyFailed(rs) {
-		return
-	}
-	t := tablewriter.NewTable(p.stdout, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAutoWrap(tw.WrapNone))
-	t.Header("TARGET", "RESULT", "APPLIED", "PENDING", "VERSION", "TIME", "ERROR")
-	counts := map[fleet.Outcome]int{}
-	for _, r := range rs {
-		counts[r.Outcome]++
-		cur := "none"
-		if r.Current != nil {
-			cur = fmtVersion(*r.Current)
-		}
-		outcome := string(r.Outcome)
-		switch r.Outcome {
-		case fleet.OK:
-			outcome = p.paint(color.FgGreen)(outcome)
-		case fleet.Failed:
-			outcome = p.paint(color.FgRed, color.Bold)(fmt.Sprintf("%s (%d)", outcome, r.Code))
-		}
-		if r.Canary {
-			outcome += " canary"
-		}
-		msg := ""
-		if r.Error != nil {
-			msg = firstLine(r.Error.Message)
-			if n := []rune(msg); len(n) > 60 {
-				msg = string(n[:59]) + "…"
-			}
-		}
-		dur := ""
-		if r.Outcome != fleet.Skipped {
-			dur = fmtDuration(time.Duration(r.DurationMS * float64(time.Millisecond)))
-		}
-		t.Append([]string{r.Target, outcome, fmt.Sprint(len(r.Applied)), fmt.Sprint(r.pending), cur, dur, msg})
-	}
-	t.Render()
-	// The table cuts errors short; here they are whole.
-	for _, r := range rs {
-		if r.Error != nil {
-			for _, line := range strings.Split(r.Error.Message, "\n") {
-				fmt.Fprintf(p.stderr, "%s %s: %s\n", p.paint(color.FgRed, color.Bold)("error:"), r.Target, line)
-			}
-		}
-	}
-	var parts []string
-	for _, o := range []fleet.Outcome{fleet.OK, fleet.Failed, fleet.Skipped} {
-		if counts[o] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
-		}
-	}
-	fmt.Fprintf(p.stdout, "%s: %s\n", plural(len(rs), "target"), strings.Join(parts, ", "))
-}
-
-func anyFailed(rs []targetResult) bool {
-	for _, r := range rs {
-		if r.Outcome != fleet.OK {
-			return true
-		}
-	}
-	return false
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i] + " …"
-	}
-	return s
-}
-
-// liveLine keeps one progress line up to date on a terminal.
-type liveLine struct {
-	p       *printer
-	mu      sync.Mutex
-	drawn   bool
-	enabled bool
-}
-
-func (p *printer) progressLine() *liveLine {
-	return &liveLine{p: p, enabled: !p.json && !p.quiet && p.heartbeat}
-}
-
-func (l *liveLine) update(pr fleet.Progress) {
-	if !l.enabled {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(l.p.stderr, "\r\033[Ktargets: %d/%d done, %d failed, %d running, %s", pr.Done, pr.Total, pr.Failed, pr.Running, fmtDuration(pr.Elapsed))
-	l.drawn = true
-}
-
-func (l *liveLine) done() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.drawn {
-		fmt.Fprintln(l.p.stderr)
-	}
 }
