@@ -36,13 +36,13 @@ func (a *cliApp) baseline(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	r, db, err := a.engine(c)
+	s, err := a.session(c)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer s.close()
 	start := time.Now()
-	rep, err := r.Baseline(c.Context, v)
+	rep, err := s.r.Baseline(c.Context, v)
 	if err != nil {
 		return err
 	}
@@ -58,13 +58,13 @@ func (a *cliApp) adopt(c *cli.Context) error {
 	case !c.IsSet("from"):
 		return usagef("--from-table needs --from TOOL (golang-migrate, goose, dbmate or flyway)")
 	}
-	r, db, err := a.engine(c)
+	s, err := a.session(c)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer s.close()
 	start := time.Now()
-	rep, err := r.Adopt(c.Context, runner.Tool(c.String("from")), c.String("from-table"))
+	rep, err := s.r.Adopt(c.Context, runner.Tool(c.String("from")), c.String("from-table"))
 	if err != nil {
 		return err
 	}

@@ -4,28 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strconv"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/pgmig/pgmig/lock"
-	"github.com/pgmig/pgmig/remote"
-	"github.com/pgmig/pgmig/runner"
-	"github.com/pgmig/pgmig/source"
 )
-
-// usageError is a bad command line: unknown command or flag, bad value.
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-
-func (e *usageError) Unwrap() error { return e.err }
-
-func usagef(format string, a ...any) error { return &usageError{fmt.Errorf(format, a...)} }
 
 // cliApp holds one invocation's settings, resolved from the global flags.
 type cliApp struct {
@@ -65,50 +50,21 @@ func (b Build) Run(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err == nil {
 		return 0
 	}
-	code := exitCode(err)
-	a.out.error(err, code)
-	return code
-}
-
-func exitCode(err error) int {
-	var ue *usageError
-	var ae *actionError
-	var ce *codeError
-	switch {
-	case errors.As(err, &ce):
-		return ce.code
-	case !errors.As(err, &ae):
+	var ee *exitError
+	if !errors.As(err, &ee) {
 		// Not from a command's action: urfave/cli refused the command line.
-		return 2
-	case errors.As(err, &ue), errors.Is(err, runner.ErrInvalidOption):
-		return 2
-	case errors.As(err, new(*lock.PoolerError)):
-		// The remedy is a flag: --lock-mode table.
-		return 2
-	case isLockTimeout(err):
-		return 4
-	case errors.Is(err, source.ErrInvalid), errors.Is(err, runner.ErrValidation):
-		return 3
-	case errors.Is(err, remote.ErrUnsafeArchive), errors.As(err, new(*remote.DigestMismatchError)):
-		// The archive is not the pinned one, or is hostile: a bad source.
-		return 3
-	default:
-		return 1
+		ee = &exitError{code: 2, err: err}
 	}
+	if !ee.printed {
+		a.out.error(err, ee.code)
+	}
+	return ee.code
 }
-
-// actionError marks an error returned by a command's action, as opposed
-// to one urfave/cli returns for a command line it could not parse.
-type actionError struct{ err error }
-
-func (e *actionError) Error() string { return e.err.Error() }
-
-func (e *actionError) Unwrap() error { return e.err }
 
 func markAction(fn cli.ActionFunc) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if err := fn(c); err != nil {
-			return &actionError{err}
+			return exit(err)
 		}
 		return nil
 	}
@@ -133,7 +89,7 @@ func newApp(a *cliApp) *cli.App {
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return &usageError{err}
+			return usage(err)
 		},
 		Before: a.setup,
 		Action: func(c *cli.Context) error {
@@ -245,28 +201,4 @@ func parseVersion(flag, s string) (int64, error) {
 		return 0, usagef("--%s %q: want a migration version (digits)", flag, s)
 	}
 	return v, nil
-}
-
-// reportedError is a failure whose output was already printed; only the
-// exit code is left to give.
-type reportedError struct{ err error }
-
-func (e *reportedError) Error() string { return e.err.Error() }
-
-func (e *reportedError) Unwrap() error { return e.err }
-
-// codeError carries an exit code decided by the command itself, such as
-// the worst of several targets'.
-type codeError struct {
-	code int
-	err  error
-}
-
-func (e *codeError) Error() string { return e.err.Error() }
-
-func (e *codeError) Unwrap() error { return e.err }
-
-func isLockTimeout(err error) bool {
-	var te *lock.TimeoutError
-	return errors.As(err, &te)
 }

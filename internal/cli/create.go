@@ -37,7 +37,7 @@ func (a *cliApp) create(c *cli.Context) error {
 	name, err := source.NextFileName(os.DirFS(dir), c.Args().First())
 	var ne *source.NameError
 	if errors.As(err, &ne) {
-		return &usageError{err}
+		return usage(err)
 	}
 	if err != nil {
 		return err

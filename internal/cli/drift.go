@@ -26,16 +26,6 @@ func (a *cliApp) driftCommand() *cli.Command {
 	}
 }
 
-// driftFound is the verdict that the schema differs; it matches
-// runner.ErrValidation, hence exit 3.
-type driftFound struct{ objects []string }
-
-func (e *driftFound) Error() string {
-	return fmt.Sprintf("schema drift: %s differ from what the applied migrations build", plural(len(e.objects), "object"))
-}
-
-func (e *driftFound) Is(target error) bool { return target == runner.ErrValidation }
-
 // drift snapshots the live database, builds its applied migrations on a
 // scratch database, snapshots that, and diffs the two.
 func (a *cliApp) drift(c *cli.Context) error {
@@ -46,15 +36,7 @@ func (a *cliApp) drift(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ropts, err := a.remoteOptions(c)
-	if err != nil {
-		return err
-	}
-	src, err := openSource(ctx, c.String("source"), ropts)
-	if err != nil {
-		return err
-	}
-	all, err := src.Migrations(ctx)
+	all, err := a.readSource(c)
 	if err != nil {
 		return err
 	}
@@ -112,7 +94,8 @@ func (a *cliApp) drift(c *cli.Context) error {
 	diff, objects := schema.Diff(built, liveSnap)
 	a.out.drifted(st.Current, len(ms), objects, diff, time.Since(start))
 	if len(objects) > 0 {
-		return &reportedError{&driftFound{objects}}
+		// The verdict that the schema differs: exit 3.
+		return reported(invalid(fmt.Errorf("schema drift: %s differ from what the applied migrations build", plural(len(objects), "object"))))
 	}
 	return nil
 }

@@ -31,9 +31,9 @@ func openSource(ctx context.Context, spec string, opts remote.Options) (source.S
 		switch {
 		case errors.Is(err, remote.ErrInsecure):
 			// Redirected to http.
-			return nil, &usageError{fmt.Errorf("--source: %w; pass --allow-insecure-source to allow it", err)}
+			return nil, usage(fmt.Errorf("--source: %w; pass --allow-insecure-source to allow it", err))
 		case errors.Is(err, remote.ErrInvalidURL):
-			return nil, &usageError{fmt.Errorf("--source: %w", err)}
+			return nil, usage(fmt.Errorf("--source: %w", err))
 		case err != nil:
 			return nil, fmt.Errorf("--source: %w", err)
 		}
@@ -72,17 +72,35 @@ type loaded struct {
 
 func (l *loaded) Migrations(context.Context) ([]source.Migration, error) { return l.ms, l.err }
 
-// engine opens the source, validates its files, connects and builds the
-// runner. The caller closes the returned DB.
-func (a *cliApp) engine(c *cli.Context) (*runner.Runner, *pgdb.DB, error) {
+// readSource reads --source, once: a command that both checks and applies
+// the files (up --lint, several targets) works on these migrations
+// throughout, so an archive that is not pinned cannot change between the
+// two.
+func (a *cliApp) readSource(c *cli.Context) ([]source.Migration, error) {
 	ropts, err := a.remoteOptions(c)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	src, err := openSource(c.Context, c.String("source"), ropts)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	return src.Migrations(c.Context)
+}
+
+// session is what most commands work on: the migrations of --source, read
+// once, the database of --database-url and a runner over both.
+type session struct {
+	ms []source.Migration
+	db *pgdb.DB
+	r  *runner.Runner
+}
+
+func (s *session) close() { s.db.Close() }
+
+// session reads the source, connects and builds the runner, whose steps
+// are printed as they finish. The caller closes it.
+func (a *cliApp) session(c *cli.Context) (*session, error) {
 	// Connect while the files are read: each takes tens of milliseconds
 	// for a large project. Bad files still win: the connection attempt is
 	// cancelled, so they are reported at once even when the server is down.
@@ -94,62 +112,76 @@ func (a *cliApp) engine(c *cli.Context) (*runner.Runner, *pgdb.DB, error) {
 	defer cancel()
 	connected := make(chan conn, 1)
 	go func() {
-		db, err := a.connectCtx(connCtx, c, c.String("database-url"))
+		db, err := a.dial(connCtx, c, c.String("database-url"), "--database-url")
 		connected <- conn{db, err}
 	}()
-	ms, err := src.Migrations(c.Context)
+	ms, err := a.readSource(c)
 	if err != nil {
 		cancel()
 		if cn := <-connected; cn.db != nil {
 			cn.db.Close()
 		}
-		return nil, nil, err
+		return nil, err
 	}
 	cn := <-connected
 	if cn.err != nil {
-		return nil, nil, cn.err
+		return nil, cn.err
 	}
-	db := cn.db
-	r, err := runner.New(db.Pool(), &loaded{ms: ms}, a.runnerOptions(c, c.String("table"), a.out.event))
+	r, err := a.newRunner(c, cn.db, ms, runnerUse{onEvent: a.out.event})
 	if err != nil {
-		db.Close()
-		return nil, nil, err
+		cn.db.Close()
+		return nil, err
 	}
-	return r, db, nil
+	return &session{ms: ms, db: cn.db, r: r}, nil
 }
 
-// runnerOptions are the runner's options from the flags; onEvent may be
-// nil (several targets run at once: their steps are not printed).
-func (a *cliApp) runnerOptions(c *cli.Context, table string, onEvent func(runner.Event)) runner.Options {
+// runnerUse says what a runner is for, where commands differ.
+type runnerUse struct {
+	// table is the tracking table; empty means --table.
+	table string
+	// onEvent receives the runner's events; nil prints none (several
+	// targets run at once).
+	onEvent func(runner.Event)
+	// compare: the runner builds schemas that verify or drift snapshot and
+	// compare. It takes the session lock whatever --lock-mode says (a
+	// lease table would be one more object in the snapshots) and keeps to
+	// the files' order.
+	compare bool
+}
+
+// newRunner builds a runner over ms on db with the flags' settings.
+func (a *cliApp) newRunner(c *cli.Context, db *pgdb.DB, ms []source.Migration, use runnerUse) (*runner.Runner, error) {
 	o := runner.Options{
-		Table:           table,
+		Table:           use.table,
 		LockTimeout:     c.Duration("lock-timeout"),
 		LockMode:        runner.LockMode(c.String("lock-mode")),
 		LockTTL:         c.Duration("lock-ttl"),
 		AllowOutOfOrder: c.Bool("allow-out-of-order"),
 		Logger:          a.logger,
-		OnEvent:         onEvent,
+		OnEvent:         use.onEvent,
 		DDLLockTimeout:  c.Duration("ddl-lock-timeout"),
 		DDLRetries:      retries(c.Int("ddl-retries")),
 	}
-	if onEvent != nil {
+	if o.Table == "" {
+		o.Table = c.String("table")
+	}
+	if use.compare {
+		o.LockMode, o.LockTTL, o.AllowOutOfOrder = runner.LockSession, 0, false
+	} else if use.onEvent != nil {
 		// A heartbeat for long statements, on a terminal only.
 		o.ProgressInterval = a.out.heartbeatInterval()
 	}
-	return o
+	return runner.New(db.Pool(), &loaded{ms: ms}, o)
 }
 
+// connect opens a small pool on --database-url.
 func (a *cliApp) connect(c *cli.Context) (*pgdb.DB, error) {
-	return a.connectTo(c, c.String("database-url"))
+	return a.dial(c.Context, c, c.String("database-url"), "--database-url")
 }
 
-// connectTo opens a small pool on url with the connection flags.
-func (a *cliApp) connectTo(c *cli.Context, url string) (*pgdb.DB, error) {
-	return a.connectCtx(c.Context, c, url)
-}
-
-// connectCtx is connectTo on a context of the caller's.
-func (a *cliApp) connectCtx(ctx context.Context, c *cli.Context, url string) (*pgdb.DB, error) {
+// dial opens a small pool on connString with the connection flags; flag
+// names the flag connString came from, for the error.
+func (a *cliApp) dial(ctx context.Context, c *cli.Context, connString, flag string) (*pgdb.DB, error) {
 	cfg := pgdb.Config{
 		MinConns:        1,
 		MaxConns:        4,
@@ -168,34 +200,18 @@ func (a *cliApp) connectCtx(ctx context.Context, c *cli.Context, url string) (*p
 	if c.Duration("lock-ttl") <= 0 {
 		return nil, usagef("--lock-ttl %s: want a positive duration", c.Duration("lock-ttl"))
 	}
-	db, err := pgdb.Open(ctx, url, cfg)
+	db, err := pgdb.Open(ctx, connString, cfg)
 	var pce *pgconn.ParseConfigError
 	switch {
 	case err == nil:
 		return db, nil
 	case errors.As(err, &pce):
 		// A connection string that does not parse is a bad flag value.
-		return nil, &usageError{fmt.Errorf("--database-url: %w", err)}
-	case url == "":
+		return nil, usage(fmt.Errorf("%s: %w", flag, err))
+	case connString == "" && flag == "--database-url":
 		return nil, fmt.Errorf("no --database-url, PGMIG_DATABASE_URL or DATABASE_URL; with the libpq defaults (PGHOST, PGPORT, PGUSER, PGDATABASE): %w", err)
 	default:
 		// pgdb's error already names the (redacted) server.
 		return nil, err
 	}
-}
-
-// open connects to connString with the CLI's settings; flag names the
-// flag it came from, for the error.
-func (a *cliApp) open(c *cli.Context, connString, flag string) (*pgdb.DB, error) {
-	db, err := pgdb.Open(c.Context, connString, pgdb.Config{
-		MinConns:        1,
-		MaxConns:        4,
-		ConnectTimeout:  c.Duration("connect-timeout"),
-		ApplicationName: "pgmig",
-	})
-	var pce *pgconn.ParseConfigError
-	if errors.As(err, &pce) {
-		return nil, &usageError{fmt.Errorf("%s: %w", flag, err)}
-	}
-	return db, err
 }

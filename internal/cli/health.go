@@ -25,7 +25,7 @@ func (a *cliApp) health(c *cli.Context) error {
 	h := pgdb.Check(c.Context, db.Pool())
 	a.out.health(h)
 	if !h.Healthy {
-		return &reportedError{fmt.Errorf("unhealthy: %s", h.Error)}
+		return reported(fmt.Errorf("unhealthy: %s", h.Error))
 	}
 	return nil
 }

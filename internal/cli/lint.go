@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -25,53 +26,34 @@ func (a *cliApp) lintCommand() *cli.Command {
 	}
 }
 
-// lintFailed is the exit code of a lint that found errors: a validation
-// failure (3), like a bad file.
-type lintFailed struct {
-	errors int
-	// problems are the findings, one line each, for --format json's
-	// error document when up --lint refuses.
-	problems []string
+// lintFailed is a lint that found n errors: a validation failure (exit 3),
+// like a bad file. problems are the findings, one line each, for --format
+// json's error document when up --lint refuses.
+func lintFailed(n int, problems []string) error {
+	msg := fmt.Sprintf("lint: %s in pending migrations; nothing applied", plural(n, "error"))
+	if len(problems) > 0 {
+		msg += "\n" + strings.Join(problems, "\n")
+	}
+	return invalid(errors.New(msg))
 }
 
-func (e *lintFailed) Error() string {
-	msg := fmt.Sprintf("lint: %s in pending migrations; nothing applied", plural(e.errors, "error"))
-	if len(e.problems) == 0 {
-		return msg
-	}
-	return msg + "\n" + strings.Join(e.problems, "\n")
-}
-
-func (e *lintFailed) Is(target error) bool { return target == runner.ErrValidation }
-
-// lintSource reads --source and lints every migration in it.
-func (a *cliApp) lintSource(c *cli.Context) ([]source.Migration, lint.Result, error) {
-	ropts, err := a.remoteOptions(c)
-	if err != nil {
-		return nil, lint.Result{}, err
-	}
-	src, err := openSource(c.Context, c.String("source"), ropts)
-	if err != nil {
-		return nil, lint.Result{}, err
-	}
-	ms, err := src.Migrations(c.Context)
-	if err != nil {
-		return nil, lint.Result{}, err
-	}
-	return ms, lint.Lint(ms, lint.Options{DDLLockTimeout: c.Duration("ddl-lock-timeout")}), nil
+// lintAll lints every migration of ms with the flags' settings.
+func (a *cliApp) lintAll(c *cli.Context, ms []source.Migration) lint.Result {
+	return lint.Lint(ms, lint.Options{DDLLockTimeout: c.Duration("ddl-lock-timeout")})
 }
 
 func (a *cliApp) lint(c *cli.Context) error {
 	if c.Args().Present() {
 		return usagef("lint takes no arguments; choose the files with --source")
 	}
-	ms, res, err := a.lintSource(c)
+	ms, err := a.readSource(c)
 	if err != nil {
 		return err
 	}
+	res := a.lintAll(c, ms)
 	a.out.lintReport(res, len(ms))
 	if n := res.Errors(); n > 0 {
-		return &reportedError{&lintFailed{errors: n}}
+		return reported(lintFailed(n, nil))
 	}
 	return nil
 }
@@ -80,12 +62,8 @@ func (a *cliApp) lint(c *cli.Context) error {
 // is applied: it lints every file (earlier ones say which tables exist) but
 // judges only the migrations up would apply, so an old applied migration
 // that would not pass today does not block every deploy after it.
-func (a *cliApp) lintPending(c *cli.Context, r *runner.Runner) error {
-	_, res, err := a.lintSource(c)
-	if err != nil {
-		return err
-	}
-	kept, err := pendingFindings(c.Context, r, res)
+func (a *cliApp) lintPending(c *cli.Context, s *session) error {
+	kept, err := pendingFindings(c.Context, s.r, a.lintAll(c, s.ms))
 	if err != nil {
 		return err
 	}
@@ -94,11 +72,11 @@ func (a *cliApp) lintPending(c *cli.Context, r *runner.Runner) error {
 		if n == 0 {
 			return nil // the up document follows; warnings have no place in it
 		}
-		lf := &lintFailed{errors: n}
+		var problems []string
 		for _, f := range kept.Findings {
-			lf.problems = append(lf.problems, findingLine(f))
+			problems = append(problems, findingLine(f))
 		}
-		return lf
+		return lintFailed(n, problems)
 	}
 	if !a.out.quiet || n > 0 {
 		a.out.lintFindings(a.out.stderr, kept)
@@ -108,7 +86,7 @@ func (a *cliApp) lintPending(c *cli.Context, r *runner.Runner) error {
 	}
 	red := a.out.paint(color.FgRed, color.Bold)
 	fmt.Fprintf(a.out.stderr, "%s lint found %s in pending migrations; nothing applied\n", red("error:"), plural(n, "error"))
-	return &reportedError{&lintFailed{errors: n}}
+	return reported(lintFailed(n, nil))
 }
 
 // pendingFindings keeps the findings of the migrations r has pending: an
@@ -150,13 +128,13 @@ func lintGate(ctx context.Context, r *runner.Runner, res lint.Result) error {
 	if n == 0 {
 		return nil
 	}
-	lf := &lintFailed{errors: n}
+	var problems []string
 	for _, f := range kept.Findings {
 		if f.Level == lint.Error {
-			lf.problems = append(lf.problems, findingLine(f))
+			problems = append(problems, findingLine(f))
 		}
 	}
-	return lf
+	return lintFailed(n, problems)
 }
 
 func findingLine(f lint.Finding) string {

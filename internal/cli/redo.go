@@ -15,13 +15,13 @@ func (a *cliApp) redoCommand() *cli.Command {
 }
 
 func (a *cliApp) redo(c *cli.Context) error {
-	r, db, err := a.engine(c)
+	s, err := a.session(c)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer s.close()
 	start := time.Now()
-	rep, err := r.Redo(c.Context)
+	rep, err := s.r.Redo(c.Context)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,10 @@ type archiveServer struct {
 	*httptest.Server
 	mu   sync.Mutex
 	data []byte
+	// then, when set, replaces data once data has been served: an
+	// unpinned URL whose bytes change between two downloads.
+	then []byte
+	hits int
 }
 
 func newArchiveServer(t *testing.T, tls bool, data []byte) *archiveServer {
@@ -32,7 +36,11 @@ func newArchiveServer(t *testing.T, tls bool, data []byte) *archiveServer {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		s.hits++
 		w.Write(s.data)
+		if s.then != nil {
+			s.data, s.then = s.then, nil
+		}
 	})
 	if tls {
 		s.Server = httptest.NewTLSServer(h)
@@ -47,6 +55,13 @@ func (s *archiveServer) set(data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.data = data
+}
+
+// served is how many requests the server has answered.
+func (s *archiveServer) served() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits
 }
 
 // remoteArchive is a tar.gz holding files (name, content pairs) in a
@@ -168,4 +183,44 @@ func TestRemoteSourceCLI(t *testing.T) {
 		wantCode(t, r, 0)
 		wantRelations(t, connect(t, db), true, "widgets", "gadgets")
 	})
+}
+
+// TestUpLintJudgesTheBytesItApplies: up --lint reads a remote source once,
+// so an unpinned archive that changes between two downloads cannot be
+// linted clean and then applied unsafe. The server hands out the unsafe
+// project first and a clean one after.
+func TestUpLintJudgesTheBytesItApplies(t *testing.T) {
+	t.Parallel()
+	unsafe, _ := remoteArchive(t, "001_users.sql", lintUnsafe["001_users.sql"], "002_email.sql", lintUnsafe["002_email.sql"])
+	clean, _ := remoteArchive(t, "001_users.sql", lintUnsafe["001_users.sql"],
+		"002_email.sql", "-- pgmig:up\nALTER TABLE users ADD COLUMN note text;\n-- pgmig:down\nALTER TABLE users DROP COLUMN note;\n")
+	for _, tc := range []struct {
+		name string
+		dbs  int
+	}{
+		{"one database", 1},
+		{"several targets", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newArchiveServer(t, false, unsafe)
+			srv.then = clean
+			var args, dbs []string
+			for range tc.dbs {
+				db := newDB(t)
+				dbs = append(dbs, db)
+				args = append(args, "--database-url", db)
+			}
+			args = append(args, "--source", srv.URL+"/m.tar.gz", "--allow-insecure-source", "up", "--lint")
+			r := inproc(t, args...)
+			wantCode(t, r, 3)
+			wantContains(t, "stderr", r.stderr, "index-not-concurrent")
+			if n := srv.served(); n != 1 {
+				t.Errorf("the archive was downloaded %d times, want once", n)
+			}
+			for _, db := range dbs {
+				wantRelations(t, connect(t, db), false, "users")
+			}
+		})
+	}
 }

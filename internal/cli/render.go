@@ -143,10 +143,6 @@ func newErrorDoc(err error, code int) errorDoc {
 // error reports a failed command: text on stderr, or the JSON error
 // document on stdout.
 func (p *printer) error(err error, code int) {
-	var re *reportedError
-	if errors.As(err, &re) {
-		return
-	}
 	var me *runner.MigrationError
 	var pe *pgconn.PgError
 	errors.As(err, &me)

@@ -11,12 +11,12 @@ func (a *cliApp) repairCommand() *cli.Command {
 }
 
 func (a *cliApp) repair(c *cli.Context) error {
-	r, db, err := a.engine(c)
+	s, err := a.session(c)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	changes, err := r.Repair(c.Context)
+	defer s.close()
+	changes, err := s.r.Repair(c.Context)
 	if err != nil {
 		return err
 	}

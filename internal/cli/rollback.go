@@ -36,13 +36,13 @@ func (a *cliApp) rollback(c *cli.Context) error {
 		}
 		opts.To = v
 	}
-	r, db, err := a.engine(c)
+	s, err := a.session(c)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer s.close()
 	start := time.Now()
-	rep, err := r.Rollback(c.Context, opts)
+	rep, err := s.r.Rollback(c.Context, opts)
 	if err != nil {
 		return err
 	}

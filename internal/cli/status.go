@@ -22,17 +22,21 @@ func (a *cliApp) status(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		return a.runFleet(c, targets, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
+		ms, err := a.readSource(c)
+		if err != nil {
+			return err
+		}
+		return a.runFleet(c, targets, ms, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
 			st, err := r.Status(ctx)
 			return runner.Report{}, st, err
 		})
 	}
-	r, db, err := a.engine(c)
+	s, err := a.session(c)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	st, err := r.Status(c.Context)
+	defer s.close()
+	st, err := s.r.Status(c.Context)
 	if err != nil {
 		return err
 	}

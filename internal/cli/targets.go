@@ -14,6 +14,7 @@ import (
 	"github.com/pgmig/pgmig/fleet"
 	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/runner"
+	"github.com/pgmig/pgmig/source"
 )
 
 // fleetTargets resolves the target flags; ok is false when the command
@@ -73,7 +74,7 @@ func (a *cliApp) fleetTargets(c *cli.Context) (targets []fleet.Target, ok bool, 
 func readTargets(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &usageError{fmt.Errorf("--targets: %w", err)}
+		return nil, usage(fmt.Errorf("--targets: %w", err))
 	}
 	defer f.Close()
 	var urls []string
@@ -93,7 +94,7 @@ func readTargets(path string) ([]string, error) {
 
 // schemas runs --schemas-query on the database named by --database-url.
 func (a *cliApp) schemas(c *cli.Context, query string) ([]string, error) {
-	db, err := a.connectTo(c, c.String("database-url"))
+	db, err := a.connect(c)
 	if err != nil {
 		return nil, err
 	}
@@ -139,31 +140,19 @@ func tableIn(table, schema string) string {
 
 // runFleet runs op against every target and prints one result each. The
 // exit code is the worst target's.
-func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, op func(context.Context, *runner.Runner) (runner.Report, runner.Status, error)) error {
-	ropts, err := a.remoteOptions(c)
-	if err != nil {
-		return err
-	}
-	src, err := openSource(c.Context, c.String("source"), ropts)
-	if err != nil {
-		return err
-	}
-	migs, err := src.Migrations(c.Context)
-	if err != nil {
-		return err
-	}
+func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, migs []source.Migration, op func(context.Context, *runner.Runner) (runner.Report, runner.Status, error)) error {
 	live := a.out.progressLine()
 	results := fleet.Run(c.Context, targets, fleet.Options{
 		Parallel: c.Int("parallel"), Canary: c.Int("canary"), FailFast: c.Bool("fail-fast"),
 		OnProgress: live.update,
 	}, func(ctx context.Context, t fleet.Target) (targetResult, error) {
 		res := targetResult{Target: t.Name}
-		db, err := a.connectTo(c, t.ConnString)
+		db, err := a.dial(ctx, c, t.ConnString, "--database-url")
 		if err != nil {
 			return res, err
 		}
 		defer db.Close()
-		r, err := runner.New(db.Pool(), &loaded{ms: migs}, a.runnerOptions(c, tableIn(c.String("table"), t.Schema), nil))
+		r, err := a.newRunner(c, db, migs, runnerUse{table: tableIn(c.String("table"), t.Schema)})
 		if err != nil {
 			return res, err
 		}
@@ -191,7 +180,7 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, op func(contex
 		res := r.Value
 		res.Target, res.Outcome, res.Canary, res.DurationMS = r.Target.Name, r.Outcome, r.Canary, ms(r.Duration)
 		if r.Err != nil {
-			res.Code = exitCode(&actionError{r.Err})
+			res.Code = exitCode(r.Err)
 			d := newErrorDoc(r.Err, res.Code)
 			res.Error = &d
 			worst = max(worst, res.Code)
@@ -204,10 +193,10 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, op func(contex
 	}
 	a.out.targets(out)
 	if worst > 0 {
-		return &reportedError{err: &codeError{code: worst, err: fmt.Errorf("%d of %d targets failed", countFailed(results), len(results))}}
+		return &exitError{code: worst, printed: true, err: fmt.Errorf("%d of %d targets failed", countFailed(results), len(results))}
 	}
 	if skipped := countOutcome(results, fleet.Skipped); skipped > 0 {
-		return &reportedError{err: &codeError{code: 1, err: fmt.Errorf("%d targets not run", skipped)}}
+		return &exitError{code: 1, printed: true, err: fmt.Errorf("%d targets not run", skipped)}
 	}
 	return nil
 }

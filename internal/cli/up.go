@@ -45,16 +45,17 @@ func (a *cliApp) up(c *cli.Context) error {
 		if opts.Rehearse {
 			return usagef("--rehearse runs against one database at a time")
 		}
+		ms, err := a.readSource(c)
+		if err != nil {
+			return err
+		}
 		// One lint of the source; each target is judged by what it has pending.
 		var linted *lint.Result
 		if c.Bool("lint") {
-			_, res, err := a.lintSource(c)
-			if err != nil {
-				return err
-			}
+			res := a.lintAll(c, ms)
 			linted = &res
 		}
-		return a.runFleet(c, targets, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
+		return a.runFleet(c, targets, ms, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
 			if linted != nil {
 				if err := lintGate(ctx, r, *linted); err != nil {
 					return runner.Report{}, runner.Status{}, err
@@ -64,18 +65,18 @@ func (a *cliApp) up(c *cli.Context) error {
 			return rep, runner.Status{}, err
 		})
 	}
-	r, db, err := a.engine(c)
+	s, err := a.session(c)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer s.close()
 	if c.Bool("lint") {
-		if err := a.lintPending(c, r); err != nil {
+		if err := a.lintPending(c, s); err != nil {
 			return err
 		}
 	}
 	start := time.Now()
-	rep, err := r.Up(c.Context, opts)
+	rep, err := s.r.Up(c.Context, opts)
 	if err != nil {
 		return err
 	}

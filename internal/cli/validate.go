@@ -21,17 +21,21 @@ func (a *cliApp) validate(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		return a.runFleet(c, targets, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
+		ms, err := a.readSource(c)
+		if err != nil {
+			return err
+		}
+		return a.runFleet(c, targets, ms, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
 			st, err := r.Validate(ctx)
 			return runner.Report{}, st, err
 		})
 	}
-	r, db, err := a.engine(c)
+	s, err := a.session(c)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	st, err := r.Validate(c.Context)
+	defer s.close()
+	st, err := s.r.Validate(c.Context)
 	if err != nil {
 		return err
 	}

@@ -38,17 +38,6 @@ func (a *cliApp) verifyCommand() *cli.Command {
 	}
 }
 
-// verifyFailure is a verification that found a problem in the migrations:
-// a down that does not restore the schema, an up or down that fails, a
-// missing down section. It matches runner.ErrValidation, hence exit 3.
-type verifyFailure struct{ err error }
-
-func (e *verifyFailure) Error() string { return e.err.Error() }
-
-func (e *verifyFailure) Unwrap() error { return e.err }
-
-func (e *verifyFailure) Is(target error) bool { return target == runner.ErrValidation }
-
 // schemaDifference is a step after which the schema is not what it should be.
 type schemaDifference struct {
 	Version int64
@@ -82,15 +71,7 @@ type verifiedMigration struct {
 // oldest one, and everything before it is known good.
 func (a *cliApp) verify(c *cli.Context) error {
 	ctx := c.Context
-	ropts, err := a.remoteOptions(c)
-	if err != nil {
-		return err
-	}
-	src, err := openSource(ctx, c.String("source"), ropts)
-	if err != nil {
-		return err
-	}
-	ms, err := src.Migrations(ctx)
+	ms, err := a.readSource(c)
 	if err != nil {
 		return err
 	}
@@ -102,12 +83,12 @@ func (a *cliApp) verify(c *cli.Context) error {
 
 	var target *pgdb.DB
 	if dev := c.String("dev-url"); dev != "" {
-		target, err = a.open(c, dev, "--dev-url")
+		target, err = a.dial(ctx, c, dev, "--dev-url")
 		if err != nil {
 			return err
 		}
 		defer target.Close()
-		restore, err := a.borrowDevDB(ctx, target, table, exclude, tableSchema)
+		restore, err := a.borrowDevDB(c, target, exclude, tableSchema)
 		if err != nil {
 			return err
 		}
@@ -147,14 +128,15 @@ func (a *cliApp) verify(c *cli.Context) error {
 		return nil
 	case errors.As(err, &diff):
 		a.out.verified(verified, diff, nil, time.Since(start))
-		return &reportedError{&verifyFailure{err}}
+		return reported(invalid(err))
 	case errors.As(err, &mig), errors.As(err, &missing):
-		// The migrations themselves fail on an empty database.
+		// The migrations themselves fail on an empty database: a verdict
+		// on them, exit 3.
 		if a.out.json {
-			a.out.verified(verified, nil, &verifyFailure{err}, time.Since(start))
-			return &reportedError{&verifyFailure{err}}
+			a.out.verified(verified, nil, err, time.Since(start))
+			return reported(invalid(err))
 		}
-		return &verifyFailure{err}
+		return invalid(err)
 	default:
 		// Connection lost, cancelled, lock not acquired, ...: not a verdict.
 		return err
@@ -233,22 +215,15 @@ func trackingTable(table string) (regclass, schemaName string, err error) {
 	return pgx.Identifier(parts).Sanitize(), schemaName, nil
 }
 
-// scratchRunner builds a runner for a scratch or dev database with the
-// command line's settings. Its events are not printed as up and rollback
-// print them, only remembered for the failure report.
+// scratchRunner builds a runner for a scratch, dev or (drift) live
+// database with the command line's settings. Its events are not printed as
+// up and rollback print them: only waits, retries and failures are.
 func (a *cliApp) scratchRunner(c *cli.Context, db *pgdb.DB, ms []source.Migration) (*runner.Runner, error) {
-	return runner.New(db.Pool(), &loaded{ms: ms}, runner.Options{
-		Table:          c.String("table"),
-		LockTimeout:    c.Duration("lock-timeout"),
-		Logger:         a.logger,
-		DDLLockTimeout: c.Duration("ddl-lock-timeout"),
-		DDLRetries:     retries(c.Int("ddl-retries")),
-		OnEvent: func(e runner.Event) {
-			if e.Kind != runner.StepFinished && e.Kind != runner.StepProgress {
-				a.out.event(e)
-			}
-		},
-	})
+	return a.newRunner(c, db, ms, runnerUse{compare: true, onEvent: func(e runner.Event) {
+		if e.Kind != runner.StepFinished && e.Kind != runner.StepProgress {
+			a.out.event(e)
+		}
+	}})
 }
 
 // scratch is a database pgmig created for itself, to drop afterwards.
@@ -313,7 +288,7 @@ func (a *cliApp) createScratch(c *cli.Context, prefix string) (*scratch, error) 
 	a.logger.Info("created scratch database", "name", sc.name)
 	dbURL, err := withDatabase(c.String("database-url"), sc.name)
 	if err == nil {
-		sc.db, err = a.open(c, dbURL, "--database-url")
+		sc.db, err = a.dial(ctx, c, dbURL, "--database-url")
 	}
 	if err != nil {
 		sc.drop(ctx)
@@ -339,7 +314,7 @@ func withDatabase(connString, name string) (string, error) {
 	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
 		u, err := url.Parse(connString)
 		if err != nil {
-			return "", &usageError{fmt.Errorf("--database-url: %s", pgdb.Redact(connString))}
+			return "", usage(fmt.Errorf("--database-url: %s", pgdb.Redact(connString)))
 		}
 		u.Path, u.RawPath = "/"+name, ""
 		q := u.Query()
@@ -357,7 +332,8 @@ func withDatabase(connString, name string) (string, error) {
 // changed otherwise) and returns a function that empties it again at the
 // end: everything rolled back, the tracking table and its schema dropped if
 // verify created them.
-func (a *cliApp) borrowDevDB(ctx context.Context, db *pgdb.DB, table, exclude, tableSchema string) (func([]source.Migration), error) {
+func (a *cliApp) borrowDevDB(c *cli.Context, db *pgdb.DB, exclude, tableSchema string) (func([]source.Migration), error) {
+	ctx := c.Context
 	snap, err := schema.Take(ctx, db.Pool(), schema.Options{Exclude: []string{exclude}})
 	if err != nil {
 		return nil, fmt.Errorf("--dev-url: %w", err)
@@ -387,7 +363,7 @@ func (a *cliApp) borrowDevDB(ctx context.Context, db *pgdb.DB, table, exclude, t
 	}
 	return func(ms []source.Migration) {
 		ctx := context.WithoutCancel(ctx)
-		r, err := runner.New(db.Pool(), &loaded{ms: ms}, runner.Options{Table: table, Logger: a.logger})
+		r, err := a.newRunner(c, db, ms, runnerUse{compare: true})
 		if err == nil {
 			_, err = r.Rollback(ctx, runner.RollbackOptions{All: true})
 		}
