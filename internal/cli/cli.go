@@ -46,7 +46,8 @@ func (b Build) Run(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// is reported as JSON when JSON was asked for.
 	a.out = newPrinter(out, stderr, formatFromArgs(args) == "json", false, false)
 	args, a.urls = repeatedURLs(args)
-	err := newApp(a).RunContext(ctx, hoistGlobalFlags(args))
+	app := newApp(a)
+	err := app.RunContext(ctx, hoistGlobalFlags(app.Flags, args))
 	if err == nil {
 		return 0
 	}

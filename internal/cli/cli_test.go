@@ -2,12 +2,16 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/urfave/cli/v2"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -384,4 +388,40 @@ func TestVersion(t *testing.T) {
 	r := exe(t, nil, "version")
 	wantCode(t, r, 0)
 	wantContains(t, "stdout", r.stdout, "pgmig ")
+}
+
+// TestEveryGlobalFlagAfterTheCommand: each global flag, in each spelling,
+// written after the command is moved before it, its value with it; none is
+// listed by hand, so a new flag needs no list kept in step.
+func TestEveryGlobalFlagAfterTheCommand(t *testing.T) {
+	t.Parallel()
+	app := newApp(&cliApp{out: newPrinter(io.Discard, io.Discard, false, false, false)})
+	for _, f := range app.Flags {
+		if n := f.Names()[0]; n == "help" || n == "version" {
+			continue
+		}
+		takesValue := f.(cli.DocGenerationFlag).TakesValue()
+		for _, n := range f.Names() {
+			flag := "--" + n
+			if len(n) == 1 {
+				flag = "-" + n
+			}
+			args := []string{"pgmig", "status", flag}
+			want := []string{"pgmig", flag}
+			if takesValue {
+				args = append(args, "VALUE")
+				want = append(want, "VALUE")
+			}
+			args = append(args, "rest")
+			want = append(want, "status", "rest")
+			if got := hoistGlobalFlags(app.Flags, args); !slices.Equal(got, want) {
+				t.Errorf("hoist %q = %q, want %q", args, got, want)
+			}
+		}
+	}
+	// A command's own --version (baseline's) stays with the command.
+	args := []string{"pgmig", "baseline", "--version", "3"}
+	if got := hoistGlobalFlags(app.Flags, args); !slices.Equal(got, args) {
+		t.Errorf("hoist %q = %q", args, got)
+	}
 }

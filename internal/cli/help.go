@@ -20,60 +20,26 @@ connection, unreadable source), 2 usage error, 3 validation failure
 (checksum, missing file, duplicate version, bad file name, missing down,
 out-of-order), 4 lock not acquired within --lock-timeout.`
 
-// flagCategory groups the global flags in `pgmig --help`.
-var flagCategory = map[string]string{
-	"database-url":          "Connection",
-	"connect-timeout":       "Connection",
-	"source":                "Migrations",
-	"table":                 "Migrations",
-	"allow-out-of-order":    "Migrations",
-	"allow-insecure-source": "Migrations",
-	"source-max-size":       "Migrations",
-	"source-timeout":        "Migrations",
-	"format":                "Output",
-	"no-color":              "Output",
-	"quiet":                 "Output",
-	"verbose":               "Output",
-	"lock-timeout":          "Locking",
-	"lock-mode":             "Locking",
-	"lock-ttl":              "Locking",
-	"ddl-lock-timeout":      "Locking",
-	"ddl-retries":           "Locking",
-	"targets":               "Many targets (up, status, validate)",
-	"schemas-query":         "Many targets (up, status, validate)",
-	"parallel":              "Many targets (up, status, validate)",
-	"canary":                "Many targets (up, status, validate)",
-	"fail-fast":             "Many targets (up, status, validate)",
-}
-
-// decorateHelp sets the global flags' categories and hides defaults that
-// say nothing ("default: false", "default: 0"). Value placeholders come
+// decorateHelp hides defaults that say nothing ("default: false", "default: 0"). Value placeholders come
 // from the `quoted` word in each flag's usage.
 func decorateHelp(app *cli.App) {
 	for _, f := range app.Flags {
-		decorate(f, flagCategory[f.Names()[0]])
+		decorate(f)
 	}
 	for _, cmd := range app.Commands {
 		for _, f := range cmd.Flags {
-			decorate(f, "")
+			decorate(f)
 		}
 	}
 }
 
-func decorate(f cli.Flag, category string) {
+func decorate(f cli.Flag) {
 	switch f := f.(type) {
-	case *cli.StringFlag:
-		f.Category = category
 	case *cli.DurationFlag:
-		f.Category = category
 		if f.Value == 0 && f.DefaultText == "" {
 			f.DefaultText = "off"
 		}
-	case *cli.IntFlag:
-		f.Category = category
-	case *cli.Int64Flag:
-		f.Category = category
 	case *cli.BoolFlag:
-		f.Category, f.DisableDefaultText = category, true
+		f.DisableDefaultText = true
 	}
 }
