@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pgmig/pgmig/internal/pgtest"
 )
 
 // runCLI runs pgmig in-process and returns its exit code, stdout and stderr.
@@ -218,12 +220,12 @@ printf '%s\n' "${COMPREPLY[@]}"
 	}
 }
 
-// buildPgmig builds the binary as dir/name.
+// buildPgmig puts the test binary at dir/name.
 func buildPgmig(t *testing.T, dir, name string) string {
 	t.Helper()
 	bin := filepath.Join(dir, name)
-	if out, err := exec.Command("go", "build", "-o", bin, "../..").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := os.Symlink(pgtest.Binary(t), bin); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/mattn/go-runewidth"
 
+	"github.com/pgmig/pgmig/internal/pgtest"
 	"github.com/pgmig/pgmig/lock"
 	"github.com/pgmig/pgmig/source"
 )
@@ -611,7 +612,7 @@ func TestKilledMidMigration(t *testing.T) {
 	db := newDB(t)
 	c := connect(t, db)
 	src := filepath.Join("testdata", "killed")
-	cmd := exec.Command(binary, on(db, src, "up")...)
+	cmd := exec.Command(pgtest.Binary(t), on(db, src, "up")...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -24,45 +24,22 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
-// binary is the pgmig built once by TestMain, for the tests that need a
-// real process: exit codes, environment, signals, concurrency.
-var binary string
-
-// envKeys are the variables pgmig reads; TestMain clears them so that the
-// developer's shell cannot change what the tests see.
-var envKeys = []string{
-	"PGMIG_DATABASE_URL", "DATABASE_URL", "PGMIG_SOURCE", "PGMIG_TABLE", "PGMIG_FORMAT",
-	"PGMIG_LOCK_TIMEOUT", "PGMIG_CONNECT_TIMEOUT", "PGMIG_ALLOW_OUT_OF_ORDER",
+// clearEnv unsets every variable pgmig reads (PGMIG_*, DATABASE_URL), so
+// that the developer's shell cannot change what the tests see. The test
+// suites' own settings, PGMIG_TEST_*, stay.
+func clearEnv() {
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "PGMIG_") && !strings.HasPrefix(k, "PGMIG_TEST_") || k == "DATABASE_URL" {
+			os.Unsetenv(k)
+		}
+	}
 }
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	for _, k := range envKeys {
-		os.Unsetenv(k)
-	}
+	clearEnv()
 	os.Setenv("NO_COLOR", "1")
-	dir, err := os.MkdirTemp("", "pgmig-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "pgmig")
-	args := []string{"build", "-o", binary}
-	if os.Getenv("PGMIG_E2E_RACE") != "" {
-		// Off by default: a race-built binary makes every process slower,
-		// and the in-process tests already run the CLI under -race.
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "../..")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build pgmig:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(pgtest.RunTests(m))
 }
 
 // result is what one pgmig run printed and returned.
@@ -81,7 +58,7 @@ func exe(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, pgtest.Binary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -134,14 +111,7 @@ func wantContains(t *testing.T, what, s string, subs ...string) {
 // connect opens a connection of the test's own to db.
 func connect(t *testing.T, db string) *pgx.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() { c.Close(context.Background()) })
-	return c
+	return pgtest.Connect(t, db)
 }
 
 func query[T any](t *testing.T, c *pgx.Conn, sql string, args ...any) T {
