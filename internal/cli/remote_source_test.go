@@ -8,61 +8,13 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/pgmig/pgmig/internal/testserve"
 )
-
-// archiveServer serves one archive, replaceable, at every path.
-type archiveServer struct {
-	*httptest.Server
-	mu   sync.Mutex
-	data []byte
-	// then, when set, replaces data once data has been served: an
-	// unpinned URL whose bytes change between two downloads.
-	then []byte
-	hits int
-}
-
-func newArchiveServer(t *testing.T, tls bool, data []byte) *archiveServer {
-	s := &archiveServer{data: data}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, "missing") {
-			http.NotFound(w, r)
-			return
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.hits++
-		w.Write(s.data)
-		if s.then != nil {
-			s.data, s.then = s.then, nil
-		}
-	})
-	if tls {
-		s.Server = httptest.NewTLSServer(h)
-	} else {
-		s.Server = httptest.NewServer(h)
-	}
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *archiveServer) set(data []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.data = data
-}
-
-// served is how many requests the server has answered.
-func (s *archiveServer) served() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.hits
-}
 
 // remoteArchive is a tar.gz holding files (name, content pairs) in a
 // top folder, as a release tarball does.
@@ -99,7 +51,8 @@ var remoteFiles = []string{
 func TestHTTPSSourceEndToEnd(t *testing.T) {
 	t.Parallel()
 	good, pin := remoteArchive(t, remoteFiles...)
-	srv := newArchiveServer(t, true, good)
+	srv := testserve.New(t, true)
+	srv.Put("/m.tar.gz", good)
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
@@ -128,7 +81,7 @@ func TestHTTPSSourceEndToEnd(t *testing.T) {
 
 	// Same URL, same pin, other bytes: nothing is applied.
 	tampered, _ := remoteArchive(t, append(remoteFiles, "003_evil.sql", "CREATE TABLE evil (id int);\n")...)
-	srv.set(tampered)
+	srv.Put("/m.tar.gz", tampered)
 	r = exe(t, trust, on(db, src, "up")...)
 	wantCode(t, r, 3)
 	wantContains(t, "stderr", r.stderr, "sha256", pin)
@@ -143,9 +96,12 @@ func TestHTTPSSourceEndToEnd(t *testing.T) {
 func TestRemoteSourceCLI(t *testing.T) {
 	t.Parallel()
 	good, pin := remoteArchive(t, remoteFiles...)
-	plain := newArchiveServer(t, false, good)
+	plain := testserve.New(t, false)
+	plain.Put("/m.tar.gz", good)
+	plain.Put("/m.tgz", good)
 	hostile, _ := remoteArchive(t, "001_a.sql", "SELECT 1;", "../../evil.sql", "SELECT 1;")
-	bad := newArchiveServer(t, false, hostile)
+	bad := testserve.New(t, false)
+	bad.Put("/m.tar.gz", hostile)
 	cases := []struct {
 		name string
 		args []string // after --database-url DB
@@ -203,8 +159,16 @@ func TestUpLintJudgesTheBytesItApplies(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newArchiveServer(t, false, unsafe)
-			srv.then = clean
+			// The first download gets the unsafe project, any later one
+			// the clean project.
+			srv := testserve.New(t, false)
+			srv.Handle("/m.tar.gz", func(w http.ResponseWriter, r *http.Request) {
+				if srv.Count("/m.tar.gz") == 1 {
+					w.Write(unsafe)
+				} else {
+					w.Write(clean)
+				}
+			})
 			var args, dbs []string
 			for range tc.dbs {
 				db := newDB(t)
@@ -215,7 +179,7 @@ func TestUpLintJudgesTheBytesItApplies(t *testing.T) {
 			r := inproc(t, args...)
 			wantCode(t, r, 3)
 			wantContains(t, "stderr", r.stderr, "index-not-concurrent")
-			if n := srv.served(); n != 1 {
+			if n := srv.Count("/m.tar.gz"); n != 1 {
 				t.Errorf("the archive was downloaded %d times, want once", n)
 			}
 			for _, db := range dbs {
