@@ -10,6 +10,12 @@ import (
 	"github.com/pgmig/pgmig/lint"
 )
 
+// verifiedMigration is a migration verify found right, as printed.
+type verifiedMigration struct {
+	Version int64  `json:"version"`
+	Name    string `json:"name"`
+}
+
 // verifiedStep prints one verified migration as it finishes.
 func (p *printer) verifiedStep(v int64, name string) {
 	if p.json || p.quiet {

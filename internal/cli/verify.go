@@ -57,11 +57,6 @@ func (d *schemaDifference) Error() string {
 	return fmt.Sprintf("applying %s %s again after its down gives another schema than the first time", fmtVersion(d.Version), d.Name)
 }
 
-type verifiedMigration struct {
-	Version int64  `json:"version"`
-	Name    string `json:"name"`
-}
-
 // verify applies, rolls back and applies again each migration in turn on
 // a scratch database, comparing schema snapshots after each step.
 //
