@@ -201,11 +201,12 @@ func (a *cliApp) dial(ctx context.Context, c *cli.Context, connString, flag stri
 		return nil, usagef("--lock-ttl %s: want a positive duration", c.Duration("lock-ttl"))
 	}
 	db, err := pgdb.Open(ctx, connString, cfg)
+	var cse *pgdb.ConnStringError
 	var pce *pgconn.ParseConfigError
 	switch {
 	case err == nil:
 		return db, nil
-	case errors.As(err, &pce):
+	case errors.As(err, &cse), errors.As(err, &pce):
 		// A connection string that does not parse is a bad flag value.
 		return nil, usage(fmt.Errorf("%s: %w", flag, err))
 	case connString == "" && flag == "--database-url":
