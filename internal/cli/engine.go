@@ -139,6 +139,9 @@ func (a *cliApp) session(c *cli.Context) (*session, error) {
 type runnerUse struct {
 	// table is the tracking table; empty means --table.
 	table string
+	// schema is the schema the runner works in (search_path and tracking
+	// table), for --schemas-query; empty means the connection's own.
+	schema string
 	// onEvent receives the runner's events; nil prints none (several
 	// targets run at once).
 	onEvent func(runner.Event)
@@ -153,6 +156,7 @@ type runnerUse struct {
 func (a *cliApp) newRunner(c *cli.Context, db *pgdb.DB, ms []source.Migration, use runnerUse) (*runner.Runner, error) {
 	o := runner.Options{
 		Table:           use.table,
+		Schema:          use.schema,
 		LockTimeout:     c.Duration("lock-timeout"),
 		LockMode:        runner.LockMode(c.String("lock-mode")),
 		LockTTL:         c.Duration("lock-ttl"),
@@ -160,7 +164,7 @@ func (a *cliApp) newRunner(c *cli.Context, db *pgdb.DB, ms []source.Migration, u
 		Logger:          a.logger,
 		OnEvent:         use.onEvent,
 		DDLLockTimeout:  c.Duration("ddl-lock-timeout"),
-		DDLRetries:      retries(c.Int("ddl-retries")),
+		DDLRetries:      c.Int("ddl-retries"),
 	}
 	if o.Table == "" {
 		o.Table = c.String("table")

@@ -190,12 +190,3 @@ func repeatedURLs(args []string) (rest, urls []string) {
 	}
 	return rest, urls
 }
-
-// retries maps --ddl-retries to runner.Options.DDLRetries, where zero means
-// the default and negative means none.
-func retries(n int) int {
-	if n <= 0 {
-		return -1
-	}
-	return n
-}

@@ -26,9 +26,6 @@ type printer struct {
 	quiet          bool
 	// heartbeat: stderr is a terminal, so long statements get progress lines.
 	heartbeat bool
-	// failed is the step of the last StepFailed event: whether it ran
-	// outside a transaction decides what a failure report says was kept.
-	failed *runner.Step
 }
 
 func newPrinter(stdout, stderr io.Writer, asJSON, colour, quiet bool) *printer {
@@ -206,7 +203,7 @@ func (p *printer) migrationError(me *runner.MigrationError, pe *pgconn.PgError) 
 		}
 	}
 	switch {
-	case p.failed != nil && p.failed.Version == me.Version && p.failed.NoTransaction:
+	case me.NoTransaction:
 		// Statements before the failed one ran outside a transaction:
 		// they stay, and the history has a failed row until repair.
 		fmt.Fprintln(p.stderr, "  this section ran without a transaction: the statements before the failed one were kept;\n"+

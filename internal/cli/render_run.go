@@ -16,10 +16,6 @@ import (
 
 // event prints a line per migration as it finishes, and says why a run waits.
 func (p *printer) event(e runner.Event) {
-	if e.Kind == runner.StepFailed {
-		step := e.Step
-		p.failed = &step
-	}
 	if p.json || p.quiet {
 		return
 	}

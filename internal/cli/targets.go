@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 
@@ -60,7 +59,7 @@ func (a *cliApp) fleetTargets(c *cli.Context) (targets []fleet.Target, ok bool, 
 		}
 		base := c.String("database-url")
 		for _, s := range schemas {
-			targets = append(targets, fleet.Target{Name: s, ConnString: withSearchPath(base, s), Schema: s})
+			targets = append(targets, fleet.Target{Name: s, ConnString: base, Schema: s})
 		}
 	}
 	if len(targets) == 0 {
@@ -110,34 +109,6 @@ func (a *cliApp) schemas(c *cli.Context, query string) ([]string, error) {
 	return names, nil
 }
 
-// withSearchPath sets the search_path of a connection string to schema
-// (quoted as an identifier), in either form.
-func withSearchPath(connString, schema string) string {
-	path := pgx.Identifier{schema}.Sanitize()
-	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
-		if u, err := url.Parse(connString); err == nil {
-			q := u.Query()
-			q.Set("search_path", path)
-			// pgx unescapes query values as paths: '+' is no space there.
-			u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
-			return u.String()
-		}
-	}
-	v := strings.ReplaceAll(strings.ReplaceAll(path, `\`, `\\`), `'`, `\'`)
-	return strings.TrimSpace(connString + " search_path='" + v + "'")
-}
-
-// tableIn puts the tracking table's name into schema.
-func tableIn(table, schema string) string {
-	if schema == "" {
-		return table
-	}
-	if i := strings.LastIndexByte(table, '.'); i >= 0 {
-		table = table[i+1:]
-	}
-	return pgx.Identifier{schema}.Sanitize() + "." + table
-}
-
 // runFleet runs op against every target and prints one result each. The
 // exit code is the worst target's.
 func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, migs []source.Migration, op func(context.Context, *runner.Runner) (runner.Report, runner.Status, error)) error {
@@ -152,7 +123,7 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, migs []source.
 			return res, err
 		}
 		defer db.Close()
-		r, err := a.newRunner(c, db, migs, runnerUse{table: tableIn(c.String("table"), t.Schema)})
+		r, err := a.newRunner(c, db, migs, runnerUse{schema: t.Schema})
 		if err != nil {
 			return res, err
 		}
