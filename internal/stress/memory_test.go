@@ -44,7 +44,7 @@ type memRun struct {
 // and returns how it ended and its peak RSS.
 func runMeasured(t *testing.T, env []string, limit time.Duration, args ...string) memRun {
 	t.Helper()
-	cmd := exec.Command(pgmigBin, args...)
+	cmd := exec.Command(pgmigBin(t), args...)
 	cmd.Env = append(cleanEnv(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
