@@ -70,52 +70,35 @@ func runMeasured(t *testing.T, env []string, limit time.Duration, args ...string
 	return r
 }
 
-// repeatReader yields chunk over and over, n bytes in all.
-type repeatReader struct {
-	chunk []byte
-	off   int
-	left  int64
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	if r.left <= 0 {
-		return 0, io.EOF
-	}
-	n := 0
-	for n < len(p) && r.left > 0 {
-		c := copy(p[n:], r.chunk[r.off:])
-		if int64(c) > r.left {
-			c = int(r.left)
-		}
-		n += c
-		r.left -= int64(c)
-		r.off = (r.off + c) % len(r.chunk)
-	}
-	return n, nil
-}
-
-// statements returns a reader of n bytes of line, repeated: whole lines,
-// so n should be a multiple of len(line).
-func statements(line string, n int64) io.Reader {
-	return &repeatReader{chunk: []byte(strings.Repeat(line, 4096)), left: n}
-}
-
-// bigTarGz streams a .tar.gz of files, each size bytes of line, without
-// holding the unpacked bytes.
-func bigTarGz(t *testing.T, names []string, line string, size int64) []byte {
+// bigTarGz builds a .tar.gz of files, each of n copies of chunk (a
+// multiple of 512 bytes), cheaply: gzip allows a stream of members, so the
+// chunk is compressed once and its member repeated, and only the tar
+// headers and padding are compressed on their own. Compressing 256 MiB
+// in the test itself would take minutes under -race.
+func bigTarGz(t *testing.T, names []string, chunk []byte, n int) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	tw := tar.NewWriter(zw)
+	w := &memberWriter{chunk: chunk, packed: gzipped(t, chunk)}
+	tw := tar.NewWriter(w)
 	for _, name := range names {
-		if err := tw.WriteHeader(&tar.Header{Name: "release/" + name, Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Name: "release/" + name, Mode: 0o644, Size: int64(n * len(chunk)), Typeflag: tar.TypeReg}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := io.Copy(tw, statements(line, size)); err != nil {
-			t.Fatal(err)
+		for range n {
+			if _, err := tw.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return w.out.Bytes()
+}
+
+func gzipped(t *testing.T, p []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if _, err := zw.Write(p); err != nil {
 		t.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
@@ -124,8 +107,33 @@ func bigTarGz(t *testing.T, names []string, line string, size int64) []byte {
 	return buf.Bytes()
 }
 
-// writeBig writes size bytes of line to path.
-func writeBig(t *testing.T, path, head, line string, size int64) {
+// memberWriter writes each write as a gzip member: the chunk's, made once,
+// for a write of the chunk itself (tar.Writer passes file content through
+// as written), a fresh one for anything else.
+type memberWriter struct {
+	out    bytes.Buffer
+	chunk  []byte
+	packed []byte
+}
+
+func (w *memberWriter) Write(p []byte) (int, error) {
+	if len(p) == len(w.chunk) && len(p) > 0 && &p[0] == &w.chunk[0] {
+		w.out.Write(w.packed)
+		return len(p), nil
+	}
+	zw := gzip.NewWriter(&w.out)
+	zw.Write(p)
+	return len(p), zw.Close()
+}
+
+// lines returns line repeated to about size bytes: whole lines, a
+// multiple of 512 bytes long (a tar block) when line is 10 bytes.
+func lines(line string, size int) []byte {
+	return bytes.Repeat([]byte(line), size/len(line))
+}
+
+// writeBig writes head and then n copies of chunk to path.
+func writeBig(t *testing.T, path, head string, chunk []byte, n int) int64 {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -135,9 +143,12 @@ func writeBig(t *testing.T, path, head, line string, size int64) {
 	if _, err := io.WriteString(f, head); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.Copy(f, statements(line, size)); err != nil {
-		t.Fatal(err)
+	for range n {
+		if _, err := f.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
 	}
+	return int64(len(head) + n*len(chunk))
 }
 
 // memCase is one measured scenario: the largest source its limits allow
@@ -168,15 +179,16 @@ func TestStressPeakMemory(t *testing.T) {
 	// Alone, not in parallel: the figures are the point, and the runs
 	// need a few GB between them.
 	pct := envCount(t, "PGMIG_STRESS_MEM_SCALE_PCT", 100)
-	sized := func(n int64) int64 { return n * int64(pct) / 100 / 10 * 10 }
+	sized := func(n int) int { return n * pct / 100 }
 	start := time.Now()
 	var cases []memCase
 
 	// The remote archive, served over TLS that pgmig trusts through
-	// SSL_CERT_FILE.
+	// SSL_CERT_FILE: four files of 62 chunks of 1,049,600 bytes (205 tar
+	// blocks, 104,960 lines), 248 MiB in all.
 	names := []string{"001_a.sql", "002_b.sql", "003_c.sql", "004_d.sql"}
-	each := sized(62 * mib)
-	archive := bigTarGz(t, names, "SELECT 1;\n", each)
+	chunk := lines("SELECT 1;\n", 512*205*10)
+	archive := bigTarGz(t, names, chunk, sized(62))
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(archive) }))
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
@@ -185,21 +197,20 @@ func TestStressPeakMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	trust := []string{"SSL_CERT_FILE=" + ca, "SSL_CERT_DIR=" + t.TempDir()}
-	t.Logf("archive: %d bytes, unpacking to %d MiB in %d files", len(archive), int64(len(names))*each/mib, len(names))
+	t.Logf("archive: %d bytes, unpacking to %.1f MiB in %d files", len(archive), float64(len(names)*sized(62)*len(chunk))/mib, len(names))
 	cases = append(cases, memCase{name: "remote-validate", source: 256 * mib, want: 0,
 		run: runMeasured(t, trust, 3*time.Minute, "--no-color", "--source", srv.URL+"/m.tar.gz", "validate")})
 
 	// A 250 MiB comment.
 	comments := t.TempDir()
-	size := sized(250 * mib)
-	writeBig(t, filepath.Join(comments, "001_comment.sql"), "-- pgmig:up\nSELECT 1;\n", "-- a comment line of no statement\n", size/34*34)
+	size := writeBig(t, filepath.Join(comments, "001_comment.sql"), "-- pgmig:up\nSELECT 1;\n", lines("-- a comment line of no statement\n", mib), sized(250))
 	cases = append(cases, memCase{name: "comment-validate", source: size, want: 0,
 		run: runMeasured(t, nil, 3*time.Minute, "--no-color", "--source", comments, "validate")})
 
-	// 5.2 M statements in 50 MB, applied.
+	// SELECT 1 statements, applied in one transaction.
 	stmts := t.TempDir()
-	size = int64(envCount(t, "PGMIG_STRESS_MEM_UP_STATEMENTS", 520_000)) * 10
-	writeBig(t, filepath.Join(stmts, "001_many.sql"), "", "SELECT 1;\n", size)
+	n := envCount(t, "PGMIG_STRESS_MEM_UP_STATEMENTS", 520_000)
+	size = writeBig(t, filepath.Join(stmts, "001_many.sql"), "", lines("SELECT 1;\n", 10_000), n/1000)
 	db := pgtest.NewDB(t)
 	cases = append(cases, memCase{name: "local-up", source: size, want: 0,
 		run: runMeasured(t, nil, 5*time.Minute, "--no-color", "--database-url", db, "--source", stmts, "up")})
