@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/fatih/color"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/runner"
@@ -155,11 +153,7 @@ func (p *printer) status(st runner.Status) {
 		p.writeJSON(statusJSON(st))
 		return
 	}
-	t := tablewriter.NewTable(p.stdout,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-	)
-	t.Header("VERSION", "NAME", "STATE", "APPLIED AT", "DURATION")
+	t := table{header: []string{"VERSION", "NAME", "STATE", "APPLIED AT", "DURATION"}}
 	counts := map[runner.State]int{}
 	for _, m := range st.Migrations {
 		counts[m.State]++
@@ -168,9 +162,9 @@ func (p *printer) status(st runner.Status) {
 			at = m.AppliedAt.Local().Format("2006-01-02 15:04:05")
 			dur = fmtDuration(m.Duration)
 		}
-		t.Append([]string{fmtVersion(m.Version), m.Name, p.state(m.State), at, dur})
+		t.append(fmtVersion(m.Version), m.Name, p.state(m.State), at, dur)
 	}
-	t.Render()
+	t.render(p.stdout)
 	cur := "none"
 	if st.Current != nil {
 		cur = fmtVersion(*st.Current)
