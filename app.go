@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgmig/pgmig/lint"
@@ -523,7 +522,7 @@ func (a *cliApp) runnerOptions(c *cli.Context, table string, onEvent func(runner
 		Logger:          a.logger,
 		OnEvent:         onEvent,
 		DDLLockTimeout:  c.Duration("ddl-lock-timeout"),
-		DDLRetries:      retries(c.Int("ddl-retries")),
+		DDLRetries:      c.Int("ddl-retries"),
 	}
 	if onEvent != nil {
 		// A heartbeat for long statements, on a terminal only.
@@ -562,7 +561,7 @@ func (a *cliApp) connectCtx(ctx context.Context, c *cli.Context, url string) (*p
 		return nil, usagef("--lock-ttl %s: want a positive duration", c.Duration("lock-ttl"))
 	}
 	db, err := pgdb.Open(ctx, url, cfg)
-	var pce *pgconn.ParseConfigError
+	var pce *pgdb.ConnStringError
 	switch {
 	case err == nil:
 		return db, nil

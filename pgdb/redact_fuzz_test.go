@@ -92,6 +92,12 @@ func FuzzRedactHidesSecret(f *testing.F) {
 		}
 		for k := 0; k+minScrub <= len(secret); k++ {
 			w := secret[k : k+minScrub]
+			// A window of punctuation alone also forms where the fixed
+			// text of a message meets a one-letter piece (`string " x`):
+			// only windows holding a letter or digit tell.
+			if !strings.ContainsAny(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") {
+				continue
+			}
 			if strings.Contains(got, w) && !strings.Contains(base, w) {
 				t.Fatalf("%q of the secret %q survives in\n%s", w, secret, got)
 			}
