@@ -44,10 +44,50 @@ type Server struct {
 // two test processes from sharing the port.
 func Start(t testing.TB, major, port int) *Server {
 	t.Helper()
-	root := os.Getenv("PG_MATRIX_DIR")
-	if root == "" {
-		root = "/var/tmp/pg-matrix"
+	return StartIn(t, matrixDir(), major, port)
+}
+
+func matrixDir() string {
+	if root := os.Getenv("PG_MATRIX_DIR"); root != "" {
+		return root
 	}
+	return "/var/tmp/pg-matrix"
+}
+
+// MemoryDir returns a directory on /dev/shm to start servers in with
+// StartIn, sharing the binaries cached in the usual place, when /dev/shm
+// has need bytes free; else the usual place. A server holding hundreds of
+// databases is deleted in a second there, where a disk mounted with
+// discard takes minutes to unlink its files.
+func MemoryDir(t testing.TB, need uint64) string {
+	t.Helper()
+	root := matrixDir()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/dev/shm", &st); err != nil || st.Bavail*uint64(st.Bsize) < need {
+		return root
+	}
+	mem := "/dev/shm/pgmig-cluster"
+	if err := os.MkdirAll(filepath.Join(mem, "data"), 0o755); err != nil {
+		return root
+	}
+	os.Chmod(mem, 0o755)
+	os.Chmod(filepath.Join(mem, "data"), 0o755)
+	pkg := filepath.Join(mem, "pkg")
+	if _, err := os.Lstat(pkg); err != nil {
+		if err := os.MkdirAll(filepath.Join(root, "pkg"), 0o755); err != nil {
+			return root
+		}
+		if err := os.Symlink(filepath.Join(root, "pkg"), pkg); err != nil && !os.IsExist(err) {
+			return root
+		}
+	}
+	return mem
+}
+
+// StartIn is Start with the servers' directory root (PG_MATRIX_DIR for
+// pg-start and pg-stop) given.
+func StartIn(t testing.TB, root string, major, port int) *Server {
+	t.Helper()
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +204,7 @@ func (s *Server) script(name string) string {
 		dir = "../../../shared/pg"
 	}
 	cmd := exec.Command(filepath.Join(dir, name), strconv.Itoa(s.Major), strconv.Itoa(s.Port))
+	cmd.Env = append(os.Environ(), "PG_MATRIX_DIR="+s.root)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("%s %d %d: %v\n%s", name, s.Major, s.Port, err, out)
