@@ -100,7 +100,7 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 			return rep, &ReconnectError{Attempts: attempt, Cause: err}
 		}
 		res.again, res.applied = true, rep.Applied
-		res.event = Failover{Attempt: attempt, Err: err, InFlight: r.inFlight(ctx, err)}
+		res.event = Failover{Attempt: attempt, Err: err, InFlight: inFlight(err)}
 		r.log.Warn("connection to the server lost, reconnecting", "attempt", attempt, "err", err)
 		r.emit(Event{Kind: Reconnecting, Failover: res.event})
 		start := time.Now()
@@ -145,22 +145,12 @@ func (res *resume) replan(p *plan, opts *UpOptions) bool {
 }
 
 // inFlight names the step a failed attempt was running, from its error.
-func (r *Runner) inFlight(ctx context.Context, err error) *Step {
+func inFlight(err error) *Step {
 	var me *MigrationError
 	if !errors.As(err, &me) {
 		return nil
 	}
-	ms, merr := r.migrations(ctx)
-	if merr != nil {
-		return nil
-	}
-	for i := range ms {
-		if ms[i].Version == me.Version {
-			st := planned(&ms[i], me.Direction)
-			return &st
-		}
-	}
-	return nil
+	return &Step{Version: me.Version, Name: me.Name, Direction: me.Direction, File: me.File, NoTransaction: me.NoTransaction}
 }
 
 // awaitPrimary drops every pooled connection (one may still reach the old
@@ -208,7 +198,7 @@ func serverLost(err error) bool {
 	if errors.As(err, &te) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if errors.Is(err, ErrLockLost) || errors.Is(err, lock.ErrLeaseLost) ||
+	if errors.Is(err, lock.ErrLost) ||
 		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, net.ErrClosed) {
 		return true
 	}

@@ -107,6 +107,12 @@ func TestDrainOneFleetWithFourRunners(t *testing.T) {
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
+	var busy int
+	var drained time.Duration
+	report(t, func() string {
+		return fmt.Sprintf("%d runner processes, %d databases, each migrated once by one runner; %d tries found a lock held; drained in %s",
+			runners, databases, busy, drained)
+	})
 	t0 := time.Now()
 	srv := cluster.StartIn(t, cluster.MemoryDir(t, 4<<30), major, base)
 	t.Logf("server started in %s", time.Since(t0).Round(time.Millisecond))
@@ -195,11 +201,11 @@ func TestDrainOneFleetWithFourRunners(t *testing.T) {
 			t.Fatalf("runner %d: %v\n%s", i, err, k.stderr.String())
 		}
 	}
-	t.Logf("%d runners drained %d databases in %s", runners, databases, time.Since(start).Round(time.Millisecond))
+	drained = time.Since(start).Round(time.Millisecond)
+	t.Logf("%d runners drained %d databases in %s", runners, databases, drained)
 
 	// by[target] lists, per runner, the versions it applied there.
 	by := map[string][][]int64{}
-	busy := 0
 	for i, k := range kids {
 		sc := bufio.NewScanner(strings.NewReader(k.out.String()))
 		n, migrated, sawBusy := 0, 0, 0

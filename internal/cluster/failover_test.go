@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -208,6 +209,9 @@ func TestFailoverTransactional(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const base = 25340
+	report(t, func() string {
+		return "primary killed mid-run, standby promoted, the commit it never received applied again"
+	})
 	primary, standby, connString := pair(t, ctx, base)
 	files := fstest.MapFS{
 		"001_a.sql":    {Data: []byte("CREATE TABLE a (id int);\n")},
@@ -291,6 +295,7 @@ func TestFailoverNoTransaction(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
+			report(t, func() string { return "" })
 			primary, standby, connString := pair(t, ctx, tc.base)
 			files := fstest.MapFS{
 				"001_a.sql": {Data: []byte("CREATE TABLE a (id int);\n")},
@@ -349,4 +354,27 @@ func TestFailoverNoTransaction(t *testing.T) {
 			}
 		})
 	}
+}
+
+// report logs the line CI prints in its summary of the suites
+// (PGMIG_STRESS_REPORT, as internal/stress writes it) when the test ends,
+// saying whether it passed, then what detail returns.
+func report(t *testing.T, detail func() string) {
+	t.Cleanup(func() {
+		verdict := "passed"
+		if t.Failed() {
+			verdict = "FAILED"
+		}
+		line := fmt.Sprintf("cluster: %s: %s", t.Name(), verdict)
+		if d := detail(); d != "" {
+			line += "; " + d
+		}
+		t.Log(line)
+		if path := os.Getenv("PGMIG_STRESS_REPORT"); path != "" {
+			if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+				fmt.Fprintln(f, line)
+				f.Close()
+			}
+		}
+	})
 }
