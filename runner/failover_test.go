@@ -124,4 +124,3 @@ func killAll(t *testing.T, ctx context.Context, e *env, what string) {
 		t.Fatal(err)
 	}
 }
-
