@@ -133,7 +133,7 @@ func open(ctx context.Context, connString string, cfg Config, prepare func(*pgxp
 	if err != nil {
 		return nil, scrub(fmt.Errorf("open pool: %w", err), secrets...)
 	}
-	if err := connectWithRetry(ctx, pool, orDefault(cfg.ConnectTimeout, defaultConnectTimeout)); err != nil {
+	if err := WaitReady(ctx, pool, orDefault(cfg.ConnectTimeout, defaultConnectTimeout)); err != nil {
 		pool.Close()
 		return nil, scrub(fmt.Errorf("connect to %s: %w", describe(connString), err), secrets...)
 	}
@@ -147,9 +147,12 @@ func orDefault[N int32 | time.Duration](v, def N) N {
 	return v
 }
 
-// connectWithRetry pings until the server answers, a permanent error
-// comes, or timeout passes.
-func connectWithRetry(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration) error {
+// WaitReady pings through pool, with exponential backoff, until a server
+// answers, an error comes that Retryable calls permanent, or timeout
+// passes; the error then names the last reason the server did not answer.
+// Open waits so for its first connection; a program that lost its server
+// (a restart, a failover) waits so for it to come back.
+func WaitReady(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 

@@ -7,7 +7,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmig/pgmig/lock"
@@ -55,7 +54,14 @@ func (e *ReconnectError) Error() string {
 		e.Cause, e.Waited.Round(time.Millisecond), e.Err)
 }
 
-func (e *ReconnectError) Unwrap() error { return e.Cause }
+// Unwrap gives both errors, so that errors.Is finds the cause and, for a
+// run cancelled while it waited, context.Canceled.
+func (e *ReconnectError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Cause}
+	}
+	return []error{e.Cause, e.Err}
+}
 
 // resume carries what earlier attempts of one Up did into the next one.
 type resume struct {
@@ -154,36 +160,12 @@ func inFlight(err error) *Step {
 }
 
 // awaitPrimary drops every pooled connection (one may still reach the old
-// primary, if it lives on behind a partition) and pings until a new one is
+// primary, if it lives on behind a partition) and waits until a new one is
 // made, which the connection string's target_session_attrs sends to a
 // read-write server, bounded by Options.ReconnectTimeout.
 func (r *Runner) awaitPrimary(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, r.opts.ReconnectTimeout)
-	defer cancel()
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 100 * time.Millisecond
-	b.MaxInterval = 2 * time.Second
-	b.MaxElapsedTime = 0 // the context bounds the whole
-	var last error
-	err := backoff.Retry(func() error {
-		r.pool.Reset()
-		err := r.pool.Ping(ctx)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return backoff.Permanent(ctx.Err())
-		}
-		last = err
-		if !pgdb.Retryable(err) {
-			return backoff.Permanent(err)
-		}
-		return err
-	}, backoff.WithContext(b, ctx))
-	if err != nil && last != nil && !errors.Is(err, last) {
-		return errors.Join(err, last)
-	}
-	return err
+	r.pool.Reset()
+	return pgdb.WaitReady(ctx, r.pool, r.opts.ReconnectTimeout)
 }
 
 // serverLost reports whether err broke a run because its server went
