@@ -35,6 +35,20 @@ func (p *printer) event(e runner.Event) {
 			who = e.Holder.String()
 		}
 		fmt.Fprintf(p.stderr, "waiting for the migration lock held by %s…\n", who)
+	case runner.Reconnecting:
+		f := e.Failover
+		in := ""
+		if f.InFlight != nil {
+			in = fmt.Sprintf(" during %s %s", fmtVersion(f.InFlight.Version), f.InFlight.Name)
+		}
+		fmt.Fprintf(p.stderr, "%s the server went away%s (%s); waiting for a primary, then taking the lock again and re-reading the history\n",
+			p.paint(color.FgYellow)("reconnecting"), in, firstLine(f.Err.Error()))
+	case runner.Reconnected:
+		f := e.Failover
+		fmt.Fprintf(p.stderr, "%s after %s\n", p.paint(color.FgYellow)("reconnected"), fmtDuration(f.Waited))
+		for _, st := range f.Lost {
+			fmt.Fprintf(p.stderr, "migration %s %s was committed on the old server but is not in the new primary's history; applying it again\n", fmtVersion(st.Version), st.Name)
+		}
 	}
 }
 
