@@ -26,5 +26,5 @@
 //			return pgdb.Classify(err) // errors.Is(err, pgdb.ErrUniqueViolation) on a duplicate
 //		})
 //
-//	http.Handle("/healthz", pgdb.HealthHandler(db.Pool()))
+//	http.Handle("/healthz", pgdb.HealthHandler(db.Pool(), pgdb.HealthOptions{})) // status only
 package pgdb
