@@ -56,7 +56,7 @@ type auditor struct {
 func newAuditor(m *meta, cfg Config) *auditor {
 	secrets := cfg.Secrets
 	if secrets == nil {
-		secrets = DefaultSecrets
+		secrets = DefaultSecrets()
 	}
 	table := pgx.Identifier(strings.Split(cmp(cfg.AuditTable, "audit_log"), ".")).Sanitize()
 	a := &auditor{
@@ -95,8 +95,22 @@ func (a *auditor) log(ctx context.Context, q DBTX, action string, old, cur unsaf
 	if actor.IP.IsValid() {
 		ip = actor.IP
 	}
-	_, err = q.Exec(ctx, a.sql, nullString(actor.UserID), action, a.resourceType,
-		fmt.Sprint(a.m.cols[a.m.pk].value(row)), changes, ip, nullString(actor.UserAgent))
+	resourceID := fmt.Sprint(a.m.cols[a.m.pk].value(row))
+	userID := nullString(actor.UserID)
+	if cur == nil && actor.UserID != "" && actor.UserID == resourceID {
+		// A user deleting their own row: user_id would reference the row
+		// just removed (the core audit_log's foreign key), so the actor
+		// goes into the diff, which references nothing.
+		userID = nil
+		who, _ := json.Marshal(actor.UserID)
+		member := `"_actor":{"user_id":` + string(who) + `}}`
+		if len(changes) > 2 {
+			member = "," + member
+		}
+		changes = append(changes[:len(changes)-1:len(changes)-1], member...)
+	}
+	_, err = q.Exec(ctx, a.sql, userID, action, a.resourceType,
+		resourceID, changes, ip, nullString(actor.UserAgent))
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
