@@ -69,6 +69,7 @@ type meta struct {
 
 	defaults []int    // columns with the default option, in mask bit order
 	inserts  sync.Map // mask of zero default columns -> *insertStmt
+	patches  sync.Map // sorted column names joined by "," -> UPDATE of Patch
 
 	cursorKey []byte // HMAC key of keyset cursors
 
@@ -280,13 +281,21 @@ func (m *meta) fill(d []any, base unsafe.Pointer) {
 
 // patch builds the UPDATE of the columns named in changes, in sorted order
 // so that equal key sets give equal statements (and share pgx's statement
-// cache).
+// cache). Each key set's statement is built once: the keys are checked
+// column names, so there are no more sets than the callers use.
 func (m *meta) patch(types []colType, id any, changes map[string]any) (string, []any, error) {
 	if len(changes) == 0 {
 		return "", nil, &FieldError{Reason: "no column to change"}
 	}
-	keys := slices.Sorted(maps.Keys(changes))
-	var set strings.Builder
+	var one [1]string
+	keys := one[:0]
+	if len(changes) == 1 {
+		for k := range changes {
+			keys = append(keys, k)
+		}
+	} else {
+		keys = slices.Sorted(maps.Keys(changes))
+	}
 	args := make([]any, 0, len(keys)+1)
 	for _, k := range keys {
 		i, ok := m.byName[k]
@@ -301,16 +310,27 @@ func (m *meta) patch(types []colType, id any, changes map[string]any) (string, [
 			return "", nil, &FieldError{Field: k, Reason: string(bad)}
 		}
 		args = append(args, changes[k])
-		if set.Len() > 0 {
+	}
+	args = append(args, id)
+	cacheKey := keys[0]
+	if len(keys) > 1 {
+		cacheKey = strings.Join(keys, ",")
+	}
+	if sql, ok := m.patches.Load(cacheKey); ok {
+		return sql.(string), args, nil
+	}
+	var set strings.Builder
+	for n, k := range keys {
+		if n > 0 {
 			set.WriteString(", ")
 		}
-		fmt.Fprintf(&set, "%s = $%d", c.quoted, len(args))
+		fmt.Fprintf(&set, "%s = $%d", m.cols[m.byName[k]].quoted, n+1)
 	}
 	if m.updated >= 0 {
 		set.WriteString(", " + m.cols[m.updated].quoted + " = now()")
 	}
-	args = append(args, id)
 	sql := fmt.Sprintf("UPDATE %s SET %s WHERE %s = $%d%s RETURNING %s",
 		m.table, set.String(), m.cols[m.pk].quoted, len(args), m.notDeleted, m.selectList)
+	m.patches.Store(cacheKey, sql)
 	return sql, args, nil
 }
