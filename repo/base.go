@@ -208,6 +208,11 @@ func (b *Base[T]) Create(ctx context.Context, v *T, opts ...CreateOption) error 
 	for i, c := range s.cols {
 		args[i] = b.m.cols[c].ptr(p)
 	}
+	if b.audit == nil {
+		// No closure for b.write: it would be allocated on every call.
+		err := b.q(ctx).QueryRow(ctx, s.sql, args...).Scan(b.m.dest(p)...)
+		return b.wrap(ctx, "create", nil, err)
+	}
 	err := b.write(ctx, func(ctx context.Context, q DBTX) error {
 		if err := q.QueryRow(ctx, s.sql, args...).Scan(b.m.dest(p)...); err != nil {
 			return err

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,8 +78,13 @@ var (
 )
 
 // compare warms every variant up (whichever ran first on fresh
-// connections was measured some 30% slower), then runs them, in the
-// opposite order from the previous call of the same benchmark.
+// connections was measured some 30% slower), then runs each as a
+// sub-benchmark, in the opposite order from the previous call of the same
+// benchmark, for ns/op and allocations, and then all of them interleaved
+// (mode=interleaved): call by call, each variant first in turn, timing
+// every call. Its metrics p50-<variant> (the median call) and
+// ratio-p50 (the first variant's median over the second's) hold on a
+// machine whose load drifts, as both variants see the same moments.
 func compare(b *testing.B, variants ...variant) {
 	callsMu.Lock()
 	n := calls[b.Name()]
@@ -100,6 +107,24 @@ func compare(b *testing.B, variants ...variant) {
 			}
 		})
 	}
+	b.Run("mode=interleaved", func(b *testing.B) {
+		times := make([][]time.Duration, len(variants))
+		for i := 0; b.Loop(); i++ {
+			for k := range variants {
+				j := (k + i) % len(variants)
+				start := time.Now()
+				variants[j].op(b, i)
+				times[j] = append(times[j], time.Since(start))
+			}
+		}
+		p50 := make([]float64, len(variants))
+		for j, ts := range times {
+			slices.Sort(ts)
+			p50[j] = float64(ts[len(ts)/2].Nanoseconds())
+			b.ReportMetric(p50[j], "p50-"+strings.TrimPrefix(variants[j].name, "impl=")+"-ns")
+		}
+		b.ReportMetric(p50[0]/p50[1], "ratio-p50")
+	})
 }
 
 func BenchmarkGet(b *testing.B) {
