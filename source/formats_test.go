@@ -64,19 +64,19 @@ func TestForeignFormats(t *testing.T) {
 			files: map[string]string{
 				"1_t.up.sql": "BEGIN; CREATE TABLE t (id int);\nCOMMIT;\n",
 				"2_u.up.sql": "BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE u (id int);\nCOMMIT;\n",
-				"3_v.up.sql": "BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY v_id ON v (id);\n",
+				"3_v.up.sql": "BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX v_id ON v (id);\n",
 			},
 			versions: []int64{1, 2, 3},
 			names:    []string{"t", "u", "v"},
 			ups: []sec{
 				{"BEGIN; CREATE TABLE t (id int);\nCOMMIT;\n", 1, false},
 				{"BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE u (id int);\nCOMMIT;\n", 1, false},
-				{"BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY v_id ON v (id);\n", 1, false},
+				{"BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX v_id ON v (id);\n", 1, false},
 			},
 			downs: []*sec{nil, nil, nil},
 			sums: []string{"BEGIN; CREATE TABLE t (id int);\nCOMMIT;\n",
 				"BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE u (id int);\nCOMMIT;\n",
-				"BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY v_id ON v (id);\n"},
+				"BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX v_id ON v (id);\n"},
 		},
 		{
 			name: "goose sections, StatementBegin/End kept as comments",
@@ -196,11 +196,11 @@ func TestForeignFormatErrors(t *testing.T) {
 		want  []string
 	}{
 		{"flyway dotted version", map[string]string{"V1.2__x.sql": "SELECT 1;"},
-			[]string{"V1.2__x.sql: Flyway version 1.2 is dotted", "pgmig supports only whole-number versions"}},
+			[]string{"V1.2__x.sql: Flyway version 1.2 is dotted", "renaming it to a whole number would change where it sorts"}},
 		{"flyway underscore version", map[string]string{"V1_2__x.sql": "SELECT 1;"},
 			[]string{"V1_2__x.sql: Flyway version 1_2 is dotted (Flyway reads '_' in a version as '.')"}},
 		{"flyway repeatable", map[string]string{"R__views.sql": "CREATE VIEW v AS SELECT 1;"},
-			[]string{"R__views.sql: Flyway repeatable migrations (R__name.sql) are not supported"}},
+			[]string{"R__views.sql: Flyway repeatable migrations (R__name.sql) are not applied by this pgmig"}},
 		{"flyway single underscore", map[string]string{"V1_x.sql": "SELECT 1;"},
 			[]string{"V1_x.sql: a Flyway file name separates version and description with two underscores"}},
 		{"flyway missing version", map[string]string{"V__x.sql": "SELECT 1;"},
