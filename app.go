@@ -412,11 +412,14 @@ func parseVersion(flag, s string) (int64, error) {
 // openSource resolves --source; an archive URL is fetched at once, under
 // ctx, with opts.
 func openSource(ctx context.Context, spec string, opts remote.Options) (source.Source, error) {
+	// The source's warnings (an empty up section, migrations in a
+	// subdirectory) go to stderr with the engine's other warnings.
+	sopts := source.Options{Logger: opts.Logger}
 	switch {
 	case spec == "builtin":
 		return source.Builtin(), nil
 	case strings.HasPrefix(spec, "file://"):
-		return source.Dir(strings.TrimPrefix(spec, "file://")), nil
+		return source.DirWith(strings.TrimPrefix(spec, "file://"), sopts), nil
 	case strings.HasPrefix(spec, "http://") && !opts.AllowInsecure:
 		return nil, usagef("--source %s: plain http is refused, since anyone on the way could change the SQL; use https, or pass --allow-insecure-source", remote.Redact(spec))
 	case strings.HasPrefix(spec, "https://"), strings.HasPrefix(spec, "http://"):
@@ -430,11 +433,11 @@ func openSource(ctx context.Context, spec string, opts remote.Options) (source.S
 		case err != nil:
 			return nil, fmt.Errorf("--source: %w", err)
 		}
-		return source.FromFS(fsys), nil
+		return source.FromFSWith(fsys, sopts), nil
 	case strings.Contains(spec, "://"):
 		return nil, usagef("--source %q: want a directory, file://DIR or builtin", spec)
 	}
-	return source.Dir(spec), nil
+	return source.DirWith(spec, sopts), nil
 }
 
 // remoteOptions resolves the flags for an archive --source.

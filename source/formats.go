@@ -211,7 +211,7 @@ func flywayName(file string, ext bool) (fileName, bool, error) {
 		case desc == "":
 			return fail("missing description after '__'; expected R__<description>.sql")
 		case !ext:
-			return fail("Flyway repeatable migrations (R__name.sql) are not applied by this pgmig: " +
+			return fail("Flyway repeatable migrations (R__name.sql) are not supported by this pgmig yet: " +
 				"make it a versioned migration (V<version>__name.sql or NNN_name.sql), or move it out of the migrations directory")
 		}
 		return fileName{name: desc, kind: kindUp, flyway: true, repeatable: true}, true, nil

@@ -200,7 +200,7 @@ func TestForeignFormatErrors(t *testing.T) {
 		{"flyway underscore version", map[string]string{"V1_2__x.sql": "SELECT 1;"},
 			[]string{"V1_2__x.sql: Flyway version 1_2 is dotted (Flyway reads '_' in a version as '.')"}},
 		{"flyway repeatable", map[string]string{"R__views.sql": "CREATE VIEW v AS SELECT 1;"},
-			[]string{"R__views.sql: Flyway repeatable migrations (R__name.sql) are not applied by this pgmig"}},
+			[]string{"R__views.sql: Flyway repeatable migrations (R__name.sql) are not supported"}},
 		{"flyway single underscore", map[string]string{"V1_x.sql": "SELECT 1;"},
 			[]string{"V1_x.sql: a Flyway file name separates version and description with two underscores"}},
 		{"flyway missing version", map[string]string{"V__x.sql": "SELECT 1;"},

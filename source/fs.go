@@ -199,7 +199,11 @@ func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
 	errs = append(errs, gerrs...)
 	if s.opts.Logger != nil {
 		for _, w := range warnings {
-			s.opts.Logger.Warn(w.Msg, "file", s.path(w.File), "line", w.Line)
+			if w.Line > 0 {
+				s.opts.Logger.Warn(w.Msg, "file", s.path(w.File), "line", w.Line)
+			} else {
+				s.opts.Logger.Warn(w.Msg, "file", s.path(w.File))
+			}
 		}
 	}
 	if len(errs) > 0 {
