@@ -35,8 +35,13 @@ func BuiltinFS() fs.FS {
 func Builtin() Source { return FromFS(BuiltinFS()) }
 
 // FromFS returns the Source reading the .sql files at the root of fsys.
-// Subdirectories and files not ending in ".sql" (case-sensitively) are
-// ignored. fsys is read afresh on every call to Migrations, and the Source
+// Other files and subdirectories are not read, but those that look like
+// migrations are reported: a name ending in ".SQL" or another case of it,
+// or one that is not UTF-8, is an error, and so is a .sql entry that is
+// not a regular file (a FIFO, a device, a link to one), from which nothing
+// is read; migration files in a subdirectory are a warning (see Options.Logger).
+// goose's NNN_name.go migrations are a *GoMigrationError (see
+// Options.GoMigrations). fsys is read afresh on every call to Migrations, and the Source
 // is as safe for concurrent use as fsys is.
 func FromFS(fsys fs.FS) Source { return &fsSource{fsys: fsys} }
 
@@ -92,7 +97,7 @@ func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
 		if !utf8.ValidString(name) {
 			// Such a name cannot be printed, stored or matched as the
 			// tracking table holds names; say which one it is, quoted.
-			if looksLikeMigration(strings.ToValidUTF8(name, "_")) {
+			if valid := strings.ToValidUTF8(name, "_"); looksLikeMigration(valid) || strings.EqualFold(path.Ext(valid), ".sql") {
 				errs = append(errs, &FileError{File: strconv.Quote(name), Msg: "file name is not UTF-8: rename it to UTF-8 text"})
 			}
 			continue

@@ -320,8 +320,8 @@ func TestSkippedFilesReported(t *testing.T) {
 	}
 
 	// Non-UTF-8 names are bad file names.
-	_, err = FromFS(mapFS(map[string]string{"001_caf\xe9.sql": "SELECT 1;", "README\xe9": ""})).Migrations(context.Background())
-	wantErr(t, err, `"001_caf\xe9.sql": file name is not UTF-8`)
+	_, err = FromFS(mapFS(map[string]string{"001_caf\xe9.sql": "SELECT 1;", "\xe9t\xe9.sql": "", "README\xe9": ""})).Migrations(context.Background())
+	wantErr(t, err, `"001_caf\xe9.sql": file name is not UTF-8`, `"\xe9t\xe9.sql": file name is not UTF-8`)
 	if strings.Contains(err.Error(), "README") {
 		t.Errorf("a non-migration name reported: %v", err)
 	}
