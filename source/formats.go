@@ -491,8 +491,8 @@ func nameEnd(s string, i int) int {
 // TRANSACTION, with no options) is the first statement and the rest of its
 // line is blank or a -- comment, so that the SQL still begins at the start
 // of a line of the file; COMMIT (or END) the last; and no other statement
-// controls the transaction. Otherwise the file is left as it is, and the
-// runner refuses it with its usual message.
+// controls the transaction. Otherwise the file is left as it is, and
+// ownTransactions runs it as golang-migrate does.
 func stripWrapper(text string, r *region) {
 	if r.sec.NoTransaction {
 		return

@@ -60,7 +60,7 @@ func TestForeignFormats(t *testing.T) {
 			sums:     []string{"-- make t\nBEGIN;\nCREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nCOMMIT;\n"},
 		},
 		{
-			name: "wrapper kept when BEGIN shares its line with SQL",
+			name: "wrapper kept when BEGIN shares its line with SQL: the file runs as golang-migrate runs it",
 			files: map[string]string{
 				"1_t.up.sql": "BEGIN; CREATE TABLE t (id int);\nCOMMIT;\n",
 				"2_u.up.sql": "BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE u (id int);\nCOMMIT;\n",
@@ -69,9 +69,9 @@ func TestForeignFormats(t *testing.T) {
 			versions: []int64{1, 2, 3},
 			names:    []string{"t", "u", "v"},
 			ups: []sec{
-				{"BEGIN; CREATE TABLE t (id int);\nCOMMIT;\n", 1, false},
-				{"BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE u (id int);\nCOMMIT;\n", 1, false},
-				{"BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX v_id ON v (id);\n", 1, false},
+				{"BEGIN; CREATE TABLE t (id int);\nCOMMIT;\n", 1, true},
+				{"BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE u (id int);\nCOMMIT;\n", 1, true},
+				{"BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX v_id ON v (id);\n", 1, true},
 			},
 			downs: []*sec{nil, nil, nil},
 			sums: []string{"BEGIN; CREATE TABLE t (id int);\nCOMMIT;\n",

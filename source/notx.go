@@ -207,3 +207,57 @@ func noTxRuleFor(fn fileName, tool string, stmts int) noTxRule {
 	}
 	return noTxRule{fix: `begin the section with the line "-- pgmig:no-transaction" (among its leading comments), which runs it one statement at a time`}
 }
+
+// txControlWords returns the leading words of stmt when it begins or ends
+// a transaction (BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT,
+// PREPARE TRANSACTION), or "" for any other statement: savepoints nest
+// inside a transaction and are not counted.
+func txControlWords(stmt string) string {
+	w := leadWords(stmt, 3)
+	if len(w) == 0 {
+		return ""
+	}
+	at := func(i int, word string) bool { return i < len(w) && w[i] == word }
+	switch w[0] {
+	case "BEGIN", "COMMIT", "END", "ABORT":
+		return w[0]
+	case "START":
+		if at(1, "TRANSACTION") {
+			return "START TRANSACTION"
+		}
+	case "ROLLBACK":
+		if !at(1, "TO") && !(at(2, "TO") && (at(1, "WORK") || at(1, "TRANSACTION"))) {
+			return "ROLLBACK"
+		}
+	case "PREPARE":
+		if at(1, "TRANSACTION") {
+			return "PREPARE TRANSACTION"
+		}
+	}
+	return ""
+}
+
+// ownTransactions makes a transactional section that is a whole
+// golang-migrate file (N_name.up.sql or .down.sql) holding its own BEGIN
+// and COMMIT, other than a wrapper around the whole file (see
+// stripWrapper), run as golang-migrate runs it: golang-migrate sends the
+// file as it is, outside any transaction of its own, so the file's BEGIN
+// and COMMIT decide its transactions. pgmig runs it statement by
+// statement, outside a transaction of its own, which keeps them.
+func ownTransactions(r region) {
+	sec := r.sec
+	if sec.NoTransaction {
+		return
+	}
+	for _, st := range sec.Statements() {
+		if st.Empty() {
+			continue
+		}
+		if w := txControlWords(sec.SQL[st.Start:]); w != "" {
+			l, _ := LineCol(sec.SQL, st.Start)
+			sec.NoTransaction = true
+			sec.NoTransactionReason = fmt.Sprintf("golang-migrate sends the file as it is, so its own %s (line %d) and COMMIT decide its transactions", w, sec.Line+l-1)
+			return
+		}
+	}
+}

@@ -322,6 +322,9 @@ func parseFileEnv(file string, fn fileName, content []byte, lookup func(string) 
 	ff.checkStatements(regions, header)
 	if fn.kind != kindSingle {
 		stripWrapper(text, &regions[0])
+		if !fn.flyway {
+			ownTransactions(regions[0])
+		}
 	}
 	if fn.kind == kindSingle && pf.up != nil {
 		for _, r := range regions {

@@ -456,3 +456,29 @@ func TestFlywayDottedAndRepeatable(t *testing.T) {
 	_, err = FromFSWith(mapFS(map[string]string{"R1__a.sql": ""}), Options{FlywayVersions: true}).Migrations(context.Background())
 	wantErr(t, err, "R1__a.sql: a Flyway repeatable migration has no version")
 }
+
+// golang-migrate sends a file as it is: its own BEGIN and COMMIT, other
+// than a wrapper around the whole file, decide its transactions.
+func TestOwnTransactions(t *testing.T) {
+	t.Parallel()
+	migs, err := FromFS(mapFS(map[string]string{
+		"1_a.up.sql":   "ALTER TABLE t ADD b int;\n\nBEGIN;\nUPDATE t SET b = 0;\nALTER TABLE t ALTER b SET NOT NULL;\nCOMMIT;\n",
+		"1_a.down.sql": "BEGIN;\nALTER TABLE t DROP b;\nCOMMIT;\n",
+		"2_b.up.sql":   "SAVEPOINT s;\nROLLBACK TO SAVEPOINT s;\nRELEASE s;\n",
+		"3_c.sql":      "-- pgmig:up\nBEGIN;\nSELECT 1;\nCOMMIT;\nSELECT 2;\n",
+	})).Migrations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up := migs[0].Up; !up.NoTransaction || up.NoTransactionReason != "golang-migrate sends the file as it is, so its own BEGIN (line 3) and COMMIT decide its transactions" {
+		t.Errorf("1 up: %v %q", up.NoTransaction, up.NoTransactionReason)
+	}
+	if d := migs[0].Down; d.NoTransaction || d.SQL != "ALTER TABLE t DROP b;\n" {
+		t.Errorf("1 down, a whole-file wrapper: %+v", d)
+	}
+	// Savepoints nest; pgmig's own single files are left to the runner,
+	// which refuses their BEGIN and COMMIT.
+	if migs[1].Up.NoTransaction || migs[2].Up.NoTransaction {
+		t.Errorf("savepoints or a pgmig file run outside a transaction: %+v %+v", migs[1].Up, migs[2].Up)
+	}
+}
