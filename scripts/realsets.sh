@@ -12,7 +12,9 @@
 #      `pgmig baseline --from TOOL` takes over its history, after which
 #      `pgmig up` must find nothing to do.
 #
-# TOOL is golang-migrate, goose, dbmate or flyway. Each step prints ok,
+# TOOL is golang-migrate, goose, dbmate, flyway or psql (each .sql file in
+# name order, in one transaction: the tool pg_dump's output is written
+# for; no rollback, no history to adopt). Each step prints ok,
 # FAIL (with the log to read) or skip, and the last line is one
 # tab-separated summary: set, tool, up (tool/pgmig), schema, rollback,
 # adopt, and the two up times in ms. Exit 0 when no step failed.
@@ -25,6 +27,10 @@
 #                 the tools' binaries (default: found in PATH). Install
 #                 them with scripts/realsets-tools.sh.
 #   REALSETS_KEEP=1  keep the databases and logs
+#   REALSETS_SETUP   an SQL file psql runs on each new database first, for
+#                 what the project's own setup makes before its migrations
+#                 (schemas, roles, extensions, settings); psql's variable
+#                 DBNAME names the database
 #
 # Flyway needs Java and its distribution; where no flyway binary is found
 # the tool side is psql, applying the V files in Flyway's version order
@@ -40,7 +46,7 @@ usage() {
 [ $# -eq 2 ] || usage
 dir=$(cd "$1" 2>/dev/null && pwd) || { echo "realsets: $1: not a directory" >&2; exit 2; }
 tool=$2
-case $tool in golang-migrate | goose | dbmate | flyway) ;; *) usage ;; esac
+case $tool in golang-migrate | goose | dbmate | flyway | psql) ;; *) usage ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 base=${REALSETS_URL:-postgres://postgres@127.0.0.1:5432}
@@ -80,6 +86,10 @@ newdb() {
 	local db="${id}_$1"
 	psql "$base/postgres" -qAtc "CREATE DATABASE $db" >/dev/null || exit 1
 	dbs+=("$db")
+	if [ -n "${REALSETS_SETUP:-}" ]; then
+		psql "$(url "$db")" -qX -v ON_ERROR_STOP=1 -v DBNAME="$db" -f "$REALSETS_SETUP" >"$work/setup-$1.log" 2>&1 ||
+			{ echo "realsets: REALSETS_SETUP failed on $db: $(tail -2 "$work/setup-$1.log")" >&2; exit 1; }
+	fi
 	echo "$db"
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -129,6 +139,13 @@ tool_run() { # DB up|down
 				"$DBMATE" --url "$(url "$db")" --migrations-dir "$dir" --no-dump-schema rollback || return 1
 			done
 		fi ;;
+	psql)
+		[ "$dirn" = up ] || return 3
+		local f
+		for f in $(cd "$dir" && ls | grep '\.sql$' | sort); do
+			echo "-- $f"
+			psql "$(url "$db")" -q -X -1 -v ON_ERROR_STOP=1 -f "$dir/$f" || return 1
+		done ;;
 	flyway)
 		if [ -n "$FLYWAY" ]; then
 			[ "$dirn" = up ] || return 3 # undo is not in Flyway's free edition
@@ -139,12 +156,13 @@ tool_run() { # DB up|down
 	esac
 }
 
-# dump DB FILE: the schema, without the tools' history tables and without
+# dump DB FILE [--data-only]: the schema (or the data), without the tools' history tables and without
 # what differs between two databases of one schema.
 dump() {
-	pg_dump --schema-only --no-owner --no-privileges --no-comments \
-		-T 'public.schema_migrations' -T 'public.goose_db_version*' -T 'public.pgmig_migrations' \
-		-T 'public.flyway_schema_history' "$(url "$1")" 2>"$2.err" |
+	local what=${3:---schema-only}
+	pg_dump "$what" --no-owner --no-privileges --no-comments \
+		-T '*.schema_migrations' -T '*.goose_db_version*' -T '*.pgmig_migrations' \
+		-T '*.flyway_schema_history' "$(url "$1")" 2>"$2.err" |
 		grep -vE '^(--|\\restrict|\\unrestrict|SET |SELECT pg_catalog.set_config)' | grep -v '^$' >"$2"
 }
 
@@ -155,6 +173,7 @@ hasdowns() {
 	goose) grep -qil -- '^-- *+goose *down' "$dir"/*.sql 2>/dev/null ;;
 	dbmate) grep -qil -- '^-- *migrate:down' "$dir"/*.sql 2>/dev/null ;;
 	flyway) ls "$dir" | grep -q '^U.*__.*\.sql$' ;;
+	psql) false ;;
 	esac
 }
 
@@ -189,6 +208,17 @@ if [ $tool_rc = 0 ] && [ $pgmig_rc = 0 ]; then
 	dump "$db_p" "$work/pgmig.schema"
 	if diff -u "$work/tool.schema" "$work/pgmig.schema" >"$work/schema.diff"; then
 		schema="equal($(wc -l <"$work/pgmig.schema")l)"
+		# A dump restored (psql) carries its data too: compare it.
+		if [ "$tool" = psql ]; then
+			dump "$db_t" "$work/tool.data" --data-only
+			dump "$db_p" "$work/pgmig.data" --data-only
+			if diff -q "$work/tool.data" "$work/pgmig.data" >/dev/null; then
+				schema="$schema+data($(grep -c . "$work/pgmig.data")l)"
+			else
+				schema="$schema,data=DIFFER"
+				fail data "$work/pgmig.data"
+			fi
+		fi
 	else
 		schema=DIFFER
 		fail schema "$work/schema.diff"
@@ -223,7 +253,7 @@ fi
 
 # 4. adopt
 adopt=skip
-if [ $tool_rc = 0 ] && { [ "$tool" != flyway ] || [ -n "$FLYWAY" ]; }; then
+if [ $tool_rc = 0 ] && [ "$tool" != psql ] && { [ "$tool" != flyway ] || [ -n "$FLYWAY" ]; }; then
 	db_a=$(newdb adopt)
 	if step "tool up (adopt)" "$work/adopt-tool.log" tool_run "$db_a" up; then
 		if step adopt "$work/adopt.log" "$PGMIG" baseline --from "$tool" --source "$dir" --database-url "$(url "$db_a")" &&
