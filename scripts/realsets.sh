@@ -267,7 +267,7 @@ if [ $tool_rc = 0 ] && [ "$tool" != psql ] && { [ "$tool" != flyway ] || [ -n "$
 		else
 			adopt=FAIL
 			fail adopt "$work/adopt.log"
-			tail -5 "$work/adopt.log" "$work/adopt-up.log" >&2
+			tail -n 5 "$work/adopt.log" "$work/adopt-up.log" >&2
 		fi
 	fi
 fi

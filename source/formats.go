@@ -221,8 +221,8 @@ func flywayName(file string, ext bool) (fileName, bool, error) {
 	}
 	dotted := strings.Trim(ver, "0123456789._") == "" && strings.ContainsAny(ver, "._")
 	if dotted && !ext {
-		return fail("Flyway version %s is dotted (Flyway reads '_' in a version as '.'), which this pgmig does not apply; "+
-			"renaming it to a whole number would change where it sorts (1.10 comes after 1.9 and before 2)", ver)
+		return fail("Flyway version %s is dotted (Flyway reads it as %s, '_' as '.'), which this pgmig does not apply yet; "+
+			"renaming it to a whole number would change where it sorts (1.10 comes after 1.9 and before 2)", ver, strings.ReplaceAll(ver, "_", "."))
 	}
 	if !dotted && strings.Trim(ver, "0123456789") != "" {
 		return fail("Flyway version %q is not a number (digits, with '.' or '_' between parts)", ver)

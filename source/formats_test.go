@@ -198,7 +198,7 @@ func TestForeignFormatErrors(t *testing.T) {
 		{"flyway dotted version", map[string]string{"V1.2__x.sql": "SELECT 1;"},
 			[]string{"V1.2__x.sql: Flyway version 1.2 is dotted", "renaming it to a whole number would change where it sorts"}},
 		{"flyway underscore version", map[string]string{"V1_2__x.sql": "SELECT 1;"},
-			[]string{"V1_2__x.sql: Flyway version 1_2 is dotted (Flyway reads '_' in a version as '.')"}},
+			[]string{"V1_2__x.sql: Flyway version 1_2 is dotted (Flyway reads it as 1.2, '_' as '.')"}},
 		{"flyway repeatable", map[string]string{"R__views.sql": "CREATE VIEW v AS SELECT 1;"},
 			[]string{"R__views.sql: Flyway repeatable migrations (R__name.sql) are not supported"}},
 		{"flyway single underscore", map[string]string{"V1_x.sql": "SELECT 1;"},
