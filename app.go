@@ -526,7 +526,7 @@ func (a *cliApp) runnerOptions(c *cli.Context, table string, onEvent func(runner
 		Logger:          a.logger,
 		OnEvent:         onEvent,
 		DDLLockTimeout:  c.Duration("ddl-lock-timeout"),
-		DDLRetries:      retries(c.Int("ddl-retries")),
+		DDLRetries:      c.Int("ddl-retries"),
 	}
 	if onEvent != nil {
 		// A heartbeat for long statements, on a terminal only.

@@ -503,7 +503,7 @@ func (p *printer) migrationError(me *runner.MigrationError, pe *pgconn.PgError) 
 		}
 	}
 	switch {
-	case p.failed != nil && p.failed.Version == me.Version && p.failed.NoTransaction:
+	case me.NoTransaction:
 		// Statements before the failed one ran outside a transaction:
 		// they stay, and the history has a failed row until repair.
 		fmt.Fprintln(p.stderr, "  this section ran without a transaction: the statements before the failed one were kept;\n"+

@@ -150,15 +150,6 @@ func (p *printer) rehearsal(rep runner.Report, total time.Duration) {
 	fmt.Fprintln(p.stdout)
 }
 
-// retries maps --ddl-retries to runner.Options.DDLRetries, where zero means
-// the default and negative means none.
-func retries(n int) int {
-	if n <= 0 {
-		return -1
-	}
-	return n
-}
-
 // heartbeatInterval is how often the runner should sample a running step
 // for this printer: on a terminal in text mode only.
 func (p *printer) heartbeatInterval() time.Duration {

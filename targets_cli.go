@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -114,7 +113,7 @@ func (a *cliApp) fleetTargets(c *cli.Context) (targets []fleet.Target, ok bool, 
 		}
 		base := c.String("database-url")
 		for _, s := range schemas {
-			targets = append(targets, fleet.Target{Name: s, ConnString: withSearchPath(base, s), Schema: s})
+			targets = append(targets, fleet.Target{Name: s, ConnString: base, Schema: s})
 		}
 	}
 	if len(targets) == 0 {
@@ -164,34 +163,6 @@ func (a *cliApp) schemas(c *cli.Context, query string) ([]string, error) {
 	return names, nil
 }
 
-// withSearchPath sets the search_path of a connection string to schema
-// (quoted as an identifier), in either form.
-func withSearchPath(connString, schema string) string {
-	path := pgx.Identifier{schema}.Sanitize()
-	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
-		if u, err := url.Parse(connString); err == nil {
-			q := u.Query()
-			q.Set("search_path", path)
-			// pgx unescapes query values as paths: '+' is no space there.
-			u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
-			return u.String()
-		}
-	}
-	v := strings.ReplaceAll(strings.ReplaceAll(path, `\`, `\\`), `'`, `\'`)
-	return strings.TrimSpace(connString + " search_path='" + v + "'")
-}
-
-// tableIn puts the tracking table's name into schema.
-func tableIn(table, schema string) string {
-	if schema == "" {
-		return table
-	}
-	if i := strings.LastIndexByte(table, '.'); i >= 0 {
-		table = table[i+1:]
-	}
-	return pgx.Identifier{schema}.Sanitize() + "." + table
-}
-
 // targetResult is one target's outcome as printed.
 type targetResult struct {
 	Target     string          `json:"target"`
@@ -234,7 +205,9 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, op func(contex
 			return res, err
 		}
 		defer db.Close()
-		r, err := runner.New(db.Pool(), &loaded{ms: migs}, a.runnerOptions(c, tableIn(c.String("table"), t.Schema), nil))
+		opts := a.runnerOptions(c, c.String("table"), nil)
+		opts.Schema = t.Schema // search_path and tracking table
+		r, err := runner.New(db.Pool(), &loaded{ms: migs}, opts)
 		if err != nil {
 			return res, err
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/urfave/cli/v2"
 
+	"github.com/pgmig/pgmig/internal/connstr"
 	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/schema"
@@ -222,9 +222,9 @@ func trackingTable(table string) (regclass, schemaName string, err error) {
 	if table == "" {
 		table = runner.DefaultTable
 	}
-	parts := strings.Split(table, ".")
-	if len(parts) > 2 {
-		return "", "", usagef("--table %q: want table or schema.table", table)
+	parts, err := runner.ParseTable(table)
+	if err != nil {
+		return "", "", usagef("--table %q: %v", table, err)
 	}
 	if len(parts) == 2 && parts[0] != "public" {
 		schemaName = parts[0]
@@ -241,7 +241,7 @@ func (a *cliApp) scratchRunner(c *cli.Context, db *pgdb.DB, ms []source.Migratio
 		LockTimeout:    c.Duration("lock-timeout"),
 		Logger:         a.logger,
 		DDLLockTimeout: c.Duration("ddl-lock-timeout"),
-		DDLRetries:     retries(c.Int("ddl-retries")),
+		DDLRetries:     c.Int("ddl-retries"),
 		OnEvent: func(e runner.Event) {
 			if e.Kind != runner.StepFinished && e.Kind != runner.StepProgress {
 				a.out.event(e)
@@ -351,21 +351,11 @@ func quoteIdent(name string) string {
 // withDatabase returns connString naming database name instead of its
 // own, in either form; an empty string is the libpq defaults.
 func withDatabase(connString, name string) (string, error) {
-	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
-		u, err := url.Parse(connString)
-		if err != nil {
-			return "", &usageError{fmt.Errorf("--database-url: %s", pgdb.Redact(connString))}
-		}
-		u.Path, u.RawPath = "/"+name, ""
-		q := u.Query()
-		if q.Has("dbname") {
-			q.Set("dbname", name)
-			u.RawQuery = q.Encode()
-		}
-		return u.String(), nil
+	s, err := connstr.With(connString, map[string]string{"dbname": name})
+	if err != nil {
+		return "", &usageError{fmt.Errorf("--database-url: %s", pgdb.Redact(connString))}
 	}
-	// In the keyword/value form the last setting of a keyword wins.
-	return strings.TrimSpace(connString + " dbname=" + name), nil
+	return s, nil
 }
 
 // borrowDevDB checks that the --dev-url database is empty (it is never

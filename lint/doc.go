@@ -22,6 +22,13 @@
 //		os.Exit(3)
 //	}
 //
+// Gate is the judgement of a deploy that lints first: it fails, with a
+// *GateError listing the error-level findings as values, when any finding
+// of the migrations about to be applied is an error. Warnings never fail
+// it.
+//
+//	judged, err := lint.Gate(res, lint.GateOptions{Versions: pending})
+//
 // Up sections are checked against every rule; down sections only for parse
 // errors. A "-- pgmig:lint-ignore RULE[,RULE] reason" line before a
 // statement silences those rules for it; Result.Ignored keeps the reason.
