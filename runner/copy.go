@@ -66,7 +66,7 @@ func execPieces(ctx context.Context, s *session, m *source.Migration, dir Direct
 		}
 		q := prefix + sec.SQL[from:end]
 		if last {
-			q += "\n;\n" + record + ";"
+			q += "\n;\n" + record + ";\n" + s.reset
 		}
 		if strings.TrimSpace(q) != "" {
 			done, err := execSimple(ctx, s.conn, q)

@@ -102,7 +102,7 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	}
 	// The newline ends a trailing line comment; the ';' a last statement
 	// left without one.
-	q := prefix + sec.SQL + "\n;\n" + record + ";"
+	q := prefix + sec.SQL + "\n;\n" + record + ";\n" + s.reset
 	// The lock check travels on the lock's idle connection while the
 	// query runs, so a quick migration does not pay a round trip for it;
 	// one that ran longer is checked again just before its COMMIT. The
@@ -258,6 +258,10 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	}
 	if err := s.tr.markDone(ctx, s.conn, dir, m.Version, time.Since(start)); err != nil {
 		return fmt.Errorf("%s %d %s: record finish: %w", dir.verb(), m.Version, m.Name, err)
+	}
+	// The next migration starts from the session pgmig opened.
+	if _, err := execSimple(ctx, s.conn, s.reset); err != nil {
+		return fmt.Errorf("%s %d %s: reset the session: %w", dir.verb(), m.Version, m.Name, err)
 	}
 	return nil
 }
