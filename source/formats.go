@@ -492,12 +492,18 @@ func nameEnd(s string, i int) int {
 // line is blank or a -- comment, so that the SQL still begins at the start
 // of a line of the file; COMMIT (or END) the last; and no other statement
 // controls the transaction. Otherwise the file is left as it is, and
-// ownTransactions runs it as golang-migrate does.
-func stripWrapper(text string, r *region) {
+// ownTransactions runs it as golang-migrate does. When it split the
+// section and left it as it was, it returns its non-empty statements, for
+// the checks after it.
+func stripWrapper(text string, r *region) []Statement {
 	if r.sec.NoTransaction {
-		return
+		return nil
 	}
 	sql := text[r.start:r.end]
+	// Only a file that begins with BEGIN or START is split here.
+	if w := firstWord(sql, firstToken(sql)); !asciiEqualFold(w, "begin") && !asciiEqualFold(w, "start") {
+		return nil
+	}
 	var stmts []Statement
 	for _, st := range Split(sql) {
 		if !st.Empty() {
@@ -505,7 +511,7 @@ func stripWrapper(text string, r *region) {
 		}
 	}
 	if len(stmts) < 2 {
-		return
+		return stmts
 	}
 	words := func(st Statement) string {
 		body := strings.TrimSpace(sql[st.Start : st.Offset+len(st.Text)])
@@ -515,38 +521,39 @@ func stripWrapper(text string, r *region) {
 	switch words(first) {
 	case "BEGIN", "BEGIN WORK", "BEGIN TRANSACTION", "START TRANSACTION":
 	default:
-		return
+		return stmts
 	}
 	switch words(last) {
 	case "COMMIT", "COMMIT WORK", "COMMIT TRANSACTION", "END", "END WORK", "END TRANSACTION":
 	default:
-		return
+		return stmts
 	}
 	for _, st := range stmts[1 : len(stmts)-1] {
 		w := strings.Fields(words(st))
 		switch {
 		case len(w) == 0:
 		case w[0] == "BEGIN", w[0] == "COMMIT", w[0] == "END", w[0] == "ABORT", w[0] == "START", w[0] == "PREPARE":
-			return
+			return stmts
 		case w[0] == "ROLLBACK" && !(len(w) > 1 && w[1] == "TO" || len(w) > 2 && w[2] == "TO"):
-			return
+			return stmts
 		}
 	}
 	semi := first.Offset + len(first.Text)
 	eol := strings.IndexByte(sql[semi:], '\n')
 	if eol < 0 {
-		return
+		return stmts
 	}
 	if rest := strings.TrimSpace(sql[semi : semi+eol]); rest != "" && !strings.HasPrefix(rest, "--") {
-		return
+		return stmts
 	}
 	start, end := semi+eol+1, last.Start
 	if start > end {
-		return
+		return stmts
 	}
 	r.sec.Line += strings.Count(sql[:start], "\n")
 	r.sec.SQL = sql[start:end]
 	r.start, r.end = r.start+start, r.start+end
+	return nil
 }
 
 // Statements returns the statements of the section as pgmig runs them.

@@ -42,6 +42,22 @@ func classifyNoTx(sql string, line int, stmts []Statement) []NoTxStatement {
 		if st.Empty() {
 			continue
 		}
+		// Most statements begin with none of the words below: they are
+		// passed over without lexing further.
+		w := firstWord(sql, st.Start)
+		switch {
+		case asciiEqualFold(w, "reindex"), asciiEqualFold(w, "vacuum"), asciiEqualFold(w, "discard"):
+		case asciiEqualFold(w, "create"), asciiEqualFold(w, "drop"), asciiEqualFold(w, "alter"):
+			// CREATE TABLE, ALTER TABLE and the like are most statements.
+			switch w2 := secondWord(sql, st.Start+len(w)); {
+			case asciiEqualFold(w2, "index"), asciiEqualFold(w2, "unique"), asciiEqualFold(w2, "database"),
+				asciiEqualFold(w2, "tablespace"), asciiEqualFold(w2, "system"), asciiEqualFold(w2, "type"):
+			default:
+				continue
+			}
+		default:
+			continue
+		}
 		what, before := noTxKind(sql[st.Start : st.Offset+len(st.Text)])
 		if what == "" {
 			continue
@@ -135,13 +151,98 @@ func leadWords(stmt string, n int) []string {
 	return w
 }
 
+// wordsFound says which of the words that the checks of a file look for
+// it holds, in any case: COPY (for COPY … FROM STDIN), a word of every
+// statement noTxKind finds, VALUE (of ALTER TYPE … ADD VALUE), and COMMIT,
+// ROLLBACK, ABORT or PREPARE (a file that runs its own transactions; one
+// that only has BEGIN … END is left to the runner, which refuses it).
+type wordsFound struct {
+	copy, noTx, value, txControl bool
+}
+
+// findWords looks for the words in one pass over text.
+func findWords(text string) wordsFound {
+	var f wordsFound
+	at := func(i int, w string) bool { return i+len(w) <= len(text) && asciiEqualFold(text[i:i+len(w)], w) }
+	for i := 0; i < len(text); i++ {
+		// |0x20 folds ASCII upper case into lower; other bytes it maps
+		// onto a letter only fail the comparison after.
+		switch text[i] | 0x20 {
+		case 'c':
+			f.copy = f.copy || at(i, "copy")
+			f.noTx = f.noTx || at(i, "concurrently")
+			f.txControl = f.txControl || at(i, "commit")
+		case 'v':
+			f.noTx = f.noTx || at(i, "vacuum")
+			f.value = f.value || at(i, "value")
+		case 'd':
+			f.noTx = f.noTx || at(i, "database") || at(i, "discard")
+		case 't':
+			f.noTx = f.noTx || at(i, "tablespace")
+		case 's':
+			f.noTx = f.noTx || at(i, "system")
+		case 'r':
+			f.noTx = f.noTx || at(i, "reindex")
+			f.txControl = f.txControl || at(i, "rollback")
+		case 'a':
+			f.txControl = f.txControl || at(i, "abort")
+		case 'p':
+			f.txControl = f.txControl || at(i, "prepare")
+		}
+	}
+	return f
+}
+
+// holdsAddValue reports whether s holds ADD, whitespace, VALUE in any case.
+func holdsAddValue(s string) bool {
+	for i := 0; i+5 <= len(s); i++ {
+		if s[i]|0x20 != 'v' || !asciiEqualFold(s[i:i+5], "value") {
+			continue
+		}
+		j := i
+		for j > 0 && isSpace(s[j-1]) {
+			j--
+		}
+		if j < i && j >= 3 && asciiEqualFold(s[j-3:j], "add") {
+			return true
+		}
+	}
+	return false
+}
+
+// firstWord returns the unquoted identifier or keyword at sql[start:], or
+// "" when another token begins there.
+func firstWord(sql string, start int) string {
+	if start < 0 || start >= len(sql) || !isIdentStart(sql[start]) {
+		return ""
+	}
+	return sql[start:identRunEnd(sql, start)]
+}
+
+// secondWord returns the identifier or keyword that follows whitespace and
+// comments from sql[pos:], or "".
+func secondWord(sql string, pos int) string {
+	lx := lexer{src: sql, pos: pos}
+	for {
+		tok := lx.next()
+		switch tok.kind {
+		case tokTrivia:
+			continue
+		case tokIdent:
+			return sql[tok.start:tok.end]
+		}
+		return ""
+	}
+}
+
 // applyNoTx records the statements of r's section that cannot run inside a
 // transaction block and decides, as the file's own tool would, how the
 // section runs: outside a transaction by itself (rule.auto), or refused
-// here when it would run them inside one.
-func applyNoTx(r region, rule noTxRule, fail func(line int, format string, args ...any)) {
+// here when it would run them inside one. stmts are the section's
+// Statements.
+func applyNoTx(r region, rule noTxRule, stmts []Statement, fail func(line int, format string, args ...any)) {
 	sec := r.sec
-	sec.NoTx = classifyNoTx(sec.SQL, sec.Line, sec.Statements())
+	sec.NoTx = classifyNoTx(sec.SQL, sec.Line, stmts)
 	sec.autoNoTx, sec.noTxFix = rule.auto, rule.fix
 	sec.autoReason = rule.reason
 	if sec.NoTransaction {
@@ -243,21 +344,29 @@ func txControlWords(stmt string) string {
 // stripWrapper), run as golang-migrate runs it: golang-migrate sends the
 // file as it is, outside any transaction of its own, so the file's BEGIN
 // and COMMIT decide its transactions. pgmig runs it statement by
-// statement, outside a transaction of its own, which keeps them.
-func ownTransactions(r region) {
+// statement, outside a transaction of its own, which keeps them. stmts are
+// the section's Statements; it reports whether it changed the section.
+func ownTransactions(r region, stmts []Statement) bool {
 	sec := r.sec
 	if sec.NoTransaction {
-		return
+		return false
 	}
-	for _, st := range sec.Statements() {
+	for _, st := range stmts {
 		if st.Empty() {
+			continue
+		}
+		switch w := firstWord(sec.SQL, st.Start); {
+		case asciiEqualFold(w, "begin"), asciiEqualFold(w, "commit"), asciiEqualFold(w, "end"), asciiEqualFold(w, "abort"),
+			asciiEqualFold(w, "start"), asciiEqualFold(w, "rollback"), asciiEqualFold(w, "prepare"):
+		default:
 			continue
 		}
 		if w := txControlWords(sec.SQL[st.Start:]); w != "" {
 			l, _ := LineCol(sec.SQL, st.Start)
 			sec.NoTransaction = true
 			sec.NoTransactionReason = fmt.Sprintf("golang-migrate sends the file as it is, so its own %s (line %d) and COMMIT decide its transactions", w, sec.Line+l-1)
-			return
+			return true
 		}
 	}
+	return false
 }

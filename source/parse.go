@@ -165,7 +165,13 @@ func parseFileEnv(file string, fn fileName, content []byte, lookup func(string) 
 	// data lines are not SQL and hold no markers, and the server sees
 	// neither them nor pg_dump's \restrict lines (sent is text with those
 	// blanked, byte for byte, so offsets and lines stay the same).
-	ps := scanPsql(text)
+	// The checks below look for a few words first, in one pass, and lex
+	// the text only where they occur.
+	words := findWords(text)
+	var ps psqlText
+	if words.copy || strings.IndexByte(text, '\\') >= 0 || strings.Contains(text, "migrate:") {
+		ps = scanPsql(text)
+	}
 	ps.problems(fail)
 	orig := text
 	text = blank(text, ps.spans())
@@ -320,11 +326,9 @@ func parseFileEnv(file string, fn fileName, content []byte, lookup func(string) 
 		}
 	}
 	ff.checkStatements(regions, header)
+	var split []Statement // the non-empty statements of regions[0], when stripWrapper split it
 	if fn.kind != kindSingle {
-		stripWrapper(text, &regions[0])
-		if !fn.flyway {
-			ownTransactions(regions[0])
-		}
+		split = stripWrapper(text, &regions[0])
 	}
 	if fn.kind == kindSingle && pf.up != nil {
 		for _, r := range regions {
@@ -336,7 +340,7 @@ func parseFileEnv(file string, fn fileName, content []byte, lookup func(string) 
 		pf.sum = orig
 	}
 	if ff.substitute(regions, lookup) {
-		pf.substituted = true
+		pf.substituted, split = true, nil
 	}
 
 	// Statements that cannot run inside a transaction block are found now,
@@ -345,15 +349,33 @@ func parseFileEnv(file string, fn fileName, content []byte, lookup func(string) 
 	if len(markers) > 0 {
 		tool = markers[0].tool
 	}
-	for _, r := range regions {
+	for i, r := range regions {
 		r.sec.Copies = ps.copiesIn(orig, r.start, r.end)
+		// Split only what needs it: most sections hold none of the words
+		// these checks look for.
+		var stmts []Statement
+		if i == 0 {
+			stmts = split
+		}
+		statements := func() []Statement {
+			if stmts == nil {
+				stmts = r.sec.Statements()
+			}
+			return stmts
+		}
+		if fn.kind != kindSingle && !fn.flyway && words.txControl && ownTransactions(r, statements()) {
+			stmts = r.sec.Statements()
+		}
+		if !words.noTx && !(words.value && holdsAddValue(r.sec.SQL)) {
+			continue
+		}
 		n := 0
-		for _, st := range r.sec.Statements() {
+		for _, st := range statements() {
 			if !st.Empty() {
 				n++
 			}
 		}
-		applyNoTx(r, noTxRuleFor(fn, tool, n), fail)
+		applyNoTx(r, noTxRuleFor(fn, tool, n), statements(), fail)
 	}
 	if pf.up != nil && firstToken(pf.up.SQL) < 0 && len(errs) == 0 {
 		pf.warnings = append(pf.warnings, Warning{File: file, Line: pf.up.Line,
