@@ -52,7 +52,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 base=${REALSETS_URL:-postgres://postgres@127.0.0.1:5432}
 work=$(mktemp -d "${TMPDIR:-/tmp}/realsets.XXXXXX")
 id="rs_$$_$RANDOM"
-dbs=()
+# The databases are ${id}_tool, ${id}_pgmig and ${id}_adopt (newdb runs in
+# a subshell, so the names are fixed rather than collected).
+dbs=("${id}_tool" "${id}_pgmig" "${id}_adopt")
 
 if [ -z "${PGMIG:-}" ]; then
 	PGMIG=$work/pgmig
@@ -85,7 +87,6 @@ url() { echo "$base/$1?sslmode=disable"; }
 newdb() {
 	local db="${id}_$1"
 	psql "$base/postgres" -qAtc "CREATE DATABASE $db" >/dev/null || exit 1
-	dbs+=("$db")
 	if [ -n "${REALSETS_SETUP:-}" ]; then
 		psql "$(url "$db")" -qX -v ON_ERROR_STOP=1 -v DBNAME="$db" -f "$REALSETS_SETUP" >"$work/setup-$1.log" 2>&1 ||
 			{ echo "realsets: REALSETS_SETUP failed on $db: $(tail -2 "$work/setup-$1.log")" >&2; exit 1; }
