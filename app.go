@@ -412,9 +412,16 @@ func parseVersion(flag, s string) (int64, error) {
 // openSource resolves --source; an archive URL is fetched at once, under
 // ctx, with opts.
 func openSource(ctx context.Context, spec string, opts remote.Options) (source.Source, error) {
+	return openSourceWith(ctx, spec, opts, false)
+}
+
+// openSourceWith is openSource; goMigrations reads goose's Go migrations
+// as migrations (for baseline --from goose, which records their versions)
+// instead of refusing them.
+func openSourceWith(ctx context.Context, spec string, opts remote.Options, goMigrations bool) (source.Source, error) {
 	// The source's warnings (an empty up section, migrations in a
 	// subdirectory) go to stderr with the engine's other warnings.
-	sopts := source.Options{Logger: opts.Logger}
+	sopts := source.Options{Logger: opts.Logger, GoMigrations: goMigrations}
 	switch {
 	case spec == "builtin":
 		return source.Builtin(), nil
@@ -475,7 +482,9 @@ func (a *cliApp) engine(c *cli.Context) (*runner.Runner, *pgdb.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := openSource(c.Context, c.String("source"), ropts)
+	// Only adopting a goose history takes goose's Go migrations: it
+	// records their versions and runs nothing.
+	src, err := openSourceWith(c.Context, c.String("source"), ropts, c.Command.Name == "baseline" && c.String("from") == string(runner.Goose))
 	if err != nil {
 		return nil, nil, err
 	}
