@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -119,6 +120,24 @@ func lineDiff(a, b string) string {
 	return strings.Join(out, "\n")
 }
 
+// sortColumns sorts the column lines of each CREATE TABLE in a dump.
+func sortColumns(dump string) string {
+	lines := strings.Split(dump, "\n")
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "CREATE TABLE ") || !strings.HasSuffix(lines[i], "(") {
+			continue
+		}
+		j := i + 1
+		for j < len(lines) && !strings.HasPrefix(lines[j], ")") {
+			lines[j] = strings.TrimSuffix(lines[j], ",")
+			j++
+		}
+		slices.Sort(lines[i+1 : j])
+		i = j
+	}
+	return strings.Join(lines, "\n")
+}
+
 // parseFile reads the generated file as pgmig reads a migration.
 func parseFile(t testing.TB, file string) source.Migration {
 	t.Helper()
@@ -219,7 +238,13 @@ func roundTrip(t testing.TB, current, desired string, opts diff.Options) (*diff.
 	if err := apply(t, a, *mig.Down); err != nil {
 		t.Fatalf("down: %v\n%s", err, file)
 	}
-	if got := dump(t, urlA); got != before {
+	got := dump(t, urlA)
+	if len(m.DownReorders) > 0 {
+		// The down re-adds dropped columns at the end: compare the tables'
+		// columns as sets.
+		got, before = sortColumns(got), sortColumns(before)
+	}
+	if got != before {
 		t.Fatalf("after down, the dump differs from the current one:\n%s\n\nfile:\n%s", lineDiff(got, before), file)
 	}
 	return m, nil

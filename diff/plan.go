@@ -58,6 +58,10 @@ type Migration struct {
 	Changes []Change
 	// Hazards are the statements of Up a live database may feel.
 	Hazards []Hazard
+	// DownReorders are the tables whose column order the down cannot
+	// restore: a column the up drops comes back at the end of its table,
+	// as ALTER TABLE ADD COLUMN puts it. Their data is lost anyway.
+	DownReorders []string
 	// LockTimeout is the lock_timeout each section sets.
 	LockTimeout time.Duration
 }
@@ -86,11 +90,14 @@ func Plan(current, desired *schema.Catalog, opts Options) (*Migration, error) {
 	for i, r := range renames {
 		back[len(renames)-1-i] = r.reverse()
 	}
-	down, err := newPlanner(desired, current, back, true).plan()
+	dp := newPlanner(desired, current, back, true)
+	dp.reverse = true
+	down, err := dp.plan()
 	if err != nil {
 		return nil, fmt.Errorf("down: %w", err)
 	}
-	return &Migration{Up: up.stmts, Down: down.stmts, Changes: up.changes, Hazards: up.hazards, LockTimeout: opts.LockTimeout}, nil
+	return &Migration{Up: up.stmts, Down: down.stmts, Changes: up.changes, Hazards: up.hazards,
+		DownReorders: down.reorders, LockTimeout: opts.LockTimeout}, nil
 }
 
 // Destructive is a change that loses data.
@@ -147,6 +154,9 @@ func (p *Migration) File() string {
 		for _, h := range p.Hazards {
 			fmt.Fprintf(&b, "--   %s: %s\n", h.Object, oneLine(h.Message))
 		}
+	}
+	for _, t := range p.DownReorders {
+		fmt.Fprintf(&b, "-- The down re-adds the columns of %s at the end of the table.\n", strings.TrimPrefix(t, "table "))
 	}
 	b.WriteString("\n-- pgmig:up\n")
 	p.section(&b, p.Up)

@@ -58,6 +58,8 @@ type planner struct {
 	cur, des *schema.Catalog
 	renames  []rename
 	destroy  bool
+	reverse  bool // planning the down
+	reorders []string
 
 	steps       []step
 	changes     []Change
@@ -78,6 +80,7 @@ type planner struct {
 }
 
 type planResult struct {
+	reorders []string
 	stmts   []Statement
 	changes []Change
 	hazards []Hazard
@@ -164,7 +167,7 @@ func (p *planner) plan() (*planResult, error) {
 	if len(p.destructive) > 0 {
 		return nil, &DestructiveError{Changes: p.destructive}
 	}
-	res := &planResult{changes: p.changes, hazards: p.hazards}
+	res := &planResult{changes: p.changes, hazards: p.hazards, reorders: p.reorders}
 	for _, s := range p.order() {
 		res.stmts = append(res.stmts, s.stmt)
 	}

@@ -163,7 +163,9 @@ func (p *planner) alterTable(k string, c, d *schema.Item) {
 			seenNew = col.Local
 			continue
 		}
-		if seenNew != "" && d.PartitionOf == "" {
+		if seenNew != "" && d.PartitionOf == "" && p.reverse {
+			p.reordered(k)
+		} else if seenNew != "" && d.PartitionOf == "" {
 			p.cannot("column "+col.Name, "column order: new column %s comes before the existing column %s, and ALTER TABLE ADD COLUMN can only append; move new columns to the end of the table", seenNew, col.Local)
 		}
 		keptDes = append(keptDes, col.Local)
@@ -174,7 +176,9 @@ func (p *planner) alterTable(k string, c, d *schema.Item) {
 			keptCur = append(keptCur, col.Local)
 		}
 	}
-	if !slices.Equal(keptCur, keptDes) && d.PartitionOf == "" {
+	if !slices.Equal(keptCur, keptDes) && d.PartitionOf == "" && p.reverse {
+		p.reordered(k)
+	} else if !slices.Equal(keptCur, keptDes) && d.PartitionOf == "" {
 		p.cannot(k, "column order: the columns (%s) would be (%s); PostgreSQL cannot reorder columns", strings.Join(keptCur, ", "), strings.Join(keptDes, ", "))
 	}
 	for _, col := range curCols {
@@ -434,7 +438,23 @@ func typeChange(a, b string) (coercible, narrow bool) {
 	return false, true
 }
 
+// reordered notes a table whose column order the down cannot restore: a
+// column the up drops comes back at the end.
+func (p *planner) reordered(k string) {
+	if !slices.Contains(p.reorders, k) {
+		p.reorders = append(p.reorders, k)
+	}
+}
+
 func (p *planner) constraints() {
+	// A unique or primary key constraint added to an existing table is
+	// built in the no-transaction part; an FK that uses it follows it.
+	for _, k := range p.kind("constraint") {
+		if d := p.des.Items[k]; d != nil && !d.Inherited && p.creating(k) && (d.ConType == 'p' || d.ConType == 'u') &&
+			!p.fresh[d.Table] && d.IndexDef != "" && !p.onPartitioned(p.des, d.Table) {
+			p.late[k] = true
+		}
+	}
 	for _, k := range p.kind("constraint") {
 		c, d := p.cur.Items[k], p.des.Items[k]
 		if c != nil && c.Inherited || d != nil && d.Inherited {
@@ -504,8 +524,7 @@ func (p *planner) addConstraint(k string, d *schema.Item) {
 			v.stmt.NoTransaction = true
 		}
 	case 'p', 'u':
-		partitioned := p.des.Items["table "+d.Table] != nil && p.des.Items["table "+d.Table].PartitionBy != ""
-		if partitioned || d.IndexDef == "" {
+		if !p.late[k] {
 			s := p.add(ph, k, at+d.Def)
 			s.stmt.LintIgnore = "unique-constraint CREATE INDEX CONCURRENTLY cannot build a partitioned table's index"
 			p.hazard(k, "adding the constraint builds its index under ACCESS EXCLUSIVE (no CONCURRENTLY on a partitioned table)")
@@ -527,7 +546,6 @@ func (p *planner) addConstraint(k string, d *schema.Item) {
 		}
 		u := p.add(phNoTxUsing, k, sql)
 		u.stmt.NoTransaction = true
-		p.late[k] = true
 	case 'x':
 		s := p.add(ph, k, at+d.Def)
 		s.stmt.LintIgnore = "unique-constraint an exclusion constraint cannot be added USING INDEX"
