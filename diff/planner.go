@@ -81,9 +81,9 @@ type planner struct {
 
 type planResult struct {
 	reorders []string
-	stmts   []Statement
-	changes []Change
-	hazards []Hazard
+	stmts    []Statement
+	changes  []Change
+	hazards  []Hazard
 }
 
 func newPlanner(cur, des *schema.Catalog, renames []rename, destroy bool) *planner {
