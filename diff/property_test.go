@@ -11,7 +11,7 @@ import (
 	"github.com/pgmig/pgmig/diff"
 )
 
-var seeds = flag.Int("seeds", 12, "how many random schema pairs TestRandomEdits plans and round-trips")
+var seeds = flag.Int("seeds", 8, "how many random schema pairs TestRandomEdits plans and round-trips")
 
 // gen is a small random schema: enough kinds of objects, and links
 // between them, that random edits exercise ordering and dependencies.
