@@ -155,7 +155,13 @@ func parseFile(t testing.TB, file string) source.Migration {
 // that created the current schema, and returns its error-level findings.
 func lintErrors(m source.Migration, current string) []lint.Finding {
 	prev := source.Migration{Version: 1, Name: "current", Up: source.Section{File: "001_current.sql", SQL: current, Line: 1}}
-	res := lint.Lint([]source.Migration{prev, m}, lint.Options{})
+	return lintErrorsAfter([]source.Migration{prev}, m)
+}
+
+// lintErrorsAfter lints m after the migrations before it and returns its
+// error-level findings.
+func lintErrorsAfter(before []source.Migration, m source.Migration) []lint.Finding {
+	res := lint.Lint(append(append([]source.Migration(nil), before...), m), lint.Options{})
 	var errs []lint.Finding
 	for _, f := range res.Findings {
 		if f.Level == lint.Error && f.Version == m.Version {

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -207,24 +208,42 @@ func (p *planner) addColumn(col *schema.Item) {
 	case col.Generated != "" || col.Identity != "":
 		s.stmt.LintIgnore = "volatile-default the desired schema has it; the hazard is named in the file's header"
 		p.hazard(k, "adding an identity or generated column rewrites the table under ACCESS EXCLUSIVE")
-	case strings.Contains(col.Default, "nextval(") || volatile(col.Default):
+	case volatile(col.Default) != "":
 		s.stmt.LintIgnore = "volatile-default the desired schema has it; the hazard is named in the file's header"
-		p.hazard(k, "adding a column with a volatile default (%s) rewrites the table under ACCESS EXCLUSIVE", col.Default)
+		p.hazard(k, "adding a column whose default calls %s() rewrites the table under ACCESS EXCLUSIVE if that function is volatile", volatile(col.Default))
 	case col.NotNull && col.Default == "":
 		s.stmt.LintIgnore = "not-null-without-default the desired schema has it; the hazard is named in the file's header"
 		p.hazard(k, "adding a NOT NULL column without a default fails if the table has a row")
 	}
 }
 
-// volatile reports whether a default calls a function the linter takes
-// as volatile: any call but the few it knows are stable.
-func volatile(def string) bool {
-	for _, f := range []string{"random(", "gen_random_uuid(", "clock_timestamp(", "uuid_generate", "timeofday("} {
-		if strings.Contains(def, f) {
-			return true
+// volatile returns the first function a default calls that pgmig lint
+// does not know to be stable, or "": lint takes any other call as
+// volatile (it cannot see how a user's function was declared), and a
+// volatile default makes ADD COLUMN rewrite the table.
+func volatile(def string) string {
+	for _, m := range callRE.FindAllStringSubmatch(def, -1) {
+		name := m[1]
+		if i := strings.LastIndexByte(name, '.'); i >= 0 {
+			name = name[i+1:]
+		}
+		if !stableFuncs[strings.Trim(name, `"`)] {
+			return m[1]
 		}
 	}
-	return false
+	return ""
+}
+
+var callRE = regexp.MustCompile(`((?:[a-zA-Z_][a-zA-Z0-9_$]*\.)?"?[a-zA-Z_][a-zA-Z0-9_$]*"?)\(`)
+
+// stableFuncs are the functions pgmig lint takes as stable in a default.
+var stableFuncs = map[string]bool{
+	"now": true, "transaction_timestamp": true, "statement_timestamp": true, "current_setting": true,
+	"lower": true, "upper": true, "length": true, "coalesce": true, "nullif": true, "abs": true,
+	"make_date": true, "make_timestamp": true, "make_timestamptz": true, "make_interval": true,
+	"jsonb_build_object": true, "json_build_object": true, "jsonb_build_array": true, "json_build_array": true,
+	"to_jsonb": true, "to_json": true, "array_fill": true, "concat": true, "replace": true,
+	"date_trunc": true, "timezone": true, "to_timestamp": true, "to_date": true, "format": true,
 }
 
 // alterColumn changes column c into d; inPartition says c is the parent's
