@@ -287,7 +287,9 @@ type DesiredError struct {
 	Err  error
 }
 
-func (e *DesiredError) Error() string { return fmt.Sprintf("desired schema, line %d: %v", e.Line, e.Err) }
+func (e *DesiredError) Error() string {
+	return fmt.Sprintf("desired schema, line %d: %v", e.Line, e.Err)
+}
 func (e *DesiredError) Unwrap() error { return e.Err }
 
 // buildDesired runs the desired SQL one statement at a time on one
