@@ -285,6 +285,37 @@ CREATE VIEW billing.totals AS SELECT sum(amount + billing.tax(amount)) AS total 
 		want:    []string{"ALTER TABLE public.t VALIDATE CONSTRAINT pos", "ADD CONSTRAINT neg CHECK ((n < 0)) NOT VALID"},
 	},
 	{
+		name: "view column comments and grants, and an INSTEAD OF trigger",
+		current: `CREATE TABLE t (id int, v text); CREATE VIEW tv AS SELECT id, v FROM t;
+CREATE FUNCTION tv_ins() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO t VALUES (NEW.id, NEW.v); RETURN NEW; END$$;`,
+		desired: `CREATE TABLE t (id int, v text); CREATE VIEW tv AS SELECT id, v FROM t;
+CREATE FUNCTION tv_ins() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO t VALUES (NEW.id, NEW.v); RETURN NEW; END$$;
+COMMENT ON COLUMN tv.v IS 'the value'; GRANT SELECT (id) ON tv TO ` + role + `;
+CREATE TRIGGER tv_ins INSTEAD OF INSERT ON tv FOR EACH ROW EXECUTE FUNCTION tv_ins();`,
+		want: []string{"COMMENT ON COLUMN public.tv.v IS 'the value'", "GRANT SELECT (id) ON TABLE public.tv", "INSTEAD OF INSERT ON public.tv"},
+	},
+	{
+		name: "dropping a schema, an extension and a table others use",
+		current: `CREATE SCHEMA gone; CREATE TABLE gone.t (id int); CREATE VIEW gone.v AS SELECT id FROM gone.t;
+CREATE EXTENSION IF NOT EXISTS hstore; CREATE TABLE kv (id bigint PRIMARY KEY, h hstore);
+CREATE TABLE ref (kv bigint REFERENCES kv); CREATE VIEW kvv AS SELECT id FROM kv;`,
+		desired: `CREATE TABLE ref (kv bigint);`,
+		opts:    diff.Options{AllowDestructive: true},
+		want:    []string{"DROP SCHEMA gone", "DROP EXTENSION hstore", "DROP TABLE public.kv", "ALTER TABLE public.ref DROP CONSTRAINT ref_kv_fkey"},
+	},
+	{
+		name:    "serial column on an existing table, unlogged table, storage parameters",
+		current: `CREATE TABLE t (v text); CREATE TABLE u (id int); CREATE TABLE w (id int) WITH (fillfactor = 70);`,
+		desired: `CREATE TABLE t (v text, id serial); CREATE UNLOGGED TABLE u (id int); CREATE TABLE w (id int) WITH (fillfactor = 80, autovacuum_enabled = false);`,
+		want:    []string{"lint-ignore volatile-default", "nextval('public.t_id_seq'::regclass)", "SET UNLOGGED", "SET (fillfactor=80, autovacuum_enabled=false)"},
+	},
+	{
+		name:    "a partition moved to another bound",
+		current: `CREATE TABLE ev (at int) PARTITION BY RANGE (at); CREATE TABLE ev1 PARTITION OF ev FOR VALUES FROM (0) TO (10);`,
+		desired: `CREATE TABLE ev (at int) PARTITION BY RANGE (at); CREATE TABLE ev1 PARTITION OF ev FOR VALUES FROM (0) TO (20);`,
+		want:    []string{"DETACH PARTITION public.ev1", "ATTACH PARTITION public.ev1 FOR VALUES FROM (0) TO (20)"},
+	},
+	{
 		name:    "nothing to change",
 		current: usersTable + `CREATE VIEW v AS SELECT id FROM users;`,
 		desired: usersTable + `CREATE VIEW v AS SELECT id FROM users;`,

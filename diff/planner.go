@@ -205,7 +205,11 @@ func (p *planner) union() []string {
 func (p *planner) kind(kind string) []string {
 	var keys []string
 	for _, k := range p.union() {
-		if strings.HasPrefix(k, kind+" ") {
+		it := p.cur.Items[k]
+		if it == nil {
+			it = p.des.Items[k]
+		}
+		if it.Kind == kind {
 			keys = append(keys, k)
 		}
 	}
@@ -789,11 +793,18 @@ func grantTarget(it *schema.Item) string {
 func (p *planner) attributes() {
 	for _, k := range p.union() {
 		c, d := p.cur.Items[k], p.des.Items[k]
+		if d == nil && c != nil && c.Kind == "view column" {
+			// A view column's item holds only its comment and grants: with
+			// neither left, it has none in the desired catalog.
+			if _, ok := p.des.Items[c.Deps[0]]; ok && !p.replaced[c.Deps[0]] {
+				d = &schema.Item{Kind: c.Kind, Name: c.Name, Table: c.Table, Local: c.Local, Deps: c.Deps}
+			}
+		}
 		if d == nil || d.Inherited && d.Kind != "column" || d.Kind == "extension" && c == nil {
 			continue
 		}
-		fresh := c == nil || p.replaced[k] || d.Kind == "view column" && p.creating("view "+d.Table) ||
-			d.Kind == "view column" && p.creating("materialized view "+d.Table)
+		// A view column is new with its view.
+		fresh := c == nil || p.replaced[k] || d.Kind == "view column" && p.creating(d.Deps[0])
 		var curComment *string
 		var curACL []string
 		switch {
