@@ -116,6 +116,11 @@ func build(t *testing.T, files fs.FS) (string, *pgxpool.Pool) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What golang-migrate makes before the first migration; some sets
+	// (Harbor's) use it.
+	if _, err := pool.Exec(ctx, `CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
 	for _, m := range migs {
 		if _, err := pool.Exec(ctx, m.Up.SQL); err != nil {
 			t.Fatalf("build %s: %v", m.Up.File, err)
