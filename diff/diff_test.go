@@ -316,6 +316,15 @@ CREATE TABLE ref (kv bigint REFERENCES kv); CREATE VIEW kvv AS SELECT id FROM kv
 		want:    []string{"DETACH PARTITION public.ev1", "ATTACH PARTITION public.ev1 FOR VALUES FROM (0) TO (20)"},
 	},
 	{
+		name:    "column storage, compression, statistics and options; replica identity; clustering",
+		current: `CREATE TABLE t (id int NOT NULL, doc text, n numeric); CREATE UNIQUE INDEX t_id ON t (id); CREATE TABLE u (id int PRIMARY KEY);`,
+		desired: `CREATE TABLE t (id int NOT NULL, doc text, n numeric); CREATE UNIQUE INDEX t_id ON t (id); CREATE TABLE u (id int PRIMARY KEY);
+ALTER TABLE t ALTER doc SET STORAGE EXTERNAL, ALTER doc SET COMPRESSION pglz, ALTER n SET STATISTICS 500, ALTER n SET (n_distinct = 100);
+ALTER TABLE t REPLICA IDENTITY USING INDEX t_id; ALTER TABLE t CLUSTER ON t_id; ALTER TABLE u REPLICA IDENTITY FULL; ALTER TABLE u CLUSTER ON u_pkey;
+CREATE TABLE w (id int PRIMARY KEY, x text); ALTER TABLE w ALTER x SET STORAGE MAIN; ALTER TABLE w CLUSTER ON w_pkey; CREATE INDEX w_x ON w (x); ALTER TABLE w REPLICA IDENTITY USING INDEX w_pkey;`,
+		want: []string{"SET STORAGE EXTERNAL", "SET COMPRESSION pglz", "SET STATISTICS 500", "SET (n_distinct=100)", "REPLICA IDENTITY USING INDEX t_id", "CLUSTER ON u_pkey", "SET WITHOUT CLUSTER", "REPLICA IDENTITY DEFAULT"},
+	},
+	{
 		name:    "nothing to change",
 		current: usersTable + `CREATE VIEW v AS SELECT id FROM users;`,
 		desired: usersTable + `CREATE VIEW v AS SELECT id FROM users;`,
@@ -388,6 +397,11 @@ func TestRefusals(t *testing.T) {
 		{"partitioning a table", `CREATE TABLE t (a int);`, `CREATE TABLE t (a int) PARTITION BY RANGE (a);`, nil, []string{"table public.t"}},
 		{"aggregate", ``, `CREATE AGGREGATE mysum(int) (sfunc = int4pl, stype = int);`, nil, []string{"aggregate public.mysum(integer)"}},
 		{"domain base type", `CREATE DOMAIN d AS int;`, `CREATE DOMAIN d AS bigint;`, nil, []string{"type public.d"}},
+		{"objects it does not write are named, not left out", `CREATE TABLE t (a int, b int);`,
+			`CREATE TABLE t (a int, b int); CREATE RULE r AS ON INSERT TO t DO ALSO NOTIFY t; CREATE STATISTICS s ON a, b FROM t; CREATE COLLATION c (locale = 'C');
+CREATE TEXT SEARCH CONFIGURATION ts (COPY = simple); ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;`,
+			nil, []string{"other rule r on table public.t", "other statistics object public.s", "other collation public.c", "other text search configuration public.ts",
+				"other default privileges on new relations belonging to role postgres"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -158,6 +158,7 @@ func (p *planner) plan() (*planResult, error) {
 	p.tables()
 	p.constraints()
 	p.indexes()
+	p.tableExtras()
 	p.views()
 	p.triggersAndPolicies()
 	p.attributes()

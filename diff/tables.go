@@ -77,6 +77,11 @@ func (p *planner) createTable(k string, d *schema.Item) {
 			p.change("column "+col.Name, "create")
 		}
 		sql = fmt.Sprintf("CREATE %s %s (\n%s\n)", kw, d.Name, strings.Join(cols, ",\n"))
+		defer func() {
+			for _, col := range columnsOf(p.des, d.Name) {
+				p.columnSettings(col.Key(), newColumn(col), col, false)
+			}
+		}()
 	}
 	if d.PartitionBy != "" {
 		sql += " PARTITION BY " + d.PartitionBy
@@ -204,6 +209,7 @@ func (p *planner) addColumn(col *schema.Item) {
 	k := col.Key()
 	p.change(k, "create")
 	s := p.add(phColumn, k, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s", col.Table, columnDef(col)))
+	defer p.columnSettings(k, newColumn(col), col, false)
 	switch {
 	case col.Generated != "" || col.Identity != "":
 		s.stmt.LintIgnore = "volatile-default the desired schema has it; the hazard is named in the file's header"
@@ -340,6 +346,10 @@ func (p *planner) alterColumn(k string, c, d *schema.Item, inPartition bool) {
 		p.add(phColumn, k, at+" DROP NOT NULL")
 		changed = true
 	}
+	retyped := c.Type != d.Type || c.Collation != d.Collation || p.retyped[k] && !inPartition
+	if p.columnSettings(k, c, d, retyped) {
+		changed = true
+	}
 	if changed && !inPartition {
 		p.change(k, "alter")
 	}
@@ -368,6 +378,113 @@ func identitySet(opts string) string {
 		out = append(out, "SET NO CYCLE")
 	}
 	return " " + strings.Join(out, " ")
+}
+
+// columnSettings writes a column's storage, compression, statistics
+// target and options where they differ from c's; retyped says the type
+// changed, which resets the storage to the new type's.
+func (p *planner) columnSettings(k string, c, d *schema.Item, retyped bool) bool {
+	at := "ALTER TABLE " + d.Table + " ALTER COLUMN " + d.Local
+	changed := false
+	storage := c.Storage
+	if retyped {
+		storage = d.TypStorage
+	}
+	if storage != d.Storage {
+		p.add(phColumn, k, at+" SET STORAGE "+d.Storage)
+		changed = true
+	}
+	if c.Compression != d.Compression {
+		p.add(phColumn, k, at+" SET COMPRESSION "+firstNonEmpty(d.Compression, "DEFAULT"))
+		changed = true
+	}
+	if c.Statistics != d.Statistics {
+		p.add(phColumn, k, fmt.Sprintf("%s SET STATISTICS %d", at, d.Statistics))
+		changed = true
+	}
+	if c.ColOptions != d.ColOptions {
+		if c.ColOptions != "" {
+			p.add(phColumn, k, at+" RESET ("+optionKeys(c.ColOptions)+")")
+		}
+		if d.ColOptions != "" {
+			p.add(phColumn, k, at+" SET ("+d.ColOptions+")")
+		}
+		changed = true
+	}
+	return changed
+}
+
+// newColumn is what a column starts as when ADD COLUMN or CREATE TABLE
+// makes it: the settings of its type.
+func newColumn(d *schema.Item) *schema.Item {
+	return &schema.Item{Storage: d.TypStorage, TypStorage: d.TypStorage, Statistics: -1}
+}
+
+func optionKeys(opts string) string {
+	var keys []string
+	for _, o := range strings.Split(opts, ", ") {
+		name, _, _ := strings.Cut(o, "=")
+		keys = append(keys, name)
+	}
+	return strings.Join(keys, ", ")
+}
+
+// tableExtras writes what needs a table's indexes: its replica identity
+// and the index it is clustered on.
+func (p *planner) tableExtras() {
+	for _, k := range p.kind("table") {
+		if d := p.des.Items[k]; d != nil {
+			c := p.cur.Items[k]
+			if c == nil {
+				c = &schema.Item{}
+			}
+			p.replicaAndCluster(k, c, d)
+		}
+	}
+}
+
+// replicaAndCluster writes a table's REPLICA IDENTITY and the index it is
+// clustered on, after the index exists.
+func (p *planner) replicaAndCluster(k string, c, d *schema.Item) {
+	sch, _ := splitQualified(d.Name)
+	late := func(idx string) bool {
+		return p.late["constraint "+d.Name+"."+idx] || p.creating("index "+sch+"."+idx) && p.des.Items["index "+sch+"."+idx] != nil && !p.fresh[d.Name]
+	}
+	emit := func(sql, idx string) {
+		if idx != "" && late(idx) {
+			s := p.add(phNoTxFK, k, sql)
+			s.stmt.NoTransaction = true
+		} else {
+			p.add(phTrigger, k, sql)
+		}
+		p.change(k, "alter")
+	}
+	if c.ReplicaIdentity != d.ReplicaIdentity {
+		emit("ALTER TABLE "+d.Name+" REPLICA IDENTITY "+firstNonEmpty(d.ReplicaIdentity, "DEFAULT"), strings.TrimPrefix(d.ReplicaIdentity, "USING INDEX "))
+	}
+	clustered := func(cat *schema.Catalog, table string) string {
+		for _, it := range cat.Items {
+			if it.Clustered && it.Table == table {
+				if it.Kind == "index" {
+					_, l := splitQualified(it.Name)
+					return l
+				}
+				return it.Local
+			}
+		}
+		return ""
+	}
+	was, now := "", clustered(p.des, d.Name)
+	if c.Name != "" {
+		was = clustered(p.cur, c.Name)
+	}
+	if was != now || now != "" && (p.replaced["index "+sch+"."+now] || p.replaced["constraint "+d.Name+"."+now]) {
+		if now == "" {
+			emit("ALTER TABLE "+d.Name+" SET WITHOUT CLUSTER", "")
+		} else {
+			emit("ALTER TABLE "+d.Name+" CLUSTER ON "+now, now)
+		}
+	}
 }
 
 func withDefault(c *schema.Item, def string) *schema.Item {

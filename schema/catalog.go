@@ -86,6 +86,12 @@ type Item struct {
 	IdentitySeq string
 	Generated   string // the stored generation expression, or ""
 	Num         int    // attnum: a table's columns sort by it
+	// Storage, Compression, Statistics and ColOptions are a column's
+	// ALTER COLUMN SET settings, empty (Statistics -1) when not set;
+	// TypStorage is its type's default storage.
+	Storage, TypStorage, Compression string
+	Statistics                       int
+	ColOptions                       string
 	// Inherited is set on a partition's column, constraint, index or
 	// trigger that comes from its parent: it is created with the parent's
 	// and never on its own.
@@ -105,6 +111,11 @@ type Item struct {
 	Options        string // reloptions, "fillfactor=70, ..."
 	RowSecurity    bool
 	ForceRLS       bool
+	// ReplicaIdentity is "", "FULL", "NOTHING" or "USING INDEX name".
+	ReplicaIdentity string
+	// Clustered is set on the index (or the constraint whose index) a
+	// table is CLUSTERed on.
+	Clustered bool
 	// Unsupported names what the planner cannot express about the
 	// object (a foreign table, inheritance), for it to say so.
 	Unsupported string
@@ -179,6 +190,7 @@ SET LOCAL bytea_output = 'hex'`); err != nil {
 		{"functions", in.functions},
 		{"triggers", in.triggers},
 		{"policies", in.policies},
+		{"other objects", in.others},
 		{"aliases", in.aliases},
 		{"dependencies", in.depends},
 	} {
@@ -225,6 +237,10 @@ func member(class, oid string) string { return fmt.Sprintf(notMember, class, oid
 func aclSQL(acl, kind, owner string) string {
 	return fmt.Sprintf(`(SELECT coalesce(array_agg(coalesce(quote_ident(r.rolname), 'PUBLIC') || ' ' || a.privilege_type || CASE WHEN a.is_grantable THEN ' grant' ELSE '' END), '{}')
    FROM aclexplode(coalesce(%s, acldefault('%s', %s))) a LEFT JOIN pg_roles r ON r.oid = a.grantee)`, acl, kind, owner)
+}
+
+func storageSQL(col string) string {
+	return `CASE ` + col + ` WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END`
 }
 
 const collationSQL = `(SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = %s)`
@@ -350,6 +366,10 @@ func (in *inspector) tables(ctx context.Context) error {
        WHEN c.reloftype <> 0 THEN 'a typed table (OF type)'
        WHEN NOT c.relispartition AND EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = c.oid) THEN 'table inheritance (INHERITS)'
        WHEN c.relam <> 0 AND (SELECT amname FROM pg_am WHERE oid = c.relam) <> 'heap' THEN 'a table access method other than heap'
+       ELSE '' END,
+  CASE c.relreplident WHEN 'f' THEN 'FULL' WHEN 'n' THEN 'NOTHING'
+       WHEN 'i' THEN 'USING INDEX ' || coalesce((SELECT quote_ident(ic.relname) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                                                 WHERE i.indrelid = c.oid AND i.indisreplident), '')
        ELSE '' END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE `+relFilter(`'r', 'p', 'f'`), in.exclude)
@@ -360,7 +380,7 @@ WHERE `+relFilter(`'r', 'p', 'f'`), in.exclude)
 		var oid uint32
 		it := &Item{Kind: "table"}
 		if err := r.Scan(&oid, &it.Schema, &it.Name, &it.Comment, &it.ACL, &it.DefaultACL, &it.Unlogged, &it.Options, &it.RowSecurity, &it.ForceRLS,
-			&it.PartitionBy, &it.PartitionOf, &it.PartitionBound, &it.Unsupported); err != nil {
+			&it.PartitionBy, &it.PartitionOf, &it.PartitionBound, &it.Unsupported, &it.ReplicaIdentity); err != nil {
 			return err
 		}
 		in.add(it, "pg_class", oid, 0)
@@ -383,7 +403,12 @@ func (in *inspector) columns(ctx context.Context) error {
      WHERE a.attidentity <> '' AND dd.classid = 'pg_class'::regclass AND dd.refclassid = 'pg_class'::regclass AND dd.refobjid = c.oid
        AND dd.refobjsubid = a.attnum AND dd.deptype = 'i' LIMIT 1), ''),
   CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) ELSE '' END,
-  NOT a.attislocal
+  NOT a.attislocal,
+  `+storageSQL("a.attstorage")+`, `+storageSQL("t.typstorage")+`,
+  CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' ELSE '' END,
+  coalesce(a.attstattarget, -1)::int,
+  -- n_distinct and n_distinct_inherited are the attribute options PostgreSQL defines
+  coalesce((SELECT string_agg(o, ', ' ORDER BY o) FROM unnest(a.attoptions) o WHERE o ~ '^n_distinct(_inherited)?='), '')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type t ON t.oid = a.atttypid
@@ -397,7 +422,8 @@ WHERE `+relFilter(`'r', 'p', 'f'`), in.exclude)
 		var num int32
 		it := &Item{Kind: "column"}
 		if err := r.Scan(&oid, &num, &it.Table, &it.Local, &it.Comment, &it.ACL, &it.Type, &it.Collation, &it.NotNull, &it.Default,
-			&it.Identity, &it.IdentitySeq, &it.Generated, &it.Inherited); err != nil {
+			&it.Identity, &it.IdentitySeq, &it.Generated, &it.Inherited,
+			&it.Storage, &it.TypStorage, &it.Compression, &it.Statistics, &it.ColOptions); err != nil {
 			return err
 		}
 		it.Name, it.Num = it.Table+"."+it.Local, int(num)
@@ -410,7 +436,8 @@ func (in *inspector) constraints(ctx context.Context) error {
 	rows, err := in.tx.Query(ctx, `SELECT co.oid, quote_ident(n.nspname), quote_ident(n.nspname) || '.' || quote_ident(c.relname), quote_ident(co.conname),
   obj_description(co.oid, 'pg_constraint'), co.contype::text, pg_get_constraintdef(co.oid), co.convalidated,
   CASE WHEN co.contype IN ('p', 'u', 'x') AND co.conindid <> 0 THEN pg_get_indexdef(co.conindid) ELSE '' END,
-  NOT co.conislocal OR co.conparentid <> 0
+  NOT co.conislocal OR co.conparentid <> 0,
+  coalesce((SELECT i.indisclustered FROM pg_index i WHERE i.indexrelid = co.conindid), false)
 FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND `+relFilter(`'r', 'p', 'f'`), in.exclude)
 	if err != nil {
@@ -420,7 +447,7 @@ WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND `+relFilter(`'r', 'p', 'f'`), 
 		var oid uint32
 		var ct string
 		it := &Item{Kind: "constraint"}
-		if err := r.Scan(&oid, &it.Schema, &it.Table, &it.Local, &it.Comment, &ct, &it.Def, &it.Validated, &it.IndexDef, &it.Inherited); err != nil {
+		if err := r.Scan(&oid, &it.Schema, &it.Table, &it.Local, &it.Comment, &ct, &it.Def, &it.Validated, &it.IndexDef, &it.Inherited, &it.Clustered); err != nil {
 			return err
 		}
 		it.Name, it.ConType = it.Table+"."+it.Local, ct[0]
@@ -432,7 +459,7 @@ WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND `+relFilter(`'r', 'p', 'f'`), 
 func (in *inspector) indexes(ctx context.Context) error {
 	rows, err := in.tx.Query(ctx, `SELECT ic.oid, quote_ident(n.nspname), quote_ident(n.nspname) || '.' || quote_ident(ic.relname),
   quote_ident(n.nspname) || '.' || quote_ident(c.relname), obj_description(ic.oid, 'pg_class'), pg_get_indexdef(i.indexrelid),
-  EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = ic.oid)
+  EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = ic.oid), i.indisclustered
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE `+relFilter(`'r', 'p', 'm'`)+`
   AND NOT EXISTS (SELECT FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.conrelid = c.oid AND co.contype IN ('p', 'u', 'x'))`, in.exclude)
@@ -442,7 +469,7 @@ WHERE `+relFilter(`'r', 'p', 'm'`)+`
 	return scanEach(rows, func(r pgx.Rows) error {
 		var oid uint32
 		it := &Item{Kind: "index"}
-		if err := r.Scan(&oid, &it.Schema, &it.Name, &it.Table, &it.Comment, &it.Def, &it.Inherited); err != nil {
+		if err := r.Scan(&oid, &it.Schema, &it.Name, &it.Table, &it.Comment, &it.Def, &it.Inherited, &it.Clustered); err != nil {
 			return err
 		}
 		in.add(it, "pg_class", oid, 0)
@@ -575,6 +602,56 @@ WHERE `+relFilter(`'r', 'p', 'f'`), in.exclude)
 		}
 		it.Name = it.Table + "." + it.Local
 		in.add(it, "pg_policy", oid, 0)
+		return nil
+	})
+}
+
+// others lists the objects of kinds the planner does not handle, each an
+// item whose Unsupported names it, so that one on either side, or one
+// that changed, is an error rather than left out: rules other than views',
+// extended statistics, collations, operators, casts, text search
+// configurations and dictionaries, foreign-data wrappers and servers,
+// publications, event triggers, default privileges.
+func (in *inspector) others(ctx context.Context) error {
+	rows, err := in.tx.Query(ctx, `
+SELECT 'rule', pg_describe_object('pg_rewrite'::regclass, r.oid, 0), pg_get_ruledef(r.oid)
+FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE r.rulename <> '_RETURN' AND `+userSchema+` AND NOT c.oid::int8 = ANY ($1::int8[])
+UNION ALL SELECT 'extended statistics', pg_describe_object('pg_statistic_ext'::regclass, x.oid, 0), pg_get_statisticsobjdef(x.oid)
+FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE `+userSchema+`
+UNION ALL SELECT 'collation', pg_describe_object('pg_collation'::regclass, co.oid, 0), concat_ws(' ', co.collprovider, co.collcollate, co.collctype, co.colliculocale, co.collisdeterministic)
+FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace WHERE `+userSchema+` AND `+member("pg_collation", "co.oid")+`
+UNION ALL SELECT 'operator', pg_describe_object('pg_operator'::regclass, o.oid, 0), o.oprcode::text
+FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE `+userSchema+` AND `+member("pg_operator", "o.oid")+`
+UNION ALL SELECT 'operator class', pg_describe_object('pg_opclass'::regclass, o.oid, 0), ''
+FROM pg_opclass o JOIN pg_namespace n ON n.oid = o.opcnamespace WHERE `+userSchema+` AND `+member("pg_opclass", "o.oid")+`
+UNION ALL SELECT 'cast', pg_describe_object('pg_cast'::regclass, ca.oid, 0), concat_ws(' ', ca.castfunc::regproc::text, ca.castcontext, ca.castmethod)
+FROM pg_cast ca WHERE ca.oid >= 16384 AND `+member("pg_cast", "ca.oid")+`
+UNION ALL SELECT 'text search configuration', pg_describe_object('pg_ts_config'::regclass, c.oid, 0), ''
+FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace WHERE `+userSchema+` AND `+member("pg_ts_config", "c.oid")+`
+UNION ALL SELECT 'text search dictionary', pg_describe_object('pg_ts_dict'::regclass, d.oid, 0), coalesce(d.dictinitoption, '')
+FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace WHERE `+userSchema+` AND `+member("pg_ts_dict", "d.oid")+`
+UNION ALL SELECT 'foreign-data wrapper', pg_describe_object('pg_foreign_data_wrapper'::regclass, w.oid, 0), coalesce(array_to_string(w.fdwoptions, ','), '')
+FROM pg_foreign_data_wrapper w WHERE `+member("pg_foreign_data_wrapper", "w.oid")+`
+UNION ALL SELECT 'foreign server', pg_describe_object('pg_foreign_server'::regclass, s.oid, 0), coalesce(array_to_string(s.srvoptions, ','), '')
+FROM pg_foreign_server s
+UNION ALL SELECT 'publication', pg_describe_object('pg_publication'::regclass, p.oid, 0), concat_ws(' ', p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate)
+FROM pg_publication p
+UNION ALL SELECT 'event trigger', pg_describe_object('pg_event_trigger'::regclass, et.oid, 0), concat_ws(' ', et.evtevent, et.evtfoid::regproc::text, et.evtenabled)
+FROM pg_event_trigger et WHERE `+member("pg_event_trigger", "et.oid")+`
+UNION ALL SELECT 'default privileges', pg_describe_object('pg_default_acl'::regclass, d.oid, 0), d.defaclacl::text
+FROM pg_default_acl d`, in.exclude)
+	if err != nil {
+		return err
+	}
+	return scanEach(rows, func(r pgx.Rows) error {
+		it := &Item{Kind: "other"}
+		var kind string
+		if err := r.Scan(&kind, &it.Name, &it.Def); err != nil {
+			return err
+		}
+		it.Unsupported = kind
+		in.cat.Items[it.Key()] = it
 		return nil
 	})
 }
