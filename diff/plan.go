@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,10 @@ type Options struct {
 	Renames []string
 	// LockTimeout is set at the top of each section. Zero means 5s.
 	LockTimeout time.Duration
+
+	// reverse plans a down: a column the up dropped comes back at the end
+	// of its table instead of being refused for its position.
+	reverse bool
 }
 
 // Change is one object the plan creates, drops or alters.
@@ -64,6 +69,8 @@ type Migration struct {
 	DownReorders []string
 	// LockTimeout is the lock_timeout each section sets.
 	LockTimeout time.Duration
+
+	upReorders []string // as DownReorders, for a plan made with Options.reverse
 }
 
 // Empty reports whether there is nothing to change.
@@ -82,7 +89,9 @@ func Plan(current, desired *schema.Catalog, opts Options) (*Migration, error) {
 	if err != nil {
 		return nil, err
 	}
-	up, err := newPlanner(current, desired, renames, opts.AllowDestructive).plan()
+	upp := newPlanner(current, desired, renames, opts.AllowDestructive)
+	upp.reverse = opts.reverse
+	up, err := upp.plan()
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +106,7 @@ func Plan(current, desired *schema.Catalog, opts Options) (*Migration, error) {
 		return nil, fmt.Errorf("down: %w", err)
 	}
 	return &Migration{Up: up.stmts, Down: down.stmts, Changes: up.changes, Hazards: up.hazards,
-		DownReorders: down.reorders, LockTimeout: opts.LockTimeout}, nil
+		DownReorders: down.reorders, upReorders: up.reorders, LockTimeout: opts.LockTimeout}, nil
 }
 
 // Destructive is a change that loses data.
@@ -147,8 +156,17 @@ func (e *UnsupportedError) Error() string {
 // holds a statement that cannot run in a transaction is marked
 // "-- pgmig:no-transaction" and runs one statement at a time.
 func (p *Migration) File() string {
+	return p.Render(p.Up, p.Down, "")
+}
+
+// Render writes a migration file of the plan's header (its hazards, and
+// note, when it is not empty) and the given up and down sections.
+func (p *Migration) Render(up, down []Statement, note string) string {
 	var b strings.Builder
 	b.WriteString("-- Written by pgmig diff; review it before committing.\n")
+	if note != "" {
+		fmt.Fprintf(&b, "-- %s\n", oneLine(note))
+	}
 	if len(p.Hazards) > 0 {
 		b.WriteString("--\n-- Hazards on a live database:\n")
 		for _, h := range p.Hazards {
@@ -159,10 +177,27 @@ func (p *Migration) File() string {
 		fmt.Fprintf(&b, "-- The down re-adds the columns of %s at the end of the table.\n", strings.TrimPrefix(t, "table "))
 	}
 	b.WriteString("\n-- pgmig:up\n")
-	p.section(&b, p.Up)
+	p.section(&b, up)
 	b.WriteString("\n-- pgmig:down\n")
-	p.section(&b, p.Down)
+	p.section(&b, down)
 	return b.String()
+}
+
+// Split cuts Up where the statements that must run outside a transaction
+// begin, when they all come last and some come before them: head can then
+// run in one transaction and tail, one statement at a time, in a
+// migration of its own. ok is false when Up cannot be cut so.
+func (p *Migration) Split() (head, tail []Statement, ok bool) {
+	i := slices.IndexFunc(p.Up, func(s Statement) bool { return s.NoTransaction })
+	if i <= 0 {
+		return nil, nil, false
+	}
+	for _, s := range p.Up[i:] {
+		if !s.NoTransaction {
+			return nil, nil, false
+		}
+	}
+	return p.Up[:i], p.Up[i:], true
 }
 
 func (p *Migration) section(b *strings.Builder, stmts []Statement) {

@@ -34,13 +34,24 @@ type ProveOptions struct {
 	Logger *slog.Logger
 }
 
-// Proposal is a migration Prove has proven: the file to write into the
-// source directory and what it does. When there is nothing to change,
-// Migration.Empty() is true and FileName and File are empty.
+// Proposal is a migration Prove has proven: the files to write into the
+// source directory, in order, and what they do. When there is nothing to
+// change, Migration.Empty() is true and Files is empty.
+//
+// It is one file, or two when the up has statements that must run outside
+// a transaction after ones that need not: then the first file runs in one
+// transaction, and the second, named NAME_concurrently, one statement at
+// a time. Each file's down undoes its own up, so that rolling back one
+// step, or verifying each, works as for any migration.
 type Proposal struct {
-	FileName  string // "005_diff.sql", named as pgmig create names files
-	File      string
+	Files     []File
 	Migration *Migration
+}
+
+// File is one migration file of a Proposal.
+type File struct {
+	Name string // "005_diff.sql", named as pgmig create names files
+	Text string
 }
 
 // ProofError reports a generated migration that does not do what it
@@ -131,6 +142,9 @@ func Prove(ctx context.Context, server *pgxpool.Pool, migrations fs.FS, desired 
 	if m.Empty() {
 		return &Proposal{Migration: m}, nil
 	}
+	if _, _, ok := m.Split(); ok {
+		return proveSplit(ctx, cur.pool, files, migs, fileName, name, curCat, desCat, m, des.pool, snapOpts, opts)
+	}
 	file := m.File()
 	files[fileName] = &fstest.MapFile{Data: []byte(file)}
 	all, err := source.FromFS(files).Migrations(ctx)
@@ -140,7 +154,6 @@ func Prove(ctx context.Context, server *pgxpool.Pool, migrations fs.FS, desired 
 	if err := lintNew(all, len(migs)); err != nil {
 		return nil, err
 	}
-
 	before, err := schema.Take(ctx, cur.pool, snapOpts)
 	if err != nil {
 		return nil, err
@@ -165,7 +178,92 @@ func Prove(ctx context.Context, server *pgxpool.Pool, migrations fs.FS, desired 
 	if err := same(ctx, cur.pool, snapOpts, before, curCat, "down", m.DownReorders); err != nil {
 		return nil, err
 	}
-	return &Proposal{FileName: fileName, File: file, Migration: m}, nil
+	return &Proposal{Files: []File{{fileName, file}}, Migration: m}, nil
+}
+
+// proveSplit writes and proves the two files of a plan whose up ends in
+// statements that must run outside a transaction. The first file's up is
+// applied, and the schema it leaves (between the current and the desired
+// one) inspected, to plan each file's down: the second's turns the
+// desired schema back into that one, the first's that one into the
+// current schema.
+func proveSplit(ctx context.Context, pool *pgxpool.Pool, files fstest.MapFS, migs []source.Migration, name1, name string,
+	curCat, desCat *schema.Catalog, m *Migration, desPool *pgxpool.Pool, snapOpts schema.Options, opts ProveOptions) (*Proposal, error) {
+	head, tail, _ := m.Split()
+	before, err := schema.Take(ctx, pool, snapOpts)
+	if err != nil {
+		return nil, err
+	}
+	want, err := schema.Take(ctx, desPool, snapOpts)
+	if err != nil {
+		return nil, err
+	}
+	// The checksum covers the up section only, so the first file may be
+	// applied with an empty down and given its down after.
+	files[name1] = &fstest.MapFile{Data: []byte(m.Render(head, nil, ""))}
+	r, err := runner.New(pool, source.FromFS(files), opts.Runner)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Up(ctx, runner.UpOptions{}); err != nil {
+		return nil, fmt.Errorf("apply the generated up (%s): %w", name1, err)
+	}
+	midCat, err := schema.Inspect(ctx, pool, snapOpts)
+	if err != nil {
+		return nil, err
+	}
+	mid, err := schema.Take(ctx, pool, snapOpts)
+	if err != nil {
+		return nil, err
+	}
+	down1, err := Plan(midCat, curCat, Options{AllowDestructive: true, LockTimeout: m.LockTimeout, reverse: true})
+	if err != nil {
+		return nil, fmt.Errorf("plan the down of %s: %w", name1, err)
+	}
+	down2, err := Plan(desCat, midCat, Options{AllowDestructive: true, LockTimeout: m.LockTimeout, reverse: true})
+	if err != nil {
+		return nil, fmt.Errorf("plan the down of the second file: %w", err)
+	}
+	text1 := m.Render(head, down1.Up, "")
+	files[name1] = &fstest.MapFile{Data: []byte(text1)}
+	name2, err := source.NextFileName(files, name+"_concurrently")
+	if err != nil {
+		return nil, err
+	}
+	text2 := m.Render(tail, down2.Up, fmt.Sprintf("Second part of %s: what must run outside a transaction, one statement at a time.", name1))
+	files[name2] = &fstest.MapFile{Data: []byte(text2)}
+	all, err := source.FromFS(files).Migrations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("the generated migrations do not parse: %w", err)
+	}
+	if err := lintNew(all, len(migs)); err != nil {
+		return nil, err
+	}
+	if err := lintNew(all, len(migs)+1); err != nil {
+		return nil, err
+	}
+	if r, err = runner.New(pool, source.FromFS(files), opts.Runner); err != nil {
+		return nil, err
+	}
+	if _, err := r.Up(ctx, runner.UpOptions{}); err != nil {
+		return nil, fmt.Errorf("apply the generated up (%s): %w", name2, err)
+	}
+	if err := same(ctx, pool, snapOpts, want, desCat, "up", nil); err != nil {
+		return nil, err
+	}
+	if _, err := r.Rollback(ctx, runner.RollbackOptions{Steps: 1}); err != nil {
+		return nil, fmt.Errorf("apply the generated down (%s): %w", name2, err)
+	}
+	if err := same(ctx, pool, snapOpts, mid, midCat, "down", down2.upReorders); err != nil {
+		return nil, err
+	}
+	if _, err := r.Rollback(ctx, runner.RollbackOptions{Steps: 1}); err != nil {
+		return nil, fmt.Errorf("apply the generated down (%s): %w", name1, err)
+	}
+	if err := same(ctx, pool, snapOpts, before, curCat, "down", down1.upReorders); err != nil {
+		return nil, err
+	}
+	return &Proposal{Files: []File{{name1, text1}, {name2, text2}}, Migration: m}, nil
 }
 
 // same checks that the database's schema equals want, both as the text

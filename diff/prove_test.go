@@ -80,13 +80,46 @@ CREATE INDEX posts_author ON posts (author);`,
 				if err != nil {
 					t.Fatal(err)
 				}
-				if p.FileName != "003_diff.sql" {
-					t.Errorf("file name %q, want 003_diff.sql", p.FileName)
+				// The index is built outside a transaction, in a second file.
+				if len(p.Files) != 2 || p.Files[0].Name != "003_diff.sql" || p.Files[1].Name != "004_diff_concurrently.sql" {
+					t.Fatalf("files %v, want 003_diff.sql and 004_diff_concurrently.sql", p.Files)
 				}
-				for _, w := range []string{"ADD COLUMN name text", "CREATE INDEX CONCURRENTLY posts_author", "-- pgmig:down"} {
-					if !strings.Contains(p.File, w) {
-						t.Errorf("file lacks %q:\n%s", w, p.File)
+				for _, w := range []string{"ADD COLUMN name text", "DROP COLUMN name"} {
+					if !strings.Contains(p.Files[0].Text, w) || strings.Contains(p.Files[0].Text, "no-transaction") {
+						t.Errorf("first file lacks %q or runs outside a transaction:\n%s", w, p.Files[0].Text)
 					}
+				}
+				for _, w := range []string{"-- pgmig:no-transaction", "CREATE INDEX CONCURRENTLY posts_author", "DROP INDEX CONCURRENTLY public.posts_author"} {
+					if !strings.Contains(p.Files[1].Text, w) {
+						t.Errorf("second file lacks %q:\n%s", w, p.Files[1].Text)
+					}
+				}
+			},
+		},
+		{
+			name: "NOT NULL, a unique constraint and checks on existing tables, split in two files",
+			desired: `CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL UNIQUE);
+CREATE TABLE posts (id bigint PRIMARY KEY, author bigint REFERENCES users, body text NOT NULL CHECK (body <> ''));
+CREATE TABLE tags (name text PRIMARY KEY, post bigint REFERENCES posts); CREATE INDEX tags_post ON tags (post);`,
+			check: func(t *testing.T, p *diff.Proposal, err error) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(p.Files) != 2 {
+					t.Fatalf("want two files, got %v", p.Files)
+				}
+				for _, w := range []string{"CREATE TABLE public.tags", "CREATE INDEX tags_post ON public.tags", "CHECK (body IS NOT NULL) NOT VALID", "CHECK ((body <> ''::text)) NOT VALID"} {
+					if !strings.Contains(p.Files[0].Text, w) {
+						t.Errorf("first file lacks %q:\n%s", w, p.Files[0].Text)
+					}
+				}
+				for _, w := range []string{"VALIDATE CONSTRAINT pgmig_nn_body", "CREATE UNIQUE INDEX CONCURRENTLY users_email_key", "UNIQUE USING INDEX users_email_key"} {
+					if !strings.Contains(p.Files[1].Text, w) {
+						t.Errorf("second file lacks %q:\n%s", w, p.Files[1].Text)
+					}
+				}
+				if t.Failed() {
+					t.Logf("%s\n%s", p.Files[0].Text, p.Files[1].Text)
 				}
 			},
 		},
@@ -97,8 +130,8 @@ CREATE INDEX posts_author ON posts (author);`,
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !p.Migration.Empty() || p.File != "" || p.FileName != "" {
-					t.Errorf("want an empty proposal, got %q %v", p.FileName, p.Migration.Changes)
+				if !p.Migration.Empty() || len(p.Files) != 0 {
+					t.Errorf("want an empty proposal, got %v %v", p.Files, p.Migration.Changes)
 				}
 			},
 		},
@@ -121,8 +154,8 @@ CREATE INDEX posts_author ON posts (author);`,
 				if err != nil {
 					t.Fatal(err)
 				}
-				if p.FileName != "003_drop_posts.sql" || !strings.Contains(p.File, "DROP TABLE public.posts") {
-					t.Errorf("got %s:\n%s", p.FileName, p.File)
+				if len(p.Files) != 1 || p.Files[0].Name != "003_drop_posts.sql" || !strings.Contains(p.Files[0].Text, "DROP TABLE public.posts") {
+					t.Errorf("got %v", p.Files)
 				}
 			},
 		},
@@ -181,9 +214,12 @@ COMMENT ON VIEW titled IS 'posts with a title';`)
 	if err != nil {
 		t.Fatalf("%v\ndesired:\n%s", err, desired)
 	}
+	if len(p.Files) != 1 {
+		t.Fatalf("want one file, got %v", p.Files)
+	}
 	for _, w := range []string{"ADD COLUMN title text DEFAULT ''::text NOT NULL", "CREATE VIEW public.titled", "COMMENT ON VIEW public.titled"} {
-		if !strings.Contains(p.File, w) {
-			t.Errorf("file lacks %q:\n%s", w, p.File)
+		if !strings.Contains(p.Files[0].Text, w) {
+			t.Errorf("file lacks %q:\n%s", w, p.Files[0].Text)
 		}
 	}
 }
