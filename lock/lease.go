@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -23,8 +22,14 @@ const DefaultTTL = 30 * time.Second
 
 // ErrLeaseLost is matched (errors.Is) by the error of a lease that was
 // lost while held: another owner took the row over after it expired, it
-// was deleted, or it could not be renewed for a whole time to live.
-var ErrLeaseLost = errors.New("lock lease lost")
+// was deleted, or it could not be renewed for a whole time to live. It
+// matches ErrLost too.
+var ErrLeaseLost error = leaseLost{}
+
+type leaseLost struct{}
+
+func (leaseLost) Error() string        { return "lock lease lost" }
+func (leaseLost) Is(target error) bool { return target == ErrLost }
 
 // simple makes every lease statement go over the simple protocol: no
 // server-side prepared statement, so a transaction-pooling connection
@@ -42,8 +47,8 @@ type DB interface {
 
 // LeaseOptions tunes AcquireLease. The zero value works.
 type LeaseOptions struct {
-	// Timeout bounds the wait for a lease another owner holds. Zero means
-	// 5 minutes; a negative value means a single try.
+	// Timeout bounds the wait for a lease another owner holds, as
+	// Options.Timeout does.
 	Timeout time.Duration
 	// TTL is how long the lease lasts unless renewed; it is renewed every
 	// TTL/3. A holder killed without releasing it blocks others for at most
@@ -100,6 +105,23 @@ func NewOwner() string {
 	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
+// NewLease returns a Locker taking the lease on name in the lease table
+// table, as AcquireLease does.
+func NewLease(db DB, table pgx.Identifier, name string, opts LeaseOptions) Locker {
+	return leaseLocker{db: db, table: table, name: name, opts: opts}
+}
+
+type leaseLocker struct {
+	db    DB
+	table pgx.Identifier
+	name  string
+	opts  LeaseOptions
+}
+
+func (l leaseLocker) Lock(ctx context.Context) (Held, error) {
+	return AcquireLease(ctx, l.db, l.table, l.name, l.opts)
+}
+
 // AcquireLease takes the lease on name in the lease table table (schema,
 // table; created, with its schema, when missing), waiting up to
 // opts.Timeout while another owner holds it unexpired. An expired lease,
@@ -111,10 +133,6 @@ func NewOwner() string {
 // pooler, where a session advisory lock does not. The lease renews itself
 // every TTL/3 until Release; call Release when done, even after a loss.
 func AcquireLease(ctx context.Context, db DB, table pgx.Identifier, name string, opts LeaseOptions) (*Lease, error) {
-	timeout := opts.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
 	ttl := opts.TTL
 	if ttl == 0 {
 		ttl = DefaultTTL
@@ -122,13 +140,10 @@ func AcquireLease(ctx context.Context, db DB, table pgx.Identifier, name string,
 	if ttl < 0 {
 		return nil, fmt.Errorf("lease %s: negative time to live %s", name, ttl)
 	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	wait := Options{Timeout: opts.Timeout, Logger: opts.Logger, OnWait: opts.OnWait}
 	l := &Lease{
 		db: db, table: table.Sanitize(), tname: strings.Join(table, "."), name: name,
-		owner: NewOwner(), ttl: ttl, log: logger, onLost: opts.OnLost,
+		owner: NewOwner(), ttl: ttl, log: wait.logger(), onLost: opts.OnLost,
 		done: make(chan struct{}), lost: make(chan struct{}),
 	}
 	if err := ensureLeaseTable(ctx, db, table); err != nil {
@@ -143,67 +158,28 @@ ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, hos
   acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at
 WHERE l.expires_at < now()
 RETURNING owner`
-
-	start := time.Now()
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 25 * time.Millisecond
-	b.MaxInterval = time.Second
-	b.MaxElapsedTime = 0 // the deadline below bounds the wait
-	b.Reset()
-	waited := false
-	var last *Holder // the holder seen last, so a timeout can name it
-	for {
-		var got string
-		err := db.QueryRow(ctx, acquireSQL, simple, name, l.owner, os.Getpid(), host, ttl.Milliseconds()).Scan(&got)
-		if err == nil {
-			if last != nil && last.ExpiresIn <= 0 {
-				logger.Warn("took over an expired lock lease", "lock", name, "previous_owner", last.Owner)
-			} else if waited {
-				logger.Info("lock lease acquired", "lock", name, "waited", time.Since(start))
+	err := poll{
+		opts: wait, what: "lock lease", name: name,
+		try: func(ctx context.Context) (bool, error) {
+			var got string
+			err := db.QueryRow(ctx, acquireSQL, simple, name, l.owner, os.Getpid(), host, ttl.Milliseconds()).Scan(&got)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return false, nil
 			}
-			ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-			l.cancel = cancel
-			go l.renew(ctx)
-			return l, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("lease %s: %w", name, err)
-		}
-		if h, err := l.holder(ctx); err == nil {
-			last = h
-		}
-		elapsed := time.Since(start)
-		if !waited {
-			waited = true
-			if last != nil {
-				logger.Info("waiting for lock lease", "lock", name, "holder_owner", last.Owner, "holder_expires_in", last.ExpiresIn)
-			}
-			if opts.OnWait != nil {
-				if last != nil {
-					opts.OnWait(*last)
-				} else {
-					opts.OnWait(Holder{})
-				}
-			}
-		}
-		if timeout < 0 || elapsed >= timeout {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("lease %s: %w", name, ctx.Err())
-			}
-			return nil, &TimeoutError{Name: name, Key: Key(name), Table: l.tname, Waited: elapsed, Holder: last}
-		}
-		wait := b.NextBackOff()
-		if last != nil && last.ExpiresIn > 0 && last.ExpiresIn < wait {
-			// Try again right when the holder's lease lapses.
-			wait = last.ExpiresIn + 10*time.Millisecond
-		}
-		if rest := timeout - elapsed; wait > rest {
-			wait = rest
-		}
-		if err := sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("lease %s: %w", name, err)
-		}
+			return err == nil, err
+		},
+		holder: l.holder,
+		timeout: func(waited time.Duration, h *Holder) error {
+			return &TimeoutError{Name: name, Key: Key(name), Table: l.tname, Waited: waited, Holder: h}
+		},
+	}.run(ctx)
+	if err != nil {
+		return nil, err
 	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.cancel = cancel
+	go l.renew(rctx)
+	return l, nil
 }
 
 // holder reads the lease row of l.name; nil, nil when there is none.
@@ -280,6 +256,10 @@ func (l *Lease) Owner() string { return l.owner }
 
 // Lost returns a channel closed when the lease is found lost.
 func (l *Lease) Lost() <-chan struct{} { return l.lost }
+
+// Check returns why the lease was lost (matching ErrLeaseLost and
+// ErrLost), or nil; it asks the server nothing.
+func (l *Lease) Check(context.Context) error { return l.Err() }
 
 // Err returns why the lease was lost (matching ErrLeaseLost), or nil.
 func (l *Lease) Err() error {

@@ -10,13 +10,40 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/jackc/pgx/v5"
 )
 
-// Options tunes Acquire. The zero value works.
+// Locker takes the lock that lets one run at a time change the history of
+// one tracking table. NewSession (a session advisory lock) and NewLease (a
+// lease row, for connection poolers) make the two kinds.
+type Locker interface {
+	// Lock takes the lock, waiting while another run holds it, up to the
+	// timeout the Locker was made with; a *TimeoutError when it runs out.
+	Lock(ctx context.Context) (Held, error)
+}
+
+// Held is a lock this run holds. Its methods are safe for concurrent use.
+type Held interface {
+	// Check returns an error matching ErrLost when the lock is found lost,
+	// else nil. It may take a round trip to the server.
+	Check(ctx context.Context) error
+	// Lost returns a channel closed when the lock is found lost while held
+	// (a lease noticing it from its renewals); nil when loss is only found
+	// by Check.
+	Lost() <-chan struct{}
+	// Release lets the lock go. It returns an error matching ErrLost when
+	// the lock was lost meanwhile. Calls after the first do nothing.
+	Release(ctx context.Context) error
+}
+
+// ErrLost is matched (errors.Is) by the error of a lock that went away
+// while held: the session holding the advisory lock ended, or the lease
+// was taken over or not renewed in time. Another run may be migrating.
+var ErrLost = errors.New("the migration lock was lost")
+
+// Options tunes how a Locker waits. The zero value works.
 type Options struct {
-	// Timeout bounds the wait for a lock another session holds. Zero means
-	// 5 minutes; a negative value means a single try.
+	// Timeout bounds the wait for a lock another run holds. Zero means
+	// DefaultTimeout; a negative value means a single try.
 	Timeout time.Duration
 	// Logger receives a line when the lock is busy and when it is taken.
 	// Nil discards.
@@ -26,8 +53,15 @@ type Options struct {
 	OnWait func(Holder)
 }
 
-// DefaultTimeout is the wait Acquire allows when Options.Timeout is zero.
+// DefaultTimeout is the wait for a busy lock when Options.Timeout is zero.
 const DefaultTimeout = 5 * time.Minute
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
 
 // Holder describes the session holding a lock. For a lease (AcquireLease)
 // PID is the holding process's pid on Host, not a server backend's, and
@@ -87,121 +121,79 @@ func Key(name string) int64 {
 	return int64(binary.BigEndian.Uint64(sum[:8]))
 }
 
-// Lock is a held advisory lock.
-type Lock struct {
-	conn *pgx.Conn
-	key  int64
-	name string
+// poll is the one wait loop of both kinds of lock: it calls try until it
+// takes the lock, with exponential backoff, asking who holds it after each
+// failed try so that OnWait, the log and a timeout can name the holder. A
+// holder whose lease lapses sooner than the next backoff is tried again
+// right then. what ("lock", "lock lease") prefixes the log lines.
+type poll struct {
+	opts    Options
+	what    string
+	name    string
+	try     func(context.Context) (bool, error)
+	holder  func(context.Context) (*Holder, error)
+	timeout func(waited time.Duration, h *Holder) error
 }
 
-// Acquire takes the advisory lock for name on conn, waiting up to
-// opts.Timeout while another session holds it. conn must be a connection
-// of its own for the whole time the lock is held: the lock is tied to its
-// session.
-func Acquire(ctx context.Context, conn *pgx.Conn, name string, opts Options) (*Lock, error) {
-	timeout := opts.Timeout
+func (p poll) run(ctx context.Context) error {
+	timeout := p.opts.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	key := Key(name)
-	start := time.Now()
-
+	logger := p.opts.logger()
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 25 * time.Millisecond
 	b.MaxInterval = time.Second
 	b.MaxElapsedTime = 0 // the deadline below bounds the wait
 	b.Reset()
-
-	waited := false
-	for {
-		var ok bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
-			return nil, fmt.Errorf("lock %s: %w", name, err)
+	start := time.Now()
+	var last *Holder // the holder seen last
+	for tries := 0; ; tries++ {
+		ok, err := p.try(ctx)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", p.what, p.name, err)
 		}
 		if ok {
-			if waited {
-				logger.Info("lock acquired", "lock", name, "waited", time.Since(start))
+			switch {
+			case last != nil && last.Owner != "" && last.ExpiresIn <= 0:
+				logger.Warn("took over an expired "+p.what, "lock", p.name, "previous_owner", last.Owner)
+			case tries > 0:
+				logger.Info(p.what+" acquired", "lock", p.name, "waited", time.Since(start))
 			}
-			return &Lock{conn: conn, key: key, name: name}, nil
+			return nil
+		}
+		if h, err := p.holder(ctx); err == nil {
+			last = h
 		}
 		elapsed := time.Since(start)
-		if !waited {
-			waited = true
-			h, _ := holder(ctx, conn, key)
-			if h != nil {
-				logger.Info("waiting for lock", "lock", name, "holder_pid", h.PID, "holder_user", h.User, "holder_application", h.ApplicationName)
-				if opts.OnWait != nil {
-					opts.OnWait(*h)
-				}
-			} else if opts.OnWait != nil {
-				opts.OnWait(Holder{})
+		if tries == 0 {
+			h := Holder{}
+			if last != nil {
+				h = *last
+				logger.Info("waiting for "+p.what, "lock", p.name, "holder_pid", h.PID, "holder_user", h.User,
+					"holder_application", h.ApplicationName, "holder_owner", h.Owner)
+			}
+			if p.opts.OnWait != nil {
+				p.opts.OnWait(h)
 			}
 		}
 		if timeout < 0 || elapsed >= timeout {
-			h, err := holder(ctx, conn, key)
-			if err != nil && ctx.Err() != nil {
-				return nil, fmt.Errorf("lock %s: %w", name, ctx.Err())
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s %s: %w", p.what, p.name, ctx.Err())
 			}
-			return nil, &TimeoutError{Name: name, Key: key, Waited: elapsed, Holder: h}
+			return p.timeout(elapsed, last)
 		}
 		wait := b.NextBackOff()
+		if last != nil && last.ExpiresIn > 0 && last.ExpiresIn < wait {
+			wait = last.ExpiresIn + 10*time.Millisecond
+		}
 		if rest := timeout - elapsed; wait > rest {
 			wait = rest
 		}
 		if err := sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("lock %s: %w", name, err)
+			return fmt.Errorf("%s %s: %w", p.what, p.name, err)
 		}
 	}
-}
-
-// holder finds the session holding the advisory lock key in the current
-// database. A bigint key shows in pg_locks split into classid (high half)
-// and objid (low half), with objsubid 1.
-func holder(ctx context.Context, conn *pgx.Conn, key int64) (*Holder, error) {
-	const q = `
-SELECT a.pid, coalesce(a.usename, ''), coalesce(a.application_name, ''),
-       coalesce(host(a.client_addr), ''), a.backend_start
-FROM pg_locks l
-JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.granted
-  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1
-LIMIT 1`
-	hi := int64(uint64(key) >> 32)
-	lo := int64(uint64(key) & 0xffffffff)
-	var h Holder
-	var start *time.Time
-	err := conn.QueryRow(ctx, q, hi, lo).Scan(&h.PID, &h.User, &h.ApplicationName, &h.ClientAddr, &start)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if start != nil {
-		h.BackendStart = *start
-	}
-	return &h, nil
-}
-
-// Key returns the advisory lock key.
-func (l *Lock) Key() int64 { return l.key }
-
-// Release lets the lock go. Closing the lock's connection releases it too;
-// Release is for callers that keep the connection.
-func (l *Lock) Release(ctx context.Context) error {
-	var ok bool
-	if err := l.conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1)", l.key).Scan(&ok); err != nil {
-		return fmt.Errorf("unlock %s: %w", l.name, err)
-	}
-	if !ok {
-		return fmt.Errorf("unlock %s: lock was not held by this session", l.name)
-	}
-	return nil
 }
 
 // sleep waits for d, or until ctx is done, and returns ctx's error then.

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -77,7 +78,7 @@ func TestFetchRefusesHostileArchives(t *testing.T) {
 	srv := newServer(t, true)
 	for i, tc := range hostile(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			u := srv.put(fmt.Sprintf("/%d%s", i, tc.ext), tc.data)
+			u := srv.Put(fmt.Sprintf("/%d%s", i, tc.ext), tc.data)
 			opts := srv.opts()
 			opts.MaxUnpacked, opts.MaxFiles = testLimits.maxUnpacked, testLimits.maxFiles
 			fsys, err := Fetch(context.Background(), u, opts)
@@ -98,7 +99,7 @@ func TestFetchRefusesHostileArchives(t *testing.T) {
 func TestFetchNoSQLFiles(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, true)
-	u := srv.put("/m.tar.gz", tarGzOf(t, member{name: "top/deeper/001_a.sql", body: up1}))
+	u := srv.Put("/m.tar.gz", tarGzOf(t, member{name: "top/deeper/001_a.sql", body: up1}))
 	_, err := Fetch(context.Background(), u, srv.opts())
 	if !errors.Is(err, ErrUnsafeArchive) || !strings.Contains(err.Error(), "no .sql files") {
 		t.Fatalf("error %v, want one saying there are no .sql files", err)
@@ -151,8 +152,16 @@ func FuzzArchive(f *testing.F) {
 	lim := limits{maxUnpacked: 64 << 10, maxFiles: 20}
 	log := slog.New(slog.DiscardHandler)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, unpack := range []func([]byte, limits, *slog.Logger) (*memFS, error){unpackTarGz, unpackZip} {
-			fsys, err := unpack(data, lim, log)
+		body, err := readSpool(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unpackers := []func() (*memFS, error){
+			func() (*memFS, error) { return unpackTarGz(body.reader(), lim, log) },
+			func() (*memFS, error) { return unpackZip(body, body.size, lim, log) },
+		}
+		for _, unpack := range unpackers {
+			fsys, err := unpack()
 			if err != nil {
 				if fsys != nil {
 					t.Fatalf("an error (%v) and a file system", err)

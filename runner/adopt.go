@@ -92,7 +92,7 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 	if table == "" {
 		table = from.DefaultTable()
 	}
-	parts, err := parseQualified(table)
+	parts, err := ParseTable(table)
 	if err != nil {
 		return Report{}, invalidOption("--from-table %q: %v", table, err)
 	}
@@ -113,12 +113,12 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 		if reg == nil {
 			return refuse("no such table; check --from, and name the table with --from-table if %s was configured to keep its history elsewhere", from)
 		}
-		recs, err := readHistory(ctx, s)
+		recs, err := s.history(ctx)
 		if err != nil {
 			return err
 		}
 		if len(recs) > 0 {
-			return &HistoryError{Msg: fmt.Sprintf("adopt refused: %s already records %d migration(s); adopt is for a database with no pgmig history", s.name(), len(recs))}
+			return &HistoryError{Msg: fmt.Sprintf("adopt refused: %s already records %d migration(s); adopt is for a database with no pgmig history", s.tr.name(), len(recs))}
 		}
 		applied, err := readForeign(ctx, s.conn, from, ident, ms, refuse)
 		if err != nil {
@@ -147,7 +147,7 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 		if len(applied) == 0 {
 			return nil
 		}
-		if err := ensureTable(ctx, s); err != nil {
+		if err := s.createTable(ctx); err != nil {
 			return err
 		}
 		batch := &pgx.Batch{}
@@ -157,7 +157,7 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 			if !slices.Contains(applied, m.Version) {
 				continue
 			}
-			batch.Queue(`INSERT INTO `+s.ident+` (version, name, checksum, duration_ms, success) VALUES ($1, $2, $3, 0, true)`, m.Version, m.Name, m.Checksum)
+			s.tr.queueRecord(batch, m.Version, m.Name, m.Checksum)
 			rep.Baselined = append(rep.Baselined, planned(m, Up))
 			v := m.Version
 			rep.Current = &v

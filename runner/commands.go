@@ -56,7 +56,7 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 	}
 	rep := Report{DryRun: opts.DryRun || opts.Rehearse}
 	run := func(s *session) error {
-		recs, err := readHistory(ctx, s)
+		recs, err := s.history(ctx)
 		if err != nil {
 			return err
 		}
@@ -165,7 +165,7 @@ func (r *Runner) Rollback(ctx context.Context, opts RollbackOptions) (Report, er
 	}
 	rep := Report{DryRun: opts.DryRun}
 	run := func(s *session) error {
-		recs, err := readHistory(ctx, s)
+		recs, err := s.history(ctx)
 		if err != nil {
 			return err
 		}
@@ -279,7 +279,7 @@ func (r *Runner) Redo(ctx context.Context) (Report, error) {
 	}
 	var rep Report
 	err = r.write(ctx, func(s *session) error {
-		recs, err := readHistory(ctx, s)
+		recs, err := s.history(ctx)
 		if err != nil {
 			return err
 		}
@@ -326,12 +326,12 @@ func (r *Runner) Baseline(ctx context.Context, version int64) (Report, error) {
 	}
 	var rep Report
 	err = r.write(ctx, func(s *session) error {
-		recs, err := readHistory(ctx, s)
+		recs, err := s.history(ctx)
 		if err != nil {
 			return err
 		}
 		if len(recs) > 0 {
-			return &HistoryError{Msg: fmt.Sprintf("baseline refused: %s already records %d migration(s); baseline is for a database with no pgmig history", s.name(), len(recs))}
+			return &HistoryError{Msg: fmt.Sprintf("baseline refused: %s already records %d migration(s); baseline is for a database with no pgmig history", s.tr.name(), len(recs))}
 		}
 		batch := &pgx.Batch{}
 		batch.Queue("BEGIN")
@@ -340,7 +340,7 @@ func (r *Runner) Baseline(ctx context.Context, version int64) (Report, error) {
 			if m.Version > version {
 				break
 			}
-			batch.Queue(`INSERT INTO `+s.ident+` (version, name, checksum, duration_ms, success) VALUES ($1, $2, $3, 0, true)`, m.Version, m.Name, m.Checksum)
+			s.tr.queueRecord(batch, m.Version, m.Name, m.Checksum)
 			step := planned(m, Up)
 			rep.Baselined = append(rep.Baselined, step)
 		}
@@ -385,7 +385,7 @@ func (r *Runner) Repair(ctx context.Context) ([]RepairChange, error) {
 	}
 	var changes []RepairChange
 	err = r.write(ctx, func(s *session) error {
-		recs, err := readHistory(ctx, s)
+		recs, err := s.history(ctx)
 		if err != nil {
 			return err
 		}
@@ -397,7 +397,7 @@ func (r *Runner) Repair(ctx context.Context) ([]RepairChange, error) {
 				}
 				switch {
 				case !e.rec.Success:
-					if _, err := tx.Exec(ctx, deleteSQL(s.ident, e.rec.Version)); err != nil {
+					if err := s.tr.remove(ctx, tx, e.rec.Version); err != nil {
 						return fmt.Errorf("repair %d: %w", e.rec.Version, err)
 					}
 					changes = append(changes, RepairChange{Version: e.rec.Version, Name: e.rec.Name, Action: RemovedFailed, Old: e.rec.Error})
@@ -406,13 +406,13 @@ func (r *Runner) Repair(ctx context.Context) ([]RepairChange, error) {
 					continue
 				}
 				if e.m.Checksum != e.rec.Checksum {
-					if _, err := tx.Exec(ctx, `UPDATE `+s.ident+` SET checksum = $2 WHERE version = $1`, e.m.Version, e.m.Checksum); err != nil {
+					if err := s.tr.setChecksum(ctx, tx, e.m.Version, e.m.Checksum); err != nil {
 						return fmt.Errorf("repair %d: %w", e.m.Version, err)
 					}
 					changes = append(changes, RepairChange{Version: e.m.Version, Name: e.m.Name, Action: UpdatedChecksum, Old: e.rec.Checksum, New: e.m.Checksum})
 				}
 				if e.m.Name != e.rec.Name {
-					if _, err := tx.Exec(ctx, `UPDATE `+s.ident+` SET name = $2 WHERE version = $1`, e.m.Version, e.m.Name); err != nil {
+					if err := s.tr.setName(ctx, tx, e.m.Version, e.m.Name); err != nil {
 						return fmt.Errorf("repair %d: %w", e.m.Version, err)
 					}
 					changes = append(changes, RepairChange{Version: e.m.Version, Name: e.m.Name, Action: UpdatedName, Old: e.rec.Name, New: e.m.Name})

@@ -122,7 +122,11 @@ type MigrationError struct {
 	Statement int    // 1-based statement of the section; 0 when unknown
 	// SourceLine is the text of File's line Line, for showing with a caret.
 	SourceLine string
-	Err        error
+	// NoTransaction says the failed section ran without a transaction:
+	// the statements before Statement were kept, and the history holds a
+	// failed row until the database is fixed and the row repaired.
+	NoTransaction bool
+	Err           error
 }
 
 func (e *MigrationError) Error() string {

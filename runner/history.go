@@ -24,22 +24,40 @@ type Record struct {
 	FailedStatement int
 }
 
-// ensureTable creates the tracking table, and its schema, when missing.
-// It runs under the lock, so two first runs cannot race to create it; and
-// it checks before creating, so a user without CREATE rights can still use
-// a table that exists.
-func ensureTable(ctx context.Context, s *session) error {
-	// Look again under the lock: another run may have created it since.
+// tracking is the tracking table: every statement that reads or writes it
+// is a method here, so its layout is written down in one place.
+type tracking struct {
+	schema string
+	table  string
+	ident  string // quoted schema.table, for SQL
+}
+
+func newTracking(schema, table string) tracking {
+	return tracking{schema: schema, table: table, ident: pgx.Identifier{schema, table}.Sanitize()}
+}
+
+// name is the table's qualified name, for messages.
+func (t tracking) name() string { return t.schema + "." + t.table }
+
+// exists looks the table up.
+func (t tracking) exists(ctx context.Context, conn *pgx.Conn) (bool, error) {
 	var reg *string
-	if err := s.conn.QueryRow(ctx, "SELECT to_regclass($1)::text", s.ident).Scan(&reg); err != nil {
-		return fmt.Errorf("look up tracking table %s: %w", s.name(), err)
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1)::text", t.ident).Scan(&reg); err != nil {
+		return false, fmt.Errorf("look up tracking table %s: %w", t.name(), err)
 	}
-	if s.exists = reg != nil; s.exists {
-		return nil
+	return reg != nil, nil
+}
+
+// create creates the table, and its schema, when missing. It runs under
+// the lock, so two first runs cannot race to create it; and it checks
+// before creating, so a user without CREATE rights can still use a table
+// that exists.
+func (t tracking) create(ctx context.Context, conn *pgx.Conn) error {
+	// Look again under the lock: another run may have created it since.
+	if ok, err := t.exists(ctx, conn); err != nil || ok {
+		return err
 	}
-	schema := pgx.Identifier{s.schema}.Sanitize()
-	ddl := `CREATE SCHEMA IF NOT EXISTS ` + schema + `;
-CREATE TABLE IF NOT EXISTS ` + s.ident + ` (
+	ddl := `CREATE TABLE IF NOT EXISTS ` + t.ident + ` (
   version          bigint PRIMARY KEY,
   name             text NOT NULL,
   checksum         text NOT NULL,
@@ -50,33 +68,30 @@ CREATE TABLE IF NOT EXISTS ` + s.ident + ` (
   error            text,
   failed_statement integer
 );
-COMMENT ON TABLE ` + s.ident + ` IS 'pgmig migration history: one row per applied migration';`
+COMMENT ON TABLE ` + t.ident + ` IS 'pgmig migration history: one row per applied migration';`
 	var exists bool
-	if err := s.conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", s.schema).Scan(&exists); err != nil {
-		return fmt.Errorf("create tracking table %s: %w", s.name(), err)
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", t.schema).Scan(&exists); err != nil {
+		return fmt.Errorf("create tracking table %s: %w", t.name(), err)
 	}
-	if exists {
-		// CREATE SCHEMA checks the CREATE privilege before it notices the
-		// schema exists; skip it for users who may create tables only.
-		ddl = ddl[strings.Index(ddl, "\n")+1:]
+	if !exists {
+		// Only when missing: CREATE SCHEMA checks the CREATE privilege
+		// before it notices the schema exists, and a user may be allowed
+		// to create tables only.
+		ddl = `CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{t.schema}.Sanitize() + ";\n" + ddl
 	}
-	if _, err := s.conn.Exec(ctx, "BEGIN;\n"+ddl+"\nCOMMIT;"); err != nil {
-		s.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
-		return fmt.Errorf("create tracking table %s: %w", s.name(), err)
+	if _, err := conn.Exec(ctx, "BEGIN;\n"+ddl+"\nCOMMIT;"); err != nil {
+		conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		return fmt.Errorf("create tracking table %s: %w", t.name(), err)
 	}
-	s.exists = true
 	return nil
 }
 
-// readHistory reads the whole tracking table in one query, in version order.
-func readHistory(ctx context.Context, s *session) ([]Record, error) {
-	if !s.exists {
-		return nil, nil
-	}
-	rows, err := s.conn.Query(ctx, `SELECT version, name, checksum, applied_at, duration_ms, applied_by, success,
-  coalesce(error, ''), coalesce(failed_statement, 0) FROM `+s.ident+` ORDER BY version`)
+// read reads the whole table in one query, in version order.
+func (t tracking) read(ctx context.Context, conn *pgx.Conn) ([]Record, error) {
+	rows, err := conn.Query(ctx, `SELECT version, name, checksum, applied_at, duration_ms, applied_by, success,
+  coalesce(error, ''), coalesce(failed_statement, 0) FROM `+t.ident+` ORDER BY version`)
 	if err != nil {
-		return nil, fmt.Errorf("read history from %s: %w", s.name(), err)
+		return nil, fmt.Errorf("read history from %s: %w", t.name(), err)
 	}
 	defer rows.Close()
 	var recs []Record
@@ -85,19 +100,42 @@ func readHistory(ctx context.Context, s *session) ([]Record, error) {
 		var ms float64
 		var failed int32
 		if err := rows.Scan(&rec.Version, &rec.Name, &rec.Checksum, &rec.AppliedAt, &ms, &rec.AppliedBy, &rec.Success, &rec.Error, &failed); err != nil {
-			return nil, fmt.Errorf("read history from %s: %w", s.name(), err)
+			return nil, fmt.Errorf("read history from %s: %w", t.name(), err)
 		}
 		rec.Duration = time.Duration(ms * float64(time.Millisecond))
 		rec.FailedStatement = int(failed)
 		recs = append(recs, rec)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read history from %s: %w", s.name(), err)
+		return nil, fmt.Errorf("read history from %s: %w", t.name(), err)
 	}
 	return recs, nil
 }
 
-// quoteLiteral quotes s as an E” string, whose meaning does not depend on
+// durations reads back the recorded duration and time of each version.
+func (t tracking) durations(ctx context.Context, conn *pgx.Conn, versions []int64) (map[int64]Step, error) {
+	rows, err := conn.Query(ctx, "SELECT version, duration_ms, applied_at FROM "+t.ident+" WHERE version = ANY($1)", versions)
+	if err != nil {
+		return nil, fmt.Errorf("read back durations: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]Step{}
+	for rows.Next() {
+		var st Step
+		var ms float64
+		if err := rows.Scan(&st.Version, &ms, &st.AppliedAt); err != nil {
+			return nil, fmt.Errorf("read back durations: %w", err)
+		}
+		st.Duration = time.Duration(ms * float64(time.Millisecond))
+		out[st.Version] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read back durations: %w", err)
+	}
+	return out, nil
+}
+
+// quoteLiteral quotes s as an E'…' string, whose meaning does not depend on
 // standard_conforming_strings (a migration may have changed it).
 func quoteLiteral(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\\`)
@@ -105,16 +143,94 @@ func quoteLiteral(s string) string {
 	return "E'" + s + "'"
 }
 
+// Where a recorded duration starts: the server's receipt of the query that
+// holds the whole step, or, in a single transaction, the end of the
+// previous migration (kept in a transaction-local setting by markSQL).
+const (
+	sinceStatement = "statement_timestamp()"
+	sinceMark      = "coalesce(nullif(current_setting('pgmig.mark', true), '')::timestamptz, statement_timestamp())"
+)
+
 // insertSQL is the statement that records a transactional step inside its
-// own transaction. statement_timestamp() is when the server received the
-// query that holds the whole step, so the recorded duration is the server's
-// time for the step's SQL.
-func insertSQL(ident string, version int64, name, checksum string) string {
-	return "INSERT INTO " + ident + " (version, name, checksum, applied_at, duration_ms, applied_by, success) VALUES (" +
+// own transaction, with literals, so it can join the step's query; the
+// duration is the server's time since since.
+func (t tracking) insertSQL(version int64, name, checksum, since string) string {
+	return "INSERT INTO " + t.ident + " (version, name, checksum, applied_at, duration_ms, applied_by, success) VALUES (" +
 		strconv.FormatInt(version, 10) + ", " + quoteLiteral(name) + ", " + quoteLiteral(checksum) +
-		", now(), extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000, current_user, true)"
+		", now(), extract(epoch FROM clock_timestamp() - " + since + ") * 1000, current_user, true)"
 }
 
-func deleteSQL(ident string, version int64) string {
-	return "DELETE FROM " + ident + " WHERE version = " + strconv.FormatInt(version, 10)
+// markSQL notes the end of a migration in a single transaction, where the
+// next one's duration starts.
+const markSQL = "SELECT set_config('pgmig.mark', clock_timestamp()::text, true)"
+
+// deleteSQL is the statement that forgets a version: a rollback's inside
+// its transaction, or repair's for a failed row.
+func (t tracking) deleteSQL(version int64) string {
+	return "DELETE FROM " + t.ident + " WHERE version = " + strconv.FormatInt(version, 10)
+}
+
+// queueRecord queues the row of a migration recorded without running it
+// (baseline, adopt).
+func (t tracking) queueRecord(b *pgx.Batch, version int64, name, checksum string) {
+	b.Queue(`INSERT INTO `+t.ident+` (version, name, checksum, duration_ms, success) VALUES ($1, $2, $3, 0, true)`, version, name, checksum)
+}
+
+// Rows of a no-transaction section: written failed before its first
+// statement, so a run that dies half-way leaves a failed row, and marked
+// successful only at the end.
+
+func (t tracking) markStarted(ctx context.Context, conn *pgx.Conn, dir Direction, version int64, name, checksum string) error {
+	var err error
+	if dir == Up {
+		_, err = conn.Exec(ctx, `INSERT INTO `+t.ident+` (version, name, checksum, success, error) VALUES ($1, $2, $3, false, 'interrupted: the no-transaction section did not finish')`,
+			version, name, checksum)
+	} else {
+		_, err = conn.Exec(ctx, `UPDATE `+t.ident+` SET success = false, error = 'interrupted: the no-transaction down section did not finish' WHERE version = $1`, version)
+	}
+	return err
+}
+
+func (t tracking) markStatement(ctx context.Context, conn *pgx.Conn, version int64, statement int) error {
+	_, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET failed_statement = $2 WHERE version = $1`, version, statement)
+	return err
+}
+
+// markFailed records why the section failed; keepStatement says whether
+// the failed statement recorded so far is still the one to blame.
+func (t tracking) markFailed(ctx context.Context, conn *pgx.Conn, version int64, msg string, keepStatement bool) error {
+	q := `UPDATE ` + t.ident + ` SET error = $2 WHERE version = $1`
+	if !keepStatement {
+		q = `UPDATE ` + t.ident + ` SET error = $2, failed_statement = NULL WHERE version = $1`
+	}
+	_, err := conn.Exec(ctx, q, version, msg)
+	return err
+}
+
+func (t tracking) markDone(ctx context.Context, conn *pgx.Conn, dir Direction, version int64, d time.Duration) error {
+	var err error
+	if dir == Up {
+		ms := float64(d) / float64(time.Millisecond)
+		_, err = conn.Exec(ctx, `UPDATE `+t.ident+` SET success = true, error = NULL, failed_statement = NULL, applied_at = now(), duration_ms = $2 WHERE version = $1`, version, ms)
+	} else {
+		_, err = conn.Exec(ctx, t.deleteSQL(version))
+	}
+	return err
+}
+
+// Repair's changes, inside its transaction.
+
+func (t tracking) remove(ctx context.Context, tx pgx.Tx, version int64) error {
+	_, err := tx.Exec(ctx, t.deleteSQL(version))
+	return err
+}
+
+func (t tracking) setChecksum(ctx context.Context, tx pgx.Tx, version int64, checksum string) error {
+	_, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET checksum = $2 WHERE version = $1`, version, checksum)
+	return err
+}
+
+func (t tracking) setName(ctx context.Context, tx pgx.Tx, version int64, name string) error {
+	_, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET name = $2 WHERE version = $1`, version, name)
+	return err
 }

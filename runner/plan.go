@@ -199,7 +199,7 @@ func (r *Runner) current(ctx context.Context) (*plan, error) {
 	}
 	var p *plan
 	err = r.read(ctx, func(s *session) error {
-		recs, err := readHistory(ctx, s)
+		recs, err := s.history(ctx)
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -27,8 +26,15 @@ type Options struct {
 	// connection's current schema). Empty means DefaultTable. It is
 	// created, with its schema, by the first command that writes.
 	Table string
-	// LockTimeout bounds the wait for the advisory lock another run holds.
-	// Zero means 5 minutes.
+	// Schema, when set, is the schema the runner works in: the sessions
+	// that run migrations have their search_path set to it alone, and the
+	// tracking table (and the lease table) is placed in it, replacing
+	// Table's own schema. It is a name as the catalog has it, not quoted.
+	// Behind a transaction-pooling connection pooler the search_path does
+	// not stay with a session: set it in the connection string there.
+	Schema string
+	// LockTimeout bounds the wait for the lock another run holds. Zero
+	// means lock.DefaultTimeout (5 minutes); negative, a single try.
 	LockTimeout time.Duration
 	// LockMode chooses how runs exclude each other. LockSession (the zero
 	// value) takes a session advisory lock on a connection of its own and
@@ -59,9 +65,10 @@ type Options struct {
 	// migration queued behind a long transaction fails fast instead of
 	// blocking every query that queues behind it. Zero leaves the server's.
 	DDLLockTimeout time.Duration
-	// DDLRetries is how often a section that hit its lock_timeout (SQLSTATE
-	// 55P03) is rolled back and run again, after an exponential backoff
-	// with jitter. Zero means 5; negative means none.
+	// DDLRetries is how many times a section that hit its lock_timeout
+	// (SQLSTATE 55P03) is rolled back and run again, after an exponential
+	// backoff with jitter. Zero means none; negative is refused. Retries
+	// need a lock_timeout (DDLLockTimeout or the section's own).
 	DDLRetries int
 	// DDLRetryWait is the first backoff wait. Zero means 500ms.
 	DDLRetryWait time.Duration
@@ -172,63 +179,6 @@ type Runner struct {
 	log    *slog.Logger
 }
 
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*$`)
-
-// parseQualified splits "table" or "schema.table" as PostgreSQL reads a
-// name: an unquoted part is folded to lower case, a "quoted" one is taken
-// as written (with "" for a quote).
-func parseQualified(name string) ([]string, error) {
-	var parts []string
-	rest := name
-	for {
-		var part string
-		if strings.HasPrefix(rest, `"`) {
-			var b strings.Builder
-			i := 1
-			for {
-				j := strings.IndexByte(rest[i:], '"')
-				if j < 0 {
-					return nil, fmt.Errorf("unterminated quoted identifier")
-				}
-				b.WriteString(rest[i : i+j])
-				i += j + 1
-				if i < len(rest) && rest[i] == '"' {
-					b.WriteByte('"')
-					i++
-					continue
-				}
-				break
-			}
-			part, rest = b.String(), rest[i:]
-			if part == "" {
-				return nil, fmt.Errorf("empty quoted identifier")
-			}
-		} else {
-			end := strings.IndexByte(rest, '.')
-			if end < 0 {
-				end = len(rest)
-			}
-			part, rest = rest[:end], rest[end:]
-			if !identRE.MatchString(part) {
-				return nil, fmt.Errorf("%q is not an identifier: quote it (\"%s\") or use letters, digits, _ and $", part, part)
-			}
-			part = strings.ToLower(part)
-		}
-		if len(part) > 63 {
-			return nil, fmt.Errorf("%q is longer than 63 bytes", part)
-		}
-		parts = append(parts, part)
-		if rest == "" {
-			break
-		}
-		if rest[0] != '.' || len(parts) == 2 {
-			return nil, fmt.Errorf("want table or schema.table")
-		}
-		rest = rest[1:]
-	}
-	return parts, nil
-}
-
 // New returns a Runner for the database behind pool and the migrations of
 // src. Write commands use two of the pool's connections at once (one holds
 // the lock) and close them afterwards rather than return them, so that
@@ -246,18 +196,23 @@ func New(pool *pgxpool.Pool, src source.Source, opts Options) (*Runner, error) {
 	if opts.LockTTL < 0 {
 		return nil, invalidOption("lock TTL %s must not be negative", opts.LockTTL)
 	}
+	if opts.DDLRetries < 0 {
+		return nil, invalidOption("DDL retries %d must not be negative", opts.DDLRetries)
+	}
 	table := opts.Table
 	if table == "" {
 		table = DefaultTable
 	}
-	parts, err := parseQualified(table)
+	parts, err := ParseTable(table)
 	if err != nil {
 		return nil, invalidOption("table %q: %v", table, err)
 	}
-	if len(parts) == 2 {
-		r.schema, r.table = parts[0], parts[1]
-	} else {
-		r.table = parts[0]
+	r.table = parts[len(parts)-1]
+	switch {
+	case opts.Schema != "":
+		r.schema = opts.Schema
+	case len(parts) == 2:
+		r.schema = parts[0]
 	}
 	return r, nil
 }
@@ -266,17 +221,30 @@ func New(pool *pgxpool.Pool, src source.Source, opts Options) (*Runner, error) {
 // for writers, the lock.
 type session struct {
 	conn   *pgx.Conn
-	schema string
-	table  string
-	ident  string // quoted schema.table for SQL
-	exists bool   // the tracking table exists
+	tr     tracking
+	exists bool // the tracking table exists
 	mon    *monitor
-	// held, when set, says whether the run still holds its lock; it is
-	// checked before every COMMIT and no-transaction statement.
-	held func(context.Context) error
+	// held, when set, is the run's lock; it is checked before every
+	// COMMIT and no-transaction statement.
+	held lock.Held
 }
 
-func (s *session) name() string { return s.schema + "." + s.table }
+// history reads the tracking table; nothing when it does not exist.
+func (s *session) history(ctx context.Context) ([]Record, error) {
+	if !s.exists {
+		return nil, nil
+	}
+	return s.tr.read(ctx, s.conn)
+}
+
+// createTable creates the tracking table when missing.
+func (s *session) createTable(ctx context.Context) error {
+	if err := s.tr.create(ctx, s.conn); err != nil {
+		return err
+	}
+	s.exists = true
+	return nil
+}
 
 // read runs fn on a pooled connection without the lock, for commands that
 // change nothing.
@@ -293,140 +261,121 @@ func (r *Runner) read(ctx context.Context, fn func(*session) error) error {
 	return fn(s)
 }
 
-// write runs fn holding the tracking table's advisory lock, with the table
-// created. Both connections are closed afterwards rather than returned to
-// the pool: closing is what releases the lock for certain, and a migration
-// may have changed session settings.
+// write runs fn holding the tracking table's lock, with the table created.
 func (r *Runner) write(ctx context.Context, fn func(*session) error) error {
 	return r.locked(ctx, true, fn)
 }
 
-// locked runs fn holding the lock; create says whether to create the
-// tracking table when it is missing.
+// locked runs fn holding the tracking table's lock; create says whether to
+// create the tracking table when it is missing. The work connection (and
+// in session mode the lock's) is closed afterwards rather than returned to
+// the pool: closing is what releases a session lock for certain, and a
+// migration may have changed session settings.
 func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) error) (err error) {
-	if r.opts.LockMode == LockTable {
-		return r.leased(ctx, create, fn)
-	}
-	lc, err := r.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	lockConn := lc.Hijack()
-	defer lockConn.Close(context.WithoutCancel(ctx))
 	wc, err := r.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	conn := wc.Hijack()
 	defer conn.Close(context.WithoutCancel(ctx))
-	// Before anything else, and before locking: behind a transaction
-	// pooler the lock would stay on a pooled server connection for good.
-	if err := lock.DetectPooler(ctx, lockConn, conn, r.lockName()); err != nil {
-		return err
-	}
-
 	s, err := r.open(ctx, conn)
 	if err != nil {
 		return err
 	}
-	s.mon = &monitor{conn: lockConn, pid: conn.PgConn().PID()}
-	if err := watchClient(ctx, conn); err != nil {
-		return err
-	}
-	s.held = sessionHeld(lockConn, s.name())
-	l, err := lock.Acquire(ctx, lockConn, s.name(), lock.Options{
-		Timeout: r.opts.LockTimeout,
-		Logger:  r.log,
-		OnWait: func(h lock.Holder) {
-			r.emit(Event{Kind: LockWaiting, Holder: h})
-		},
-	})
+	locker, closeLock, err := r.locker(ctx, s)
+	defer closeLock()
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if rerr := l.Release(context.WithoutCancel(ctx)); rerr != nil && err == nil {
-			// The connection is closed below anyway, which frees the lock.
-			r.log.Warn("release lock", "err", rerr)
+	if err := r.prepare(ctx, conn); err != nil {
+		return err
+	}
+	held, err := locker.Lock(ctx)
+	if err != nil {
+		return err
+	}
+	s.held = held
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-held.Lost():
+			// The commands' steps run on their caller's context: cut the
+			// work connection (closing a net.Conn is safe from another
+			// goroutine), so the step in flight fails before its COMMIT,
+			// which is sent on its own, and rolls back.
+			conn.PgConn().Conn().Close()
+		case <-stop:
 		}
 	}()
-	if create {
-		if err := ensureTable(ctx, s); err != nil {
-			return err
-		}
-	}
-	return fn(s)
-}
-
-// leased runs fn holding the tracking table's lease (LockTable mode). The
-// lease's statements go through the pool, each in a transaction of its
-// own; losing the lease cancels fn's context, so the step in flight rolls
-// back. The work connection is closed afterwards, as in locked.
-func (r *Runner) leased(ctx context.Context, create bool, fn func(*session) error) (err error) {
-	wc, err := r.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	conn := wc.Hijack()
-	defer conn.Close(context.WithoutCancel(ctx))
-	s, err := r.open(ctx, conn)
-	if err != nil {
-		return err
-	}
-	// No progress monitor (s.mon stays nil): behind a pooler the work
-	// connection's server backend changes from one transaction to the next.
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	l, err := lock.AcquireLease(ctx, r.pool, pgx.Identifier{s.schema, lock.LeaseTableName(s.table)}, s.name(), lock.LeaseOptions{
-		Timeout: r.opts.LockTimeout,
-		TTL:     r.opts.LockTTL,
-		Logger:  r.log,
-		OnWait: func(h lock.Holder) {
-			r.emit(Event{Kind: LockWaiting, Holder: h})
-		},
-		OnLost: func(lost error) {
-			cancel(lost)
-			// The commands' steps run on their caller's context, not on
-			// ctx: cut the work connection too (closing a net.Conn is
-			// safe from another goroutine), so the step in flight fails
-			// before its COMMIT, which is sent on its own, and rolls back.
-			conn.PgConn().Conn().Close()
-		},
-	})
-	if err != nil {
-		return err
-	}
 	defer func() {
-		rerr := l.Release(context.WithoutCancel(ctx))
+		rerr := held.Release(context.WithoutCancel(ctx))
 		switch {
-		case errors.Is(rerr, lock.ErrLeaseLost):
+		case errors.Is(rerr, lock.ErrLost):
 			// Whatever fn reported, the run was not exclusive to the end.
 			var me *MigrationError
 			if errors.As(err, &me) {
-				// The step failed because the lease was lost: say so
+				// The step failed because the lock was lost: say so
 				// where the step's error is shown.
 				me.Err = fmt.Errorf("%w; the run was stopped: %w", rerr, me.Err)
 			} else {
 				err = errors.Join(rerr, err)
 			}
 		case rerr != nil:
-			// It expires by itself within the TTL.
-			r.log.Warn("release lock lease", "err", rerr)
+			// Closing the connection frees a session lock; a lease
+			// expires by itself within its TTL.
+			r.log.Warn("release lock", "err", rerr)
 		}
 	}()
 	if create {
-		if err := ensureTable(ctx, s); err != nil {
+		if err := s.createTable(ctx); err != nil {
 			return err
 		}
 	}
 	err = fn(s)
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" && pe.SchemaName == s.schema && pe.TableName == s.table {
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.SchemaName == s.tr.schema && pe.TableName == s.tr.table {
 		// The tracking table's primary key caught a second apply of one
 		// migration: its transaction rolled back with the history row.
-		return fmt.Errorf("another run recorded the same migration in %s meanwhile, though this run held the lease (lost, or taken over after it expired?); nothing of this migration was kept: %w", s.name(), err)
+		return fmt.Errorf("another run recorded the same migration in %s meanwhile, though this run held the lock (lost, or taken over after it expired?); nothing of this migration was kept: %w", s.tr.name(), err)
 	}
 	return err
+}
+
+// locker makes the lock of the configured mode for s's tracking table,
+// and a function to call when done with it. The session lock gets a
+// connection of its own, which the progress monitor samples from too; the
+// lease's statements go through the pool, each in a transaction of its own.
+func (r *Runner) locker(ctx context.Context, s *session) (_ lock.Locker, closeLock func(), _ error) {
+	closeLock = func() {}
+	wait := lock.Options{
+		Timeout: r.opts.LockTimeout,
+		Logger:  r.log,
+		OnWait: func(h lock.Holder) {
+			r.emit(Event{Kind: LockWaiting, Holder: h})
+		},
+	}
+	if r.opts.LockMode == LockTable {
+		// No progress monitor (s.mon stays nil): behind a pooler the work
+		// connection's server backend changes from one transaction to the
+		// next.
+		return lock.NewLease(r.pool, pgx.Identifier{s.tr.schema, lock.LeaseTableName(s.tr.table)}, s.tr.name(), lock.LeaseOptions{
+			Timeout: wait.Timeout, TTL: r.opts.LockTTL, Logger: wait.Logger, OnWait: wait.OnWait,
+		}), closeLock, nil
+	}
+	lc, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return nil, closeLock, fmt.Errorf("connect: %w", err)
+	}
+	lockConn := lc.Hijack()
+	closeLock = func() { lockConn.Close(context.WithoutCancel(ctx)) }
+	// Before locking: behind a transaction pooler the lock would stay on a
+	// pooled server connection for good.
+	if err := lock.DetectPooler(ctx, lockConn, s.conn, s.tr.name()); err != nil {
+		return nil, closeLock, err
+	}
+	s.mon = &monitor{conn: lockConn, pid: s.conn.PgConn().PID()}
+	return lock.NewSession(lockConn, s.tr.name(), wait), closeLock, nil
 }
 
 // lockName is the tracking table's name as configured, for messages
@@ -439,8 +388,8 @@ func (r *Runner) lockName() string {
 }
 
 func (r *Runner) open(ctx context.Context, conn *pgx.Conn) (*session, error) {
-	s := &session{conn: conn, schema: r.schema, table: r.table}
-	if s.schema == "" {
+	schema := r.schema
+	if schema == "" {
 		var cur *string
 		if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&cur); err != nil {
 			return nil, fmt.Errorf("resolve tracking table schema: %w", err)
@@ -448,14 +397,13 @@ func (r *Runner) open(ctx context.Context, conn *pgx.Conn) (*session, error) {
 		if cur == nil {
 			return nil, invalidOption("table %q has no schema and the search_path names no existing schema", r.table)
 		}
-		s.schema = *cur
+		schema = *cur
 	}
-	s.ident = pgx.Identifier{s.schema, s.table}.Sanitize()
-	var reg *string
-	if err := conn.QueryRow(ctx, "SELECT to_regclass($1)::text", s.ident).Scan(&reg); err != nil {
-		return nil, fmt.Errorf("look up tracking table %s: %w", s.name(), err)
+	s := &session{conn: conn, tr: newTracking(schema, r.table)}
+	var err error
+	if s.exists, err = s.tr.exists(ctx, conn); err != nil {
+		return nil, err
 	}
-	s.exists = reg != nil
 	return s, nil
 }
 
@@ -473,20 +421,30 @@ func (r *Runner) migrations(ctx context.Context) ([]source.Migration, error) {
 	return ms, nil
 }
 
-// watchClient asks the server (PostgreSQL 14 and later) to check every
-// second, while a statement runs, that this client is still there: a
-// killed pgmig's long migration is then cancelled and rolled back within a
-// second instead of running to its end for nothing.
-func watchClient(ctx context.Context, conn *pgx.Conn) error {
+// prepare sets up a work connection in one round trip. It asks the server
+// (PostgreSQL 14 and later) to check every second, while a statement runs,
+// that this client is still there: a killed pgmig's long migration is then
+// cancelled and rolled back within a second instead of running to its end
+// for nothing. With Options.Schema it sets the search_path.
+func (r *Runner) prepare(ctx context.Context, conn *pgx.Conn) error {
+	var sets []string
 	// server_version ("15.20 (Debian …)") is reported at connection start,
 	// so the version costs no round trip.
 	v := conn.PgConn().ParameterStatus("server_version")
+	// Not behind a pooler (table mode), where a session setting would stay
+	// on a pooled server connection.
 	major, _ := strconv.Atoi(v[:len(v)-len(strings.TrimLeft(v, "0123456789"))])
-	if major < 14 {
+	if major >= 14 && r.opts.LockMode != LockTable {
+		sets = append(sets, "set_config('client_connection_check_interval', '1000', false)")
+	}
+	if r.opts.Schema != "" {
+		sets = append(sets, "set_config('search_path', "+quoteLiteral(pgx.Identifier{r.opts.Schema}.Sanitize())+", false)")
+	}
+	if len(sets) == 0 {
 		return nil
 	}
-	if _, err := conn.Exec(ctx, "SELECT set_config('client_connection_check_interval', '1000', false)"); err != nil {
-		return fmt.Errorf("set client_connection_check_interval: %w", err)
+	if _, err := conn.Exec(ctx, "SELECT "+strings.Join(sets, ", ")); err != nil {
+		return fmt.Errorf("set up session: %w", err)
 	}
 	return nil
 }

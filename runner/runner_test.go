@@ -220,6 +220,11 @@ func TestBadOptions(t *testing.T) {
 			t.Errorf("table %q: %v, want ErrInvalidOption", table, err)
 		}
 	}
+	for _, opts := range []runner.Options{{DDLRetries: -1}, {LockTTL: -time.Second}, {LockMode: "advisory"}} {
+		if _, err := runner.New(e.pool, source.FromFS(three()), opts); !errors.Is(err, runner.ErrInvalidOption) {
+			t.Errorf("options %+v: %v, want ErrInvalidOption", opts, err)
+		}
+	}
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
@@ -387,7 +392,7 @@ func TestSyntaxErrorMidFileLeavesNothing(t *testing.T) {
 	if pe.Code != "42601" || me.File != "002_bad.sql" || me.Line != 24 || me.Column != 24 {
 		t.Errorf("reported %s:%d:%d SQLSTATE %s, want 002_bad.sql:24:24 42601", me.File, me.Line, me.Column, pe.Code)
 	}
-	if me.SourceLine != "SELECT 'naïve 日本語', 1 +) 2;" || me.Statement != 22 {
+	if me.SourceLine != "SELECT 'naïve 日本語', 1 +) 2;" || me.Statement != 22 || me.NoTransaction {
 		t.Errorf("source line %q statement %d", me.SourceLine, me.Statement)
 	}
 	if e.exists("first_half") || !e.exists("ok") || e.history("") != "1" {
@@ -464,7 +469,7 @@ func TestNoTransaction(t *testing.T) {
 		r := e.runner(files, runner.Options{})
 		_, err := r.Up(ctx, runner.UpOptions{})
 		var me *runner.MigrationError
-		if !errors.As(err, &me) || me.Statement != 2 || me.Line != 4 || me.Column != 37 {
+		if !errors.As(err, &me) || me.Statement != 2 || me.Line != 4 || me.Column != 37 || !me.NoTransaction {
 			t.Fatalf("no-transaction failure: %v (%+v)", err, me)
 		}
 		if e.history("") != "1,2!" || !e.exists("t_id") || e.exists("t_z") || e.exists("more") {

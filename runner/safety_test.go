@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -95,31 +96,36 @@ func TestLockTimeoutRetryReportsBlockers(t *testing.T) {
 	}
 }
 
+// DDLRetries counts retries, as --ddl-retries does: zero means none.
 func TestLockTimeoutRetriesRunOut(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	files := fstest.MapFS{
-		"001_t.sql":     mig("CREATE TABLE t (id int);", ""),
-		"002_alter.sql": mig("-- pgmig:lock-timeout 100ms\nALTER TABLE t ADD COLUMN note text;", ""),
-	}
-	n := 0
-	r := e.runner(files, runner.Options{DDLRetries: 2, DDLRetryWait: 10 * time.Millisecond, OnEvent: func(ev runner.Event) {
-		if ev.Kind == runner.StepRetrying {
-			n++
-		}
-	}})
-	if _, err := r.Up(ctx, runner.UpOptions{To: 1}); err != nil {
-		t.Fatal(err)
-	}
-	holdLock(t, e.url, "t")
-	_, err := r.Up(ctx, runner.UpOptions{})
-	var pe *pgconn.PgError
-	var me *runner.MigrationError
-	if !errors.As(err, &me) || !errors.As(err, &pe) || pe.Code != "55P03" || me.Version != 2 || me.Line != 3 {
-		t.Fatalf("retries run out: %v", err)
-	}
-	if n != 2 || e.history("") != "1" {
-		t.Fatalf("%d retries, history %s; want 2 retries and nothing applied", n, e.history(""))
+	for _, retries := range []int{0, 2} {
+		t.Run(fmt.Sprint(retries), func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			files := fstest.MapFS{
+				"001_t.sql":     mig("CREATE TABLE t (id int);", ""),
+				"002_alter.sql": mig("-- pgmig:lock-timeout 100ms\nALTER TABLE t ADD COLUMN note text;", ""),
+			}
+			n := 0
+			r := e.runner(files, runner.Options{DDLRetries: retries, DDLRetryWait: 10 * time.Millisecond, OnEvent: func(ev runner.Event) {
+				if ev.Kind == runner.StepRetrying {
+					n++
+				}
+			}})
+			if _, err := r.Up(ctx, runner.UpOptions{To: 1}); err != nil {
+				t.Fatal(err)
+			}
+			holdLock(t, e.url, "t")
+			_, err := r.Up(ctx, runner.UpOptions{})
+			var pe *pgconn.PgError
+			var me *runner.MigrationError
+			if !errors.As(err, &me) || !errors.As(err, &pe) || pe.Code != "55P03" || me.Version != 2 || me.Line != 3 {
+				t.Fatalf("retries run out: %v", err)
+			}
+			if n != retries || e.history("") != "1" {
+				t.Fatalf("%d retries, history %s; want %d retries and nothing applied", n, e.history(""), retries)
+			}
+		})
 	}
 }
 

@@ -50,10 +50,7 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 			}
 		}
 		seg := segment{m: m, base: chars, chars: utf8.RuneCountInString(m.Up.SQL), statements: n + 2}
-		tail := "\n;\n" + strings.Replace(insertSQL(s.ident, m.Version, m.Name, m.Checksum),
-			"clock_timestamp() - statement_timestamp()",
-			"clock_timestamp() - coalesce(nullif(current_setting('pgmig.mark', true), '')::timestamptz, statement_timestamp())", 1) +
-			";\nSELECT set_config('pgmig.mark', clock_timestamp()::text, true);\n"
+		tail := "\n;\n" + s.tr.insertSQL(m.Version, m.Name, m.Checksum, sinceMark) + ";\n" + markSQL + ";\n"
 		q.WriteString(m.Up.SQL)
 		q.WriteString(tail)
 		chars += seg.chars + utf8.RuneCountInString(tail)
@@ -82,32 +79,15 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 	elapsed := time.Since(start)
 
 	// The server timed each migration; read the times back in one query.
-	rows, err := s.conn.Query(ctx, "SELECT version, duration_ms, applied_at FROM "+s.ident+" WHERE version = ANY($1)", versionsOf(todo))
+	byVersion, err := s.tr.durations(ctx, s.conn, versionsOf(todo))
 	if err != nil {
-		return nil, fmt.Errorf("read back durations: %w", err)
-	}
-	type rec struct {
-		ms float64
-		at time.Time
-	}
-	byVersion := map[int64]rec{}
-	for rows.Next() {
-		var v int64
-		var rc rec
-		if err := rows.Scan(&v, &rc.ms, &rc.at); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read back durations: %w", err)
-		}
-		byVersion[v] = rc
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read back durations: %w", err)
+		return nil, err
 	}
 	steps := make([]Step, len(todo))
 	for i, m := range todo {
 		st := planned(m, Up)
-		rc := byVersion[m.Version]
-		st.Duration, st.AppliedAt = time.Duration(rc.ms*float64(time.Millisecond)), rc.at
+		rec := byVersion[m.Version]
+		st.Duration, st.AppliedAt = rec.Duration, rec.AppliedAt
 		steps[i] = st
 		r.emit(Event{Kind: StepFinished, Step: st})
 	}

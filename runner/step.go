@@ -52,11 +52,9 @@ func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migra
 		timeout = sec.LockTimeout
 	}
 	retries := r.opts.DDLRetries
-	switch {
-	case timeout <= 0 || retries < 0:
+	if timeout <= 0 {
+		// Without a lock_timeout there is no 55P03 to retry.
 		retries = 0
-	case retries == 0:
-		retries = 5
 	}
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = r.opts.DDLRetryWait
@@ -94,9 +92,9 @@ func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migra
 // rolls back the section and its history row together. It returns the
 // sessions seen blocking it.
 func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction, lockTimeout time.Duration) ([]Blocker, error) {
-	record := insertSQL(s.ident, m.Version, m.Name, m.Checksum)
+	record := s.tr.insertSQL(m.Version, m.Name, m.Checksum, sinceStatement)
 	if dir == Down {
-		record = deleteSQL(s.ident, m.Version)
+		record = s.tr.deleteSQL(m.Version)
 	}
 	prefix := "BEGIN;\n"
 	if lockTimeout > 0 {
@@ -113,7 +111,7 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	var early chan error
 	if s.held != nil && !sampling {
 		early = make(chan error, 1)
-		go func() { early <- s.held(ctx) }()
+		go func() { early <- s.checkHeld(ctx) }()
 	}
 	stop := r.watch(ctx, s, m, dir, 0, lockTimeout)
 	start := time.Now()
@@ -182,12 +180,11 @@ func (r *Runner) watch(ctx context.Context, s *session, m *source.Migration, dir
 	if s.mon == nil || interval <= 0 {
 		return func() []Blocker { return nil }
 	}
-	var lastEmit time.Duration
+	gate := progressGate{every: r.opts.ProgressInterval, sampling: interval}
 	return s.mon.watch(ctx, interval, func(p Progress) {
-		if r.opts.ProgressInterval <= 0 || p.Elapsed-lastEmit < r.opts.ProgressInterval {
+		if !gate.due(p.Elapsed) {
 			return
 		}
-		lastEmit = p.Elapsed
 		p.Statement = statement
 		r.emit(Event{Kind: StepProgress, Step: planned(m, dir), Progress: p})
 	})
@@ -204,25 +201,16 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 			stmts = append(stmts, st)
 		}
 	}
-	var mark string
-	if dir == Up {
-		mark = `INSERT INTO ` + s.ident + ` (version, name, checksum, success, error) VALUES ($1, $2, $3, false, 'interrupted: the no-transaction section did not finish')`
-		if _, err := s.conn.Exec(ctx, mark, m.Version, m.Name, m.Checksum); err != nil {
-			return fmt.Errorf("%s %d %s: record start: %w", dir.verb(), m.Version, m.Name, err)
-		}
-	} else {
-		mark = `UPDATE ` + s.ident + ` SET success = false, error = 'interrupted: the no-transaction down section did not finish' WHERE version = $1`
-		if _, err := s.conn.Exec(ctx, mark, m.Version); err != nil {
-			return fmt.Errorf("%s %d %s: record start: %w", dir.verb(), m.Version, m.Name, err)
-		}
+	if err := s.tr.markStarted(ctx, s.conn, dir, m.Version, m.Name, m.Checksum); err != nil {
+		return fmt.Errorf("%s %d %s: record start: %w", dir.verb(), m.Version, m.Name, err)
 	}
 	start := time.Now()
 	for i, st := range stmts {
-		if _, err := s.conn.Exec(ctx, `UPDATE `+s.ident+` SET failed_statement = $2 WHERE version = $1`, m.Version, i+1); err != nil {
+		if err := s.tr.markStatement(ctx, s.conn, m.Version, i+1); err != nil {
 			return fmt.Errorf("%s %d %s: record progress: %w", dir.verb(), m.Version, m.Name, err)
 		}
 		if err := s.checkHeld(ctx); err != nil {
-			return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, Err: err}
+			return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
 		}
 		stop := r.watch(ctx, s, m, dir, i+1, 0)
 		_, err := execSimple(ctx, s.conn, st.Text)
@@ -231,7 +219,7 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 			merr := locate(m, dir, sec, err, sent{base: -1, stmt: st, index: i})
 			merr.Statement = i + 1
 			msg := fmt.Sprintf("statement %d failed: %s", i+1, errorText(err))
-			if _, uerr := s.conn.Exec(context.WithoutCancel(ctx), `UPDATE `+s.ident+` SET error = $2 WHERE version = $1`, m.Version, msg); uerr != nil {
+			if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, m.Version, msg, true); uerr != nil {
 				return errors.Join(merr, fmt.Errorf("record failure: %w", uerr))
 			}
 			return merr
@@ -240,20 +228,13 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	if dir == Up {
 		if err := checkIndexes(ctx, s, m, sec); err != nil {
 			msg := err.Error()
-			if _, uerr := s.conn.Exec(context.WithoutCancel(ctx), `UPDATE `+s.ident+` SET error = $2, failed_statement = NULL WHERE version = $1`, m.Version, msg); uerr != nil {
+			if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, m.Version, msg, false); uerr != nil {
 				return errors.Join(err, fmt.Errorf("record failure: %w", uerr))
 			}
 			return err
 		}
 	}
-	ms := float64(time.Since(start)) / float64(time.Millisecond)
-	var err error
-	if dir == Up {
-		_, err = s.conn.Exec(ctx, `UPDATE `+s.ident+` SET success = true, error = NULL, failed_statement = NULL, applied_at = now(), duration_ms = $2 WHERE version = $1`, m.Version, ms)
-	} else {
-		_, err = s.conn.Exec(ctx, deleteSQL(s.ident, m.Version))
-	}
-	if err != nil {
+	if err := s.tr.markDone(ctx, s.conn, dir, m.Version, time.Since(start)); err != nil {
 		return fmt.Errorf("%s %d %s: record finish: %w", dir.verb(), m.Version, m.Name, err)
 	}
 	return nil
@@ -300,7 +281,7 @@ type sent struct {
 // section's file: by the error's position when the server gives one,
 // else at the first token of the failed statement.
 func locate(m *source.Migration, dir Direction, sec source.Section, err error, at sent) *MigrationError {
-	merr := &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
+	merr := &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, NoTransaction: sec.NoTransaction, Err: err}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return merr
@@ -330,6 +311,9 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 		failed = &at.stmt
 	case at.index >= 0 && at.index < len(stmts):
 		failed = &stmts[at.index]
+	}
+	if off < 0 && pe.Where != "" {
+		off = bodyOffset(sec.SQL, stmts, failed, pe.Where)
 	}
 	if off < 0 && failed != nil && failed.Start >= 0 {
 		off = failed.Start

@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmig/pgmig/internal/connstr"
 	"github.com/pgmig/pgmig/internal/pgtest"
 )
 
@@ -156,15 +156,11 @@ func Start(t testing.TB, opts Options) *Bouncer {
 // URL returns connString (a URL, as pgtest.NewDB returns) pointing at the
 // same database through this PgBouncer.
 func (b *Bouncer) URL(connString string) string {
-	u, err := url.Parse(connString)
+	s, err := connstr.With(connString, map[string]string{"host": "127.0.0.1", "port": strconv.Itoa(b.Port), "sslmode": "disable"})
 	if err != nil {
 		panic(fmt.Sprintf("bouncer: bad URL: %v", err))
 	}
-	u.Host = net.JoinHostPort("127.0.0.1", strconv.Itoa(b.Port))
-	q := u.Query()
-	q.Set("sslmode", "disable")
-	u.RawQuery = q.Encode()
-	return u.String()
+	return s
 }
 
 // Log returns what pgbouncer wrote so far.

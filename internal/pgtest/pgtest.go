@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgmig/pgmig/internal/connstr"
 )
 
 // DefaultURL is the server the tests use when PGMIG_TEST_DATABASE_URL is unset.
@@ -37,16 +38,11 @@ func AdminURL() string {
 // WithDatabase returns connString with its database name replaced by name.
 // Both the URL and the keyword/value forms are handled.
 func WithDatabase(connString, name string) string {
-	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
-		u, err := url.Parse(connString)
-		if err != nil {
-			panic(fmt.Sprintf("pgtest: bad test URL: %v", err))
-		}
-		u.Path = "/" + name
-		return u.String()
+	s, err := connstr.With(connString, map[string]string{"dbname": name})
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: bad test URL: %v", err))
 	}
-	// In the keyword/value form a later keyword wins.
-	return connString + " dbname=" + name
+	return s
 }
 
 var templates sync.Map // setup hash -> *templateOnce

@@ -40,7 +40,7 @@ func TestNewDBIsolatedAndSeeded(t *testing.T) {
 func TestWithDatabase(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"url", "postgres://u:p@h:5/x?sslmode=disable", "postgres://u:p@h:5/y?sslmode=disable"},
-		{"keyword", "host=h dbname=x", "host=h dbname=x dbname=y"},
+		{"keyword", "host=h dbname=x", "host=h dbname=x dbname='y'"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
