@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmig/pgmig/check"
 	"github.com/pgmig/pgmig/lint"
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/schema"
@@ -76,7 +77,7 @@ func (e *ProofError) Error() string {
 
 // Prove writes the next migration of the source directory migrations:
 // it builds the schema the migrations make on one scratch database
-// (pgmig_diff_…, on server's server) and desired (SQL text, as
+// (pgmig_diff_…, check.NewScratch, on server's server) and desired (SQL text, as
 // DesiredSQL reads it) on another, plans the change, then applies the new
 // migration's up to the first and checks its schema equals the second's,
 // applies its down and checks it equals what it was, and lints it after
@@ -106,32 +107,32 @@ func Prove(ctx context.Context, server *pgxpool.Pool, migrations fs.FS, desired 
 	}
 	snapOpts := schema.Options{Exclude: []string{table}}
 
-	cur, err := newScratch(ctx, server, "pgmig_diff_", opts.Logger)
+	cur, err := check.NewScratch(ctx, server, "pgmig_diff_", opts.Logger)
 	if err != nil {
 		return nil, err
 	}
-	defer cur.drop()
-	des, err := newScratch(ctx, server, "pgmig_diff_", opts.Logger)
+	defer cur.Drop()
+	des, err := check.NewScratch(ctx, server, "pgmig_diff_", opts.Logger)
 	if err != nil {
 		return nil, err
 	}
-	defer des.drop()
+	defer des.Drop()
 
-	r, err := runner.New(cur.pool, source.FromFS(files), opts.Runner)
+	r, err := runner.New(cur.Pool, source.FromFS(files), opts.Runner)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := r.Up(ctx, runner.UpOptions{}); err != nil {
 		return nil, fmt.Errorf("build the current schema: %w", err)
 	}
-	if err := buildDesired(ctx, des.pool, desired); err != nil {
+	if err := buildDesired(ctx, des.Pool, desired); err != nil {
 		return nil, err
 	}
-	curCat, err := schema.Inspect(ctx, cur.pool, snapOpts)
+	curCat, err := schema.Inspect(ctx, cur.Pool, snapOpts)
 	if err != nil {
 		return nil, err
 	}
-	desCat, err := schema.Inspect(ctx, des.pool, snapOpts)
+	desCat, err := schema.Inspect(ctx, des.Pool, snapOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +144,7 @@ func Prove(ctx context.Context, server *pgxpool.Pool, migrations fs.FS, desired 
 		return &Proposal{Migration: m}, nil
 	}
 	if _, _, ok := m.Split(); ok {
-		return proveSplit(ctx, cur.pool, files, migs, fileName, name, curCat, desCat, m, des.pool, snapOpts, opts)
+		return proveSplit(ctx, cur.Pool, files, migs, fileName, name, curCat, desCat, m, des.Pool, snapOpts, opts)
 	}
 	file := m.File()
 	files[fileName] = &fstest.MapFile{Data: []byte(file)}
@@ -154,28 +155,28 @@ func Prove(ctx context.Context, server *pgxpool.Pool, migrations fs.FS, desired 
 	if err := lintNew(all, len(migs)); err != nil {
 		return nil, err
 	}
-	before, err := schema.Take(ctx, cur.pool, snapOpts)
+	before, err := schema.Take(ctx, cur.Pool, snapOpts)
 	if err != nil {
 		return nil, err
 	}
-	want, err := schema.Take(ctx, des.pool, snapOpts)
+	want, err := schema.Take(ctx, des.Pool, snapOpts)
 	if err != nil {
 		return nil, err
 	}
-	r, err = runner.New(cur.pool, source.FromFS(files), opts.Runner)
+	r, err = runner.New(cur.Pool, source.FromFS(files), opts.Runner)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := r.Up(ctx, runner.UpOptions{}); err != nil {
 		return nil, fmt.Errorf("apply the generated up: %w", err)
 	}
-	if err := same(ctx, cur.pool, snapOpts, want, desCat, "up", m.DownReorders); err != nil {
+	if err := same(ctx, cur.Pool, snapOpts, want, desCat, "up", m.DownReorders); err != nil {
 		return nil, err
 	}
 	if _, err := r.Rollback(ctx, runner.RollbackOptions{Steps: 1}); err != nil {
 		return nil, fmt.Errorf("apply the generated down: %w", err)
 	}
-	if err := same(ctx, cur.pool, snapOpts, before, curCat, "down", m.DownReorders); err != nil {
+	if err := same(ctx, cur.Pool, snapOpts, before, curCat, "down", m.DownReorders); err != nil {
 		return nil, err
 	}
 	return &Proposal{Files: []File{{fileName, file}}, Migration: m}, nil
