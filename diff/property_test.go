@@ -29,6 +29,8 @@ type gTable struct {
 	cols    []gCol
 	pk      bool
 	comment string
+	unique  string // a column with a UNIQUE constraint, or ""
+	trigger bool   // a trigger calling touch()
 }
 
 type gCol struct {
@@ -184,7 +186,7 @@ func (g *gen) addView(r *rand.Rand) {
 // edit makes one random change, keeping the schema valid: what refers to
 // a dropped object goes with it.
 func (g *gen) edit(r *rand.Rand) {
-	switch r.IntN(12) {
+	switch r.IntN(15) {
 	case 0:
 		g.addTable(r)
 	case 1:
@@ -263,6 +265,24 @@ func (g *gen) edit(r *rand.Rand) {
 				g.fks = slices.DeleteFunc(g.fks, func(f gFK) bool { return f.ref == t.name })
 			}
 		}
+	case 12: // a unique constraint comes or goes
+		if len(g.tables) > 0 {
+			t := g.tables[r.IntN(len(g.tables))]
+			if t.unique != "" {
+				t.unique = ""
+			} else {
+				t.unique = t.cols[r.IntN(len(t.cols))].name
+			}
+		}
+	case 13: // an enum value goes (destructive; nothing uses it)
+		if len(g.enumVals) > 2 {
+			g.enumVals = slices.Delete(g.enumVals, 1, 2)
+		}
+	case 14:
+		if len(g.tables) > 0 {
+			t := g.tables[r.IntN(len(g.tables))]
+			t.trigger = !t.trigger
+		}
 	}
 }
 
@@ -275,6 +295,9 @@ func (g *gen) dropTable(name string) {
 
 func (g *gen) dropColumn(t *gTable, col string) {
 	t.cols = slices.DeleteFunc(t.cols, func(c gCol) bool { return c.name == col })
+	if t.unique == col {
+		t.unique = ""
+	}
 	g.indexes = slices.DeleteFunc(g.indexes, func(i gIndex) bool { return i.table == t.name && i.expr == col })
 	g.fks = slices.DeleteFunc(g.fks, func(f gFK) bool { return f.table == t.name && f.col == col })
 	g.views = slices.DeleteFunc(g.views, func(v gView) bool {
@@ -289,6 +312,7 @@ func (g *gen) sql() string {
 		vals[i] = "'" + v + "'"
 	}
 	fmt.Fprintf(&b, "CREATE TYPE mood AS ENUM (%s);\n", strings.Join(vals, ", "))
+	b.WriteString("CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;\n")
 	for _, t := range g.tables {
 		var cols []string
 		if t.pk {
@@ -312,9 +336,15 @@ func (g *gen) sql() string {
 		if t.pk {
 			cols = append(cols, fmt.Sprintf("CONSTRAINT %s_pkey PRIMARY KEY (id)", t.name))
 		}
+		if t.unique != "" {
+			cols = append(cols, fmt.Sprintf("CONSTRAINT %s_%s_key UNIQUE (%s)", t.name, t.unique, t.unique))
+		}
 		fmt.Fprintf(&b, "CREATE TABLE %s (%s);\n", t.name, strings.Join(cols, ", "))
 		if t.comment != "" {
 			fmt.Fprintf(&b, "COMMENT ON TABLE %s IS '%s';\n", t.name, t.comment)
+		}
+		if t.trigger {
+			fmt.Fprintf(&b, "CREATE TRIGGER %s_touch BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION touch();\n", t.name, t.name)
 		}
 	}
 	for _, i := range g.indexes {
