@@ -13,8 +13,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmig/pgmig/check"
 	"github.com/pgmig/pgmig/diff"
 	"github.com/pgmig/pgmig/internal/pgtest"
+	"github.com/pgmig/pgmig/source"
 )
 
 func serverPool(t *testing.T) *pgxpool.Pool {
@@ -189,6 +191,19 @@ CREATE TABLE tags (name text PRIMARY KEY, post bigint REFERENCES posts); CREATE 
 			p, err := diff.Prove(context.Background(), server, proveMigrations, tc.desired, opts)
 			tc.check(t, p, err)
 			wantScratchDropped(t, server, log.String())
+			if err == nil && len(p.Files) > 0 {
+				// What it writes passes pgmig verify with the migrations before it.
+				files := fstest.MapFS{}
+				for n, f := range proveMigrations {
+					files[n] = f
+				}
+				for _, f := range p.Files {
+					files[f.Name] = &fstest.MapFile{Data: []byte(f.Text)}
+				}
+				if _, err := check.Verify(context.Background(), server, source.FromFS(files), check.VerifyOptions{}); err != nil {
+					t.Errorf("verify: %v", err)
+				}
+			}
 		})
 	}
 }
