@@ -295,16 +295,18 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 		return err
 	}
 	s.held = held
+	s.tr.guard = held.Guard()
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
 		select {
 		case <-held.Lost():
-			// The commands' steps run on their caller's context: cut the
-			// work connection (closing a net.Conn is safe from another
-			// goroutine), so the step in flight fails before its COMMIT,
-			// which is sent on its own, and rolls back.
-			conn.PgConn().Conn().Close()
+			// Cancel the statement in flight, so a long one stops now
+			// rather than at its guarded history write. The connection
+			// stays open: a COMMIT in flight gets its true outcome back
+			// (the guard made it safe), where cutting the connection
+			// would leave it unknown.
+			conn.PgConn().CancelRequest(context.WithoutCancel(ctx))
 		case <-stop:
 		}
 	}()
@@ -375,7 +377,7 @@ func (r *Runner) locker(ctx context.Context, s *session) (_ lock.Locker, closeLo
 		return nil, closeLock, err
 	}
 	s.mon = &monitor{conn: lockConn, pid: s.conn.PgConn().PID()}
-	return lock.NewSession(lockConn, s.tr.name(), wait), closeLock, nil
+	return lock.NewSession(lockConn, s.conn, s.tr.name(), wait), closeLock, nil
 }
 
 // lockName is the tracking table's name as configured, for messages

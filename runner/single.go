@@ -61,13 +61,23 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 		r.emit(Event{Kind: StepStarted, Step: planned(m, Up)})
 	}
 	start := time.Now()
-	done, err := execSimple(ctx, s.conn, q.String())
+	tags, err := execSimple(ctx, s.conn, q.String())
 	if err != nil {
 		rollback(ctx, s)
-		return nil, locateInBatch(segs, err, done-1)
+		return nil, locateInBatch(segs, err, len(tags)-1)
 	}
 	// COMMIT on its own, as in tryTransaction: never sent by a dead client.
-	if err := s.checkHeld(ctx); err != nil {
+	err = s.checkHeld(ctx)
+	at := 1 // past BEGIN
+	for _, sg := range segs {
+		at += sg.statements
+		// Each history row is written only under the lock (its guard):
+		// the row is the segment's last statement but one.
+		if err == nil && tags[at-2].RowsAffected() != 1 {
+			err = s.tr.errGuarded(fmt.Sprintf("the history row of %d %s", sg.m.Version, sg.m.Name))
+		}
+	}
+	if err != nil {
 		rollback(ctx, s)
 		last := segs[len(segs)-1].m
 		return nil, &MigrationError{Version: last.Version, Name: last.Name, Direction: Up, Err: err}

@@ -295,7 +295,7 @@ func TestStressLockSessionLost(t *testing.T) {
 	if err != nil {
 		t.Fatalf("migration 2 never ran: %v\n%s", err, a.wait(t, time.Minute))
 	}
-	holder, err := queryInt(c, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+	holder, err := queryInt(c, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND mode = 'ExclusiveLock'
   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
 	if err != nil || holder == work {
 		t.Fatalf("lock holder %d (work session %d): %v", holder, work, err)
