@@ -313,6 +313,8 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 	defer func() {
 		rerr := held.Release(context.WithoutCancel(ctx))
 		switch {
+		case errors.Is(rerr, lock.ErrLost) && errors.Is(err, lock.ErrLost):
+			// fn already stopped for the loss and says so.
 		case errors.Is(rerr, lock.ErrLost):
 			// Whatever fn reported, the run was not exclusive to the end.
 			var me *MigrationError
