@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgmig/pgmig/lint"
@@ -562,7 +561,7 @@ func (a *cliApp) connectCtx(ctx context.Context, c *cli.Context, url string) (*p
 		return nil, usagef("--lock-ttl %s: want a positive duration", c.Duration("lock-ttl"))
 	}
 	db, err := pgdb.Open(ctx, url, cfg)
-	var pce *pgconn.ParseConfigError
+	var pce *pgdb.ConnStringError
 	switch {
 	case err == nil:
 		return db, nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/fatih/color"
@@ -59,7 +61,24 @@ func (a *cliApp) lintSource(c *cli.Context) ([]source.Migration, lint.Result, er
 	if err != nil {
 		return nil, lint.Result{}, err
 	}
-	return ms, lint.Lint(ms, lint.Options{DDLLockTimeout: c.Duration("ddl-lock-timeout")}), nil
+	return ms, lint.Lint(ms, lint.Options{
+		DDLLockTimeout: c.Duration("ddl-lock-timeout"),
+		CacheDir:       lintCacheDir(),
+		Logger:         a.logger,
+	}), nil
+}
+
+// lintCacheDir is where lint keeps PostgreSQL's parser compiled between
+// runs: pgmig/ in the user's cache directory ($XDG_CACHE_HOME, else
+// ~/.cache, on Linux; ~/Library/Caches on macOS; %LocalAppData% on
+// Windows). None when the user has none, as under a bare HOME-less
+// service: lint then compiles the parser each run.
+func lintCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "pgmig")
 }
 
 func (a *cliApp) lint(c *cli.Context) error {

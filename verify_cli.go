@@ -259,7 +259,7 @@ func (a *cliApp) open(c *cli.Context, connString, flag string) (*pgdb.DB, error)
 		ConnectTimeout:  c.Duration("connect-timeout"),
 		ApplicationName: "pgmig",
 	})
-	var pce *pgconn.ParseConfigError
+	var pce *pgdb.ConnStringError
 	if errors.As(err, &pce) {
 		return nil, &usageError{fmt.Errorf("%s: %w", flag, err)}
 	}

@@ -1,14 +1,3 @@
-// Package fleet runs one command against many targets — databases, or
-// schemas of one database — with bounded parallelism, canaries first, and
-// an optional stop at the first failure.
-//
-//	results := fleet.Run(ctx, targets, fleet.Options{Parallel: 8, Canary: 1},
-//		func(ctx context.Context, t fleet.Target) (runner.Report, error) {
-//			return migrate(ctx, t)
-//		})
-//
-// A failed target does not stop the others unless Options.FailFast is set;
-// a failed canary always does.
 package fleet
 
 import (
@@ -23,10 +12,12 @@ type Target struct {
 	// redacted, or a schema name. Never a secret.
 	Name string
 	// ConnString connects to the target's database. It may hold a password
-	// and must not be printed.
+	// and must not be printed. For a schema target it is the database's
+	// connection string as given: the schema is not written into it.
 	ConnString string
 	// Schema, when set, is the schema the command works in: its search_path
-	// and the home of its tracking table.
+	// and the home of its tracking table. Whoever runs the target applies
+	// it to the runner it makes.
 	Schema string
 }
 

@@ -2,6 +2,7 @@ package lint
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -14,6 +15,16 @@ type Options struct {
 	// pgmig sets for each transactional section; when it is set those
 	// sections satisfy the no-lock-timeout rule. Zero: not set.
 	DDLLockTimeout time.Duration
+	// CacheDir is a directory where the compiled parser is kept for later
+	// processes. Compiling PostgreSQL's parser to machine code takes a
+	// second or more of CPU and some 250 MB; loading it from CacheDir, tens
+	// of milliseconds. pgmig passes os.UserCacheDir()/pgmig. Empty: the
+	// parser is compiled in memory. A directory that cannot be created,
+	// read or written costs only that compilation, never a finding. The
+	// parser is made once per process, by the first Lint that parses.
+	CacheDir string
+	// Logger receives a line saying how the parser was made. Nil discards.
+	Logger *slog.Logger
 }
 
 // Finding is one rule firing on one statement.
@@ -146,7 +157,7 @@ func (l *linter) section(m *source.Migration, sec source.Section, up bool) {
 				cur.ignores = append(cur.ignores, ig)
 			}
 		}
-		tree, err := parse(st.Text)
+		tree, err := parse(st.Text, &l.opts)
 		if err != nil {
 			at := cur
 			if se, ok := err.(*syntaxError); ok && se.Cursor > 0 {

@@ -1,21 +1,26 @@
 package lint
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"sync"
-
-	"github.com/wasilibs/go-pgquery/parser"
+	"time"
 )
 
-// parseMu serialises parsing. go-pgquery compiles a fresh copy of the
-// parser (seconds of CPU, some 250 MB) for each call that finds none idle,
-// so concurrent calls would each pay for their own; one at a time, the
-// first copy is reused and a parse takes microseconds.
-var parseMu sync.Mutex
+// parser is the process's one instance of libpg_query, made by the first
+// parse and then reused: making one compiles or loads machine code, while
+// a parse takes microseconds. The mutex also serialises parsing, as an
+// instance runs one call at a time.
+var parser struct {
+	mu  sync.Mutex
+	q   *pgQuery
+	err error // why the parser could not be made; not retried
+}
 
 // node is one node of libpg_query's JSON parse tree: {"TypeName": {...}}
 // for a tagged node, or the fields of a struct.
@@ -35,19 +40,32 @@ type syntaxError struct {
 
 func (e *syntaxError) Error() string { return e.Msg }
 
-// parse parses sql with PostgreSQL's grammar. The JSON form is used, not
+// parse parses sql with PostgreSQL's grammar, making the parser first if
+// this process has none (see Options.CacheDir). The JSON form is used, not
 // the protobuf one, to keep the protobuf runtime and its descriptors, which
 // every command would initialise at start-up, out of the binary.
-func parse(sql string) ([]parsed, error) {
-	parseMu.Lock()
-	out, err := parser.ParseToJSON(sql)
-	parseMu.Unlock()
-	var pe *parser.Error
-	if errors.As(err, &pe) {
-		return nil, &syntaxError{Msg: pe.Message, Cursor: pe.Cursorpos}
+func parse(sql string, opts *Options) ([]parsed, error) {
+	ctx := context.Background()
+	parser.mu.Lock()
+	if parser.q == nil && parser.err == nil {
+		parser.q, parser.err = startParser(ctx, opts)
 	}
+	q, err := parser.q, parser.err
+	var out string
+	if err == nil {
+		out, err = q.parseJSON(ctx, sql)
+		var se *syntaxError
+		if err != nil && !errors.As(err, &se) {
+			// A trap (say, the module out of memory on a huge statement)
+			// may leave the instance half way through a call: start
+			// afresh for the next statement.
+			_ = q.close(ctx)
+			parser.q = nil
+		}
+	}
+	parser.mu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("parse: %w", err)
+		return nil, err
 	}
 	var tree struct {
 		Stmts []parsed `json:"stmts"`
@@ -56,6 +74,31 @@ func parse(sql string) ([]parsed, error) {
 		return nil, fmt.Errorf("parse: reading the parse tree: %w", err)
 	}
 	return tree.Stmts, nil
+}
+
+// startParser makes the parser, saying in the log how it got its code.
+func startParser(ctx context.Context, opts *Options) (*pgQuery, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	began := time.Now()
+	q, err := newPgQuery(ctx, opts.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	took := slog.Duration("duration", time.Since(began))
+	switch q.use {
+	case cacheNone:
+		log.Debug("lint: parser compiled; no cache directory", took)
+	case cacheLoaded:
+		log.Debug("lint: parser loaded from the cache", "dir", opts.CacheDir, took)
+	case cacheStored:
+		log.Debug("lint: parser compiled and cached", "dir", opts.CacheDir, took)
+	case cacheUnusable:
+		log.Info("lint: parser cache unusable; compiled in memory", "dir", opts.CacheDir, "err", q.cacheErr, took)
+	}
+	return q, nil
 }
 
 // tagged returns the type and fields of a tagged node such as

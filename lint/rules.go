@@ -126,7 +126,7 @@ var rules = []Rule{
 		"a name of at most 63 bytes"},
 	{RuleUnknownIgnore, Warning,
 		"a -- pgmig:lint-ignore line names a rule that does not exist, so it silences nothing",
-		"use one of the rule IDs listed in README.md, section Lint"},
+		"use one of the rule IDs listed in docs/safety.md, section Lint"},
 	{RuleUnusedIgnore, Warning,
 		"a -- pgmig:lint-ignore line silences nothing on the statement after it",
 		"remove the line, or move it to the line before the statement it is for"},

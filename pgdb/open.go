@@ -90,10 +90,19 @@ func (d *DB) Check(ctx context.Context) Health { return Check(ctx, d.pool) }
 // The error never shows the connection string's password: connection
 // strings in it are redacted (see Redact).
 func Open(ctx context.Context, connString string, cfg Config) (*DB, error) {
+	return open(ctx, connString, cfg, nil)
+}
+
+// open is Open with a hook that may change the parsed configuration before
+// the pool is made: the redaction fuzz test uses it to dial nowhere.
+func open(ctx context.Context, connString string, cfg Config, prepare func(*pgxpool.Config)) (*DB, error) {
+	if err := shapeError(connString); err != nil {
+		return nil, err
+	}
 	secrets := passwords(connString)
 	pcfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
-		return nil, scrub(fmt.Errorf("parse connection string %s: %w", Redact(connString), err), secrets...)
+		return nil, connStringError(connString, err)
 	}
 	secrets = append(secrets, pcfg.ConnConfig.Password)
 
@@ -117,6 +126,9 @@ func Open(ctx context.Context, connString string, cfg Config) (*DB, error) {
 		}
 	}
 
+	if prepare != nil {
+		prepare(pcfg)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, scrub(fmt.Errorf("open pool: %w", err), secrets...)

@@ -55,6 +55,18 @@ func TestRedact(t *testing.T) {
 		{"keyword value unterminated quote", "host=db password='s3cret", "host=db password=xxxxx", "s3cret"},
 		{"keyword value no password", "host=db user=bob", "host=db user=bob", ""},
 		{"empty", "", "", ""},
+		{"other scheme", "mysql://u:hunter2@h/db", "mysql://u:xxxxx@h/db", "hunter2"},
+		{"upper-case scheme", "Postgres://u:hunter2@h/db", "Postgres://u:xxxxx@h/db", "hunter2"},
+		{"scheme missing its colon", "postgres//u:hunter2@h/db", "postgres//u:xxxxx@h/db", "hunter2"},
+		{"no scheme", "u:hunter2@host/db", "u:xxxxx@host/db", "hunter2"},
+		{"bare @ and / in password", "postgres://app:S3cr@t/kEy9@db/shop", "postgres://app:xxxxx@db/shop", "kEy9"},
+		{"one-letter password leaves other letters alone", "postgres://a:b@h/db", "postgres://a:xxxxx@h/db", ""},
+		{"host left out", "postgres://u:hunter2", "postgres://u:xxxxx", "hunter2"},
+		{"sslpassword", "host=h sslpassword=s3cret user=u", "host=h sslpassword=xxxxx user=u", "s3cret"},
+		{"bare word after password", "host=h password=ab cd user=u", "host=h password=xxxxx", "cd"},
+		{"bare word before password", "junk password=s3cret", "junk password=xxxxx", "s3cret"},
+		{"URL as a value", "x=postgres://u:s3cret@h", "x=postgres://u:xxxxx@h", "s3cret"},
+		{"query password holding @", "postgres://h/db?password=se@cret&sslmode=disable", "postgres://h/db?password=xxxxx", "cret"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,6 +78,41 @@ func TestRedact(t *testing.T) {
 			}
 			if tc.secret != "" && strings.Contains(got, tc.secret) {
 				t.Errorf("Redact(%q) = %q still shows %q", tc.in, got, tc.secret)
+			}
+		})
+	}
+}
+
+// TestOpenRefusesWithoutShowingPassword covers the strings users really
+// pass by mistake: each is refused before any connection is tried (pgx would
+// read some of them as one odd keyword and connect to the default server),
+// and no way of printing the error shows the password.
+func TestOpenRefusesWithoutShowingPassword(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, secret, reason string }{
+		{"mysql://u:hunter2@h/db", "hunter2", `unsupported scheme "mysql"`},
+		{"mysql2://app:s3cretpw@db/app", "s3cretpw", `unsupported scheme "mysql2"`},
+		{"Postgres://u:hunter2@h/db?application_name=x", "hunter2", "must be lower case"},
+		{"postgres//u:hunter2@h/db", "hunter2", "neither a URL"},
+		{"u:hunter2@host/db", "hunter2", "neither a URL"},
+		{"postgres://app:S3cr@t/kEy9@db/shop", "S3cr@t/kEy9", "percent-encoded"},
+		{"host=h password=hunter2 junk", "hunter2", "keyword/value"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			_, err := pgdb.Open(t.Context(), tc.in, pgdb.Config{ConnectTimeout: time.Second})
+			var cse *pgdb.ConnStringError
+			if !errors.As(err, &cse) {
+				t.Fatalf("Open(%q) = %v, want a *ConnStringError", tc.in, err)
+			}
+			if !strings.Contains(cse.Reason, tc.reason) {
+				t.Errorf("reason %q does not say %q", cse.Reason, tc.reason)
+			}
+			for _, form := range []string{fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), fmt.Sprintf("%s", err)} {
+				for _, part := range []string{tc.secret, tc.secret[:3], tc.secret[len(tc.secret)-3:]} {
+					if strings.Contains(form, part) {
+						t.Errorf("error shows %q of the password: %s", part, form)
+					}
+				}
 			}
 		})
 	}

@@ -3,7 +3,6 @@ package remote
 import (
 	"archive/tar"
 	"archive/zip"
-	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -122,20 +121,30 @@ func (c *collector) add(raw string, dir bool, size int64) (wanted bool, elem []s
 	return wanted, elem, nil
 }
 
-// readBody reads a wanted entry's content, counting the bytes actually
-// decompressed: a header's size may lie.
-func (c *collector) readBody(raw string, r io.Reader) error {
-	left := c.lim.maxUnpacked - c.read
-	data, err := io.ReadAll(io.LimitReader(r, left+1))
-	if err != nil {
-		// Go's zip reader also stops at the declared size, so a zip bomb
-		// whose header lies ends here, as a corrupt entry.
-		return corrupt(raw, "cannot be read", err)
-	}
-	if int64(len(data)) > left {
+// readBody reads a wanted entry's content, of declared size size (which
+// add checked against the limits). The buffer is allocated once at that
+// size: io.ReadAll would grow it by doubling, copying the content each
+// time and holding up to three times the entry at the peak. The bytes
+// actually decompressed are counted all the same, since a header may lie:
+// short content is a corrupt entry, and Go's tar and zip readers refuse
+// content beyond the declared size (the zip reader checks the CRC there).
+func (c *collector) readBody(raw string, r io.Reader, size int64) error {
+	if size > c.lim.maxUnpacked-c.read {
 		return unsafeEntry(raw, "entries total more than the %s limit", humanSize(c.lim.maxUnpacked))
 	}
-	c.read += int64(len(data))
+	data := make([]byte, size)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return corrupt(raw, "cannot be read", err)
+	}
+	var extra [1]byte
+	switch n, err := r.Read(extra[:]); {
+	case n > 0:
+		return corrupt(raw, "cannot be read", fmt.Errorf("content longer than the declared %d bytes", size))
+	case err != nil && !errors.Is(err, io.EOF):
+		// A zip bomb whose header understates its size ends here.
+		return corrupt(raw, "cannot be read", err)
+	}
+	c.read += size
 	c.entries[len(c.entries)-1].data = data
 	return nil
 }
@@ -189,8 +198,8 @@ func (c *collector) result() (*memFS, error) {
 }
 
 // unpackTarGz unpacks a gzip-compressed tar archive.
-func unpackTarGz(data []byte, lim limits, log *slog.Logger) (*memFS, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(data))
+func unpackTarGz(data io.Reader, lim limits, log *slog.Logger) (*memFS, error) {
+	zr, err := gzip.NewReader(data)
 	if err != nil {
 		return nil, corrupt("", "not a gzip stream", err)
 	}
@@ -246,7 +255,7 @@ func unpackTarGz(data []byte, lim limits, log *slog.Logger) (*memFS, error) {
 			return nil, err
 		}
 		if wanted {
-			if err := c.readBody(hdr.Name, tr); err != nil {
+			if err := c.readBody(hdr.Name, tr, size); err != nil {
 				if stream.over {
 					return nil, &UnsafeArchiveError{Reason: fmt.Sprintf("decompresses to more than %s", humanSize(streamMax))}
 				}
@@ -287,12 +296,12 @@ var errTooLong = errors.New("archive stream too long")
 
 // unpackZip unpacks a zip archive. Only .sql entries are decompressed;
 // the others count toward the limits by their declared size.
-func unpackZip(data []byte, lim limits, log *slog.Logger) (*memFS, error) {
-	if n, ok := zipEntryCount(data); ok && n > lim.maxFiles {
+func unpackZip(data io.ReaderAt, size int64, lim limits, log *slog.Logger) (*memFS, error) {
+	if n, ok := zipEntryCount(data, size); ok && n > lim.maxFiles {
 		// Refuse before zip.NewReader allocates the whole directory.
 		return nil, &UnsafeArchiveError{Reason: fmt.Sprintf("%d entries, more than %d", n, lim.maxFiles)}
 	}
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	zr, err := zip.NewReader(data, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return nil, corrupt("", "not a readable zip", err)
 	}
@@ -331,7 +340,7 @@ func unpackZip(data []byte, lim limits, log *slog.Logger) (*memFS, error) {
 		if err != nil {
 			return nil, corrupt(f.Name, "cannot be read", err)
 		}
-		err = c.readBody(f.Name, rc)
+		err = c.readBody(f.Name, rc, size)
 		rc.Close()
 		if err != nil {
 			return nil, err
@@ -342,10 +351,15 @@ func unpackZip(data []byte, lim limits, log *slog.Logger) (*memFS, error) {
 
 // zipEntryCount reads the entry count from a zip's end of central
 // directory record, when it finds one that is not zip64's placeholder.
-func zipEntryCount(data []byte) (int, bool) {
+func zipEntryCount(r io.ReaderAt, size int64) (int, bool) {
 	const eocdLen = 22
-	start := max(0, len(data)-eocdLen-0xffff)
-	for i := len(data) - eocdLen; i >= start; i-- {
+	// The record ends the file, after a comment of at most 64 KiB.
+	off := max(0, size-eocdLen-0xffff)
+	data := make([]byte, size-off)
+	if n, _ := r.ReadAt(data, off); n < len(data) {
+		return 0, false
+	}
+	for i := len(data) - eocdLen; i >= 0; i-- {
 		if data[i] == 'P' && data[i+1] == 'K' && data[i+2] == 5 && data[i+3] == 6 {
 			n := int(data[i+10]) | int(data[i+11])<<8
 			if n == 0xffff {

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -151,8 +152,16 @@ func FuzzArchive(f *testing.F) {
 	lim := limits{maxUnpacked: 64 << 10, maxFiles: 20}
 	log := slog.New(slog.DiscardHandler)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, unpack := range []func([]byte, limits, *slog.Logger) (*memFS, error){unpackTarGz, unpackZip} {
-			fsys, err := unpack(data, lim, log)
+		body, err := readSpool(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unpackers := []func() (*memFS, error){
+			func() (*memFS, error) { return unpackTarGz(body.reader(), lim, log) },
+			func() (*memFS, error) { return unpackZip(body, body.size, lim, log) },
+		}
+		for _, unpack := range unpackers {
+			fsys, err := unpack()
 			if err != nil {
 				if fsys != nil {
 					t.Fatalf("an error (%v) and a file system", err)

@@ -22,6 +22,14 @@
 // A corrupt archive, and one with no .sql file where they belong, match
 // ErrUnsafeArchive too: either way the source is bad.
 //
+// # Memory
+//
+// Fetch holds the download, in 256 KiB chunks as it arrives, and each .sql
+// entry in one buffer of its size; nothing is copied or grown by
+// doubling. Its peak is therefore at most MaxDownload plus MaxUnpacked
+// (the download is released once unpacked) and a chunk: 320 MiB with the
+// defaults. A response that does not end stops at MaxDownload.
+//
 // # Pinning
 //
 // A "#sha256=HEX" fragment (64 hex digits) pins the archive: the digest of

@@ -1,9 +1,7 @@
 package remote
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -181,14 +179,13 @@ func Fetch(ctx context.Context, rawURL string, opts Options) (fs.FS, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	data, err := download(ctx, t, opts)
+	body, err := download(ctx, t, opts)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(data)
-	got := hex.EncodeToString(sum[:])
+	got := hex.EncodeToString(body.sum[:])
 	log := opts.Logger.With("url", t.redacted)
-	log.Debug("downloaded source archive", "bytes", len(data), "sha256", got)
+	log.Debug("downloaded source archive", "bytes", body.size, "sha256", got)
 	// Check the pin before a single entry is looked at: a tampered
 	// archive must not reach the decompressors.
 	if t.pin != "" && got != t.pin {
@@ -198,9 +195,9 @@ func Fetch(ctx context.Context, rawURL string, opts Options) (fs.FS, error) {
 	var fsys *memFS
 	switch t.kind {
 	case tarGz:
-		fsys, err = unpackTarGz(data, lim, log)
+		fsys, err = unpackTarGz(body.reader(), lim, log)
 	case zipArchive:
-		fsys, err = unpackZip(data, lim, log)
+		fsys, err = unpackZip(body, body.size, lim, log)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("archive %s: %w", t.redacted, err)
@@ -214,12 +211,12 @@ func Fetch(ctx context.Context, rawURL string, opts Options) (fs.FS, error) {
 }
 
 // download gets the body, retrying transient failures.
-func download(ctx context.Context, t *target, opts Options) ([]byte, error) {
+func download(ctx context.Context, t *target, opts Options) (*spool, error) {
 	client := httpClient(opts)
 	b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(opts.RetryWait), backoff.WithMaxElapsedTime(0))
 	attempt := 0
 	var last error
-	op := func() ([]byte, error) {
+	op := func() (*spool, error) {
 		attempt++
 		opts.Logger.Debug("fetching source archive", "url", t.redacted, "attempt", attempt)
 		data, err := get(ctx, client, t, opts.MaxDownload)
@@ -271,7 +268,7 @@ func isTransient(err error) bool {
 }
 
 // get makes one attempt.
-func get(ctx context.Context, client *http.Client, t *target, maxDownload int64) ([]byte, error) {
+func get(ctx context.Context, client *http.Client, t *target, maxDownload int64) (*spool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrInvalidURL, t.redacted, err)
@@ -301,19 +298,15 @@ func get(ctx context.Context, client *http.Client, t *target, maxDownload int64)
 	if resp.ContentLength > maxDownload {
 		return nil, &UnsafeArchiveError{Reason: fmt.Sprintf("download of %d bytes exceeds the %s limit", resp.ContentLength, humanSize(maxDownload))}
 	}
-	var buf bytes.Buffer
-	if resp.ContentLength > 0 {
-		buf.Grow(int(resp.ContentLength))
-	}
 	// Content-Length may lie or be absent: count what actually arrives.
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, maxDownload+1))
+	body, err := readSpool(io.LimitReader(resp.Body, maxDownload+1), maxDownload)
+	if errors.Is(err, errSpoolFull) {
+		return nil, &UnsafeArchiveError{Reason: fmt.Sprintf("download exceeds the %s limit", humanSize(maxDownload))}
+	}
 	if err != nil {
 		return nil, &transientError{fmt.Errorf("get %s: read body: %w", t.redacted, err)}
 	}
-	if n > maxDownload {
-		return nil, &UnsafeArchiveError{Reason: fmt.Sprintf("download exceeds the %s limit", humanSize(maxDownload))}
-	}
-	return buf.Bytes(), nil
+	return body, nil
 }
 
 // permanentNetError reports failures that another attempt cannot fix: the

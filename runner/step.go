@@ -188,12 +188,11 @@ func (r *Runner) watch(ctx context.Context, s *session, m *source.Migration, dir
 	if s.mon == nil || interval <= 0 {
 		return func() []Blocker { return nil }
 	}
-	var lastEmit time.Duration
+	gate := progressGate{every: r.opts.ProgressInterval, sampling: interval}
 	return s.mon.watch(ctx, interval, func(p Progress) {
-		if r.opts.ProgressInterval <= 0 || p.Elapsed-lastEmit < r.opts.ProgressInterval {
+		if !gate.due(p.Elapsed) {
 			return
 		}
-		lastEmit = p.Elapsed
 		p.Statement = statement
 		r.emit(Event{Kind: StepProgress, Step: planned(m, dir), Progress: p})
 	})
@@ -325,6 +324,9 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 		failed = &at.stmt
 	case at.index >= 0 && at.index < len(stmts):
 		failed = &stmts[at.index]
+	}
+	if off < 0 && pe.Where != "" {
+		off = bodyOffset(sec.SQL, stmts, failed, pe.Where)
 	}
 	if off < 0 && failed != nil && failed.Start >= 0 {
 		off = failed.Start

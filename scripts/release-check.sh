@@ -3,8 +3,8 @@
 # then a snapshot release (archives, checksums, deb and rpm; no container
 # image, as that needs a container engine), then looks inside the
 # linux/amd64 archive: its pgmig reports the stamped snapshot version and
-# commit, is a static -trimpath build, and the archive holds README, LICENSE,
-# the shell completions and the man page.
+# commit, is a static -trimpath build, and the archive holds README, docs/,
+# LICENSE, the shell completions and the man page.
 #
 # Usage: scripts/release-check.sh
 #   RELEASE_CHECK_SINGLE_TARGET=1  build only linux/amd64 (a CI-sized run)
@@ -56,7 +56,7 @@ if [[ ! -f $archive ]]; then
 else
   mkdir "$tmp/x"
   tar -xzf "$archive" -C "$tmp/x"
-  for f in pgmig README.md LICENSE completions/pgmig.bash completions/_pgmig completions/pgmig.fish manpages/pgmig.1.gz; do
+  for f in pgmig README.md CONTRIBUTING.md RELEASING.md docs/cli.md docs/safety.md LICENSE completions/pgmig.bash completions/_pgmig completions/pgmig.fish manpages/pgmig.1.gz; do
     if [[ -s $tmp/x/$f ]]; then pass "archive holds $f"; else fail "archive lacks $f"; fi
   done
   got=$("$tmp/x/pgmig" version)

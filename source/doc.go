@@ -43,7 +43,7 @@
 // # Other tools' files
 //
 // golang-migrate, goose, dbmate and Flyway files are read as they are (see
-// README.md, "Other tools' migration files"): goose's "-- +goose Up"/"Down" and dbmate's
+// docs/files.md, "Other tools' migration files"): goose's "-- +goose Up"/"Down" and dbmate's
 // "-- migrate:up"/"down" mark sections, goose's NO TRANSACTION and dbmate's
 // "transaction:false" run them outside a transaction, goose's
 // StatementBegin/End blocks are one statement in Section.Statements, goose's
