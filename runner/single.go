@@ -73,7 +73,11 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 		at += sg.statements
 		// Each history row is written only under the lock (its guard):
 		// the row is the segment's last statement but one.
-		if err == nil && tags[at-2].RowsAffected() != 1 {
+		switch {
+		case err != nil:
+		case at-2 >= len(tags):
+			err = fmt.Errorf("single transaction: %d results for the statements sent; cannot tell whether the history row of %d %s was written", len(tags), sg.m.Version, sg.m.Name)
+		case tags[at-2].RowsAffected() != 1:
 			err = s.tr.errGuarded(fmt.Sprintf("the history row of %d %s", sg.m.Version, sg.m.Name))
 		}
 	}
