@@ -78,7 +78,7 @@ func TestFetchRefusesHostileArchives(t *testing.T) {
 	srv := newServer(t, true)
 	for i, tc := range hostile(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			u := srv.put(fmt.Sprintf("/%d%s", i, tc.ext), tc.data)
+			u := srv.Put(fmt.Sprintf("/%d%s", i, tc.ext), tc.data)
 			opts := srv.opts()
 			opts.MaxUnpacked, opts.MaxFiles = testLimits.maxUnpacked, testLimits.maxFiles
 			fsys, err := Fetch(context.Background(), u, opts)
@@ -99,7 +99,7 @@ func TestFetchRefusesHostileArchives(t *testing.T) {
 func TestFetchNoSQLFiles(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, true)
-	u := srv.put("/m.tar.gz", tarGzOf(t, member{name: "top/deeper/001_a.sql", body: up1}))
+	u := srv.Put("/m.tar.gz", tarGzOf(t, member{name: "top/deeper/001_a.sql", body: up1}))
 	_, err := Fetch(context.Background(), u, srv.opts())
 	if !errors.Is(err, ErrUnsafeArchive) || !strings.Contains(err.Error(), "no .sql files") {
 		t.Fatalf("error %v, want one saying there are no .sql files", err)

@@ -23,7 +23,7 @@ func TestSSLCertFile(t *testing.T) {
 	}
 	t.Parallel()
 	srv := newServer(t, true)
-	u := srv.put("/m.tar.gz", tarGzOf(t, member{name: "001_a.sql", body: up1}))
+	u := srv.Put("/m.tar.gz", tarGzOf(t, member{name: "001_a.sql", body: up1}))
 	certFile := filepath.Join(t.TempDir(), "ca.pem")
 	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	if err := os.WriteFile(certFile, pemCert, 0o644); err != nil {

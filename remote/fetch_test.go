@@ -27,7 +27,7 @@ func TestFetch(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, true)
 	good := tarGzOf(t, member{name: "001_a.sql", body: up1}, member{name: "002_b.sql", body: up2})
-	pinned := srv.put("/pinned.tar.gz", good)
+	pinned := srv.Put("/pinned.tar.gz", good)
 	cases := []struct {
 		name  string
 		path  string
@@ -85,7 +85,7 @@ func TestFetch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			u := pinned
 			if tc.data != nil {
-				u = srv.put(tc.path, tc.data)
+				u = srv.Put(tc.path, tc.data)
 			}
 			if tc.pin != "" {
 				u += "#sha256=" + tc.pin
@@ -114,7 +114,7 @@ func TestFetch(t *testing.T) {
 			}
 		})
 	}
-	for _, uri := range srv.uris {
+	for _, uri := range srv.URIs() {
 		if strings.Contains(uri, "sha256") {
 			t.Errorf("the pin was sent to the server: %s", uri)
 		}
@@ -127,7 +127,7 @@ func TestFetchDigestMismatch(t *testing.T) {
 	good := tarGzOf(t, member{name: "001_a.sql", body: up1})
 	pin := digest(good)
 	// The same name, other content: what an attacker or a re-release serves.
-	u := srv.put("/m.tar.gz", tarGzOf(t, member{name: "001_a.sql", body: up1 + "DROP TABLE users;\n"}))
+	u := srv.Put("/m.tar.gz", tarGzOf(t, member{name: "001_a.sql", body: up1 + "DROP TABLE users;\n"}))
 	fsys, err := Fetch(context.Background(), u+"#sha256="+pin, srv.opts())
 	var dm *DigestMismatchError
 	if !errors.As(err, &dm) || fsys != nil {
@@ -146,8 +146,8 @@ func TestFetchURLErrors(t *testing.T) {
 	srv := newServer(t, true)
 	plain := newServer(t, false)
 	good := tarGzOf(t, member{name: "001_a.sql", body: up1})
-	u := srv.put("/m.tar.gz", good)
-	hu := plain.put("/m.tar.gz", good)
+	u := srv.Put("/m.tar.gz", good)
+	hu := plain.Put("/m.tar.gz", good)
 	cases := []struct {
 		name string
 		url  string
@@ -173,7 +173,7 @@ func TestFetchURLErrors(t *testing.T) {
 			}
 		})
 	}
-	if n := srv.count("/m.tar.gz") + plain.count("/m.tar.gz"); n != 0 {
+	if n := srv.Count("/m.tar.gz") + plain.Count("/m.tar.gz"); n != 0 {
 		t.Errorf("%d requests made for refused URLs", n)
 	}
 	if _, err := Fetch(context.Background(), hu, srv.opts()); !strings.Contains(err.Error(), "AllowInsecure") {
@@ -187,12 +187,12 @@ func TestFetchURLErrors(t *testing.T) {
 		}
 	})
 	t.Run("redirect from https to http refused", func(t *testing.T) {
-		r := srv.handle("/redirect.tar.gz", func(w http.ResponseWriter, r *http.Request) {
+		r := srv.Handle("/redirect.tar.gz", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, hu, http.StatusFound)
 		})
 		_, err := Fetch(context.Background(), r, srv.opts())
-		if !errors.Is(err, ErrInsecure) || srv.count("/redirect.tar.gz") != 1 {
-			t.Fatalf("error %v after %d requests, want ErrInsecure after 1", err, srv.count("/redirect.tar.gz"))
+		if !errors.Is(err, ErrInsecure) || srv.Count("/redirect.tar.gz") != 1 {
+			t.Fatalf("error %v after %d requests, want ErrInsecure after 1", err, srv.Count("/redirect.tar.gz"))
 		}
 	})
 }
@@ -219,8 +219,8 @@ func TestFetchRetries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := newServer(t, true)
-			u := srv.handle("/m.tar.gz", func(w http.ResponseWriter, r *http.Request) {
-				if n := srv.count("/m.tar.gz"); n <= len(tc.statuses) {
+			u := srv.Handle("/m.tar.gz", func(w http.ResponseWriter, r *http.Request) {
+				if n := srv.Count("/m.tar.gz"); n <= len(tc.statuses) {
 					http.Error(w, "no", tc.statuses[n-1])
 					return
 				}
@@ -229,7 +229,7 @@ func TestFetchRetries(t *testing.T) {
 			opts := srv.opts()
 			opts.Retries = tc.retries
 			fsys, err := Fetch(context.Background(), u, opts)
-			if got := srv.count("/m.tar.gz"); got != tc.requests {
+			if got := srv.Count("/m.tar.gz"); got != tc.requests {
 				t.Errorf("%d requests, want %d", got, tc.requests)
 			}
 			if tc.status == 0 {
@@ -252,7 +252,7 @@ func TestFetchRetries(t *testing.T) {
 func TestFetchTimeout(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, true)
-	u := srv.handle("/slow.tar.gz", func(w http.ResponseWriter, r *http.Request) {
+	u := srv.Handle("/slow.tar.gz", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 		case <-time.After(10 * time.Second):
@@ -268,7 +268,7 @@ func TestFetchTimeout(t *testing.T) {
 	if el := time.Since(start); el > 3*time.Second {
 		t.Errorf("took %s with a 300ms timeout", el)
 	}
-	if n := srv.count("/slow.tar.gz"); n != 1 {
+	if n := srv.Count("/slow.tar.gz"); n != 1 {
 		t.Errorf("%d requests; the timeout covers the whole fetch", n)
 	}
 }
@@ -290,10 +290,10 @@ func TestFetchNetworkError(t *testing.T) {
 	}
 	t.Run("untrusted certificate is not retried", func(t *testing.T) {
 		srv := newServer(t, true)
-		u := srv.put("/m.tar.gz", tarGzOf(t, member{name: "001_a.sql", body: up1}))
+		u := srv.Put("/m.tar.gz", tarGzOf(t, member{name: "001_a.sql", body: up1}))
 		_, err := Fetch(context.Background(), u, Options{RetryWait: time.Millisecond}) // system roots only
-		if err == nil || srv.count("/m.tar.gz") > 1 {
-			t.Fatalf("error %v after %d requests, want a certificate error at once", err, srv.count("/m.tar.gz"))
+		if err == nil || srv.Count("/m.tar.gz") > 1 {
+			t.Fatalf("error %v after %d requests, want a certificate error at once", err, srv.Count("/m.tar.gz"))
 		}
 	})
 }
@@ -331,14 +331,14 @@ func TestFetchTooLarge(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			path := fmt.Sprintf("/big%d.tar.gz", i)
-			u := srv.handle(path, tc.h)
+			u := srv.Handle(path, tc.h)
 			opts := srv.opts()
 			opts.MaxDownload = 1024
 			_, err := Fetch(context.Background(), u, opts)
 			if !errors.Is(err, ErrUnsafeArchive) || !strings.Contains(err.Error(), "1 KiB limit") {
 				t.Fatalf("error %v, want ErrUnsafeArchive naming the limit", err)
 			}
-			if n := srv.count(path); n != 1 {
+			if n := srv.Count(path); n != 1 {
 				t.Errorf("%d requests: a size refusal is not retried", n)
 			}
 		})
@@ -349,7 +349,7 @@ func TestFetchRedacts(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, true)
 	good := tarGzOf(t, member{name: "001_a.sql", body: up1})
-	srv.put("/m.tar.gz", good)
+	srv.Put("/m.tar.gz", good)
 	secrets := []string{"hunter2", "s3cr3tsig", "tok123"}
 	base := strings.Replace(srv.URL, "https://", "https://alice:hunter2@", 1)
 	query := "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=s3cr3tsig&access_token=tok123"

@@ -9,15 +9,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash/crc32"
-	"io"
 	"io/fs"
-	"log"
-	"net/http"
-	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pgmig/pgmig/internal/testserve"
 )
 
 // member is one archive entry to build. A zero typ is a regular file.
@@ -129,76 +125,10 @@ func digest(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// server serves archives by path over TLS and counts requests per path.
-type server struct {
-	*httptest.Server
-	mu       sync.Mutex
-	files    map[string][]byte
-	handlers map[string]http.HandlerFunc
-	hits     map[string]*atomic.Int32
-	uris     []string // every RequestURI received
-}
+// server is the shared archive server, with the options that trust it.
+type server struct{ *testserve.Server }
 
-func newServer(t testing.TB, tls bool) *server {
-	s := &server{files: map[string][]byte{}, handlers: map[string]http.HandlerFunc{}, hits: map[string]*atomic.Int32{}}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.uris = append(s.uris, r.RequestURI)
-		n := s.hits[r.URL.Path]
-		if n == nil {
-			n = new(atomic.Int32)
-			s.hits[r.URL.Path] = n
-		}
-		h, data, ok := s.handlers[r.URL.Path], s.files[r.URL.Path], false
-		if data != nil {
-			ok = true
-		}
-		s.mu.Unlock()
-		n.Add(1)
-		switch {
-		case h != nil:
-			h(w, r)
-		case ok:
-			w.Header().Set("Content-Type", "text/html") // not trusted
-			w.Write(data)
-		default:
-			http.NotFound(w, r)
-		}
-	})
-	s.Server = httptest.NewUnstartedServer(h)
-	// Handshakes that a test makes fail on purpose are not news.
-	s.Config.ErrorLog = log.New(io.Discard, "", 0)
-	if tls {
-		s.StartTLS()
-	} else {
-		s.Start()
-	}
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *server) put(path string, data []byte) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.files[path] = data
-	return s.URL + path
-}
-
-func (s *server) handle(path string, h http.HandlerFunc) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.handlers[path] = h
-	return s.URL + path
-}
-
-func (s *server) count(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n := s.hits[path]; n != nil {
-		return int(n.Load())
-	}
-	return 0
-}
+func newServer(t testing.TB, tls bool) *server { return &server{testserve.New(t, tls)} }
 
 // opts are test options: the server's client, retries without waiting.
 func (s *server) opts() Options {

@@ -49,10 +49,12 @@ func newTracking(schema, table string) tracking {
 // name is the table's qualified name, for messages.
 func (t tracking) name() string { return t.schema + "." + t.table }
 
-// exists looks the table up.
+// exists looks the table up. It runs before a transaction pooler can have
+// been detected, so it prepares nothing: behind one, a statement another
+// client prepared on the same server connection would clash with it (42P05).
 func (t tracking) exists(ctx context.Context, conn *pgx.Conn) (bool, error) {
 	var reg *string
-	if err := conn.QueryRow(ctx, "SELECT to_regclass($1)::text", t.ident).Scan(&reg); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1)::text", pgx.QueryExecModeSimpleProtocol, t.ident).Scan(&reg); err != nil {
 		return false, fmt.Errorf("look up tracking table %s: %w", t.name(), err)
 	}
 	return reg != nil, nil

@@ -13,7 +13,7 @@ pgbin=${PG_SCRIPTS:-../shared/pg}
 majors=("$@")
 [ ${#majors[@]} -gt 0 ] || majors=(13 14 16 17 18)
 # The packages whose tests exercise the server end to end.
-pkgs=${MATRIX_PACKAGES:-"./lock/ ./runner/ ./schema/ ."}
+pkgs=${MATRIX_PACKAGES:-"./lock/ ./runner/ ./schema/ ./internal/cli/"}
 
 # Build the test binaries once; run them against each server.
 bins=$(mktemp -d)

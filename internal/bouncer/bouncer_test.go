@@ -20,31 +20,7 @@ import (
 	"github.com/pgmig/pgmig/internal/pgtest"
 )
 
-// pgmigBin is the CLI, built once for every test here.
-var pgmigBin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pgmig-bouncer-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pgmigBin = filepath.Join(dir, "pgmig")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = "/usr/local/go/bin/go"
-	}
-	cmd := exec.Command(goBin, "build", "-o", pgmigBin, "github.com/pgmig/pgmig")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build pgmig:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.RunTests(m)) }
 
 type result struct {
 	code           int
@@ -52,8 +28,8 @@ type result struct {
 	took           time.Duration
 }
 
-func pgmig(ctx context.Context, url string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, pgmigBin, append([]string{"--database-url", url, "--no-color"}, args...)...)
+func pgmig(ctx context.Context, t testing.TB, url string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, pgtest.Binary(t), append([]string{"--database-url", url, "--no-color"}, args...)...)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	return cmd
 }
@@ -62,7 +38,7 @@ func run(t *testing.T, url string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := pgmig(ctx, url, args...)
+	cmd := pgmig(ctx, t, url, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
@@ -199,7 +175,7 @@ func startInside(t *testing.T, url, src string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	cmd := pgmig(ctx, url, "--source", src, "--lock-mode", "table", "--lock-ttl", "1s", "up")
+	cmd := pgmig(ctx, t, url, "--source", src, "--lock-mode", "table", "--lock-ttl", "1s", "up")
 	errb := &bytes.Buffer{}
 	cmd.Stderr = errb
 	cmd.Stdout = errb

@@ -24,36 +24,15 @@ import (
 	"github.com/pgmig/pgmig/runner"
 )
 
-// pgmigBin is the CLI binary TestMain builds once for the whole package.
-var pgmigBin string
+func TestMain(m *testing.M) { os.Exit(pgtest.RunTests(m)) }
 
-func TestMain(m *testing.M) {
-	// PGMIG_STRESS_BIN runs the suites against a binary built elsewhere,
-	// such as a release or an older commit.
+// pgmigBin is the CLI binary under test: PGMIG_STRESS_BIN runs the suites
+// against a binary built elsewhere, such as a release or an older commit.
+func pgmigBin(t testing.TB) string {
 	if bin := os.Getenv("PGMIG_STRESS_BIN"); bin != "" {
-		pgmigBin = bin
-		os.Exit(m.Run())
+		return bin
 	}
-	dir, err := os.MkdirTemp("", "pgmig-stress-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "stress:", err)
-		os.Exit(1)
-	}
-	pgmigBin = filepath.Join(dir, "pgmig")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = "/usr/local/go/bin/go"
-	}
-	build := exec.Command(goBin, "build", "-o", pgmigBin, "github.com/pgmig/pgmig")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "stress: build pgmig: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return pgtest.Binary(t)
 }
 
 // scale multiplies rounds and iterations: PGMIG_STRESS_SCALE, default 1.
@@ -281,7 +260,7 @@ func (tg *target) start(args ...string) *proc {
 	tg.t.Helper()
 	full := append([]string{"--database-url", tg.url, "--source", tg.src, "--no-color"}, args...)
 	p := &proc{args: args, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(pgmigBin, full...)
+	p.cmd = exec.Command(pgmigBin(tg.t), full...)
 	p.cmd.Env = cleanEnv()
 	p.cmd.Stdout = p.stdout
 	p.cmd.Stderr = p.stderr
@@ -362,14 +341,7 @@ func (tg *target) mustRun(code int, args ...string) result {
 // connect opens a connection of the test's own to the target database.
 func connect(t testing.TB, url string) *pgx.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() { c.Close(context.Background()) })
-	return c
+	return pgtest.Connect(t, url)
 }
 
 // poll calls cond every 10 ms until it reports true, an error, or the

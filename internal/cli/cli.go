@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/urfave/cli/v2"
+)
+
+// cliApp holds one invocation's settings, resolved from the global flags.
+type cliApp struct {
+	stdout, stderr io.Writer
+	// urls holds --database-url values when the flag was repeated (several
+	// targets); a single one stays with the flag.
+	urls   []string
+	out    *printer
+	logger *slog.Logger
+	// terminal: the process's stdout is a terminal (stdout itself is a
+	// buffer in front of it).
+	terminal bool
+	build    Build
+}
+
+// Run executes the command line args (args[0] is the program's name) and
+// returns the process's exit code. It reports the version the Go toolchain
+// recorded; see Build.Run for a stamped one. It is safe to call from
+// parallel goroutines: it keeps no state between calls.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return Build{}.Run(ctx, args, stdout, stderr)
+}
+
+// Run is the package's Run, reporting b's version.
+func (b Build) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Results go through a buffer: a status table of thousands of rows is
+	// otherwise thousands of write calls. Progress lines flush it as they
+	// are printed, so they still appear as each migration finishes.
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	defer out.Flush()
+	a := &cliApp{stdout: out, stderr: stderr, terminal: isTerminal(stdout), build: b}
+	// Settle the output format before parsing, so that even a usage error
+	// is reported as JSON when JSON was asked for.
+	a.out = newPrinter(out, stderr, formatFromArgs(args) == "json", false, false)
+	args, a.urls = repeatedURLs(args)
+	app := newApp(a)
+	err := app.RunContext(ctx, hoistGlobalFlags(app.Flags, args))
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if !errors.As(err, &ee) {
+		// Not from a command's action: urfave/cli refused the command line.
+		ee = &exitError{code: 2, err: err}
+	}
+	if !ee.printed {
+		a.out.error(err, ee.code)
+	}
+	return ee.code
+}
+
+func markAction(fn cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := fn(c); err != nil {
+			return exit(err)
+		}
+		return nil
+	}
+}
+
+func newApp(a *cliApp) *cli.App {
+	v, _, _ := a.build.resolve()
+	// --version is a flag of ours, not urfave/cli's: its VersionFlag and
+	// VersionPrinter are package variables, and run must be safe to call
+	// from parallel tests.
+	flags := append(append(append(globalFlags(), safetyFlags()...), targetFlags()...), &cli.BoolFlag{Name: "version", Usage: "print the version and exit"}, helpFlag())
+	app := &cli.App{
+		Name:                 "pgmig",
+		Usage:                "PostgreSQL schema migrations: safe, fast, clear when something goes wrong",
+		Version:              v,
+		HideVersion:          true,
+		HideHelp:             true, // see helpFlag
+		Writer:               a.stdout,
+		ErrWriter:            a.stderr,
+		Flags:                flags,
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usage(err)
+		},
+		Before: a.setup,
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("unknown command %q; run `pgmig --help` for the list", c.Args().First())
+			}
+			if c.Bool("version") {
+				return a.version(c)
+			}
+			return cli.ShowAppHelp(c)
+		},
+		Commands: a.commands(),
+	}
+	app.Description = description
+	for _, cmd := range app.Commands {
+		cmd.HideHelpCommand = true
+		cmd.HideHelp = true
+		cmd.Flags = append(cmd.Flags, helpFlag())
+		cmd.OnUsageError = app.OnUsageError
+		cmd.Action = markAction(cmd.Action)
+	}
+	app.Action = markAction(app.Action)
+	decorateHelp(app)
+	return app
+}
+
+// helpFlag is a --help flag of each app and command's own. urfave/cli's
+// shared HelpFlag is written to on every parse, a data race when run is
+// called from parallel tests; it still shows the help for a flag named
+// "help", hidden or not.
+func helpFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
+}
+
+// setup resolves the global flags into the printer and logger.
+func (a *cliApp) setup(c *cli.Context) error {
+	format := c.String("format")
+	if format != "text" && format != "json" {
+		return usagef("--format %q: want text or json", format)
+	}
+	switch cmd := c.Args().First(); cmd {
+	case "up", "status", "validate", "":
+	default:
+		for _, f := range []string{"targets", "schemas-query", "parallel", "canary", "fail-fast"} {
+			if c.IsSet(f) {
+				return usagef("--%s: only up, status and validate run against several targets, not %s", f, cmd)
+			}
+		}
+		if len(a.urls) > 1 {
+			return usagef("--database-url given %d times: only up, status and validate run against several databases, not %s", len(a.urls), cmd)
+		}
+	}
+	noColor := c.Bool("no-color") || os.Getenv("NO_COLOR") != ""
+	a.out = newPrinter(a.stdout, a.stderr, format == "json", !noColor && a.terminal, c.Bool("quiet"))
+	a.out.heartbeat = isTerminal(a.stderr)
+	level := slog.LevelWarn
+	switch {
+	case c.Bool("verbose"):
+		level = slog.LevelDebug
+	case c.Bool("quiet"):
+		level = slog.LevelError
+	}
+	var h slog.Handler = slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level})
+	if !c.Bool("verbose") {
+		h = belowError{h}
+	}
+	a.logger = slog.New(h)
+	return nil
+}
+
+// belowError drops the engine's error records: each goes with an error the
+// engine returns, which the CLI prints once, in full, on its own.
+type belowError struct{ slog.Handler }
+
+func (h belowError) Enabled(ctx context.Context, l slog.Level) bool {
+	return l < slog.LevelError && h.Handler.Enabled(ctx, l)
+}
+
+func (h belowError) WithAttrs(as []slog.Attr) slog.Handler {
+	return belowError{h.Handler.WithAttrs(as)}
+}
+
+func (h belowError) WithGroup(g string) slog.Handler { return belowError{h.Handler.WithGroup(g)} }
+
+func (a *cliApp) commands() []*cli.Command {
+	return []*cli.Command{
+		a.statusCommand(),
+		a.upCommand(),
+		a.rollbackCommand(),
+		a.redoCommand(),
+		a.validateCommand(),
+		a.createCommand(),
+		a.baselineCommand(),
+		a.repairCommand(),
+		a.healthCommand(),
+		a.versionCommand(),
+		a.verifyCommand(),
+		a.driftCommand(),
+		a.lintCommand(),
+		a.completionCommand(),
+		a.manCommand(),
+	}
+}
+
+// parseVersion reads a version flag: digits, compared as an integer.
+func parseVersion(flag, s string) (int64, error) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return 0, usagef("--%s %q: want a migration version (digits)", flag, s)
+	}
+	return v, nil
+}

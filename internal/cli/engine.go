@@ -1,0 +1,222 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/urfave/cli/v2"
+
+	"github.com/pgmig/pgmig/pgdb"
+	"github.com/pgmig/pgmig/remote"
+	"github.com/pgmig/pgmig/runner"
+	"github.com/pgmig/pgmig/source"
+)
+
+// openSource resolves --source; an archive URL is fetched at once, under
+// ctx, with opts.
+func openSource(ctx context.Context, spec string, opts remote.Options) (source.Source, error) {
+	switch {
+	case spec == "builtin":
+		return source.Builtin(), nil
+	case strings.HasPrefix(spec, "file://"):
+		return source.Dir(strings.TrimPrefix(spec, "file://")), nil
+	case strings.HasPrefix(spec, "http://") && !opts.AllowInsecure:
+		return nil, usagef("--source %s: plain http is refused, since anyone on the way could change the SQL; use https, or pass --allow-insecure-source", remote.Redact(spec))
+	case strings.HasPrefix(spec, "https://"), strings.HasPrefix(spec, "http://"):
+		fsys, err := remote.Fetch(ctx, spec, opts)
+		switch {
+		case errors.Is(err, remote.ErrInsecure):
+			// Redirected to http.
+			return nil, usage(fmt.Errorf("--source: %w; pass --allow-insecure-source to allow it", err))
+		case errors.Is(err, remote.ErrInvalidURL):
+			return nil, usage(fmt.Errorf("--source: %w", err))
+		case err != nil:
+			return nil, fmt.Errorf("--source: %w", err)
+		}
+		return source.FromFS(fsys), nil
+	case strings.Contains(spec, "://"):
+		return nil, usagef("--source %q: want a directory, file://DIR or builtin", spec)
+	}
+	return source.Dir(spec), nil
+}
+
+// remoteOptions resolves the flags for an archive --source.
+func (a *cliApp) remoteOptions(c *cli.Context) (remote.Options, error) {
+	mib := c.Int64("source-max-size")
+	if mib <= 0 || mib > 1<<30 {
+		return remote.Options{}, usagef("--source-max-size %d: want a size in MiB, from 1", mib)
+	}
+	timeout := c.Duration("source-timeout")
+	if timeout <= 0 {
+		return remote.Options{}, usagef("--source-timeout %s: want a positive duration", timeout)
+	}
+	return remote.Options{
+		AllowInsecure: c.Bool("allow-insecure-source"),
+		MaxDownload:   mib << 20,
+		MaxUnpacked:   4 * mib << 20,
+		Timeout:       timeout,
+		Logger:        a.logger,
+	}, nil
+}
+
+// loaded reads a source once, so the CLI can validate the files before it
+// connects and the runner still sees the same migrations.
+type loaded struct {
+	ms  []source.Migration
+	err error
+}
+
+func (l *loaded) Migrations(context.Context) ([]source.Migration, error) { return l.ms, l.err }
+
+// readSource reads --source, once: a command that both checks and applies
+// the files (up --lint, several targets) works on these migrations
+// throughout, so an archive that is not pinned cannot change between the
+// two.
+func (a *cliApp) readSource(c *cli.Context) ([]source.Migration, error) {
+	ropts, err := a.remoteOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	src, err := openSource(c.Context, c.String("source"), ropts)
+	if err != nil {
+		return nil, err
+	}
+	return src.Migrations(c.Context)
+}
+
+// session is what most commands work on: the migrations of --source, read
+// once, the database of --database-url and a runner over both.
+type session struct {
+	ms []source.Migration
+	db *pgdb.DB
+	r  *runner.Runner
+}
+
+func (s *session) close() { s.db.Close() }
+
+// session reads the source, connects and builds the runner, whose steps
+// are printed as they finish. The caller closes it.
+func (a *cliApp) session(c *cli.Context) (*session, error) {
+	// Connect while the files are read: each takes tens of milliseconds
+	// for a large project. Bad files still win: the connection attempt is
+	// cancelled, so they are reported at once even when the server is down.
+	type conn struct {
+		db  *pgdb.DB
+		err error
+	}
+	connCtx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	connected := make(chan conn, 1)
+	go func() {
+		db, err := a.dial(connCtx, c, c.String("database-url"), "--database-url")
+		connected <- conn{db, err}
+	}()
+	ms, err := a.readSource(c)
+	if err != nil {
+		cancel()
+		if cn := <-connected; cn.db != nil {
+			cn.db.Close()
+		}
+		return nil, err
+	}
+	cn := <-connected
+	if cn.err != nil {
+		return nil, cn.err
+	}
+	r, err := a.newRunner(c, cn.db, ms, runnerUse{onEvent: a.out.event})
+	if err != nil {
+		cn.db.Close()
+		return nil, err
+	}
+	return &session{ms: ms, db: cn.db, r: r}, nil
+}
+
+// runnerUse says what a runner is for, where commands differ.
+type runnerUse struct {
+	// table is the tracking table; empty means --table.
+	table string
+	// schema is the schema the runner works in (search_path and tracking
+	// table), for --schemas-query; empty means the connection's own.
+	schema string
+	// onEvent receives the runner's events; nil prints none (several
+	// targets run at once).
+	onEvent func(runner.Event)
+	// compare: the runner builds schemas that verify or drift snapshot and
+	// compare. It takes the session lock whatever --lock-mode says (a
+	// lease table would be one more object in the snapshots) and keeps to
+	// the files' order.
+	compare bool
+}
+
+// newRunner builds a runner over ms on db with the flags' settings.
+func (a *cliApp) newRunner(c *cli.Context, db *pgdb.DB, ms []source.Migration, use runnerUse) (*runner.Runner, error) {
+	o := runner.Options{
+		Table:           use.table,
+		Schema:          use.schema,
+		LockTimeout:     c.Duration("lock-timeout"),
+		LockMode:        runner.LockMode(c.String("lock-mode")),
+		LockTTL:         c.Duration("lock-ttl"),
+		AllowOutOfOrder: c.Bool("allow-out-of-order"),
+		Logger:          a.logger,
+		OnEvent:         use.onEvent,
+		DDLLockTimeout:  c.Duration("ddl-lock-timeout"),
+		DDLRetries:      c.Int("ddl-retries"),
+	}
+	if o.Table == "" {
+		o.Table = c.String("table")
+	}
+	if use.compare {
+		o.LockMode, o.LockTTL, o.AllowOutOfOrder = runner.LockSession, 0, false
+	} else if use.onEvent != nil {
+		// A heartbeat for long statements, on a terminal only.
+		o.ProgressInterval = a.out.heartbeatInterval()
+	}
+	return runner.New(db.Pool(), &loaded{ms: ms}, o)
+}
+
+// connect opens a small pool on --database-url.
+func (a *cliApp) connect(c *cli.Context) (*pgdb.DB, error) {
+	return a.dial(c.Context, c, c.String("database-url"), "--database-url")
+}
+
+// dial opens a small pool on connString with the connection flags; flag
+// names the flag connString came from, for the error.
+func (a *cliApp) dial(ctx context.Context, c *cli.Context, connString, flag string) (*pgdb.DB, error) {
+	cfg := pgdb.Config{
+		MinConns:        1,
+		MaxConns:        4,
+		ConnectTimeout:  c.Duration("connect-timeout"),
+		ApplicationName: "pgmig",
+	}
+	switch runner.LockMode(c.String("lock-mode")) {
+	case runner.LockSession:
+	case runner.LockTable:
+		// Behind a transaction pooler each transaction may get another
+		// server connection: no named prepared statements.
+		cfg.QueryExecMode = pgx.QueryExecModeSimpleProtocol
+	default:
+		return nil, usagef("--lock-mode %q: want session or table", c.String("lock-mode"))
+	}
+	if c.Duration("lock-ttl") <= 0 {
+		return nil, usagef("--lock-ttl %s: want a positive duration", c.Duration("lock-ttl"))
+	}
+	db, err := pgdb.Open(ctx, connString, cfg)
+	var cse *pgdb.ConnStringError
+	var pce *pgconn.ParseConfigError
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.As(err, &cse), errors.As(err, &pce):
+		// A connection string that does not parse is a bad flag value.
+		return nil, usage(fmt.Errorf("%s: %w", flag, err))
+	case connString == "" && flag == "--database-url":
+		return nil, fmt.Errorf("no --database-url, PGMIG_DATABASE_URL or DATABASE_URL; with the libpq defaults (PGHOST, PGPORT, PGUSER, PGDATABASE): %w", err)
+	default:
+		// pgdb's error already names the (redacted) server.
+		return nil, err
+	}
+}

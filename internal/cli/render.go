@@ -1,0 +1,301 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/fatih/color"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/mattn/go-isatty"
+	"github.com/mattn/go-runewidth"
+
+	"github.com/pgmig/pgmig/runner"
+)
+
+// printer renders results: text for people (stdout for results, stderr for
+// messages), or exactly one JSON document on stdout.
+type printer struct {
+	stdout, stderr io.Writer
+	json, color    bool
+	quiet          bool
+	// heartbeat: stderr is a terminal, so long statements get progress lines.
+	heartbeat bool
+}
+
+func newPrinter(stdout, stderr io.Writer, asJSON, colour, quiet bool) *printer {
+	return &printer{stdout: stdout, stderr: stderr, json: asJSON, color: colour, quiet: quiet}
+}
+
+// flush sends buffered results on now, for lines that report progress.
+func (p *printer) flush() {
+	if f, ok := p.stdout.(interface{ Flush() error }); ok {
+		f.Flush()
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+func (p *printer) paint(attrs ...color.Attribute) func(a ...any) string {
+	c := color.New(attrs...)
+	if p.color {
+		c.EnableColor()
+	} else {
+		c.DisableColor()
+	}
+	return c.SprintFunc()
+}
+
+func fmtVersion(v int64) string { return fmt.Sprintf("%03d", v) }
+
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	case d < time.Minute:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	default:
+		return d.Round(100 * time.Millisecond).String()
+	}
+}
+
+func ms(d time.Duration) float64 {
+	return math.Round(float64(d)/float64(time.Millisecond)*10) / 10
+}
+
+func (p *printer) writeJSON(v any) {
+	enc := json.NewEncoder(p.stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func noTx(s runner.Step) string {
+	if s.NoTransaction {
+		return " (no transaction)"
+	}
+	return ""
+}
+
+func rfc3339(t time.Time) *string {
+	s := t.UTC().Format(time.RFC3339Nano)
+	return &s
+}
+
+// errorDoc is the JSON form of a failure, with the fields that apply.
+type errorDoc struct {
+	Message   string   `json:"message"`
+	Code      int      `json:"code"`
+	SQLState  string   `json:"sqlstate,omitempty"`
+	File      string   `json:"file,omitempty"`
+	Line      int      `json:"line,omitempty"`
+	Column    int      `json:"column,omitempty"`
+	Statement int      `json:"statement,omitempty"`
+	Version   int64    `json:"version,omitempty"`
+	Direction string   `json:"direction,omitempty"`
+	Detail    string   `json:"detail,omitempty"`
+	Hint      string   `json:"hint,omitempty"`
+	Where     string   `json:"where,omitempty"`
+	Problems  []string `json:"problems,omitempty"`
+}
+
+func newErrorDoc(err error, code int) errorDoc {
+	var me *runner.MigrationError
+	var pe *pgconn.PgError
+	d := errorDoc{Message: err.Error(), Code: code}
+	if errors.As(err, &pe) {
+		d.SQLState, d.Detail, d.Hint, d.Where = pe.Code, pe.Detail, pe.Hint, pe.Where
+	}
+	var md *runner.MissingDownError
+	var cm *runner.ChecksumMismatchError
+	switch {
+	case errors.As(err, &me):
+		d.File, d.Line, d.Column, d.Statement, d.Version = me.File, me.Line, me.Column, me.Statement, me.Version
+		d.Direction = string(me.Direction)
+	case errors.As(err, &md):
+		d.File, d.Version = md.File, md.Version
+	case errors.As(err, &cm):
+		d.File, d.Version = cm.File, cm.Version
+	}
+	if lines := strings.Split(err.Error(), "\n"); len(lines) > 1 {
+		d.Problems = lines
+	}
+	return d
+}
+
+// error reports a failed command: text on stderr, or the JSON error
+// document on stdout.
+func (p *printer) error(err error, code int) {
+	var me *runner.MigrationError
+	var pe *pgconn.PgError
+	errors.As(err, &me)
+	errors.As(err, &pe)
+	if p.json {
+		p.writeJSON(struct {
+			Error errorDoc `json:"error"`
+		}{newErrorDoc(err, code)})
+		return
+	}
+	red := p.paint(color.FgRed, color.Bold)
+	if me == nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(p.stderr, "%s %s\n", red("error:"), line)
+		}
+		if code == 2 {
+			fmt.Fprintln(p.stderr, "run `pgmig --help` for usage")
+		}
+		return
+	}
+	p.migrationError(me, pe)
+}
+
+// migrationError shows a failed statement the way a compiler shows a
+// syntax error: the file, line and column, the line itself with a caret
+// under the column, then the server's DETAIL and HINT.
+func (p *printer) migrationError(me *runner.MigrationError, pe *pgconn.PgError) {
+	red, blue := p.paint(color.FgRed, color.Bold), p.paint(color.FgBlue, color.Bold)
+	msg := me.Err.Error()
+	if pe != nil {
+		msg = fmt.Sprintf("%s (SQLSTATE %s)", pe.Message, pe.Code)
+	}
+	fmt.Fprintf(p.stderr, "%s %s %s %s: %s\n", red("error:"), verbOf(me.Direction), fmtVersion(me.Version), me.Name, msg)
+	if me.File != "" {
+		loc := me.File
+		if me.Line > 0 {
+			loc += fmt.Sprintf(":%d", me.Line)
+			if me.Column > 0 {
+				loc += fmt.Sprintf(":%d", me.Column)
+			}
+		}
+		if me.Statement > 0 {
+			loc += fmt.Sprintf(" (statement %d)", me.Statement)
+		}
+		fmt.Fprintf(p.stderr, "  %s %s\n", blue("-->"), loc)
+	}
+	if me.Line > 0 {
+		num := fmt.Sprint(me.Line)
+		pad := strings.Repeat(" ", len(num))
+		fmt.Fprintf(p.stderr, "%s %s\n", pad, blue("|"))
+		fmt.Fprintf(p.stderr, "%s %s %s\n", blue(num), blue("|"), me.SourceLine)
+		if me.Column > 0 {
+			fmt.Fprintf(p.stderr, "%s %s %s%s\n", pad, blue("|"), caretPad(me.SourceLine, me.Column), red("^"))
+		}
+	}
+	if pe != nil {
+		for _, kv := range [][2]string{{"detail", pe.Detail}, {"hint", pe.Hint}, {"context", pe.Where}} {
+			if kv[1] != "" {
+				fmt.Fprintf(p.stderr, "  %s %s: %s\n", blue("="), kv[0], kv[1])
+			}
+		}
+	}
+	switch {
+	case me.NoTransaction:
+		// Statements before the failed one ran outside a transaction:
+		// they stay, and the history has a failed row until repair.
+		fmt.Fprintln(p.stderr, "  this section ran without a transaction: the statements before the failed one were kept;\n"+
+			"  fix the database by hand, then run `pgmig repair` (pgmig refuses to go on until then)")
+	case me.Direction == runner.Up:
+		fmt.Fprintln(p.stderr, "  nothing of this migration was kept; earlier migrations of this run stay applied")
+	default:
+		fmt.Fprintln(p.stderr, "  nothing of this rollback was kept; the migration is still applied")
+	}
+}
+
+func verbOf(d runner.Direction) string {
+	if d == runner.Down {
+		return "rolling back"
+	}
+	return "applying"
+}
+
+// caretPad returns the blank space that puts a caret under the col'th
+// character (1-based) of line, keeping tabs so the terminal aligns them
+// alike, and counting wide characters twice.
+func caretPad(line string, col int) string {
+	var b strings.Builder
+	i := 1
+	for _, r := range line {
+		if i >= col {
+			break
+		}
+		if r == '\t' {
+			b.WriteByte('\t')
+		} else {
+			b.WriteString(strings.Repeat(" ", runewidth.RuneWidth(r)))
+		}
+		i++
+	}
+	return b.String()
+}
+
+// printDiff writes a unified diff, coloured on a terminal.
+func (p *printer) printDiff(w interface{ Write([]byte) (int, error) }, diff string) {
+	red, green, cyan := p.paint(color.FgRed), p.paint(color.FgGreen), p.paint(color.FgCyan)
+	for _, l := range strings.SplitAfter(diff, "\n") {
+		if l == "" {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(l, "---"), strings.HasPrefix(l, "+++"):
+			fmt.Fprint(w, p.paint(color.Bold)(strings.TrimSuffix(l, "\n")), "\n")
+		case strings.HasPrefix(l, "@@"):
+			fmt.Fprint(w, cyan(strings.TrimSuffix(l, "\n")), "\n")
+		case strings.HasPrefix(l, "-"):
+			fmt.Fprint(w, red(strings.TrimSuffix(l, "\n")), "\n")
+		case strings.HasPrefix(l, "+"):
+			fmt.Fprint(w, green(strings.TrimSuffix(l, "\n")), "\n")
+		default:
+			fmt.Fprint(w, l)
+		}
+	}
+}
+
+// errorJSON is the "error" object of a failure, as printer.error writes it.
+func errorJSON(err error, code int) *errorDoc {
+	d := newErrorDoc(err, code)
+	return &d
+}
+
+// heartbeatInterval is how often a long statement is reported on a terminal.
+const heartbeatInterval = 5 * time.Second
+
+// heartbeatInterval is how often the runner should sample a running step
+// for this printer: on a terminal in text mode only.
+func (p *printer) heartbeatInterval() time.Duration {
+	if p.json || p.quiet || !p.heartbeat {
+		return 0
+	}
+	return heartbeatInterval
+}
+
+func onRel(rel string) string {
+	if rel == "" {
+		return ""
+	}
+	return "on " + rel
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}

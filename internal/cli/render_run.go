@@ -1,0 +1,411 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fatih/color"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/pgmig/pgmig/pgdb"
+	"github.com/pgmig/pgmig/runner"
+)
+
+// event prints a line per migration as it finishes, and says why a run waits.
+func (p *printer) event(e runner.Event) {
+	if p.json || p.quiet {
+		return
+	}
+	switch e.Kind {
+	case runner.StepFinished:
+		verb, paint := "applied", p.paint(color.FgGreen)
+		if e.Step.Direction == runner.Down {
+			verb, paint = "rolled back", p.paint(color.FgYellow)
+		}
+		fmt.Fprintf(p.stdout, "%s %s %s (%s)\n", paint(fmt.Sprintf("%-11s", verb)), fmtVersion(e.Step.Version), e.Step.Name, fmtDuration(e.Step.Duration))
+		p.flush()
+	case runner.StepRetrying:
+		p.retrying(e)
+	case runner.StepProgress:
+		p.progress(e)
+	case runner.LockWaiting:
+		who := "another session"
+		if e.Holder.PID != 0 {
+			who = e.Holder.String()
+		}
+		fmt.Fprintf(p.stderr, "waiting for the migration lock held by %s…\n", who)
+	}
+}
+
+type jsonMigration struct {
+	Version    int64    `json:"version"`
+	Name       string   `json:"name"`
+	State      string   `json:"state"`
+	AppliedAt  *string  `json:"applied_at"`
+	DurationMS *float64 `json:"duration_ms"`
+	Checksum   string   `json:"checksum"`
+	File       string   `json:"file,omitempty"`
+	Error      string   `json:"error,omitempty"`
+}
+
+func stepJSON(s runner.Step, state string, dryRun bool) jsonMigration {
+	j := jsonMigration{Version: s.Version, Name: s.Name, State: state, Checksum: s.Checksum, File: s.File}
+	if !dryRun {
+		d := ms(s.Duration)
+		j.DurationMS = &d
+		if s.Direction == runner.Up {
+			j.AppliedAt = rfc3339(s.AppliedAt)
+		}
+	}
+	return j
+}
+
+// report prints what up, rollback, redo or baseline did.
+func (p *printer) report(rep runner.Report, total time.Duration) {
+	if p.json {
+		doc := struct {
+			Applied    []jsonMigration `json:"applied"`
+			RolledBack []jsonMigration `json:"rolled_back"`
+			Baselined  []jsonMigration `json:"baselined,omitempty"`
+			Current    *int64          `json:"current"`
+			DryRun     bool            `json:"dry_run,omitempty"`
+			DurationMS float64         `json:"duration_ms"`
+		}{Applied: []jsonMigration{}, RolledBack: []jsonMigration{}, Current: rep.Current, DryRun: rep.DryRun, DurationMS: ms(total)}
+		// A step's state is its state after the command: a dry run
+		// changes nothing, so what it would apply is still pending.
+		upState, downState := "applied", "pending"
+		if rep.DryRun {
+			upState, downState = "pending", "applied"
+		}
+		for _, s := range rep.Applied {
+			doc.Applied = append(doc.Applied, stepJSON(s, upState, rep.DryRun))
+		}
+		for _, s := range rep.RolledBack {
+			doc.RolledBack = append(doc.RolledBack, stepJSON(s, downState, rep.DryRun))
+		}
+		for _, s := range rep.Baselined {
+			j := stepJSON(s, "applied", true)
+			doc.Baselined = append(doc.Baselined, j)
+		}
+		p.writeJSON(doc)
+		return
+	}
+	if p.quiet {
+		return
+	}
+	now := "no version applied"
+	if rep.Current != nil {
+		now = "now at version " + fmtVersion(*rep.Current)
+	}
+	bold := p.paint(color.Bold)
+	switch {
+	case rep.DryRun:
+		for _, s := range rep.Applied {
+			fmt.Fprintf(p.stdout, "would apply       %s %s%s\n", fmtVersion(s.Version), s.Name, noTx(s))
+		}
+		for _, s := range rep.RolledBack {
+			fmt.Fprintf(p.stdout, "would roll back   %s %s%s\n", fmtVersion(s.Version), s.Name, noTx(s))
+		}
+		n := len(rep.Applied) + len(rep.RolledBack)
+		now = "would leave no version applied"
+		if rep.Planned != nil {
+			now = "would be at version " + fmtVersion(*rep.Planned)
+		}
+		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("dry run: %s, nothing changed; %s", plural(n, "migration"), now)))
+	case len(rep.Baselined) > 0:
+		for _, s := range rep.Baselined {
+			fmt.Fprintf(p.stdout, "%s %s %s\n", p.paint(color.FgGreen)("baselined  "), fmtVersion(s.Version), s.Name)
+		}
+		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("baselined %s in %s; %s", plural(len(rep.Baselined), "migration"), fmtDuration(total), now)))
+	case len(rep.Applied) > 0 && len(rep.RolledBack) > 0:
+		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("redid %s in %s; %s", fmtVersion(rep.Applied[0].Version), fmtDuration(total), now)))
+	case len(rep.Applied) > 0:
+		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("applied %s in %s; %s", plural(len(rep.Applied), "migration"), fmtDuration(total), now)))
+	case len(rep.RolledBack) > 0:
+		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("rolled back %s in %s; %s", plural(len(rep.RolledBack), "migration"), fmtDuration(total), now)))
+	default:
+		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("nothing to do (%s); %s", fmtDuration(total), strings.TrimPrefix(now, "now "))))
+	}
+}
+
+type jsonStatus struct {
+	Current    *int64          `json:"current"`
+	Migrations []jsonMigration `json:"migrations"`
+}
+
+func statusJSON(st runner.Status) jsonStatus {
+	doc := jsonStatus{Current: st.Current, Migrations: []jsonMigration{}}
+	for _, m := range st.Migrations {
+		j := jsonMigration{Version: m.Version, Name: m.Name, State: string(m.State), Checksum: m.Checksum, File: m.File, Error: m.Error}
+		if m.AppliedAt != nil {
+			j.AppliedAt = rfc3339(*m.AppliedAt)
+			d := ms(m.Duration)
+			j.DurationMS = &d
+		}
+		doc.Migrations = append(doc.Migrations, j)
+	}
+	return doc
+}
+
+func (p *printer) status(st runner.Status) {
+	if p.json {
+		p.writeJSON(statusJSON(st))
+		return
+	}
+	t := tablewriter.NewTable(p.stdout,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+	)
+	t.Header("VERSION", "NAME", "STATE", "APPLIED AT", "DURATION")
+	counts := map[runner.State]int{}
+	for _, m := range st.Migrations {
+		counts[m.State]++
+		at, dur := "", ""
+		if m.AppliedAt != nil {
+			at = m.AppliedAt.Local().Format("2006-01-02 15:04:05")
+			dur = fmtDuration(m.Duration)
+		}
+		t.Append([]string{fmtVersion(m.Version), m.Name, p.state(m.State), at, dur})
+	}
+	t.Render()
+	cur := "none"
+	if st.Current != nil {
+		cur = fmtVersion(*st.Current)
+	}
+	var parts []string
+	for _, s := range []runner.State{runner.Applied, runner.Pending, runner.Changed, runner.Missing, runner.Failed} {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no migrations")
+	}
+	fmt.Fprintf(p.stdout, "current version: %s (%s)\n", cur, strings.Join(parts, ", "))
+	for _, m := range st.Migrations {
+		if m.State == runner.Failed && m.Error != "" {
+			fmt.Fprintf(p.stdout, "%s %s %s: %s\n", p.paint(color.FgRed)("failed"), fmtVersion(m.Version), m.Name, m.Error)
+		}
+	}
+}
+
+func (p *printer) state(s runner.State) string {
+	switch s {
+	case runner.Applied:
+		return p.paint(color.FgGreen)(string(s))
+	case runner.Pending:
+		return p.paint(color.FgCyan)(string(s))
+	default:
+		return p.paint(color.FgRed, color.Bold)(string(s))
+	}
+}
+
+func (p *printer) validated(st runner.Status) {
+	pending := 0
+	for _, m := range st.Migrations {
+		if m.State == runner.Pending {
+			pending++
+		}
+	}
+	if p.json {
+		p.writeJSON(struct {
+			Valid bool `json:"valid"`
+			jsonStatus
+		}{true, statusJSON(st)})
+		return
+	}
+	if p.quiet {
+		return
+	}
+	fmt.Fprintf(p.stdout, "%s %s checked, %d pending; files and history agree\n", p.paint(color.FgGreen)("valid:"), plural(len(st.Migrations), "migration"), pending)
+}
+
+func (p *printer) repaired(changes []runner.RepairChange) {
+	if p.json {
+		type change struct {
+			Version int64  `json:"version"`
+			Name    string `json:"name"`
+			Action  string `json:"action"`
+			Old     string `json:"old,omitempty"`
+			New     string `json:"new,omitempty"`
+		}
+		doc := struct {
+			Changes []change `json:"changes"`
+		}{Changes: []change{}}
+		for _, c := range changes {
+			doc.Changes = append(doc.Changes, change{c.Version, c.Name, string(c.Action), c.Old, c.New})
+		}
+		p.writeJSON(doc)
+		return
+	}
+	if p.quiet {
+		return
+	}
+	for _, c := range changes {
+		v := fmtVersion(c.Version) + " " + c.Name
+		switch c.Action {
+		case runner.RemovedFailed:
+			fmt.Fprintf(p.stdout, "removed failed row %s (it said: %s)\n", v, c.Old)
+		case runner.UpdatedChecksum:
+			fmt.Fprintf(p.stdout, "updated checksum   %s: %s → %s\n", v, c.Old, c.New)
+		case runner.UpdatedName:
+			fmt.Fprintf(p.stdout, "updated name       %s: %s → %s\n", v, c.Old, c.New)
+		}
+	}
+	if len(changes) == 0 {
+		fmt.Fprintln(p.stdout, "nothing to repair: the history matches the files")
+	} else {
+		fmt.Fprintf(p.stdout, "repaired: %s\n", plural(len(changes), "change"))
+	}
+}
+
+func (p *printer) created(path string) {
+	if p.json {
+		p.writeJSON(map[string]string{"created": path})
+		return
+	}
+	if !p.quiet {
+		fmt.Fprintf(p.stdout, "created %s\n", path)
+	}
+}
+
+func (p *printer) health(h pgdb.Health) {
+	if p.json {
+		p.writeJSON(h)
+		return
+	}
+	if h.Healthy {
+		if !p.quiet {
+			fmt.Fprintf(p.stdout, "%s PostgreSQL %s, round trip %s\n", p.paint(color.FgGreen)("healthy:"), h.ServerVersion, fmtDuration(h.Latency))
+		}
+		return
+	}
+	fmt.Fprintf(p.stderr, "%s %s\n", p.paint(color.FgRed, color.Bold)("unhealthy:"), h.Error)
+}
+
+func (p *printer) version(v, c, d string) {
+	if p.json {
+		p.writeJSON(map[string]string{"version": v, "commit": c, "date": d})
+		return
+	}
+	fmt.Fprintf(p.stdout, "pgmig %s (commit %s, built %s)\n", v, c, d)
+}
+
+// retrying says why a step waits and who it waits for. It goes to stderr in
+// the default output: the person deploying needs to know which session to
+// look at.
+func (p *printer) retrying(e runner.Event) {
+	if p.json || p.quiet {
+		return
+	}
+	yellow := p.paint(color.FgYellow, color.Bold)
+	fmt.Fprintf(p.stderr, "%s %s %s hit its lock timeout (retry %d of %d in %s)\n",
+		yellow("lock timeout:"), fmtVersion(e.Step.Version), e.Step.Name, e.Retry.Attempt, e.Retry.Max, fmtDuration(e.Retry.Wait))
+	if len(e.Retry.Blockers) == 0 {
+		fmt.Fprintln(p.stderr, "  the blocking session let go before it could be identified")
+	}
+	for _, b := range e.Retry.Blockers {
+		fmt.Fprintf(p.stderr, "  blocked by pid %d (user %q, application_name %q, %s, in transaction for %s): %s\n",
+			b.PID, b.User, b.ApplicationName, b.State, fmtDuration(b.InTransaction), oneLine(b.Query))
+	}
+}
+
+// progress prints a heartbeat for a long statement, on a terminal only.
+func (p *printer) progress(e runner.Event) {
+	if p.json || p.quiet || !p.heartbeat {
+		return
+	}
+	pr := e.Progress
+	var b strings.Builder
+	fmt.Fprintf(&b, "… %s %s running for %s", fmtVersion(e.Step.Version), e.Step.Name, fmtDuration(pr.Elapsed))
+	if pr.Statement > 0 {
+		fmt.Fprintf(&b, ", statement %d", pr.Statement)
+	}
+	if pr.Phase != "" {
+		fmt.Fprintf(&b, ", %s %s: %s", pr.Index, onRel(pr.Relation), pr.Phase)
+		if pr.Blocks > 0 {
+			fmt.Fprintf(&b, " %.0f%%", 100*float64(pr.BlocksDone)/float64(pr.Blocks))
+		} else if pr.Tuples > 0 {
+			fmt.Fprintf(&b, " %.0f%%", 100*float64(pr.TuplesDone)/float64(pr.Tuples))
+		}
+	}
+	if len(pr.Blockers) > 0 {
+		pids := make([]string, len(pr.Blockers))
+		for i, bl := range pr.Blockers {
+			pids[i] = fmt.Sprint(bl.PID)
+		}
+		fmt.Fprintf(&b, ", waiting for a lock held by pid %s", strings.Join(pids, ", "))
+	} else if pr.WaitEvent != "" {
+		fmt.Fprintf(&b, ", waiting on %s", pr.WaitEvent)
+	}
+	fmt.Fprintln(p.stderr, b.String())
+}
+
+type jsonLock struct {
+	Relation string `json:"relation"`
+	Kind     string `json:"kind"`
+	Mode     string `json:"mode"`
+	Blocking bool   `json:"blocking"`
+}
+
+type jsonRehearsal struct {
+	Version    int64      `json:"version"`
+	Name       string     `json:"name"`
+	DurationMS *float64   `json:"duration_ms"`
+	Skipped    string     `json:"skipped,omitempty"`
+	Locks      []jsonLock `json:"locks"`
+}
+
+// rehearsal prints what each rehearsed migration did.
+func (p *printer) rehearsal(rep runner.Report, total time.Duration) {
+	if p.json {
+		doc := struct {
+			Rehearsed []jsonRehearsal `json:"rehearsed"`
+			Current   *int64          `json:"current"`
+			DryRun    bool            `json:"dry_run"`
+		}{Rehearsed: []jsonRehearsal{}, Current: rep.Current, DryRun: true}
+		for _, r := range rep.Rehearsed {
+			j := jsonRehearsal{Version: r.Step.Version, Name: r.Step.Name, Skipped: r.Skipped, Locks: []jsonLock{}}
+			if r.Skipped == "" {
+				d := ms(r.Step.Duration)
+				j.DurationMS = &d
+			}
+			for _, l := range r.Locks {
+				j.Locks = append(j.Locks, jsonLock(l))
+			}
+			doc.Rehearsed = append(doc.Rehearsed, j)
+		}
+		enc := json.NewEncoder(p.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(doc)
+		return
+	}
+	if p.quiet {
+		return
+	}
+	red := p.paint(color.FgRed, color.Bold)
+	blocking := 0
+	for _, r := range rep.Rehearsed {
+		if r.Skipped != "" {
+			fmt.Fprintf(p.stdout, "%s %s: not rehearsed: %s\n", fmtVersion(r.Step.Version), r.Step.Name, r.Skipped)
+			continue
+		}
+		fmt.Fprintf(p.stdout, "%s %s (%s)\n", fmtVersion(r.Step.Version), r.Step.Name, fmtDuration(r.Step.Duration))
+		for _, l := range r.Locks {
+			flag := ""
+			if l.Blocking {
+				flag = "  " + red("blocks every read and write of a table with rows")
+				blocking++
+			}
+			fmt.Fprintf(p.stdout, "    %-22s %s %s%s\n", l.Mode, l.Kind, l.Relation, flag)
+		}
+	}
+	fmt.Fprintf(p.stdout, "rehearsed %s in %s and rolled back; nothing changed", plural(len(rep.Rehearsed), "migration"), fmtDuration(total))
+	if blocking > 0 {
+		fmt.Fprintf(p.stdout, "; %s", red(plural(blocking, "blocking lock")))
+	}
+	fmt.Fprintln(p.stdout)
+}
