@@ -64,7 +64,7 @@ func TestTableModeStalledHolderIsFenced(t *testing.T) {
 		c := direct(t, dbURL)
 		args := []string{"--source", src, "--lock-mode", "table", "--lock-ttl", "2s", "--lock-timeout", "60s", "up"}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		a := pgmig(ctx, b.URL(dbURL), args...)
+		a := pgmig(ctx, t, b.URL(dbURL), args...)
 		var aout, aerr bytes.Buffer
 		a.Stdout, a.Stderr = &aout, &aerr
 		if err := a.Start(); err != nil {
@@ -84,7 +84,7 @@ func TestTableModeStalledHolderIsFenced(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		a.Process.Signal(syscall.SIGSTOP)
-		bcmd := pgmig(ctx, b.URL(dbURL), args...)
+		bcmd := pgmig(ctx, t, b.URL(dbURL), args...)
 		var bout, berr bytes.Buffer
 		bcmd.Stdout, bcmd.Stderr = &bout, &berr
 		if err := bcmd.Start(); err != nil {
