@@ -26,7 +26,9 @@ func TestSessionLockLostAtCommitIsHarmless(t *testing.T) {
 	ctx := context.Background()
 	key := lock.Key(runner.DefaultTable)
 	hi, lo := int64(uint64(key)>>32), int64(uint64(key)&0xffffffff)
-	holding := fmt.Sprintf(`locktype = 'advisory' AND granted AND mode = 'ExclusiveLock' AND classid::bigint = %d AND objid::bigint = %d AND objsubid = 1`, hi, lo)
+	// In this test's database only: other tests lock the same table name.
+	holding := fmt.Sprintf(`locktype = 'advisory' AND granted AND mode = 'ExclusiveLock' AND classid::bigint = %d AND objid::bigint = %d AND objsubid = 1
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, hi, lo)
 	files := fstest.MapFS{
 		"001_setup.sql": mig(`CREATE SEQUENCE attempts;
 CREATE TABLE probe (v int);
