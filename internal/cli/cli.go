@@ -42,6 +42,12 @@ func (b Build) Run(ctx context.Context, args []string, stdout, stderr io.Writer)
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
 	a := &cliApp{stdout: out, stderr: stderr, terminal: isTerminal(stdout), build: b}
+	if words, ok := completionRequest(args); ok {
+		// Before urfave/cli parses anything: a completion request is
+		// answered from the definitions alone, never by running a command.
+		complete(out, newApp(a), words)
+		return 0
+	}
 	// Settle the output format before parsing, so that even a usage error
 	// is reported as JSON when JSON was asked for.
 	a.out = newPrinter(out, stderr, formatFromArgs(args) == "json", false, false)
@@ -87,7 +93,6 @@ func newApp(a *cliApp) *cli.App {
 		ErrWriter:            a.stderr,
 		Flags:                flags,
 		HideHelpCommand:      true,
-		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usage(err)
