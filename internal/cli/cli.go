@@ -84,16 +84,16 @@ func newApp(a *cliApp) *cli.App {
 	// from parallel tests.
 	flags := append(append(append(globalFlags(), safetyFlags()...), targetFlags()...), &cli.BoolFlag{Name: "version", Usage: "print the version and exit"}, helpFlag())
 	app := &cli.App{
-		Name:                 "pgmig",
-		Usage:                "PostgreSQL schema migrations: safe, fast, clear when something goes wrong",
-		Version:              v,
-		HideVersion:          true,
-		HideHelp:             true, // see helpFlag
-		Writer:               a.stdout,
-		ErrWriter:            a.stderr,
-		Flags:                flags,
-		HideHelpCommand:      true,
-		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
+		Name:            "pgmig",
+		Usage:           "PostgreSQL schema migrations: safe, fast, clear when something goes wrong",
+		Version:         v,
+		HideVersion:     true,
+		HideHelp:        true, // see helpFlag
+		Writer:          a.stdout,
+		ErrWriter:       a.stderr,
+		Flags:           flags,
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {}, // run maps errors to exit codes
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usage(err)
 		},

@@ -162,8 +162,8 @@ _pgmig_complete
 printf '%s\n' "${COMPREPLY[@]}"
 `
 	tests := []struct {
-		name    string
-		words   []string // after the program name; the last is the one being completed
+		name  string
+		words []string // after the program name; the last is the one being completed
 		want  []string // every one of these, in any order
 		exact bool     // and nothing else
 	}{
