@@ -20,6 +20,9 @@ type cliApp struct {
 	urls   []string
 	out    *printer
 	logger *slog.Logger
+	// urlFlag: --database-url or -d is on the command line (then an
+	// empty value is a usage error, not the libpq defaults).
+	urlFlag bool
 	// terminal: the process's stdout is a terminal (stdout itself is a
 	// buffer in front of it).
 	terminal bool
@@ -52,6 +55,7 @@ func (b Build) Run(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// is reported as JSON when JSON was asked for.
 	a.out = newPrinter(out, stderr, formatFromArgs(args) == "json", false, false)
 	args, a.urls = repeatedURLs(args)
+	a.urlFlag = urlFlagGiven(args)
 	app := newApp(a)
 	err := app.RunContext(ctx, hoistGlobalFlags(app.Flags, args))
 	if err == nil {
@@ -110,7 +114,13 @@ func newApp(a *cliApp) *cli.App {
 		Commands: a.commands(),
 	}
 	app.Description = description
+	for _, f := range app.Flags {
+		unsetEmptyEnv(f)
+	}
 	for _, cmd := range app.Commands {
+		for _, f := range cmd.Flags {
+			unsetEmptyEnv(f)
+		}
 		cmd.HideHelpCommand = true
 		cmd.HideHelp = true
 		cmd.Flags = append(cmd.Flags, helpFlag())
@@ -132,6 +142,14 @@ func helpFlag() cli.Flag {
 
 // setup resolves the global flags into the printer and logger.
 func (a *cliApp) setup(c *cli.Context) error {
+	if a.urlFlag && c.String("database-url") == "" {
+		return usagef("--database-url is empty; leave it out to use PGMIG_DATABASE_URL, DATABASE_URL or the libpq defaults")
+	}
+	for _, u := range a.urls {
+		if u == "" {
+			return usagef("--database-url is empty in one of its %d uses", len(a.urls))
+		}
+	}
 	format := c.String("format")
 	if format != "text" && format != "json" {
 		return usagef("--format %q: want text or json", format)

@@ -112,7 +112,8 @@ func (a *cliApp) session(c *cli.Context) (*session, error) {
 	defer cancel()
 	connected := make(chan conn, 1)
 	go func() {
-		db, err := a.dial(connCtx, c, c.String("database-url"), "--database-url")
+		url, from := a.databaseURL(c)
+		db, err := a.dial(connCtx, c, url, from)
 		connected <- conn{db, err}
 	}()
 	ms, err := a.readSource(c)
@@ -180,12 +181,14 @@ func (a *cliApp) newRunner(c *cli.Context, db *pgdb.DB, ms []source.Migration, u
 
 // connect opens a small pool on --database-url.
 func (a *cliApp) connect(c *cli.Context) (*pgdb.DB, error) {
-	return a.dial(c.Context, c, c.String("database-url"), "--database-url")
+	url, from := a.databaseURL(c)
+	return a.dial(c.Context, c, url, from)
 }
 
-// dial opens a small pool on connString with the connection flags; flag
-// names the flag connString came from, for the error.
-func (a *cliApp) dial(ctx context.Context, c *cli.Context, connString, flag string) (*pgdb.DB, error) {
+// dial opens a small pool on connString with the connection flags; from
+// names the flag or environment variable connString came from, for the
+// error ("" for the libpq defaults).
+func (a *cliApp) dial(ctx context.Context, c *cli.Context, connString, from string) (*pgdb.DB, error) {
 	cfg := pgdb.Config{
 		MinConns:        1,
 		MaxConns:        4,
@@ -212,8 +215,11 @@ func (a *cliApp) dial(ctx context.Context, c *cli.Context, connString, flag stri
 		return db, nil
 	case errors.As(err, &cse), errors.As(err, &pce):
 		// A connection string that does not parse is a bad flag value.
-		return nil, usage(fmt.Errorf("%s: %w", flag, err))
-	case connString == "" && flag == "--database-url":
+		if from == "" {
+			from = "the libpq defaults"
+		}
+		return nil, usage(fmt.Errorf("%s: %w", from, err))
+	case connString == "" && from == "":
 		return nil, fmt.Errorf("no --database-url, PGMIG_DATABASE_URL or DATABASE_URL; with the libpq defaults (PGHOST, PGPORT, PGUSER, PGDATABASE): %w", err)
 	default:
 		// pgdb's error already names the (redacted) server.

@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestDatabaseURLResolution: an empty variable counts as unset (what a
+// missing CI secret looks like), an empty --database-url is a usage error,
+// and a bad connection string is named by where it came from.
+func TestDatabaseURLResolution(t *testing.T) {
+	t.Parallel()
+	// The libpq defaults lead nowhere, so landing on them shows.
+	nowhere := []string{"PGHOST=127.0.0.1", "PGPORT=1", "PGMIG_CONNECT_TIMEOUT=200ms"}
+	tests := []struct {
+		name    string
+		env     []string
+		args    []string
+		code    int
+		applied bool     // up reached the test's database
+		want    []string // in stderr (or the JSON document)
+	}{
+		{name: "empty PGMIG_DATABASE_URL falls through to DATABASE_URL", env: []string{"PGMIG_DATABASE_URL=", "DATABASE_URL=TESTDB"}, code: 0, applied: true},
+		{name: "PGMIG_DATABASE_URL wins over DATABASE_URL", env: []string{"PGMIG_DATABASE_URL=TESTDB", "DATABASE_URL=postgres://u@127.0.0.1:1/x"}, code: 0, applied: true},
+		{name: "both empty mean the libpq defaults", env: []string{"PGMIG_DATABASE_URL=", "DATABASE_URL="}, code: 1, want: []string{"no --database-url, PGMIG_DATABASE_URL or DATABASE_URL", "127.0.0.1"}},
+		{name: "empty flag is a usage error", env: []string{"DATABASE_URL=TESTDB"}, args: []string{"-d", ""}, code: 2, want: []string{"--database-url is empty"}},
+		{name: "empty inline flag is a usage error", env: []string{"PGMIG_DATABASE_URL=TESTDB"}, args: []string{"--database-url="}, code: 2, want: []string{"--database-url is empty"}},
+		{name: "bad flag value named", args: []string{"-d", "mysql://u:hunter2@h/db"}, code: 2, want: []string{"--database-url: cannot parse"}},
+		{name: "bad PGMIG_DATABASE_URL named", env: []string{"PGMIG_DATABASE_URL=Postgres://u:hunter2@h/db"}, code: 2, want: []string{"PGMIG_DATABASE_URL: cannot parse"}},
+		{name: "bad DATABASE_URL named", env: []string{"PGMIG_DATABASE_URL=", "DATABASE_URL=mysql2://app:hunter2@db/app"}, code: 2, want: []string{"DATABASE_URL: cannot parse", "mysql2://app:xxxxx@db/app"}},
+		{name: "bad DATABASE_URL in JSON", env: []string{"DATABASE_URL=postgres://app:hunter2@t/kEy9@db/shop"}, args: []string{"--format", "json"}, code: 2, want: []string{`"message": "DATABASE_URL: cannot parse`, `"code": 2`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := newDB(t)
+			env := append([]string{}, nowhere...)
+			for _, kv := range tc.env {
+				env = append(env, strings.Replace(kv, "TESTDB", db, 1))
+			}
+			r := exe(t, env, append(append([]string{}, tc.args...), "up", "--source", "builtin")...)
+			wantCode(t, r, tc.code)
+			wantContains(t, "output", r.stdout+r.stderr, tc.want...)
+			if strings.Contains(r.stdout+r.stderr, "hunter2") {
+				t.Errorf("the password is printed:\n%s", r)
+			}
+			c := connect(t, db)
+			wantRelations(t, c, tc.applied, "public.pgmig_migrations", "users")
+		})
+	}
+}
