@@ -61,6 +61,9 @@ func (b Build) Run(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err == nil {
 		return 0
 	}
+	if sig := signaled(ctx); sig != nil {
+		err = interrupted(sig, err, a.out.done)
+	}
 	var ee *exitError
 	if !errors.As(err, &ee) {
 		// Not from a command's action: urfave/cli refused the command line.

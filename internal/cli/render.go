@@ -26,6 +26,9 @@ type printer struct {
 	quiet          bool
 	// heartbeat: stderr is a terminal, so long statements get progress lines.
 	heartbeat bool
+	// done lists the steps that finished, in order, for the message of a
+	// run a signal stops.
+	done []runner.Step
 }
 
 func newPrinter(stdout, stderr io.Writer, asJSON, colour, quiet bool) *printer {

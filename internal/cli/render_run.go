@@ -16,6 +16,9 @@ import (
 
 // event prints a line per migration as it finishes, and says why a run waits.
 func (p *printer) event(e runner.Event) {
+	if e.Kind == runner.StepFinished {
+		p.done = append(p.done, e.Step)
+	}
 	if p.json || p.quiet {
 		return
 	}
