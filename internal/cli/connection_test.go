@@ -1,8 +1,13 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestDatabaseURLResolution: an empty variable counts as unset (what a
@@ -47,5 +52,45 @@ func TestDatabaseURLResolution(t *testing.T) {
 			c := connect(t, db)
 			wantRelations(t, c, tc.applied, "public.pgmig_migrations", "users")
 		})
+	}
+}
+
+// TestTargetNamed: every command that connects names its database (host,
+// port, database, table; never the password) before its first change, in
+// text, and as "target" in JSON.
+func TestTargetNamed(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	cfg, err := pgx.ParseConfig(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Trust authentication ignores the password; it must not show.
+	withPassword := fmt.Sprintf("postgres://%s:Sekr3tPw@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, cfg.Database)
+	want := fmt.Sprintf("target: database %s on %s:%d, table app.history\n", cfg.Database, cfg.Host, cfg.Port)
+	for _, cmd := range [][]string{{"status"}, {"validate"}, {"up", "--to", "2"}, {"rollback"}, {"redo"}, {"baseline", "--version", "2"}, {"repair"}} {
+		var both bytes.Buffer
+		code := Run(context.Background(), append([]string{"pgmig", "-d", withPassword, "-s", "builtin", "--table", "app.history"}, cmd...), &both, &both)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s", cmd, code, both.String())
+		}
+		out := both.String()
+		if !strings.HasPrefix(out, want) {
+			t.Errorf("%s does not begin by naming its target %q:\n%s", cmd, want, out)
+		}
+		// The same again in JSON (baseline then refuses: its error
+		// document names the target too).
+		r := inproc(t, append([]string{"-d", withPassword, "-s", "builtin", "--table", "app.history", "--format", "json"}, cmd...)...)
+		var doc struct {
+			Target *jsonTarget `json:"target"`
+		}
+		oneJSON(t, r.stdout, &doc)
+		wantTarget := jsonTarget{Host: cfg.Host, Port: cfg.Port, Database: cfg.Database, Table: "app.history"}
+		if doc.Target == nil || *doc.Target != wantTarget {
+			t.Errorf("%s: JSON target %+v, want %+v", cmd, doc.Target, wantTarget)
+		}
+		if strings.Contains(out+r.stdout+r.stderr, "Sekr3tPw") {
+			t.Errorf("%s printed the password", cmd)
+		}
 	}
 }

@@ -133,6 +133,9 @@ func (a *cliApp) session(c *cli.Context) (*session, error) {
 		cn.db.Close()
 		return nil, err
 	}
+	// Named before anything changes: the user sees which database this is
+	// (the libpq defaults may lead elsewhere than they think).
+	a.out.targetLine(targetOf(cn.db, c.String("table")))
 	return &session{ms: ms, db: cn.db, r: r}, nil
 }
 

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -381,9 +380,7 @@ func (p *printer) rehearsal(rep runner.Report, total time.Duration) {
 			}
 			doc.Rehearsed = append(doc.Rehearsed, j)
 		}
-		enc := json.NewEncoder(p.stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(doc)
+		p.writeJSON(doc)
 		return
 	}
 	if p.quiet {
