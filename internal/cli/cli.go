@@ -23,6 +23,8 @@ type cliApp struct {
 	// urlFlag: --database-url or -d is on the command line (then an
 	// empty value is a usage error, not the libpq defaults).
 	urlFlag bool
+	// args is the command line, to echo a flag as it was spelled.
+	args []string
 	// terminal: the process's stdout is a terminal (stdout itself is a
 	// buffer in front of it).
 	terminal bool
@@ -56,6 +58,8 @@ func (b Build) Run(ctx context.Context, args []string, stdout, stderr io.Writer)
 	a.out = newPrinter(out, stderr, formatFromArgs(args) == "json", false, false)
 	args, a.urls = repeatedURLs(args)
 	a.urlFlag = urlFlagGiven(args)
+	args = helpArgs(args)
+	a.args = args
 	app := newApp(a)
 	err := app.RunContext(ctx, hoistGlobalFlags(app.Flags, args))
 	if err == nil {
@@ -78,7 +82,7 @@ func (b Build) Run(ctx context.Context, args []string, stdout, stderr io.Writer)
 func markAction(fn cli.ActionFunc) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if err := fn(c); err != nil {
-			return exit(err)
+			return exit(withHint(err))
 		}
 		return nil
 	}
@@ -101,13 +105,13 @@ func newApp(a *cliApp) *cli.App {
 		Flags:           flags,
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {}, // run maps errors to exit codes
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usage(err)
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usage(a.explainUsage(c, err))
 		},
 		Before: a.setup,
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usagef("unknown command %q; run `pgmig --help` for the list", c.Args().First())
+				return unknownCommand(c.App, c.Args().First())
 			}
 			if c.Bool("version") {
 				return a.version(c)
