@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmig/pgmig/internal/pgtest"
 )
 
 // TestDatabaseURLResolution: an empty variable counts as unset (what a
@@ -93,4 +96,53 @@ func TestTargetNamed(t *testing.T) {
 			t.Errorf("%s printed the password", cmd)
 		}
 	}
+}
+
+// TestUnreachableServer: pgmig gives up with one error naming host:port
+// and the last cause; on a terminal it shows the wait meanwhile.
+func TestUnreachableServer(t *testing.T) {
+	t.Parallel()
+	t.Run("not a terminal", func(t *testing.T) {
+		t.Parallel()
+		r := exe(t, nil, "status", "--source", "builtin", "-d", "postgres://u:Sekr3tPw@127.0.0.1:1/db", "--connect-timeout", "1s")
+		wantCode(t, r, 1)
+		want := "error: cannot connect to 127.0.0.1:1 (database db, user u): connection refused; gave up after 1s\n"
+		if r.stderr != want {
+			t.Errorf("stderr %q, want exactly %q", r.stderr, want)
+		}
+	})
+	t.Run("role that does not exist", func(t *testing.T) {
+		t.Parallel()
+		cfg, err := pgx.ParseConfig(newDB(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// sslmode=prefer: pgx tries TLS, then plain; only the server's
+		// answer is the cause.
+		url := fmt.Sprintf("postgres://pgmig_no_such_role:Sekr3tPw@%s:%d/%s?sslmode=prefer", cfg.Host, cfg.Port, cfg.Database)
+		r := exe(t, nil, "status", "--source", "builtin", "-d", url)
+		wantCode(t, r, 1)
+		if n := strings.Count(r.stderr, "error:"); n != 1 {
+			t.Errorf("%d error lines, want 1:\n%s", n, r.stderr)
+		}
+		wantContains(t, "stderr", r.stderr, fmt.Sprintf("cannot connect to %s:%d", cfg.Host, cfg.Port), `role "pgmig_no_such_role" does not exist (SQLSTATE 28000)`)
+		if strings.Contains(r.stderr, "tls") || strings.Contains(r.stderr, "Sekr3tPw") {
+			t.Errorf("stderr holds a TLS line or the password:\n%s", r.stderr)
+		}
+	})
+	t.Run("terminal", func(t *testing.T) {
+		t.Parallel()
+		scriptBin, err := exec.LookPath("script")
+		if err != nil {
+			t.Fatal("script (util-linux) is needed to run pgmig on a pseudo-terminal")
+		}
+		// script runs the command on a pseudo-terminal: stderr is a TTY.
+		cmd := exec.Command(scriptBin, "-qec", pgtest.Binary(t)+" status --source builtin -d postgres://u@127.0.0.1:1/db --connect-timeout 2500ms", "/dev/null")
+		out, _ := cmd.CombinedOutput()
+		s := string(out)
+		wantContains(t, "terminal", s, "\rwaiting for 127.0.0.1:1 … 0s", "waiting for 127.0.0.1:1 … 2s", "cannot connect to 127.0.0.1:1 (database db, user u): connection refused; gave up after 2.5s")
+		if n := strings.Count(s, "error:"); n != 1 {
+			t.Errorf("%d error lines, want 1:\n%q", n, s)
+		}
+	})
 }

@@ -234,6 +234,15 @@ func (a *cliApp) dial(ctx context.Context, c *cli.Context, connString, from stri
 	if c.Duration("lock-ttl") <= 0 {
 		return nil, usagef("--lock-ttl %s: want a positive duration", c.Duration("lock-ttl"))
 	}
+	// What Open will parse, to name the server while waiting and when
+	// giving up; pgdb refuses a string whose password could spill into
+	// the host or the database name.
+	pc, _ := pgconn.ParseConfig(connString)
+	if pc != nil && isTerminal(a.stderr) && !a.out.quiet {
+		wl := &waitLine{w: a.stderr, where: servers(pc)}
+		cfg.OnRetry = wl.retry
+		defer wl.done()
+	}
 	db, err := pgdb.Open(ctx, connString, cfg)
 	var cse *pgdb.ConnStringError
 	var pce *pgconn.ParseConfigError
@@ -247,9 +256,8 @@ func (a *cliApp) dial(ctx context.Context, c *cli.Context, connString, from stri
 		}
 		return nil, usage(fmt.Errorf("%s: %w", from, err))
 	case connString == "" && from == "":
-		return nil, fmt.Errorf("no --database-url, PGMIG_DATABASE_URL or DATABASE_URL; with the libpq defaults (PGHOST, PGPORT, PGUSER, PGDATABASE): %w", err)
+		return nil, fmt.Errorf("no --database-url, PGMIG_DATABASE_URL or DATABASE_URL; with the libpq defaults (PGHOST, PGPORT, PGUSER, PGDATABASE): %w", summarizeConnect(err, pc, cfg.ConnectTimeout))
 	default:
-		// pgdb's error already names the (redacted) server.
-		return nil, err
+		return nil, summarizeConnect(err, pc, cfg.ConnectTimeout)
 	}
 }
