@@ -41,10 +41,9 @@ DROP TABLE counters;
 	execSQL(t, db, `SELECT nextval('ticket_seq'), nextval('ticket_seq');
 		INSERT INTO counters DEFAULT VALUES; INSERT INTO counters DEFAULT VALUES;
 		INSERT INTO users (email, username, password_hash) VALUES ('a@example.com', 'a', 'x')`)
-	r := inproc(t, on(db, dir, "drift", "--verbose")...)
+	r := inproc(t, on(db, dir, "drift")...)
 	wantCode(t, r, 0)
 	wantContains(t, "stdout", r.stdout, "no drift: the schema is what the migrations build (5 migrations applied, up to 005; ")
-	wantDropped(t, scratchName(t, r))
 
 	r = inproc(t, on(db, dir, "drift", "--format", "json")...)
 	wantCode(t, r, 0)
@@ -62,7 +61,7 @@ func TestDriftOutOfBand(t *testing.T) {
 	execSQL(t, db, `ALTER TABLE users ADD COLUMN x int; CREATE INDEX users_x ON users (x); DROP INDEX idx_audit_user`)
 	want := []string{"table public.users", "column public.users.x", "index public.users_x", "index public.idx_audit_user"}
 
-	r := inproc(t, on(db, "builtin", "drift", "--verbose")...)
+	r := inproc(t, on(db, "builtin", "drift")...)
 	wantCode(t, r, 3)
 	wantContains(t, "stdout", r.stdout,
 		"drift: 4 objects differ from what the migrations build (4 migrations applied, up to 004):\n",
@@ -71,7 +70,6 @@ func TestDriftOutOfBand(t *testing.T) {
 		"\n+column public.users.x integer\n",
 		"\n+index public.users_x CREATE INDEX users_x ON public.users USING btree (x)\n",
 		"\n-index public.idx_audit_user CREATE INDEX idx_audit_user ON public.audit_log USING btree (user_id)\n")
-	wantDropped(t, scratchName(t, r))
 
 	r = inproc(t, on(db, "builtin", "drift", "--format", "json")...)
 	wantCode(t, r, 3)
@@ -83,36 +81,6 @@ func TestDriftOutOfBand(t *testing.T) {
 	if doc.Drift == nil || !*doc.Drift || !slices.Equal(got, want) || doc.Diff == nil || !strings.Contains(*doc.Diff, "+column public.users.x integer\n") {
 		t.Errorf("JSON:\n%s\nwant objects %q", r.stdout, want)
 	}
-}
-
-// TestDriftAppliedOnly: pending migrations are not built, and a database
-// never migrated is compared with an empty one.
-func TestDriftAppliedOnly(t *testing.T) {
-	t.Parallel()
-	db := pgtest.NewDB(t)
-	r := inproc(t, on(db, "builtin", "drift")...)
-	wantCode(t, r, 0)
-	wantContains(t, "stdout", r.stdout, "no drift: the schema is what the migrations build (no migration applied; ")
-	wantCode(t, inproc(t, on(db, "builtin", "up", "--to", "2")...), 0)
-	r = inproc(t, on(db, "builtin", "drift")...)
-	wantCode(t, r, 0)
-	wantContains(t, "stdout", r.stdout, "(2 migrations applied, up to 002; ")
-
-	// A table made by hand in a database pgmig never touched is drift too.
-	other := pgtest.NewDB(t)
-	execSQL(t, other, "CREATE TABLE t (id int)")
-	r = inproc(t, on(other, "builtin", "drift")...)
-	wantCode(t, r, 3)
-	wantContains(t, "stdout", r.stdout, "  table public.t\n", "--- migrations\n")
-}
-
-// TestDriftCustomTable: a tracking table in a schema of its own.
-func TestDriftCustomTable(t *testing.T) {
-	t.Parallel()
-	db := pgtest.NewDB(t)
-	wantCode(t, inproc(t, on(db, "builtin", "up", "--table", "ops.history")...), 0)
-	r := inproc(t, on(db, "builtin", "drift", "--table", "ops.history")...)
-	wantCode(t, r, 0)
 }
 
 // TestDriftChangedFile: a history the files cannot rebuild is refused.

@@ -57,7 +57,7 @@ func (a *cliApp) up(c *cli.Context) error {
 		}
 		return a.runFleet(c, targets, ms, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
 			if linted != nil {
-				if err := lintGate(ctx, r, *linted); err != nil {
+				if _, err := gatePending(ctx, r, *linted); err != nil {
 					return runner.Report{}, runner.Status{}, err
 				}
 			}
