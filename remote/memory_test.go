@@ -41,7 +41,7 @@ func largeAllocated(fn func()) uint64 {
 func TestFetchMemory(t *testing.T) {
 	srv := newServer(t, true)
 	const limit = 8 << 20
-	endless := srv.handle("/endless.tar.gz", func(w http.ResponseWriter, r *http.Request) {
+	endless := srv.Handle("/endless.tar.gz", func(w http.ResponseWriter, r *http.Request) {
 		buf := make([]byte, 32<<10)
 		for r.Context().Err() == nil {
 			if _, err := w.Write(buf); err != nil {
@@ -51,8 +51,8 @@ func TestFetchMemory(t *testing.T) {
 		}
 	})
 	entry := 8 << 20
-	big := srv.put("/big.tar.gz", tarGzOf(t, member{name: "001_a.sql", body: strings.Repeat("SELECT 1;\n", entry/10)}))
-	bigZip := srv.put("/big.zip", zipOf(t, member{name: "001_a.sql", body: strings.Repeat("SELECT 1;\n", entry/10)}))
+	big := srv.Put("/big.tar.gz", tarGzOf(t, member{name: "001_a.sql", body: strings.Repeat("SELECT 1;\n", entry/10)}))
+	bigZip := srv.Put("/big.zip", zipOf(t, member{name: "001_a.sql", body: strings.Repeat("SELECT 1;\n", entry/10)}))
 
 	cases := []struct {
 		name  string

@@ -35,6 +35,9 @@ type segment struct {
 // one simple-protocol query. Each history row records the server's time
 // since the previous migration ended, kept in a transaction-local setting.
 func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migration) ([]Step, error) {
+	if err := checkLockTable(ctx, s.conn, todo); err != nil {
+		return nil, err
+	}
 	var q strings.Builder
 	q.WriteString("BEGIN;\n")
 	segs := make([]segment, 0, len(todo))
@@ -64,6 +67,9 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 	done, err := execSimple(ctx, s.conn, q.String())
 	if err != nil {
 		rollback(ctx, s)
+		if lt := lockTableFull(ctx, s.conn, todo, err); lt != err {
+			return nil, lt
+		}
 		return nil, locateInBatch(segs, err, done-1)
 	}
 	// COMMIT on its own, as in tryTransaction: never sent by a dead client.
