@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pgmig/pgmig/source"
 )
 
 var (
@@ -70,4 +73,65 @@ func goldenOutput(r result, db string) string {
 	s = jsonAppliedAtRE.ReplaceAllString(s, `"applied_at": "T"`)
 	s = strings.ReplaceAll(s, db, "DB")
 	return testDatabaseRE.ReplaceAllString(s, "DB")
+}
+
+// TestGoldenVerdicts: the commands that judge the migrations, on projects
+// that fail the judgement, print the same text and JSON as
+// testdata/golden/verdict_<case>_<format>.golden, and exit 3. What the
+// checks find is check's and lint's to test; these are the outside.
+func TestGoldenVerdicts(t *testing.T) {
+	t.Parallel()
+	forgottenIndex := map[string]string{"005_add_login_index.sql": `-- pgmig:up
+CREATE INDEX idx_users_last_login ON users (last_login);
+CREATE TABLE login_events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamptz NOT NULL);
+
+-- pgmig:down
+DROP TABLE login_events;
+`}
+	failingDown := map[string]string{"005_login_events.sql": "-- pgmig:up\nCREATE TABLE login_events (id bigint);\n\n-- pgmig:down\nDROP TABLE login_event;\n"}
+	cases := []struct {
+		name  string
+		files map[string]string // over the builtin migrations
+		setup func(t *testing.T, db, dir string)
+		args  []string
+	}{
+		{"verify_down_differs", forgottenIndex, nil, []string{"verify"}},
+		{"verify_down_fails", failingDown, nil, []string{"verify"}},
+		{"drift_out_of_band", nil, func(t *testing.T, db, dir string) {
+			wantCode(t, inproc(t, on(db, dir, "up")...), 0)
+			execSQL(t, db, `ALTER TABLE users ADD COLUMN x int; CREATE INDEX users_x ON users (x); DROP INDEX idx_audit_user`)
+		}, []string{"drift"}},
+		{"drift_changed_file", nil, func(t *testing.T, db, dir string) {
+			wantCode(t, inproc(t, on(db, dir, "up")...), 0)
+			writeFile(t, filepath.Join(dir, "004_create_sessions.sql"), "-- pgmig:up\nCREATE TABLE sessions (id bigint);\n-- pgmig:down\nDROP TABLE sessions;\n")
+		}, []string{"drift"}},
+		{"up_lint_refused", map[string]string{"005_email.sql": "-- pgmig:up\nCREATE INDEX users_email ON users (email);\n-- pgmig:down\nDROP INDEX users_email;\n"},
+			func(t *testing.T, db, dir string) {
+				wantCode(t, inproc(t, on(db, dir, "up", "--to", "4")...), 0)
+			}, []string{"up", "--lint"}},
+	}
+	for _, tc := range cases {
+		for _, format := range []string{"text", "json"} {
+			t.Run(tc.name+"_"+format, func(t *testing.T) {
+				t.Parallel()
+				db, dir := newDB(t), copyFS(t, source.BuiltinFS())
+				for name, body := range tc.files {
+					writeFile(t, filepath.Join(dir, name), body)
+				}
+				if tc.setup != nil {
+					tc.setup(t, db, dir)
+				}
+				r := inproc(t, append(on(db, dir, "--format", format), tc.args...)...)
+				wantCode(t, r, 3)
+				golden(t, "verdict_"+tc.name+"_"+format, strings.ReplaceAll(goldenOutput(r, db), filepath.Clean(dir), "DIR"))
+			})
+		}
+	}
+}
+
+func execSQL(t *testing.T, db, sql string) {
+	t.Helper()
+	if _, err := connect(t, db).Exec(context.Background(), sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
 }

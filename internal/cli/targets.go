@@ -138,3 +138,33 @@ func countOutcome(rs []fleet.Result[targetResult], o fleet.Outcome) int {
 	}
 	return n
 }
+
+// readStatus runs a command that reads a runner.Status and changes
+// nothing (status, validate): over the targets when the target flags name
+// several, else on --database-url, rendered by show.
+func (a *cliApp) readStatus(c *cli.Context, op func(*runner.Runner, context.Context) (runner.Status, error), show func(runner.Status)) error {
+	if targets, ok, err := a.fleetTargets(c); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		ms, err := a.readSource(c)
+		if err != nil {
+			return err
+		}
+		return a.runFleet(c, targets, ms, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
+			st, err := op(r, ctx)
+			return runner.Report{}, st, err
+		})
+	}
+	s, err := a.session(c)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	st, err := op(s.r, c.Context)
+	if err != nil {
+		return err
+	}
+	show(st)
+	return nil
+}
