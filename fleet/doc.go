@@ -14,6 +14,12 @@
 //			return migrate(ctx, t)
 //		})
 //
+// Several processes share one fleet with the databases as their only
+// coordinator: Shard.Select keeps a runner's share of the targets, split by
+// a hash of each target (stable whatever the list's order), and
+// Options.SkipLocked lets runners given the same list drain it together,
+// each putting aside a target whose lock another holds and taking the next.
+//
 // A failed target does not stop the others unless Options.FailFast is set;
 // a failed canary always does. Target names are safe to print: connection
 // strings are named with their password redacted.

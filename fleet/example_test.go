@@ -63,3 +63,28 @@ func ExampleResolve_schemas() {
 	// tenant_acme ok migrated tenant_acme
 	// tenant_globex ok migrated tenant_globex
 }
+
+// Each of four runners keeps its own quarter of the targets; the split
+// depends on each target alone, so every runner computes the same one.
+func ExampleShard() {
+	targets, err := fleet.Resolve(context.Background(), fleet.Spec{URLs: []string{
+		"postgres://app@db1.internal/tenant_a",
+		"postgres://app@db1.internal/tenant_b",
+		"postgres://app@db2.internal/tenant_c",
+		"postgres://app@db2.internal/tenant_d",
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		shard := fleet.Shard{Index: i, Count: 4}
+		for _, t := range shard.Select(targets) {
+			fmt.Println(shard, t.Name)
+		}
+	}
+	// Output:
+	// 0/4 postgres://app@db1.internal/tenant_a
+	// 1/4 postgres://app@db2.internal/tenant_c
+	// 1/4 postgres://app@db2.internal/tenant_d
+	// 3/4 postgres://app@db1.internal/tenant_b
+}

@@ -2,8 +2,11 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/pgmig/pgmig/lock"
 )
 
 // Target is one database, or one schema of a database, to run against.
@@ -28,6 +31,9 @@ const (
 	OK      Outcome = "ok"
 	Failed  Outcome = "failed"
 	Skipped Outcome = "skipped" // not started: a canary failed, --fail-fast, or the run was cancelled
+	// Locked: with Options.SkipLocked, another run held the target's lock
+	// for longer than Options.LockWait; Err is that run's *lock.TimeoutError.
+	Locked Outcome = "locked"
 )
 
 // Result is one target's outcome.
@@ -38,12 +44,20 @@ type Result[T any] struct {
 	Err      error
 	Duration time.Duration
 	Canary   bool
+	// LockBusy counts the tries (Options.SkipLocked) that found the
+	// target's lock held by another run. A target with LockBusy > 0 and
+	// Outcome OK was most likely migrated by that run: this one found it
+	// free later, and whatever was left to do.
+	LockBusy int
 }
 
 // Progress counts targets as the run goes.
 type Progress struct {
 	Total, Done, Failed, Running int
-	Elapsed                      time.Duration
+	// Waiting counts the targets put aside because another run holds their
+	// lock (Options.SkipLocked), to be tried again.
+	Waiting int
+	Elapsed time.Duration
 }
 
 // Options tunes Run. The zero value runs the targets one at a time, all of
@@ -59,7 +73,29 @@ type Options struct {
 	// OnProgress, when set, is called whenever a target starts or ends.
 	// Calls never overlap.
 	OnProgress func(Progress)
+
+	// SkipLocked lets several processes drain one targets list together,
+	// with the databases' own locks as the only coordination. fn must try
+	// the target's lock once rather than wait for it (for a runner:
+	// runner.Options.LockTimeout < 0) and return the *lock.TimeoutError it
+	// gets when another run holds it; such a target is put aside, the next
+	// one runs, and it is tried again later, with a backoff. Once free it
+	// runs like any other: after another run finished it, it has nothing
+	// left to do. A canary found locked is waited for before anything else
+	// starts.
+	SkipLocked bool
+	// LockWait bounds how long, with SkipLocked, a target may stay locked
+	// by other runs from the first try that found it so; after that it is
+	// reported Locked. Zero means lock.DefaultTimeout (5 minutes).
+	LockWait time.Duration
 }
+
+// Busy backoff: the first retry of a locked target comes after
+// busyInitial, each later one after twice the wait before, up to busyMax.
+const (
+	busyInitial = 100 * time.Millisecond
+	busyMax     = 2 * time.Second
+)
 
 // Run calls fn for every target and returns the results in the targets'
 // order. fn is called from several goroutines when Parallel > 1.
@@ -68,10 +104,21 @@ func Run[T any](ctx context.Context, targets []Target, opts Options, fn func(con
 	for i, t := range targets {
 		results[i] = Result[T]{Target: t, Outcome: Skipped}
 	}
+	lockWait := opts.LockWait
+	if lockWait <= 0 {
+		lockWait = lock.DefaultTimeout
+	}
 	start := time.Now()
 	var mu sync.Mutex
 	prog := Progress{Total: len(targets)}
 	stop := false // no more targets start
+	// busy: targets put aside, with when each was first found locked and
+	// when it is due again.
+	type aside struct {
+		since, due time.Time
+		wait       time.Duration
+	}
+	busy := map[int]*aside{}
 	report := func() {
 		if opts.OnProgress != nil {
 			p := prog
@@ -90,59 +137,145 @@ func Run[T any](ctx context.Context, targets []Target, opts Options, fn func(con
 		report()
 		return true
 	}
-	runOne := func(i int, canary bool) bool {
+	// runOne runs target i. It returns whether the target succeeded, and,
+	// when the target was found locked and put aside, the wait before it is
+	// due again (then ok is false and the target is not done).
+	runOne := func(i int, canary bool) (ok bool, again time.Duration) {
 		if !begin() {
-			return false
+			return false, 0
 		}
 		t0 := time.Now()
 		v, err := fn(ctx, targets[i])
-		res := Result[T]{Target: targets[i], Value: v, Err: err, Duration: time.Since(t0), Canary: canary, Outcome: OK}
-		if err != nil {
-			res.Outcome = Failed
-		}
+		res := Result[T]{Target: targets[i], Value: v, Err: err, Duration: time.Since(t0), Canary: canary, Outcome: OK, LockBusy: results[i].LockBusy}
+		var te *lock.TimeoutError
+		locked := opts.SkipLocked && errors.As(err, &te) && ctx.Err() == nil
 		mu.Lock()
 		defer mu.Unlock()
-		results[i] = res
 		prog.Running--
+		if locked {
+			res.LockBusy++
+			a := busy[i]
+			if a == nil {
+				a = &aside{since: t0, wait: busyInitial}
+				busy[i] = a
+				prog.Waiting++
+			} else {
+				a.wait = min(2*a.wait, busyMax)
+			}
+			if time.Since(a.since) < lockWait {
+				results[i].LockBusy = res.LockBusy
+				a.due = time.Now().Add(a.wait)
+				report()
+				return false, a.wait
+			}
+			res.Outcome = Locked
+		}
+		if busy[i] != nil {
+			delete(busy, i)
+			prog.Waiting--
+		}
+		if err != nil && !locked {
+			res.Outcome = Failed
+		}
+		results[i] = res
 		prog.Done++
-		if err != nil {
+		if res.Outcome == Failed {
 			prog.Failed++
 			if opts.FailFast || canary {
 				stop = true
 			}
 		}
 		report()
-		return err == nil
+		return res.Outcome == OK, 0
 	}
 
 	canaries := min(max(opts.Canary, 0), len(targets))
 	for i := 0; i < canaries; i++ {
-		if !runOne(i, true) {
-			return results
+		for {
+			ok, again := runOne(i, true)
+			if again == 0 {
+				if !ok {
+					return results
+				}
+				break
+			}
+			// A canary decides whether the rest runs: wait for it.
+			if sleep(ctx, again) != nil {
+				return results
+			}
 		}
 	}
+
+	// next hands a worker the next target: the first not yet started, else
+	// the put-aside target due first. wait > 0 says to come back then; ok
+	// false that nothing is left for this worker.
+	pending := canaries
+	next := func() (i int, wait time.Duration, ok bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stop || ctx.Err() != nil {
+			return 0, 0, false
+		}
+		if pending < len(targets) {
+			pending++
+			return pending - 1, 0, true
+		}
+		first := -1
+		for j, a := range busy {
+			if a.due.IsZero() {
+				continue // being tried right now by another worker
+			}
+			if first < 0 || a.due.Before(busy[first].due) {
+				first = j
+			}
+		}
+		if first < 0 {
+			if len(busy) > 0 {
+				// Every put-aside target is being tried: one may be put
+				// aside again, so look again shortly.
+				return 0, busyInitial, true
+			}
+			return 0, 0, false
+		}
+		if w := time.Until(busy[first].due); w > 0 {
+			return 0, w, true
+		}
+		busy[first].due = time.Time{}
+		return first, 0, true
+	}
 	parallel := max(opts.Parallel, 1)
-	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < min(parallel, len(targets)-canaries); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				runOne(i, false)
+			for {
+				i, wait, ok := next()
+				switch {
+				case !ok:
+					return
+				case wait > 0:
+					if sleep(ctx, wait) != nil {
+						return
+					}
+				default:
+					runOne(i, false)
+				}
 			}
 		}()
 	}
-	for i := canaries; i < len(targets); i++ {
-		mu.Lock()
-		halted := stop || ctx.Err() != nil
-		mu.Unlock()
-		if halted {
-			break
-		}
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	return results
+}
+
+// sleep waits for d, or until ctx is done, and returns ctx's error then.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

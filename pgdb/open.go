@@ -133,7 +133,7 @@ func open(ctx context.Context, connString string, cfg Config, prepare func(*pgxp
 	if err != nil {
 		return nil, scrub(fmt.Errorf("open pool: %w", err), secrets...)
 	}
-	if err := connectWithRetry(ctx, pool, orDefault(cfg.ConnectTimeout, defaultConnectTimeout)); err != nil {
+	if err := WaitReady(ctx, pool, orDefault(cfg.ConnectTimeout, defaultConnectTimeout)); err != nil {
 		pool.Close()
 		return nil, scrub(fmt.Errorf("connect to %s: %w", describe(connString), err), secrets...)
 	}
@@ -147,9 +147,12 @@ func orDefault[N int32 | time.Duration](v, def N) N {
 	return v
 }
 
-// connectWithRetry pings until the server answers, a permanent error
-// comes, or timeout passes.
-func connectWithRetry(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration) error {
+// WaitReady pings through pool, with exponential backoff, until a server
+// answers, an error comes that Retryable calls permanent, or timeout
+// passes; the error then names the last reason the server did not answer.
+// Open waits so for its first connection; a program that lost its server
+// (a restart, a failover) waits so for it to come back.
+func WaitReady(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -186,30 +189,56 @@ func connectWithRetry(ctx context.Context, pool *pgxpool.Pool, timeout time.Dura
 // Retryable reports whether err, returned while connecting, is worth
 // another attempt: the server is unreachable (connection refused, reset,
 // host or network unreachable, a network timeout), is starting up or
-// shutting down (57P03, 57P01), has no free connection slot (53300), or
-// the connection broke (class 08). Authentication failures (28P01, 28000),
-// a missing database (3D000), a malformed connection string and every
-// other server error are not, nor is a cancelled or expired context.
+// shutting down (57P03, 57P01), has no free connection slot (53300), the
+// connection broke (class 08), or the server is a standby where
+// target_session_attrs asks for a primary (read-write or primary), as it
+// is while a failover promotes one. Authentication failures (28P01,
+// 28000), a missing database (3D000), a malformed connection string and
+// every other server error are not, nor is a cancelled or expired context.
+//
+// A connection string naming several hosts fails with one error per host:
+// one host's permanent failure (a wrong password, a missing database) ends
+// the retries, whatever the others said.
 func Retryable(err error) bool {
-	if err == nil {
+	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
+	return !anyError(err, permanent) && anyError(err, passing)
+}
+
+// permanent tells whether err, one error of a chain, will not change by
+// trying again.
+func permanent(err error) bool {
+	var pgErr *pgconn.PgError
+	var parseErr *pgconn.ParseConfigError
+	switch {
+	case errors.As(err, &pgErr):
+		return !retryableCode(pgErr.Code)
+	case errors.As(err, &parseErr):
+		return true
+	}
+	return false
+}
+
+func retryableCode(code string) bool {
+	switch code {
+	case "57P03", // cannot_connect_now: the server is starting up
+		"57P01", // admin_shutdown: a restart is under way
+		"53300": // too_many_connections
+		return true
+	}
+	return len(code) == 5 && code[:2] == "08" && code != "08P01"
+}
+
+// passing tells whether err, one error of a chain, is a condition that
+// may pass.
+func passing(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "57P03", // cannot_connect_now: the server is starting up
-			"57P01", // admin_shutdown: a restart is under way
-			"53300": // too_many_connections
-			return true
-		}
-		return len(pgErr.Code) == 5 && pgErr.Code[:2] == "08" && pgErr.Code != "08P01"
+		return retryableCode(pgErr.Code)
 	}
-	var parseErr *pgconn.ParseConfigError
-	if errors.As(err, &parseErr) {
-		return false
-	}
-	if errors.Is(err, context.Canceled) {
-		return false
+	if errors.Is(err, pgconn.ErrReadOnlyConnection) || errors.Is(err, pgconn.ErrStandbyConnection) {
+		return true
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) ||
@@ -228,6 +257,27 @@ func Retryable(err error) bool {
 	}
 	var opErr *net.OpError
 	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+// anyError reports whether f holds for err or, where err joins several
+// errors (errors.Join, a connection attempt to several hosts), for any one
+// of them on its own.
+func anyError(err error, f func(error) bool) bool {
+	for e := err; e != nil; {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, sub := range j.Unwrap() {
+				if anyError(sub, f) {
+					return true
+				}
+			}
+			return false
+		}
+		if _, ok := e.(interface{ Unwrap() error }); !ok {
+			break
+		}
+		e = errors.Unwrap(e)
+	}
+	return f(err)
 }
 
 // describe names the server a connection string leads to, for messages:

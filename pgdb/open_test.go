@@ -143,6 +143,14 @@ func TestRetryable(t *testing.T) {
 		{"parse", &pgconn.ParseConfigError{ConnString: "x"}, false},
 		{"canceled", fmt.Errorf("x: %w", context.Canceled), false},
 		{"other", errors.New("boom"), false},
+		{"a standby, read-write wanted", fmt.Errorf("x: %w", pgconn.ErrReadOnlyConnection), true},
+		{"a standby, primary wanted", fmt.Errorf("x: %w", pgconn.ErrStandbyConnection), true},
+		{"two hosts: one down, one a standby", fmt.Errorf("connect: %w", errors.Join(
+			&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, fmt.Errorf("validate: %w", pgconn.ErrReadOnlyConnection))), true},
+		{"two hosts: one down, one refusing the password", errors.Join(
+			&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, pg("28P01")), false},
+		{"two hosts: one misspelt, one starting up", errors.Join(
+			&net.DNSError{Err: "no such host", Name: "nope", IsNotFound: true}, pg("57P03")), true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

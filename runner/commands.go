@@ -26,10 +26,8 @@ type UpOptions struct {
 	SingleTransaction bool
 }
 
-// Up validates, then applies pending migrations in version order, each in
-// its own transaction together with its history row, stopping at the first
-// failure. Nothing pending is an empty Report, not an error.
-func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
+// up is one attempt of Up; res, when set, carries earlier attempts' work.
+func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, error) {
 	if opts.To < 0 || opts.Steps < 0 {
 		return Report{}, invalidOption("--to and --steps must not be negative")
 	}
@@ -61,6 +59,10 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 			return err
 		}
 		p := newPlan(ms, recs)
+		if res != nil && res.again && !res.replan(p, &opts) {
+			rep.Current = p.current()
+			return nil
+		}
 		if err := p.validate(r.opts.AllowOutOfOrder); err != nil {
 			return err
 		}

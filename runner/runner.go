@@ -76,6 +76,11 @@ type Options struct {
 	// (elapsed time, wait event, blockers, index build progress) and
 	// reported as StepProgress events.
 	ProgressInterval time.Duration
+	// ReconnectTimeout, when positive, lets Up survive the loss of its
+	// server, as in a failover: it waits up to this long for a server to
+	// accept a read-write connection again, then takes the lock again,
+	// re-reads the history and goes on (see Up). Zero returns the error.
+	ReconnectTimeout time.Duration
 }
 
 // LockMode says how runs against one tracking table exclude each other.
@@ -119,6 +124,12 @@ const (
 	StepProgress
 	// StepRetrying: a step hit its lock_timeout and will run again; Retry is set.
 	StepRetrying
+	// Reconnecting: the server went away; Up waits for a primary
+	// (Options.ReconnectTimeout). Failover is set.
+	Reconnecting
+	// Reconnected: Up holds the lock again and has re-read the history;
+	// Failover is set, with the steps the failover lost.
+	Reconnected
 )
 
 // Event is progress reported through Options.OnEvent.
@@ -129,6 +140,7 @@ type Event struct {
 	Holder   lock.Holder
 	Progress Progress
 	Retry    Retry
+	Failover Failover
 }
 
 // Retry describes a step about to run again after hitting its lock_timeout.

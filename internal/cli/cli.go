@@ -134,7 +134,7 @@ func (a *cliApp) setup(c *cli.Context) error {
 	switch cmd := c.Args().First(); cmd {
 	case "up", "status", "validate", "":
 	default:
-		for _, f := range []string{"targets", "schemas-query", "parallel", "canary", "fail-fast"} {
+		for _, f := range []string{"targets", "schemas-query", "parallel", "canary", "fail-fast", "shard", "skip-locked"} {
 			if c.IsSet(f) {
 				return usagef("--%s: only up, status and validate run against several targets, not %s", f, cmd)
 			}

@@ -150,6 +150,9 @@ type runnerUse struct {
 	// lease table would be one more object in the snapshots) and keeps to
 	// the files' order.
 	compare bool
+	// tryLock: the lock is tried once, not waited for (--skip-locked); the
+	// fleet comes back to a target another run holds.
+	tryLock bool
 }
 
 // newRunner builds a runner over ms on db with the flags' settings.
@@ -174,6 +177,14 @@ func (a *cliApp) runnerOptions(c *cli.Context, use runnerUse) runner.Options {
 	}
 	if o.Table == "" {
 		o.Table = c.String("table")
+	}
+	if use.tryLock {
+		o.LockTimeout = -1
+	}
+	if !use.compare && c.Command.Name == "up" {
+		// Up survives a failover: it waits for a primary as long as a
+		// first connection may take, then takes the lock again.
+		o.ReconnectTimeout = c.Duration("connect-timeout")
 	}
 	if use.compare {
 		o.LockMode, o.LockTTL, o.AllowOutOfOrder = runner.LockSession, 0, false

@@ -58,6 +58,8 @@ func targetFlags() []cli.Flag {
 		&cli.IntFlag{Name: "parallel", Category: catTargets, Value: 1, Usage: "run `N` targets at once", EnvVars: []string{"PGMIG_PARALLEL"}},
 		&cli.IntFlag{Name: "canary", Category: catTargets, Usage: "run the first `K` targets alone and first; stop if any fails", EnvVars: []string{"PGMIG_CANARY"}},
 		&cli.BoolFlag{Name: "fail-fast", Category: catTargets, Usage: "start no more targets after one fails", EnvVars: []string{"PGMIG_FAIL_FAST"}},
+		&cli.StringFlag{Name: "shard", Category: catTargets, Usage: "keep only shard `I/N` of the targets (0-based; split by a hash of each target, the same whatever the list's order)", EnvVars: []string{"PGMIG_SHARD"}},
+		&cli.BoolFlag{Name: "skip-locked", Category: catTargets, Usage: "up: put a target whose lock another run holds aside and take the next, coming back to it until --lock-timeout, so several runners drain one list", EnvVars: []string{"PGMIG_SKIP_LOCKED"}},
 	}
 }
 

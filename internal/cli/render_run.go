@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/fatih/color"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/runner"
@@ -37,6 +35,20 @@ func (p *printer) event(e runner.Event) {
 			who = e.Holder.String()
 		}
 		fmt.Fprintf(p.stderr, "waiting for the migration lock held by %s…\n", who)
+	case runner.Reconnecting:
+		f := e.Failover
+		in := ""
+		if f.InFlight != nil {
+			in = fmt.Sprintf(" during %s %s", fmtVersion(f.InFlight.Version), f.InFlight.Name)
+		}
+		fmt.Fprintf(p.stderr, "%s the server went away%s (%s); waiting for a primary, then taking the lock again and re-reading the history\n",
+			p.paint(color.FgYellow)("reconnecting"), in, firstLine(f.Err.Error()))
+	case runner.Reconnected:
+		f := e.Failover
+		fmt.Fprintf(p.stderr, "%s after %s\n", p.paint(color.FgYellow)("reconnected"), fmtDuration(f.Waited))
+		for _, st := range f.Lost {
+			fmt.Fprintf(p.stderr, "migration %s %s was committed on the old server but is not in the new primary's history; applying it again\n", fmtVersion(st.Version), st.Name)
+		}
 	}
 }
 
@@ -155,11 +167,7 @@ func (p *printer) status(st runner.Status) {
 		p.writeJSON(statusJSON(st))
 		return
 	}
-	t := tablewriter.NewTable(p.stdout,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-	)
-	t.Header("VERSION", "NAME", "STATE", "APPLIED AT", "DURATION")
+	t := table{header: []string{"VERSION", "NAME", "STATE", "APPLIED AT", "DURATION"}}
 	counts := map[runner.State]int{}
 	for _, m := range st.Migrations {
 		counts[m.State]++
@@ -168,9 +176,9 @@ func (p *printer) status(st runner.Status) {
 			at = m.AppliedAt.Local().Format("2006-01-02 15:04:05")
 			dur = fmtDuration(m.Duration)
 		}
-		t.Append([]string{fmtVersion(m.Version), m.Name, p.state(m.State), at, dur})
+		t.append(fmtVersion(m.Version), m.Name, p.state(m.State), at, dur)
 	}
-	t.Render()
+	t.render(p.stdout)
 	cur := "none"
 	if st.Current != nil {
 		cur = fmtVersion(*st.Current)

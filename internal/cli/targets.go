@@ -25,8 +25,8 @@ func (a *cliApp) fleetTargets(c *cli.Context) (targets []fleet.Target, ok bool, 
 	}
 	switch {
 	case n == 0:
-		if c.Int("parallel") != 1 || c.Int("canary") != 0 || c.Bool("fail-fast") {
-			return nil, false, usagef("--parallel, --canary and --fail-fast need several targets: --targets FILE, --schemas-query SQL or repeated --database-url")
+		if c.Int("parallel") != 1 || c.Int("canary") != 0 || c.Bool("fail-fast") || c.IsSet("shard") || c.Bool("skip-locked") {
+			return nil, false, usagef("--parallel, --canary, --fail-fast, --shard and --skip-locked need several targets: --targets FILE, --schemas-query SQL or repeated --database-url")
 		}
 		return nil, false, nil
 	case n > 1:
@@ -54,7 +54,6 @@ func (a *cliApp) fleetTargets(c *cli.Context) (targets []fleet.Target, ok bool, 
 	var pathErr *fs.PathError
 	switch {
 	case err == nil:
-		return targets, true, nil
 	case errors.Is(err, fleet.ErrSpec), errors.Is(err, fleet.ErrNoTargets), errors.As(err, &pathErr):
 		return nil, false, usage(fmt.Errorf("%s%w", hint, err))
 	default:
@@ -62,6 +61,15 @@ func (a *cliApp) fleetTargets(c *cli.Context) (targets []fleet.Target, ok bool, 
 		// read to its end.
 		return nil, false, fmt.Errorf("%s%w", hint, err)
 	}
+	if spec := c.String("shard"); spec != "" {
+		shard, err := fleet.ParseShard(spec)
+		if err != nil {
+			return nil, false, usagef("--shard: %w", err)
+		}
+		// An empty shard is no error: a matrix job may have nothing to do.
+		targets = shard.Select(targets)
+	}
+	return targets, true, nil
 }
 
 // runFleet runs op against every target and prints one result each. The
@@ -70,6 +78,7 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, migs []source.
 	live := a.out.progressLine()
 	results := fleet.Run(c.Context, targets, fleet.Options{
 		Parallel: c.Int("parallel"), Canary: c.Int("canary"), FailFast: c.Bool("fail-fast"),
+		SkipLocked: c.Bool("skip-locked"), LockWait: c.Duration("lock-timeout"),
 		OnProgress: live.update,
 	}, func(ctx context.Context, t fleet.Target) (targetResult, error) {
 		res := targetResult{Target: t.Name}
@@ -78,7 +87,7 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, migs []source.
 			return res, err
 		}
 		defer db.Close()
-		r, err := a.newRunner(c, db, migs, runnerUse{schema: t.Schema})
+		r, err := a.newRunner(c, db, migs, runnerUse{schema: t.Schema, tryLock: c.Bool("skip-locked")})
 		if err != nil {
 			return res, err
 		}
@@ -119,7 +128,7 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, migs []source.
 	}
 	a.out.targets(out)
 	if worst > 0 {
-		return &exitError{code: worst, printed: true, err: fmt.Errorf("%d of %d targets failed", countFailed(results), len(results))}
+		return &exitError{code: worst, printed: true, err: fmt.Errorf("%d of %d targets failed", countFailed(results)+countOutcome(results, fleet.Locked), len(results))}
 	}
 	if skipped := countOutcome(results, fleet.Skipped); skipped > 0 {
 		return &exitError{code: 1, printed: true, err: fmt.Errorf("%d targets not run", skipped)}

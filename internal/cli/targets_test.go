@@ -212,3 +212,39 @@ func TestTargetsUpLint(t *testing.T) {
 		t.Error("a target with lint errors was migrated")
 	}
 }
+
+// TestShardsSplitTheTargets: the shards of a list, run one after another
+// as matrix jobs would, migrate every target once between them; a shard
+// flag without several targets, or malformed, is a usage error.
+func TestShardsSplitTheTargets(t *testing.T) {
+	t.Parallel()
+	dbs := []string{newDB(t), newDB(t), newDB(t), newDB(t), newDB(t)}
+	file := filepath.Join(t.TempDir(), "targets")
+	writeFile(t, file, strings.Join(dbs, "\n")+"\n")
+	seen := map[string]int{}
+	for i := range 3 {
+		r := inproc(t, "--source", "builtin", "up", "--targets", file, "--shard", fmt.Sprintf("%d/3", i), "--skip-locked", "--format", "json")
+		wantCode(t, r, 0)
+		var rs []fleetResult
+		oneJSON(t, r.stdout, &rs)
+		for _, res := range rs {
+			seen[res.Target]++
+			if res.Outcome != "ok" || len(res.Applied) != 4 {
+				t.Errorf("shard %d, %s: %s with %d applied", i, res.Target, res.Outcome, len(res.Applied))
+			}
+		}
+	}
+	if len(seen) != len(dbs) {
+		t.Fatalf("the shards ran %d of %d targets: %v", len(seen), len(dbs), seen)
+	}
+	for target, n := range seen {
+		if n != 1 {
+			t.Errorf("%s ran in %d shards", target, n)
+		}
+	}
+	for _, db := range dbs {
+		wantVersions(t, connect(t, db), 1, 2, 3, 4)
+	}
+	wantCode(t, inproc(t, "--source", "builtin", "up", "--targets", file, "--shard", "3/3"), 2)
+	wantCode(t, inproc(t, "--source", "builtin", "up", "-d", dbs[0], "--shard", "0/2"), 2)
+}
