@@ -14,6 +14,7 @@ var (
 	jsonDurationRE  = regexp.MustCompile(`"duration_ms": [0-9.]+`)
 	jsonAppliedAtRE = regexp.MustCompile(`"applied_at": "[^"]+"`)
 	testDatabaseRE  = regexp.MustCompile(`pgmig_test_\d+_\d+_\d+`)
+	toastRE         = regexp.MustCompile(`pg_toast_\d+`) // named after the table's OID
 )
 
 // TestGoldenCommands runs each command, in text and in JSON, through one
@@ -31,6 +32,7 @@ func TestGoldenCommands(t *testing.T) {
 		{"status_fresh", []string{"status"}, 0},
 		{"validate", []string{"validate"}, 0},
 		{"up_dry_run", []string{"up", "--dry-run"}, 0},
+		{"up_rehearse", []string{"up", "--rehearse"}, 0},
 		{"up_to_2", []string{"up", "--to", "2"}, 0},
 		{"up", []string{"up"}, 0},
 		{"up_nothing", []string{"up"}, 0},
@@ -55,23 +57,29 @@ func TestGoldenCommands(t *testing.T) {
 				if r.code != st.code {
 					t.Fatalf("%s: want exit %d, got %s", st.name, st.code, r)
 				}
-				golden(t, "cmd_"+st.name+"_"+format, goldenOutput(r, db))
+				golden(t, "cmd_"+st.name+"_"+format, goldenOutput(t, r, db))
 			}
 			// create writes into a directory of the test's own.
 			dir := t.TempDir()
 			r := inproc(t, "--source", dir, "--format", format, "create", "add_orders")
 			wantCode(t, r, 0)
-			golden(t, "cmd_create_"+format, strings.ReplaceAll(goldenOutput(r, db), filepath.Clean(dir), "DIR"))
+			golden(t, "cmd_create_"+format, strings.ReplaceAll(goldenOutput(t, r, db), filepath.Clean(dir), "DIR"))
 		})
 	}
 }
 
-// goldenOutput is what r printed, normalised for a golden file.
-func goldenOutput(r result, db string) string {
+// goldenOutput is what r printed, normalised for a golden file. JSON
+// escapes nothing that reads as itself: SQL's <, > and & stay as they are.
+func goldenOutput(t *testing.T, r result, db string) string {
+	t.Helper()
+	if strings.Contains(r.stdout, `\u003c`) || strings.Contains(r.stdout, `\u003e`) || strings.Contains(r.stdout, `\u0026`) {
+		t.Errorf("JSON escapes <, > or & in:\n%s", r.stdout)
+	}
 	s := "--- stdout:\n" + r.stdout + "--- stderr:\n" + r.stderr
 	s = jsonDurationRE.ReplaceAllString(s, `"duration_ms": X`)
 	s = jsonAppliedAtRE.ReplaceAllString(s, `"applied_at": "T"`)
 	s = strings.ReplaceAll(s, db, "DB")
+	s = toastRE.ReplaceAllString(s, "pg_toast_OID")
 	return testDatabaseRE.ReplaceAllString(s, "DB")
 }
 
@@ -123,7 +131,7 @@ DROP TABLE login_events;
 				}
 				r := inproc(t, append(on(db, dir, "--format", format), tc.args...)...)
 				wantCode(t, r, 3)
-				golden(t, "verdict_"+tc.name+"_"+format, strings.ReplaceAll(goldenOutput(r, db), filepath.Clean(dir), "DIR"))
+				golden(t, "verdict_"+tc.name+"_"+format, strings.ReplaceAll(goldenOutput(t, r, db), filepath.Clean(dir), "DIR"))
 			})
 		}
 	}

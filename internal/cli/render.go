@@ -46,6 +46,13 @@ func isTerminal(w io.Writer) bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
+// colourOn is whether text output is coloured: only on a terminal, and
+// not with --no-color, NO_COLOR set to anything, or TERM=dumb (a terminal
+// that cannot show escape codes: Emacs shells, some CI log viewers).
+func colourOn(terminal, noColor bool, getenv func(string) string) bool {
+	return terminal && !noColor && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
+}
+
 func (p *printer) paint(attrs ...color.Attribute) func(a ...any) string {
 	c := color.New(attrs...)
 	if p.color {
@@ -73,9 +80,12 @@ func ms(d time.Duration) float64 {
 	return math.Round(float64(d)/float64(time.Millisecond)*10) / 10
 }
 
+// writeJSON prints v as the command's one JSON document. HTML escaping is
+// off: SQL and diffs hold <, > and &, which must read as themselves.
 func (p *printer) writeJSON(v any) {
 	enc := json.NewEncoder(p.stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	enc.Encode(v)
 }
 
@@ -203,6 +213,7 @@ func newErrorDoc(err error, code int) errorDoc {
 	}
 	var md *runner.MissingDownError
 	var cm *runner.ChecksumMismatchError
+	var de *runner.DirtyError
 	switch {
 	case errors.As(err, &me):
 		d.File, d.Line, d.Column, d.Statement, d.Version = me.File, me.Line, me.Column, me.Statement, me.Version
@@ -211,6 +222,10 @@ func newErrorDoc(err error, code int) errorDoc {
 		d.File, d.Version = md.File, md.Version
 	case errors.As(err, &cm):
 		d.File, d.Version = cm.File, cm.Version
+	case errors.As(err, &de):
+		// A failed no-transaction row: which migration, and which of its
+		// statements to look at before repair.
+		d.Version, d.Statement = de.Version, de.Statement
 	}
 	d.Problems = problemsOf(err)
 	return d

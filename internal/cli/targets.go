@@ -95,12 +95,16 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, migs []source.
 		for _, s := range rep.Applied {
 			res.Applied = append(res.Applied, stepJSON(s, "applied", rep.DryRun))
 		}
-		res.Current = rep.Current
+		res.Current, res.applied = rep.Current, len(rep.Applied)
 		if st.Migrations != nil {
 			res.Current = st.Current
 			res.Migrations = statusJSON(st).Migrations
 			for _, m := range st.Migrations {
-				if m.State == runner.Pending {
+				switch m.State {
+				case runner.Applied, runner.Changed:
+					// A changed file's migration is still applied.
+					res.applied++
+				case runner.Pending:
 					res.pending++
 				}
 			}
