@@ -41,6 +41,17 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 	if opts.DryRun && opts.Rehearse {
 		return Report{}, invalidOption("choose one of --dry-run and --rehearse")
 	}
+	if opts.SingleTransaction || opts.Rehearse {
+		for i := range ms {
+			if len(ms[i].Up.Copies) > 0 && (opts.To == 0 || ms[i].Version <= opts.To) {
+				what := "--single-transaction"
+				if opts.Rehearse {
+					what = "--rehearse"
+				}
+				return Report{}, copyRefused(&ms[i], what)
+			}
+		}
+	}
 	if opts.SingleTransaction {
 		for i := range ms {
 			if ms[i].Up.NoTransaction {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmig/pgmig/lock"
@@ -94,6 +95,10 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 		return r.up(ctx, opts, nil)
 	}
 	res := &resume{r: r, steps: opts.Steps}
+	// Which server this run began on: a lock lost on the same one (the
+	// lease taken over after it expired, the lock's session terminated)
+	// is no failover, and the run stops as it would without reconnecting.
+	began, _ := r.serverStart(ctx)
 	for attempt := 1; ; attempt++ {
 		rep, err := r.up(ctx, opts, res)
 		if attempt > 1 {
@@ -114,7 +119,21 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 			return rep, &ReconnectError{Attempts: attempt, Waited: time.Since(start), Cause: err, Err: werr}
 		}
 		res.event.Waited = time.Since(start)
+		if errors.Is(err, lock.ErrLost) && !began.IsZero() {
+			if now, serr := r.serverStart(ctx); serr == nil && now.Equal(began) {
+				return rep, err
+			}
+		}
 	}
+}
+
+// serverStart returns when the server the pool reaches started: another
+// time after a reconnection means another server (a promoted standby) or
+// a restart.
+func (r *Runner) serverStart(ctx context.Context) (time.Time, error) {
+	var t time.Time
+	err := r.pool.QueryRow(ctx, "SELECT pg_postmaster_start_time()", pgx.QueryExecModeSimpleProtocol).Scan(&t)
+	return t, err
 }
 
 // replan runs in the next attempt, under the new lock, once the history is

@@ -239,6 +239,9 @@ type session struct {
 	// held, when set, is the run's lock; it is checked before every
 	// COMMIT and no-transaction statement.
 	held lock.Held
+	// reset brings the session back to the state prepare left it in (see
+	// Runner.resetSQL); it ends every migration.
+	reset string
 }
 
 // history reads the tracking table; nothing when it does not exist.
@@ -302,6 +305,7 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 	if err := r.prepare(ctx, conn); err != nil {
 		return err
 	}
+	s.reset = r.resetSQL(conn)
 	held, err := locker.Lock(ctx)
 	if err != nil {
 		return err
@@ -439,6 +443,36 @@ func (r *Runner) migrations(ctx context.Context) ([]source.Migration, error) {
 // cancelled and rolled back within a second instead of running to its end
 // for nothing. With Options.Schema it sets the search_path.
 func (r *Runner) prepare(ctx context.Context, conn *pgx.Conn) error {
+	sets := r.sessionSettings(conn)
+	if len(sets) == 0 {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "SELECT "+strings.Join(sets, ", ")); err != nil {
+		return fmt.Errorf("set up session: %w", err)
+	}
+	return nil
+}
+
+// resetSQL returns the statements that end every migration: they undo
+// the session settings a migration changed (SET, set_config(…, false),
+// SET ROLE, SET SESSION AUTHORIZATION) and set pgmig's own again, so that
+// each migration starts from the session as pgmig opened it. pg_dump's
+// output, for one, empties search_path, and the next migration would find
+// no schema to create in. Sent inside the migration's transaction, after
+// its history row, they cost no round trip, and a migration rolled back
+// rolls them back with it. RESET ALL leaves the settings of the connection
+// string, the role and the database as they were: they are the session's
+// defaults.
+func (r *Runner) resetSQL(conn *pgx.Conn) string {
+	q := "RESET SESSION AUTHORIZATION;\nRESET ROLE;\nRESET ALL;\n"
+	if sets := r.sessionSettings(conn); len(sets) > 0 {
+		q += "SELECT " + strings.Join(sets, ", ") + ";\n"
+	}
+	return q
+}
+
+// sessionSettings returns the set_config calls prepare makes.
+func (r *Runner) sessionSettings(conn *pgx.Conn) []string {
 	var sets []string
 	// server_version ("15.20 (Debian …)") is reported at connection start,
 	// so the version costs no round trip.
@@ -452,11 +486,5 @@ func (r *Runner) prepare(ctx context.Context, conn *pgx.Conn) error {
 	if r.opts.Schema != "" {
 		sets = append(sets, "set_config('search_path', "+quoteLiteral(pgx.Identifier{r.opts.Schema}.Sanitize())+", false)")
 	}
-	if len(sets) == 0 {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, "SELECT "+strings.Join(sets, ", ")); err != nil {
-		return fmt.Errorf("set up session: %w", err)
-	}
-	return nil
+	return sets
 }

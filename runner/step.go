@@ -102,7 +102,7 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	}
 	// The newline ends a trailing line comment; the ';' a last statement
 	// left without one.
-	q := prefix + sec.SQL + "\n;\n" + record + ";"
+	q := prefix + sec.SQL + "\n;\n" + record + ";\n" + s.reset
 	// The lock check travels on the lock's idle connection while the
 	// query runs, so a quick migration does not pay a round trip for it;
 	// one that ran longer is checked again just before its COMMIT. The
@@ -115,7 +115,17 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	}
 	stop := r.watch(ctx, s, m, dir, 0, lockTimeout)
 	start := time.Now()
-	done, err := execSimple(ctx, s.conn, q)
+	var done int
+	var err error
+	if len(sec.Copies) > 0 {
+		ours := 1
+		if lockTimeout > 0 {
+			ours = 2
+		}
+		err = execPieces(ctx, s, m, dir, sec, prefix, record, ours)
+	} else {
+		done, err = execSimple(ctx, s.conn, q)
+	}
 	ran := time.Since(start)
 	blockers := stop()
 	var held error
@@ -138,6 +148,9 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 		return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: fmt.Errorf("at COMMIT: %w", err)}
 	}
 	rollback(ctx, s)
+	if len(sec.Copies) > 0 {
+		return blockers, err // located by execPieces
+	}
 	// The first statements completed are our BEGIN and SET.
 	ours := 1
 	if lockTimeout > 0 {
@@ -213,10 +226,19 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 			return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
 		}
 		stop := r.watch(ctx, s, m, dir, i+1, 0)
-		_, err := execSimple(ctx, s.conn, st.Text)
+		var err error
+		c, isCopy := copyAt(sec, st)
+		if isCopy {
+			err = runCopy(ctx, s, sec, c)
+		} else {
+			_, err = execSimple(ctx, s.conn, st.Text)
+		}
 		stop()
 		if err != nil {
 			merr := locate(m, dir, sec, err, sent{base: -1, stmt: st, index: i})
+			if isCopy {
+				merr = locateCopy(m, dir, sec, stmts, i, c, err)
+			}
 			merr.Statement = i + 1
 			msg := fmt.Sprintf("statement %d failed: %s", i+1, errorText(err))
 			if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, m.Version, msg, true); uerr != nil {
@@ -236,6 +258,10 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	}
 	if err := s.tr.markDone(ctx, s.conn, dir, m.Version, time.Since(start)); err != nil {
 		return fmt.Errorf("%s %d %s: record finish: %w", dir.verb(), m.Version, m.Name, err)
+	}
+	// The next migration starts from the session pgmig opened.
+	if _, err := execSimple(ctx, s.conn, s.reset); err != nil {
+		return fmt.Errorf("%s %d %s: reset the session: %w", dir.verb(), m.Version, m.Name, err)
 	}
 	return nil
 }
@@ -268,6 +294,10 @@ type sent struct {
 	// base is the number of characters before the whole section in the
 	// query; -1 when only one statement of it was sent.
 	base int
+	// from is the byte offset in the section of the text sent after those
+	// base characters: 0 but for the pieces of a section sent around its
+	// COPY … FROM STDIN statements.
+	from int
 	// stmt is the statement sent alone (a no-transaction section), when
 	// base is -1.
 	stmt source.Statement
@@ -296,7 +326,7 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 	switch {
 	case pe.Position <= 0:
 	case at.base >= 0:
-		rel := int(pe.Position) - at.base
+		rel := int(pe.Position) - at.base + utf8.RuneCountInString(sec.SQL[:at.from])
 		if rel >= 1 && rel <= utf8.RuneCountInString(sec.SQL)+1 {
 			off = source.Position(sec.SQL, rel)
 		}

@@ -3,10 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -37,11 +35,10 @@ func (a *cliApp) create(c *cli.Context) error {
 	if c.Bool("timestamp") && c.Bool("sequential") {
 		return usagef("--timestamp and --sequential: choose one")
 	}
-	spec := c.String("source")
-	if spec == "builtin" || strings.Contains(spec, "://") && !strings.HasPrefix(spec, "file://") {
-		return usagef("create writes into a directory; --source %q is not one", spec)
+	dir, err := sourceDir(c)
+	if err != nil {
+		return err
 	}
-	dir := strings.TrimPrefix(spec, "file://")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
@@ -68,23 +65,5 @@ func (a *cliApp) create(c *cli.Context) error {
 		paths = append(paths, path)
 	}
 	a.out.created(paths)
-	return nil
-}
-
-// writeNew writes a file that must not exist yet.
-func writeNew(path, body string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("create: %w", err)
-	}
-	if _, err := io.WriteString(f, body); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return fmt.Errorf("create %s: %w", path, err)
-	}
 	return nil
 }

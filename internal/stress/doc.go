@@ -19,6 +19,16 @@
 // server the restart test starts with ../shared/pg/pg-start (default 16 on
 // 25116).
 //
+// The trials of issue 16 have counts of their own, each multiplied by
+// PGMIG_STRESS_SCALE: PGMIG_STRESS_PG13_TRIALS (server restarts on
+// PostgreSQL 13, default 3), PGMIG_STRESS_LEASE_RACE_ROUNDS (table-mode
+// up/rollback races through PgBouncer, default 3),
+// PGMIG_STRESS_LEASE_KILLS (table-mode SIGKILLs through PgBouncer, default
+// 12), PGMIG_STRESS_SPLIT_INPUTS (the statement split against the server's
+// parser, default 2000) and PGMIG_STRESS_MEM_UP_STATEMENTS (the peak-memory
+// `up`, default 520000); PGMIG_STRESS_MEM_ASSERT=1 makes the peak-memory
+// trial enforce issue 16's target.
+//
 // Each test logs one summary line, "stress: NAME: N trials, F invariant
 // failures (seed S)", which CI prints.
 package stress

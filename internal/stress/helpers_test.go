@@ -193,6 +193,8 @@ type target struct {
 	url string
 	src string
 	ms  []mig
+	// flags go to every run before its ARGS, such as --lock-mode table.
+	flags []string
 }
 
 // result is how a pgmig process ended.
@@ -239,7 +241,7 @@ func cleanEnv() []string {
 // start starts `pgmig ARGS` on the target.
 func (tg *target) start(args ...string) *proc {
 	tg.t.Helper()
-	full := append([]string{"--database-url", tg.url, "--source", tg.src, "--no-color"}, args...)
+	full := append(append([]string{"--database-url", tg.url, "--source", tg.src, "--no-color"}, tg.flags...), args...)
 	p := &proc{args: args, stdout: &pgtest.Buffer{}, stderr: &pgtest.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(pgmigBin(tg.t), full...)
 	p.cmd.Env = cleanEnv()
@@ -625,4 +627,19 @@ func newTarget(t testing.TB, ms []mig) *target {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return line
+}
+
+// envCount reads a trial count from the environment variable name: a
+// positive integer, def when unset.
+func envCount(t testing.TB, name string, def int) int {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive integer", name, s)
+	}
+	return n
 }

@@ -55,6 +55,12 @@ func startServer(t testing.TB) *server {
 		}
 		port = n
 	}
+	return startServerAt(t, major, port)
+}
+
+// startServerAt starts PostgreSQL major on port, as startServer does.
+func startServerAt(t testing.TB, major, port int) *server {
+	t.Helper()
 	scripts := os.Getenv("PG_SCRIPTS")
 	if scripts == "" {
 		// The test runs in internal/stress; the scripts sit beside the repository.
@@ -188,9 +194,13 @@ func historyCount(c *pgx.Conn) (int, error) {
 // the invariant holds; the next `up` finishes.
 func TestStressServerRestart(t *testing.T) {
 	t.Parallel()
+	restartTrials(t, startServer(t), "server-restart", 3*scale(t))
+}
+
+// restartTrials runs trials of TestStressServerRestart's three modes, in
+// turn, on srv and logs the summary line under name.
+func restartTrials(t *testing.T, srv *server, name string, trials int) {
 	rng, seed := newRand(t)
-	trials := 3 * scale(t)
-	srv := startServer(t)
 	t.Logf("PostgreSQL %d at %s (data %s)", srv.major, srv.url, srv.data)
 	ms := make([]mig, 12)
 	for i := range ms {
@@ -256,5 +266,5 @@ func TestStressServerRestart(t *testing.T) {
 			t.Errorf("trial %d (%s; applied %v, failed rows %v):\n%s", i, mode, st.applied, st.dirty, strings.Join(problems, "\n"))
 		}
 	}
-	summary(t, "server-restart", trials, failures, seed, time.Since(start).Round(time.Millisecond).String())
+	summary(t, name, trials, failures, seed, time.Since(start).Round(time.Millisecond).String())
 }

@@ -1,0 +1,239 @@
+//go:build linux
+
+package stress
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pgmig/pgmig/internal/pgtest"
+)
+
+// The peak-memory trials run pgmig on sources at the size limits and read
+// the process's peak resident set from the kernel (wait4's ru_maxrss,
+// which counts every page the process ever had resident). Issue 16 sets
+// the target: at most twice the largest source the limits allow, plus
+// 64 MB. The code does not guarantee it yet, so the trials measure and
+// report (the summary line CI prints carries the figures), and assert the
+// target only with PGMIG_STRESS_MEM_ASSERT=1, to be made the default when
+// the fix lands. What they always assert is the outcome: each run exits
+// as it must.
+
+const mib = 1 << 20
+
+// memRun is one measured run of pgmig.
+type memRun struct {
+	res    result
+	maxRSS int64 // bytes
+}
+
+// runMeasured runs pgmig with args and extra environment, within limit,
+// and returns how it ended and its peak RSS.
+func runMeasured(t *testing.T, env []string, limit time.Duration, args ...string) memRun {
+	t.Helper()
+	cmd := exec.Command(pgmigBin(t), args...)
+	cmd.Env = append(cleanEnv(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(limit, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	timer.Stop()
+	r := memRun{res: result{args: args, stdout: out.String(), stderr: errb.String(), dur: time.Since(start)}}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.res.code = ee.ExitCode()
+		if r.res.code < 0 {
+			r.res.signal = ee.String()
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.maxRSS = ru.Maxrss * 1024 // KiB on Linux
+	}
+	return r
+}
+
+// bigTarGz builds a .tar.gz of files, each of n copies of chunk (a
+// multiple of 512 bytes), cheaply: gzip allows a stream of members, so the
+// chunk is compressed once and its member repeated, and only the tar
+// headers and padding are compressed on their own. Compressing 256 MiB
+// in the test itself would take minutes under -race.
+func bigTarGz(t *testing.T, names []string, chunk []byte, n int) []byte {
+	t.Helper()
+	w := &memberWriter{chunk: chunk, packed: gzipped(t, chunk)}
+	tw := tar.NewWriter(w)
+	for _, name := range names {
+		if err := tw.WriteHeader(&tar.Header{Name: "release/" + name, Mode: 0o644, Size: int64(n * len(chunk)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			if _, err := tw.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return w.out.Bytes()
+}
+
+func gzipped(t *testing.T, p []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if _, err := zw.Write(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// memberWriter writes each write as a gzip member: the chunk's, made once,
+// for a write of the chunk itself (tar.Writer passes file content through
+// as written), a fresh one for anything else.
+type memberWriter struct {
+	out    bytes.Buffer
+	chunk  []byte
+	packed []byte
+}
+
+func (w *memberWriter) Write(p []byte) (int, error) {
+	if len(p) == len(w.chunk) && len(p) > 0 && &p[0] == &w.chunk[0] {
+		w.out.Write(w.packed)
+		return len(p), nil
+	}
+	zw := gzip.NewWriter(&w.out)
+	zw.Write(p)
+	return len(p), zw.Close()
+}
+
+// lines returns line repeated to about size bytes: whole lines, a
+// multiple of 512 bytes long (a tar block) when line is 10 bytes.
+func lines(line string, size int) []byte {
+	return bytes.Repeat([]byte(line), size/len(line))
+}
+
+// writeBig writes head and then n copies of chunk to path.
+func writeBig(t *testing.T, path, head string, chunk []byte, n int) int64 {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.WriteString(f, head); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if _, err := f.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return int64(len(head) + n*len(chunk))
+}
+
+// memCase is one measured scenario: the largest source its limits allow
+// (source bytes) and the run.
+type memCase struct {
+	name   string
+	source int64
+	run    memRun
+	want   int // exit code
+}
+
+func (mc memCase) bound() int64 { return 2*mc.source + 64*mib }
+
+// TestStressPeakMemory measures pgmig's peak RSS at the limits:
+//   - `validate` of a 0.5 MB .tar.gz served over HTTPS that unpacks to
+//     248 MiB of "SELECT 1;" lines in four files, inside the default limits
+//     (64 MiB download, 256 MiB unpacked): the largest source is 256 MiB;
+//   - `validate` of a local file holding a 250 MiB comment;
+//   - `up` of a local file of "SELECT 1;" statements, in one transaction:
+//     PGMIG_STRESS_MEM_UP_STATEMENTS of them, default 520,000 (5.2 MB,
+//     about 15s); issue 16's figure is for 5,200,000 (52 MB), which takes
+//     minutes. Local files have no size limit, so the target is taken from
+//     this source.
+//
+// PGMIG_STRESS_MEM_SCALE_PCT shrinks the two validate sources (default
+// 100, percent) for quick local runs.
+func TestStressPeakMemory(t *testing.T) {
+	// Alone, not in parallel: the figures are the point, and the runs
+	// need a few GB between them.
+	pct := envCount(t, "PGMIG_STRESS_MEM_SCALE_PCT", 100)
+	sized := func(n int) int { return n * pct / 100 }
+	start := time.Now()
+	var cases []memCase
+
+	// The remote archive, served over TLS that pgmig trusts through
+	// SSL_CERT_FILE: four files of 62 chunks of 1,049,600 bytes (205 tar
+	// blocks, 104,960 lines), 248 MiB in all.
+	names := []string{"001_a.sql", "002_b.sql", "003_c.sql", "004_d.sql"}
+	chunk := lines("SELECT 1;\n", 512*205*10)
+	archive := bigTarGz(t, names, chunk, sized(62))
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(archive) }))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	trust := []string{"SSL_CERT_FILE=" + ca, "SSL_CERT_DIR=" + t.TempDir()}
+	t.Logf("archive: %d bytes, unpacking to %.1f MiB in %d files", len(archive), float64(len(names)*sized(62)*len(chunk))/mib, len(names))
+	cases = append(cases, memCase{name: "remote-validate", source: 256 * mib, want: 0,
+		run: runMeasured(t, trust, 3*time.Minute, "--no-color", "--source", srv.URL+"/m.tar.gz", "validate")})
+
+	// A 250 MiB comment.
+	comments := t.TempDir()
+	size := writeBig(t, filepath.Join(comments, "001_comment.sql"), "-- pgmig:up\nSELECT 1;\n", lines("-- a comment line of no statement\n", mib), sized(250))
+	cases = append(cases, memCase{name: "comment-validate", source: size, want: 0,
+		run: runMeasured(t, nil, 3*time.Minute, "--no-color", "--source", comments, "validate")})
+
+	// SELECT 1 statements, applied in one transaction.
+	stmts := t.TempDir()
+	n := envCount(t, "PGMIG_STRESS_MEM_UP_STATEMENTS", 520_000)
+	size = writeBig(t, filepath.Join(stmts, "001_many.sql"), "", lines("SELECT 1;\n", 10_000), n/1000)
+	db := pgtest.NewDB(t)
+	cases = append(cases, memCase{name: "local-up", source: size, want: 0,
+		run: runMeasured(t, nil, 5*time.Minute, "--no-color", "--database-url", db, "--source", stmts, "up")})
+
+	over := 0
+	var figures []string
+	for _, mc := range cases {
+		r := mc.run
+		if r.res.code != mc.want {
+			t.Errorf("%s: want exit %d, got\n%s", mc.name, mc.want, r.res)
+		}
+		ratio := float64(r.maxRSS) / float64(mc.source)
+		figures = append(figures, fmt.Sprintf("%s %.0f MiB peak for %.1f MiB (%.1fx, target %.0f MiB, %s)",
+			mc.name, float64(r.maxRSS)/mib, float64(mc.source)/mib, ratio, float64(mc.bound())/mib, r.res.dur.Round(100*time.Millisecond)))
+		if r.maxRSS > mc.bound() {
+			over++
+		}
+	}
+	t.Logf("peak RSS: %s", strings.Join(figures, "; "))
+	failures := 0
+	if os.Getenv("PGMIG_STRESS_MEM_ASSERT") == "1" {
+		failures = over
+	}
+	summary(t, "peak-memory", len(cases), failures, 0,
+		fmt.Sprintf("%d over the 2x+64MB target; %s; %s", over, strings.Join(figures, "; "), time.Since(start).Round(time.Millisecond)))
+}
