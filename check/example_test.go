@@ -7,32 +7,16 @@ import (
 	"log"
 	"testing/fstest"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/pgmig/pgmig/check"
 	"github.com/pgmig/pgmig/internal/pgtest"
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/source"
 )
 
-// examplePool opens a pool on a fresh database for an example; done
-// closes the pool and drops the database.
-func examplePool() (*pgxpool.Pool, func()) {
-	url, drop := pgtest.ExampleDB()
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return pool, func() {
-		pool.Close()
-		drop()
-	}
-}
-
 // A CI job checks that every down undoes its up. The scratch database is
 // made on the pool's server and dropped again.
 func ExampleVerify() {
-	pool, done := examplePool()
+	pool, done := pgtest.ExamplePool()
 	defer done()
 
 	files := fstest.MapFS{
@@ -58,7 +42,7 @@ func ExampleVerify() {
 // A down that forgets what its up made is found, with the objects that
 // differ and the migrations before it known good.
 func ExampleDifferenceError() {
-	pool, done := examplePool()
+	pool, done := pgtest.ExamplePool()
 	defer done()
 
 	files := fstest.MapFS{
@@ -81,7 +65,7 @@ func ExampleDifferenceError() {
 
 // Drift finds what was changed by hand, outside the migrations.
 func ExampleDrift() {
-	pool, done := examplePool()
+	pool, done := pgtest.ExamplePool()
 	defer done()
 	ctx := context.Background()
 

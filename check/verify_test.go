@@ -260,21 +260,8 @@ func TestVerifyInRefusesAnythingButAnEmptyDatabase(t *testing.T) {
 func TestVerifyWithoutCreateDB(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	admin := open(t, pgtest.AdminURL())
-	var rnd [4]byte
-	rand.Read(rnd[:])
-	role := "pgmig_nocreatedb_" + hex.EncodeToString(rnd[:])
-	exec(t, admin, "CREATE ROLE "+role+" LOGIN NOCREATEDB")
-	t.Cleanup(func() { admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
-	cfg, err := pgx.ParseConfig(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := strings.Replace(db, cfg.User+"@", role+"@", 1)
-	if u == db {
-		t.Fatalf("cannot put another role into the test URL %s", db)
-	}
-	_, err = check.Verify(context.Background(), open(t, u), source.Builtin(), check.VerifyOptions{})
+	role, u := pgtest.NewRole(t, db, "NOCREATEDB")
+	_, err := check.Verify(context.Background(), open(t, u), source.Builtin(), check.VerifyOptions{})
 	var pe *check.PrivilegeError
 	var pg *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Role != role || !errors.As(err, &pg) || pg.Code != "42501" {

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmig/pgmig/internal/pgtest"
@@ -275,20 +274,11 @@ func TestOpenRetriesTooManyConnections(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewDB(t)
 	admin := openTest(t, url, pgdb.Config{MinConns: 1, MaxConns: 1})
-	role := fmt.Sprintf("pgdb_limited_%d", time.Now().UnixNano())
-	exec(t, admin, "CREATE ROLE "+role+" LOGIN CONNECTION LIMIT 0")
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), url)
-		if err == nil {
-			c.Exec(context.Background(), "DROP ROLE IF EXISTS "+role)
-			c.Close(context.Background())
-		}
-	})
+	role, limited := pgtest.NewRole(t, url, "CONNECTION LIMIT 0")
 	go func() {
 		time.Sleep(700 * time.Millisecond)
 		admin.Pool().Exec(context.Background(), "ALTER ROLE "+role+" CONNECTION LIMIT 5")
 	}()
-	limited := strings.Replace(url, "postgres@", role+"@", 1)
 	start := time.Now()
 	db := openTest(t, limited, pgdb.Config{ConnectTimeout: 20 * time.Second, MinConns: 1, MaxConns: 2})
 	if d := time.Since(start); d < 500*time.Millisecond {

@@ -1,7 +1,6 @@
 package pgdb_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -350,23 +349,11 @@ func TestQueryHelpers(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines(t *testing.T) []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// logLines decodes the JSON log lines written to buf.
+func logLines(t *testing.T, buf *pgtest.Buffer) []map[string]any {
+	t.Helper()
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		if l == "" {
 			continue
 		}
@@ -398,14 +385,14 @@ func TestQueryLog(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var buf syncBuffer
+			var buf pgtest.Buffer
 			tc.cfg.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			db := openTest(t, url, tc.cfg)
 			if _, err := pgdb.QueryValue[int](t.Context(), db.Pool(), tc.sql, 42); err != nil {
 				t.Fatal(err)
 			}
 			var line map[string]any
-			for _, l := range buf.lines(t) {
+			for _, l := range logLines(t, &buf) {
 				if l["sql"] == tc.sql {
 					line = l
 				}
@@ -431,7 +418,7 @@ func TestQueryLog(t *testing.T) {
 
 func TestQueryLogBatchAndCopy(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf pgtest.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	db := openTest(t, pgtest.NewDB(t, itemsSQL), pgdb.Config{Logger: logger, LogQueries: true})
 	ctx := t.Context()
@@ -445,7 +432,7 @@ func TestQueryLogBatchAndCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
-	for _, l := range buf.lines(t) {
+	for _, l := range logLines(t, &buf) {
 		seen[fmt.Sprint(l["msg"], ": ", l["sql"])] = true
 	}
 	for _, want := range []string{"batch query: SELECT 1", "batch query: SELECT 2", "batch: batch", `copy from: COPY "items" FROM STDIN`} {

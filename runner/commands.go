@@ -129,7 +129,7 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 				rep.Current = &v
 			}
 		}
-		return nil
+		return r.stamp(ctx, s, rep.Applied)
 	}
 	switch {
 	case opts.DryRun:
@@ -318,9 +318,34 @@ func (r *Runner) Redo(ctx context.Context) (Report, error) {
 			return err
 		}
 		rep.Applied = append(rep.Applied, step)
-		return nil
+		return r.stamp(ctx, s, rep.Applied)
 	})
 	return rep, err
+}
+
+// stamp sets the AppliedAt of steps just applied to what the tracking
+// table recorded (the server's clock, as status shows it later), in one
+// query, so that a report and the history agree to the microsecond.
+func (r *Runner) stamp(ctx context.Context, s *session, steps []Step) error {
+	versions := make([]int64, 0, len(steps))
+	for _, st := range steps {
+		if !st.AppliedAt.IsZero() { // a dry run's planned steps were not
+			versions = append(versions, st.Version)
+		}
+	}
+	if len(versions) == 0 {
+		return nil
+	}
+	recorded, err := s.tr.durations(ctx, s.conn, versions)
+	if err != nil {
+		return err
+	}
+	for i := range steps {
+		if rec, ok := recorded[steps[i].Version]; ok {
+			steps[i].AppliedAt = rec.AppliedAt
+		}
+	}
+	return nil
 }
 
 // Baseline records every migration up to and including version as applied,

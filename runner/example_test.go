@@ -6,31 +6,15 @@ import (
 	"log"
 	"testing/fstest"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/pgmig/pgmig/internal/pgtest"
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/source"
 )
 
-// examplePool opens a pool on a fresh database for an example; done
-// closes the pool and drops the database.
-func examplePool() (*pgxpool.Pool, func()) {
-	url, drop := pgtest.ExampleDB()
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return pool, func() {
-		pool.Close()
-		drop()
-	}
-}
-
 // A service applies its migrations at start-up: silently, with the result
 // returned as data.
 func Example() {
-	pool, done := examplePool()
+	pool, done := pgtest.ExamplePool()
 	defer done()
 	ctx := context.Background()
 
@@ -60,7 +44,7 @@ func Example() {
 
 // Progress arrives through OnEvent; the runner itself prints nothing.
 func ExampleOptions_onEvent() {
-	pool, done := examplePool()
+	pool, done := pgtest.ExamplePool()
 	defer done()
 	ctx := context.Background()
 
@@ -87,7 +71,7 @@ func ExampleOptions_onEvent() {
 // Failures are typed: a caller can branch on a checksum mismatch, or reach
 // the server's SQLSTATE through a MigrationError.
 func ExampleMigrationError() {
-	pool, done := examplePool()
+	pool, done := pgtest.ExamplePool()
 	defer done()
 	ctx := context.Background()
 

@@ -160,7 +160,7 @@ type Step struct {
 	File          string
 	Checksum      string
 	NoTransaction bool
-	AppliedAt     time.Time     // when it was applied; zero on a dry run
+	AppliedAt     time.Time     // when it was applied, as the tracking table records it (the server's clock); zero on a dry run
 	Duration      time.Duration // wall time of the step as seen by this process
 }
 

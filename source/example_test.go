@@ -44,9 +44,15 @@ func ExampleSplit() {
 	// 3:1 INSERT INTO t VALUES ($$a;b$$);
 }
 
-func ExampleNextFileName() {
-	files := fstest.MapFS{"001_init.sql": {}, "002_users.up.sql": {}}
-	name, _ := source.NextFileName(files, "add orders")
-	fmt.Println(name)
-	// Output: 003_add_orders.sql
+// pgmig create follows the directory: here its newest migration is an
+// up and down pair, so the new one is a pair too.
+func ExampleNewMigration() {
+	files := fstest.MapFS{"001_init.sql": {}, "002_users.up.sql": {}, "002_users.down.sql": {}}
+	newFiles, _ := source.NewMigration(files, "add orders", source.CreateOptions{})
+	for _, f := range newFiles {
+		fmt.Println(f.Name)
+	}
+	// Output:
+	// 003_add_orders.up.sql
+	// 003_add_orders.down.sql
 }

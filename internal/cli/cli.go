@@ -173,8 +173,7 @@ func (a *cliApp) setup(c *cli.Context) error {
 			return usagef("--database-url given %d times: only up, status and validate run against several databases, not %s", len(a.urls), cmd)
 		}
 	}
-	noColor := c.Bool("no-color") || os.Getenv("NO_COLOR") != ""
-	a.out = newPrinter(a.stdout, a.stderr, format == "json", !noColor && a.terminal, c.Bool("quiet"))
+	a.out = newPrinter(a.stdout, a.stderr, format == "json", colourOn(a.terminal, c.Bool("no-color"), os.Getenv), c.Bool("quiet"))
 	a.out.heartbeat = isTerminal(a.stderr)
 	level := slog.LevelWarn
 	switch {

@@ -150,7 +150,7 @@ func TestCreate(t *testing.T) {
 		{"empty directory", nil, "add_orders", "001_add_orders.sql", "002_again.sql"},
 		{"missing directory", nil, "add_orders", "001_add_orders.sql", "002_again.sql"},
 		{"three digits", []string{"001_a.sql", "002_b.sql"}, "c", "003_c.sql", "004_again.sql"},
-		{"four digits", []string{"0001_a.sql", "0009_b.up.sql", "0009_b.down.sql"}, "next", "0010_next.sql", "0011_again.sql"},
+		{"four digits", []string{"0001_a.sql", "0009_b.sql"}, "next", "0010_next.sql", "0011_again.sql"},
 		{"no padding", []string{"1_a.sql", "9_b.sql"}, "c", "10_c.sql", "11_again.sql"},
 		{"spaces become one underscore", []string{"041_a.sql"}, "  add  orders ", "042_add_orders.sql", "043_again.sql"},
 		{"other files ignored", []string{"001_a.sql", "notes.txt", "README.md"}, "b", "002_b.sql", "003_again.sql"},
@@ -181,11 +181,14 @@ func TestCreate(t *testing.T) {
 			// The new file is a valid migration, and the next one follows it.
 			r = inproc(t, "create", "again", "--source", "file://"+dir, "--format", "json")
 			wantCode(t, r, 0)
-			var doc map[string]string
+			var doc struct {
+				Created string   `json:"created"`
+				Files   []string `json:"files"`
+			}
 			oneJSON(t, r.stdout, &doc)
 			next := filepath.Join(dir, tc.again)
-			if len(doc) != 1 || doc["created"] != next {
-				t.Errorf("JSON = %v, want {\"created\": %q}", doc, next)
+			if doc.Created != next || len(doc.Files) != 1 || doc.Files[0] != next {
+				t.Errorf("JSON = %+v, want {\"created\": %q, \"files\": [%[2]q]}", doc, next)
 			}
 		})
 	}

@@ -712,9 +712,22 @@ func TestConnectionFailures(t *testing.T) {
 				for _, format := range []string{"text", "json"} {
 					args := append(on(tc.url, "builtin", "--format", format, cmd), tc.args...)
 					r := exe(t, nil, args...)
-					if format == "json" {
+					switch {
+					case format == "json" && cmd == "health" && tc.code == 1:
+						// Health's own document: unhealthy, naming the cause.
+						var h struct {
+							Healthy *bool  `json:"healthy"`
+							Error   string `json:"error"`
+						}
+						wantCode(t, r, 1)
+						oneJSON(t, r.stdout, &h)
+						if h.Healthy == nil || *h.Healthy {
+							t.Errorf("want {\"healthy\": false}, got:\n%s", r.stdout)
+						}
+						wantContains(t, "error", h.Error, tc.says...)
+					case format == "json":
 						wantJSONError(t, r, tc.code)
-					} else {
+					default:
 						wantCode(t, r, tc.code)
 						wantContains(t, "stderr", r.stderr, tc.says...)
 					}

@@ -174,6 +174,12 @@ type runnerUse struct {
 
 // newRunner builds a runner over ms on db with the flags' settings.
 func (a *cliApp) newRunner(c *cli.Context, db *pgdb.DB, ms []source.Migration, use runnerUse) (*runner.Runner, error) {
+	return runner.New(db.Pool(), &loaded{ms: ms}, a.runnerOptions(c, use))
+}
+
+// runnerOptions are the runner settings of the flags, for use; the one
+// runner.Options literal of the CLI, which check's runners get too.
+func (a *cliApp) runnerOptions(c *cli.Context, use runnerUse) runner.Options {
 	o := runner.Options{
 		Table:           use.table,
 		Schema:          use.schema,
@@ -203,7 +209,7 @@ func (a *cliApp) newRunner(c *cli.Context, db *pgdb.DB, ms []source.Migration, u
 		// A heartbeat for long statements, on a terminal only.
 		o.ProgressInterval = a.out.heartbeatInterval()
 	}
-	return runner.New(db.Pool(), &loaded{ms: ms}, o)
+	return o
 }
 
 // connect opens a small pool on --database-url.

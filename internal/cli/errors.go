@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pgmig/pgmig/lint"
 	"github.com/pgmig/pgmig/lock"
 	"github.com/pgmig/pgmig/remote"
 	"github.com/pgmig/pgmig/runner"
@@ -60,7 +61,7 @@ func exitCode(err error) int {
 		return 2
 	case isLockTimeout(err):
 		return 4
-	case errors.Is(err, source.ErrInvalid), errors.Is(err, runner.ErrValidation):
+	case errors.Is(err, source.ErrInvalid), errors.Is(err, runner.ErrValidation), errors.As(err, new(*lint.GateError)):
 		return 3
 	case errors.Is(err, remote.ErrUnsafeArchive), errors.As(err, new(*remote.DigestMismatchError)):
 		// The archive is not the pinned one, or is hostile: a bad source.

@@ -19,7 +19,14 @@ func (a *cliApp) healthCommand() *cli.Command {
 func (a *cliApp) health(c *cli.Context) error {
 	db, err := a.connect(c)
 	if err != nil {
-		return err
+		if exitCode(err) != 1 {
+			return err // a bad URL or flag is a usage error, not ill health
+		}
+		// A server that cannot be reached is the unhealthy answer health
+		// exists to give: its own document, not the generic error.
+		h := pgdb.Health{Status: "unavailable", Error: err.Error()}
+		a.out.health(h)
+		return reported(fmt.Errorf("unhealthy: %w", err))
 	}
 	defer db.Close()
 	h := pgdb.Check(c.Context, db.Pool())

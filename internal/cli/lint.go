@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/fatih/color"
 	"github.com/urfave/cli/v2"
@@ -28,17 +27,6 @@ func (a *cliApp) lintCommand() *cli.Command {
 	}
 }
 
-// lintFailed is a lint that found n errors: a validation failure (exit 3),
-// like a bad file. problems are the findings, one line each, for --format
-// json's error document when up --lint refuses.
-func lintFailed(n int, problems []string) error {
-	msg := fmt.Sprintf("lint: %s in pending migrations; nothing applied", plural(n, "error"))
-	if len(problems) > 0 {
-		msg += "\n" + strings.Join(problems, "\n")
-	}
-	return invalid(errors.New(msg))
-}
-
 // lintAll lints every migration of ms with the flags' settings.
 func (a *cliApp) lintAll(c *cli.Context, ms []source.Migration) lint.Result {
 	return lint.Lint(ms, lint.Options{
@@ -58,93 +46,54 @@ func (a *cliApp) lint(c *cli.Context) error {
 	}
 	res := a.lintAll(c, ms)
 	a.out.lintReport(res, len(ms))
-	if n := res.Errors(); n > 0 {
-		return reported(lintFailed(n, nil))
+	if _, err := lint.Gate(res, lint.GateOptions{}); err != nil {
+		return reported(err)
 	}
 	return nil
 }
 
 // lintPending runs for up --lint once the runner is built, before anything
-// is applied: it lints every file (earlier ones say which tables exist) but
-// judges only the migrations up would apply, so an old applied migration
-// that would not pass today does not block every deploy after it.
+// is applied: it lints every file (earlier ones say which tables exist) and
+// lets lint.Gate judge the migrations up would apply. Error-level findings
+// refuse the deploy (exit 3); warnings are shown on stderr and never do.
 func (a *cliApp) lintPending(c *cli.Context, s *session) error {
-	kept, err := pendingFindings(c.Context, s.r, a.lintAll(c, s.ms))
-	if err != nil {
+	judged, err := gatePending(c.Context, s.r, a.lintAll(c, s.ms))
+	if a.out.json {
+		// Warnings have no place in the up document; a refusal is the
+		// error document, with the findings under problems.
 		return err
 	}
-	n := kept.Errors()
-	if a.out.json {
-		if n == 0 {
-			return nil // the up document follows; warnings have no place in it
-		}
-		var problems []string
-		for _, f := range kept.Findings {
-			problems = append(problems, findingLine(f))
-		}
-		return lintFailed(n, problems)
+	var refused *lint.GateError
+	if !errors.As(err, &refused) && err != nil {
+		return err
 	}
-	if !a.out.quiet || n > 0 {
-		a.out.lintFindings(a.out.stderr, kept)
+	if !a.out.quiet || refused != nil {
+		a.out.lintFindings(a.out.stderr, judged)
 	}
-	if n == 0 {
+	if refused == nil {
 		return nil
 	}
 	red := a.out.paint(color.FgRed, color.Bold)
-	fmt.Fprintf(a.out.stderr, "%s lint found %s in pending migrations; nothing applied\n", red("error:"), plural(n, "error"))
-	return reported(lintFailed(n, nil))
+	fmt.Fprintf(a.out.stderr, "%s lint found %s in pending migrations; nothing applied\n", red("error:"), plural(len(refused.Problems), "error"))
+	return reported(err)
 }
 
-// pendingFindings keeps the findings of the migrations r has pending: an
-// applied migration's findings can no longer be acted on, and must not
-// block every later deploy.
-func pendingFindings(ctx context.Context, r *runner.Runner, res lint.Result) (lint.Result, error) {
+// gatePending judges res for the migrations r has pending, with lint.Gate:
+// an applied migration's findings can no longer be acted on, and must not
+// block every later deploy. Over several targets each is judged by what it
+// has pending.
+func gatePending(ctx context.Context, r *runner.Runner, res lint.Result) (lint.Result, error) {
 	st, err := r.Status(ctx)
 	if err != nil {
 		return lint.Result{}, err
 	}
-	pending := map[int64]bool{}
+	pending := []int64{}
 	for _, m := range st.Migrations {
 		if m.State == runner.Pending {
-			pending[m.Version] = true
+			pending = append(pending, m.Version)
 		}
 	}
-	var kept lint.Result
-	for _, f := range res.Findings {
-		if pending[f.Version] {
-			kept.Findings = append(kept.Findings, f)
-		}
-	}
-	for _, ig := range res.Ignored {
-		if pending[ig.Version] {
-			kept.Ignored = append(kept.Ignored, ig)
-		}
-	}
-	return kept, nil
-}
-
-// lintGate fails a target whose pending migrations have error-level
-// findings, for up --lint over several targets.
-func lintGate(ctx context.Context, r *runner.Runner, res lint.Result) error {
-	kept, err := pendingFindings(ctx, r, res)
-	if err != nil {
-		return err
-	}
-	n := kept.Errors()
-	if n == 0 {
-		return nil
-	}
-	var problems []string
-	for _, f := range kept.Findings {
-		if f.Level == lint.Error {
-			problems = append(problems, findingLine(f))
-		}
-	}
-	return lintFailed(n, problems)
-}
-
-func findingLine(f lint.Finding) string {
-	return fmt.Sprintf("%s:%d:%d: %s[%s]: %s", f.File, f.Line, f.Column, f.Level, f.Rule, f.Message)
+	return lint.Gate(res, lint.GateOptions{Versions: pending})
 }
 
 // lintCacheDir is where lint keeps PostgreSQL's parser compiled between

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -128,8 +129,28 @@ func TestUpLint(t *testing.T) {
 		t.Fatal("up --lint refused but changed the database")
 	}
 
-	je := wantJSONError(t, inproc(t, on(db, dir, "up", "--lint", "--format", "json")...), 3)
-	wantContains(t, "error message", je.Error.Message, "lint: 1 error in pending migrations; nothing applied")
+	// In JSON the findings are objects, one per error-level finding, with
+	// no summary line among them.
+	r = inproc(t, on(db, dir, "up", "--lint", "--format", "json")...)
+	wantJSONError(t, r, 3)
+	var doc struct {
+		Error struct {
+			Problems []map[string]any `json:"problems"`
+		} `json:"error"`
+	}
+	oneJSON(t, r.stdout, &doc)
+	want := map[string]any{"file": "002_email.sql", "line": 6.0, "column": 1.0, "version": 2.0, "level": "error", "rule": "index-not-concurrent",
+		"message": `CREATE INDEX on existing table "users" blocks writes for the whole build`}
+	if ps := doc.Error.Problems; len(ps) != 1 || !maps.Equal(ps[0], want) {
+		t.Errorf("problems %v, want [%v]", ps, want)
+	}
+
+	// Warnings alone never refuse: they are shown on stderr, and up applies.
+	warned := newDB(t)
+	r = inproc(t, on(warned, lintDir(t, map[string]string{"001_a.sql": "CREATE TABLE t (id serial PRIMARY KEY, at timestamp);\n"}), "up", "--lint")...)
+	wantCode(t, r, 0)
+	wantContains(t, "stderr", r.stderr, "001_a.sql:1:1: warning[int-key]")
+	wantRelations(t, connect(t, warned), true, "public.t")
 
 	// Once 002 is applied (without --lint), its findings no longer block.
 	wantCode(t, inproc(t, on(db, dir, "up")...), 0)

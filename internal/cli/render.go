@@ -16,7 +16,9 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/mattn/go-runewidth"
 
+	"github.com/pgmig/pgmig/lint"
 	"github.com/pgmig/pgmig/runner"
+	"github.com/pgmig/pgmig/source"
 )
 
 // printer renders results: text for people (stdout for results, stderr for
@@ -51,6 +53,13 @@ func isTerminal(w io.Writer) bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
+// colourOn is whether text output is coloured: only on a terminal, and
+// not with --no-color, NO_COLOR set to anything, or TERM=dumb (a terminal
+// that cannot show escape codes: Emacs shells, some CI log viewers).
+func colourOn(terminal, noColor bool, getenv func(string) string) bool {
+	return terminal && !noColor && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
+}
+
 func (p *printer) paint(attrs ...color.Attribute) func(a ...any) string {
 	c := color.New(attrs...)
 	if p.color {
@@ -78,9 +87,13 @@ func ms(d time.Duration) float64 {
 	return math.Round(float64(d)/float64(time.Millisecond)*10) / 10
 }
 
+// writeJSON prints v as the command's one JSON document. HTML escaping is
+// off: SQL and diffs hold <, > and &, which must read as themselves.
 func (p *printer) writeJSON(v any) {
 	var compact bytes.Buffer
-	if err := json.NewEncoder(&compact).Encode(v); err != nil {
+	enc := json.NewEncoder(&compact)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		fmt.Fprintf(p.stdout, "{\"error\": {\"message\": %q, \"code\": 1}}\n", err.Error())
 		return
 	}
@@ -111,19 +124,98 @@ func rfc3339(t time.Time) *string {
 
 // errorDoc is the JSON form of a failure, with the fields that apply.
 type errorDoc struct {
-	Message   string   `json:"message"`
-	Code      int      `json:"code"`
-	SQLState  string   `json:"sqlstate,omitempty"`
-	File      string   `json:"file,omitempty"`
-	Line      int      `json:"line,omitempty"`
-	Column    int      `json:"column,omitempty"`
-	Statement int      `json:"statement,omitempty"`
-	Version   int64    `json:"version,omitempty"`
-	Direction string   `json:"direction,omitempty"`
-	Detail    string   `json:"detail,omitempty"`
-	Hint      string   `json:"hint,omitempty"`
-	Where     string   `json:"where,omitempty"`
-	Problems  []string `json:"problems,omitempty"`
+	Message   string `json:"message"`
+	Code      int    `json:"code"`
+	SQLState  string `json:"sqlstate,omitempty"`
+	File      string `json:"file,omitempty"`
+	Line      int    `json:"line,omitempty"`
+	Column    int    `json:"column,omitempty"`
+	Statement int    `json:"statement,omitempty"`
+	Version   int64  `json:"version,omitempty"`
+	Direction string `json:"direction,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+	Hint      string `json:"hint,omitempty"`
+	Where     string `json:"where,omitempty"`
+	// Problems lists each problem when there are several: each lint
+	// error that refused up --lint, each bad file, each validation failure.
+	Problems []problemDoc `json:"problems,omitempty"`
+}
+
+// problemDoc is one of several problems, with the fields that apply; a
+// lint finding has them all.
+type problemDoc struct {
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Version int64  `json:"version,omitempty"`
+	Level   string `json:"level,omitempty"`
+	Rule    string `json:"rule,omitempty"`
+	Message string `json:"message"`
+}
+
+// problemsOf lists the problems err holds: the findings of a lint gate
+// that refused, or the errors joined (errors.Join) somewhere in its chain.
+func problemsOf(err error) []problemDoc {
+	var ge *lint.GateError
+	if errors.As(err, &ge) {
+		ps := make([]problemDoc, 0, len(ge.Problems))
+		for _, f := range ge.Problems {
+			ps = append(ps, problemDoc{File: f.File, Line: f.Line, Column: f.Column, Version: f.Version, Level: string(f.Level), Rule: f.Rule, Message: f.Message})
+		}
+		return ps
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		multi, ok := e.(interface{ Unwrap() []error })
+		if !ok {
+			continue
+		}
+		errs := multi.Unwrap()
+		msgs := make([]string, len(errs))
+		for i, p := range errs {
+			msgs[i] = p.Error()
+		}
+		// errors.Join's message is its errors' on lines of their own;
+		// fmt.Errorf with several %w is one error, not a list.
+		if len(errs) < 2 || e.Error() != strings.Join(msgs, "\n") {
+			return nil
+		}
+		ps := make([]problemDoc, 0, len(errs))
+		for _, p := range errs {
+			d := problemDoc{Message: p.Error()}
+			d.File, d.Line, d.Version = locate(p)
+			ps = append(ps, d)
+		}
+		return ps
+	}
+	return nil
+}
+
+// locate is the file, line and version a problem is about, where it says.
+func locate(err error) (file string, line int, version int64) {
+	var fe *source.FileError
+	var dv *source.DuplicateVersionError
+	var cm *runner.ChecksumMismatchError
+	var mf *runner.MissingFileError
+	var de *runner.DirtyError
+	var oo *runner.OutOfOrderError
+	var md *runner.MissingDownError
+	switch {
+	case errors.As(err, &fe):
+		return fe.File, fe.Line, 0
+	case errors.As(err, &dv):
+		return "", 0, dv.Version
+	case errors.As(err, &cm):
+		return cm.File, 0, cm.Version
+	case errors.As(err, &mf):
+		return "", 0, mf.Version
+	case errors.As(err, &de):
+		return "", 0, de.Version
+	case errors.As(err, &oo):
+		return "", 0, oo.Version
+	case errors.As(err, &md):
+		return md.File, 0, md.Version
+	}
+	return "", 0, 0
 }
 
 func newErrorDoc(err error, code int) errorDoc {
@@ -135,6 +227,7 @@ func newErrorDoc(err error, code int) errorDoc {
 	}
 	var md *runner.MissingDownError
 	var cm *runner.ChecksumMismatchError
+	var de *runner.DirtyError
 	switch {
 	case errors.As(err, &me):
 		d.File, d.Line, d.Column, d.Statement, d.Version = me.File, me.Line, me.Column, me.Statement, me.Version
@@ -143,10 +236,12 @@ func newErrorDoc(err error, code int) errorDoc {
 		d.File, d.Version = md.File, md.Version
 	case errors.As(err, &cm):
 		d.File, d.Version = cm.File, cm.Version
+	case errors.As(err, &de):
+		// A failed no-transaction row: which migration, and which of its
+		// statements to look at before repair.
+		d.Version, d.Statement = de.Version, de.Statement
 	}
-	if lines := strings.Split(err.Error(), "\n"); len(lines) > 1 {
-		d.Problems = lines
-	}
+	d.Problems = problemsOf(err)
 	return d
 }
 

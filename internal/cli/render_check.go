@@ -3,30 +3,30 @@ package cli
 import (
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/fatih/color"
 
+	"github.com/pgmig/pgmig/check"
 	"github.com/pgmig/pgmig/lint"
 )
 
-// verifiedMigration is a migration verify found right, as printed.
+// verifiedMigration is a migration verify found right, as JSON shows it.
 type verifiedMigration struct {
 	Version int64  `json:"version"`
 	Name    string `json:"name"`
 }
 
 // verifiedStep prints one verified migration as it finishes.
-func (p *printer) verifiedStep(v int64, name string) {
+func (p *printer) verifiedStep(v check.Verified) {
 	if p.json || p.quiet {
 		return
 	}
-	fmt.Fprintf(p.stdout, "%s %s %s (up, down, up)\n", p.paint(color.FgGreen)("verified"), fmtVersion(v), name)
+	fmt.Fprintf(p.stdout, "%s %s %s (up, down, up)\n", p.paint(color.FgGreen)("verified"), fmtVersion(v.Version), v.Name)
 }
 
 // verified prints verify's result: a summary line, or what differs, or
 // the JSON document.
-func (p *printer) verified(vs []verifiedMigration, diff *schemaDifference, failure error, total time.Duration) {
+func (p *printer) verified(rep check.VerifyReport, diff *check.DifferenceError, failure error) {
 	if p.json {
 		type jsonDifference struct {
 			Version int64    `json:"version"`
@@ -42,7 +42,10 @@ func (p *printer) verified(vs []verifiedMigration, diff *schemaDifference, failu
 			Difference *jsonDifference     `json:"difference"`
 			Error      *errorDoc           `json:"error,omitempty"`
 			DurationMS float64             `json:"duration_ms"`
-		}{Verified: vs, OK: diff == nil && failure == nil, DurationMS: ms(total)}
+		}{Verified: []verifiedMigration{}, OK: diff == nil && failure == nil, DurationMS: ms(rep.Duration)}
+		for _, v := range rep.Verified {
+			doc.Verified = append(doc.Verified, verifiedMigration{v.Version, v.Name})
+		}
 		if diff != nil {
 			doc.Difference = &jsonDifference{diff.Version, diff.Name, diff.Step, diff.Error(), diff.Objects, diff.Diff}
 		}
@@ -64,11 +67,11 @@ func (p *printer) verified(vs []verifiedMigration, diff *schemaDifference, failu
 	if p.quiet {
 		return
 	}
-	fmt.Fprintf(p.stdout, "%s\n", p.paint(color.Bold)(fmt.Sprintf("verified %s in %s: every down restores the schema its up found", plural(len(vs), "migration"), fmtDuration(total))))
+	fmt.Fprintf(p.stdout, "%s\n", p.paint(color.Bold)(fmt.Sprintf("verified %s in %s: every down restores the schema its up found", plural(len(rep.Verified), "migration"), fmtDuration(rep.Duration))))
 }
 
 // drifted prints drift's result.
-func (p *printer) drifted(current *int64, applied int, objects []string, diff string, total time.Duration) {
+func (p *printer) drifted(rep check.DriftReport) {
 	if p.json {
 		doc := struct {
 			Drift      bool     `json:"drift"`
@@ -76,7 +79,7 @@ func (p *printer) drifted(current *int64, applied int, objects []string, diff st
 			Diff       string   `json:"diff"`
 			Current    *int64   `json:"current"`
 			DurationMS float64  `json:"duration_ms"`
-		}{len(objects) > 0, objects, diff, current, ms(total)}
+		}{rep.Drifted(), rep.Objects, rep.Diff, rep.Current, ms(rep.Duration)}
 		if doc.Objects == nil {
 			doc.Objects = []string{}
 		}
@@ -84,20 +87,20 @@ func (p *printer) drifted(current *int64, applied int, objects []string, diff st
 		return
 	}
 	upTo := "no migration applied"
-	if current != nil {
-		upTo = fmt.Sprintf("%s applied, up to %s", plural(applied, "migration"), fmtVersion(*current))
+	if rep.Current != nil {
+		upTo = fmt.Sprintf("%s applied, up to %s", plural(rep.Applied, "migration"), fmtVersion(*rep.Current))
 	}
-	if len(objects) == 0 {
+	if !rep.Drifted() {
 		if !p.quiet {
-			fmt.Fprintf(p.stdout, "%s the schema is what the migrations build (%s; %s)\n", p.paint(color.FgGreen)("no drift:"), upTo, fmtDuration(total))
+			fmt.Fprintf(p.stdout, "%s the schema is what the migrations build (%s; %s)\n", p.paint(color.FgGreen)("no drift:"), upTo, fmtDuration(rep.Duration))
 		}
 		return
 	}
-	fmt.Fprintf(p.stdout, "%s %s differ from what the migrations build (%s):\n", p.paint(color.FgRed, color.Bold)("drift:"), plural(len(objects), "object"), upTo)
-	for _, o := range objects {
+	fmt.Fprintf(p.stdout, "%s %s differ from what the migrations build (%s):\n", p.paint(color.FgRed, color.Bold)("drift:"), plural(len(rep.Objects), "object"), upTo)
+	for _, o := range rep.Objects {
 		fmt.Fprintf(p.stdout, "  %s\n", o)
 	}
-	p.printDiff(p.stdout, diff)
+	p.printDiff(p.stdout, rep.Diff)
 }
 
 type jsonFinding struct {

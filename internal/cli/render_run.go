@@ -180,7 +180,10 @@ func (p *printer) status(st runner.Status) {
 		}
 		t.append(fmtVersion(m.Version), m.Name, p.state(m.State), at, dur)
 	}
-	t.render(p.stdout)
+	if !p.quiet {
+		// Quiet leaves the answer, not the table: the summary line below.
+		t.render(p.stdout)
+	}
 	cur := "none"
 	if st.Current != nil {
 		cur = fmtVersion(*st.Current)
@@ -272,13 +275,20 @@ func (p *printer) repaired(changes []runner.RepairChange) {
 	}
 }
 
-func (p *printer) created(path string) {
+// created says which files create wrote: the first (the up file of a
+// pair) under "created", all of them under "files".
+func (p *printer) created(paths []string) {
 	if p.json {
-		p.writeJSON(map[string]string{"created": path})
+		p.writeJSON(struct {
+			Created string   `json:"created"`
+			Files   []string `json:"files"`
+		}{paths[0], paths})
 		return
 	}
 	if !p.quiet {
-		fmt.Fprintf(p.stdout, "created %s\n", path)
+		for _, path := range paths {
+			fmt.Fprintf(p.stdout, "created %s\n", path)
+		}
 	}
 }
 
@@ -294,6 +304,15 @@ func (p *printer) health(h pgdb.Health) {
 		return
 	}
 	fmt.Fprintf(p.stderr, "%s %s\n", p.paint(color.FgRed, color.Bold)("unhealthy:"), h.Error)
+}
+
+// noMigrations says where up looked when it found no migration at all: a
+// wrong --source would otherwise pass as "nothing to do".
+func (p *printer) noMigrations(where string) {
+	if p.quiet {
+		return
+	}
+	fmt.Fprintf(p.stderr, "%s no migrations in %s (the --source); nothing to apply\n", p.paint(color.FgYellow, color.Bold)("warning:"), where)
 }
 
 func (p *printer) version(v, c, d string) {
@@ -365,7 +384,7 @@ type jsonRehearsal struct {
 	Version    int64      `json:"version"`
 	Name       string     `json:"name"`
 	DurationMS *float64   `json:"duration_ms"`
-	Skipped    string     `json:"skipped,omitempty"`
+	Skipped    *string    `json:"skipped"` // why not rehearsed; null when it was
 	Locks      []jsonLock `json:"locks"`
 }
 
@@ -378,8 +397,10 @@ func (p *printer) rehearsal(rep runner.Report, total time.Duration) {
 			DryRun    bool            `json:"dry_run"`
 		}{Rehearsed: []jsonRehearsal{}, Current: rep.Current, DryRun: true}
 		for _, r := range rep.Rehearsed {
-			j := jsonRehearsal{Version: r.Step.Version, Name: r.Step.Name, Skipped: r.Skipped, Locks: []jsonLock{}}
-			if r.Skipped == "" {
+			j := jsonRehearsal{Version: r.Step.Version, Name: r.Step.Name, Locks: []jsonLock{}}
+			if r.Skipped != "" {
+				j.Skipped = &r.Skipped
+			} else {
 				d := ms(r.Step.Duration)
 				j.DurationMS = &d
 			}

@@ -25,8 +25,10 @@ type targetResult struct {
 	Migrations []jsonMigration `json:"migrations,omitempty"`
 	Valid      *bool           `json:"valid,omitempty"`
 	Error      *errorDoc       `json:"error,omitempty"`
-	// pending counts pending migrations, for status and validate.
-	pending int
+	// applied is the APPLIED column: what this run applied (up), or what
+	// the database has applied (status, validate); pending counts the
+	// pending migrations, for status and validate.
+	applied, pending int
 }
 
 // targets prints a result per target: a table, or a JSON array.
@@ -68,7 +70,7 @@ func (p *printer) targets(rs []targetResult) {
 		if r.Outcome != fleet.Skipped {
 			dur = fmtDuration(time.Duration(r.DurationMS * float64(time.Millisecond)))
 		}
-		t.Append([]string{r.Target, outcome, fmt.Sprint(len(r.Applied)), fmt.Sprint(r.pending), cur, dur, msg})
+		t.Append([]string{r.Target, outcome, fmt.Sprint(r.applied), fmt.Sprint(r.pending), cur, dur, msg})
 	}
 	t.Render()
 	// The table cuts errors short; here they are whole.

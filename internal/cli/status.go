@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"context"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgmig/pgmig/runner"
@@ -18,28 +16,5 @@ func (a *cliApp) statusCommand() *cli.Command {
 }
 
 func (a *cliApp) status(c *cli.Context) error {
-	if targets, ok, err := a.fleetTargets(c); err != nil || ok {
-		if err != nil {
-			return err
-		}
-		ms, err := a.readSource(c)
-		if err != nil {
-			return err
-		}
-		return a.runFleet(c, targets, ms, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
-			st, err := r.Status(ctx)
-			return runner.Report{}, st, err
-		})
-	}
-	s, err := a.session(c)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	st, err := s.r.Status(c.Context)
-	if err != nil {
-		return err
-	}
-	a.out.status(st)
-	return nil
+	return a.readStatus(c, (*runner.Runner).Status, a.out.status)
 }

@@ -1,17 +1,14 @@
 package cli
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"strings"
+	"io/fs"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgmig/pgmig/fleet"
-	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/source"
 )
@@ -39,31 +36,30 @@ func (a *cliApp) fleetTargets(c *cli.Context) (targets []fleet.Target, ok bool, 
 	case c.Int("canary") < 0:
 		return nil, false, usagef("--canary %d: want 0 or more", c.Int("canary"))
 	}
+	spec := fleet.Spec{File: file, SchemasQuery: query}
+	hint := "--targets: "
 	switch {
-	case file != "":
-		urls, err := readTargets(file)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, u := range urls {
-			targets = append(targets, fleet.Target{Name: pgdb.Redact(u), ConnString: u})
-		}
 	case len(a.urls) > 1:
-		for _, u := range a.urls {
-			targets = append(targets, fleet.Target{Name: pgdb.Redact(u), ConnString: u})
-		}
-	default:
-		schemas, err := a.schemas(c, query)
+		spec.URLs, hint = a.urls, "--database-url: "
+	case query != "":
+		hint = "--schemas-query: "
+		db, err := a.connect(c)
 		if err != nil {
 			return nil, false, err
 		}
-		base := c.String("database-url")
-		for _, s := range schemas {
-			targets = append(targets, fleet.Target{Name: s, ConnString: base, Schema: s})
-		}
+		defer db.Close()
+		spec.DB, spec.ConnString = db.Pool(), c.String("database-url")
 	}
-	if len(targets) == 0 {
-		return nil, false, usagef("no targets: the list is empty")
+	targets, err = fleet.Resolve(c.Context, spec)
+	var pathErr *fs.PathError
+	switch {
+	case err == nil:
+	case errors.Is(err, fleet.ErrSpec), errors.Is(err, fleet.ErrNoTargets), errors.As(err, &pathErr):
+		return nil, false, usage(fmt.Errorf("%s%w", hint, err))
+	default:
+		// The server refused the schemas query, or the file could not be
+		// read to its end.
+		return nil, false, fmt.Errorf("%s%w", hint, err)
 	}
 	if spec := c.String("shard"); spec != "" {
 		shard, err := fleet.ParseShard(spec)
@@ -74,47 +70,6 @@ func (a *cliApp) fleetTargets(c *cli.Context) (targets []fleet.Target, ok bool, 
 		targets = shard.Select(targets)
 	}
 	return targets, true, nil
-}
-
-// readTargets reads a targets file: one connection string per line, blank
-// lines and # comments ignored.
-func readTargets(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, usage(fmt.Errorf("--targets: %w", err))
-	}
-	defer f.Close()
-	var urls []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		urls = append(urls, line)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--targets %s: %w", path, err)
-	}
-	return urls, nil
-}
-
-// schemas runs --schemas-query on the database named by --database-url.
-func (a *cliApp) schemas(c *cli.Context, query string) ([]string, error) {
-	db, err := a.connect(c)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	rows, err := db.Pool().Query(c.Context, query)
-	if err != nil {
-		return nil, fmt.Errorf("--schemas-query: %w", err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("--schemas-query: want one text column of schema names: %w", err)
-	}
-	return names, nil
 }
 
 // runFleet runs op against every target and prints one result each. The
@@ -140,12 +95,16 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, migs []source.
 		for _, s := range rep.Applied {
 			res.Applied = append(res.Applied, stepJSON(s, "applied", rep.DryRun))
 		}
-		res.Current = rep.Current
+		res.Current, res.applied = rep.Current, len(rep.Applied)
 		if st.Migrations != nil {
 			res.Current = st.Current
 			res.Migrations = statusJSON(st).Migrations
 			for _, m := range st.Migrations {
-				if m.State == runner.Pending {
+				switch m.State {
+				case runner.Applied, runner.Changed:
+					// A changed file's migration is still applied.
+					res.applied++
+				case runner.Pending:
 					res.pending++
 				}
 			}
@@ -191,4 +150,34 @@ func countOutcome(rs []fleet.Result[targetResult], o fleet.Outcome) int {
 		}
 	}
 	return n
+}
+
+// readStatus runs a command that reads a runner.Status and changes
+// nothing (status, validate): over the targets when the target flags name
+// several, else on --database-url, rendered by show.
+func (a *cliApp) readStatus(c *cli.Context, op func(*runner.Runner, context.Context) (runner.Status, error), show func(runner.Status)) error {
+	if targets, ok, err := a.fleetTargets(c); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		ms, err := a.readSource(c)
+		if err != nil {
+			return err
+		}
+		return a.runFleet(c, targets, ms, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
+			st, err := op(r, ctx)
+			return runner.Report{}, st, err
+		})
+	}
+	s, err := a.session(c)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	st, err := op(s.r, c.Context)
+	if err != nil {
+		return err
+	}
+	show(st)
+	return nil
 }

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgmig/pgmig/lint"
+	"github.com/pgmig/pgmig/remote"
 	"github.com/pgmig/pgmig/runner"
 )
 
@@ -57,7 +59,7 @@ func (a *cliApp) up(c *cli.Context) error {
 		}
 		return a.runFleet(c, targets, ms, func(ctx context.Context, r *runner.Runner) (runner.Report, runner.Status, error) {
 			if linted != nil {
-				if err := lintGate(ctx, r, *linted); err != nil {
+				if _, err := gatePending(ctx, r, *linted); err != nil {
 					return runner.Report{}, runner.Status{}, err
 				}
 			}
@@ -70,6 +72,13 @@ func (a *cliApp) up(c *cli.Context) error {
 		return err
 	}
 	defer s.close()
+	if len(s.ms) == 0 {
+		where := c.String("source")
+		if strings.Contains(where, "://") {
+			where = remote.Redact(where)
+		}
+		a.out.noMigrations(where)
+	}
 	if c.Bool("lint") {
 		if err := a.lintPending(c, s); err != nil {
 			return err

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgmig/pgmig/internal/connstr"
 )
 
@@ -222,5 +223,44 @@ func ExampleDB() (connString string, drop func()) {
 		defer cancel()
 		admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 		admin.Close(ctx)
+	}
+}
+
+// NewRole creates a login role for t with the attributes attrs, as CREATE
+// ROLE takes them ("NOCREATEDB", "CONNECTION LIMIT 0"), dropped when the
+// test ends, and returns its name and connString with it as the user.
+func NewRole(t testing.TB, connString, attrs string) (role, roleConnString string) {
+	t.Helper()
+	role = fmt.Sprintf("pgmig_role_%d_%d", os.Getpid(), dbSeq.Add(1))
+	admin := Connect(t, AdminURL())
+	if _, err := admin.Exec(context.Background(), "CREATE ROLE "+role+" LOGIN "+attrs); err != nil {
+		t.Fatalf("pgtest: create role: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, AdminURL()); err == nil {
+			c.Exec(ctx, "DROP ROLE IF EXISTS "+role)
+			c.Close(ctx)
+		}
+	})
+	s, err := connstr.With(connString, map[string]string{"user": role})
+	if err != nil {
+		t.Fatalf("pgtest: bad test URL: %v", err)
+	}
+	return role, s
+}
+
+// ExamplePool opens a pool on a fresh database (ExampleDB) for an Example
+// function; done closes the pool and drops the database.
+func ExamplePool() (pool *pgxpool.Pool, done func()) {
+	url, drop := ExampleDB()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: %v", err))
+	}
+	return pool, func() {
+		pool.Close()
+		drop()
 	}
 }

@@ -1,7 +1,6 @@
 package stress
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -221,27 +219,10 @@ func (r result) String() string {
 type proc struct {
 	cmd            *exec.Cmd
 	args           []string
-	stdout, stderr *syncBuffer
+	stdout, stderr *pgtest.Buffer
 	start          time.Time
 	done           chan struct{}
 	res            result
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // cleanEnv is the environment pgmig runs with: the test's own, without the
@@ -261,7 +242,7 @@ func cleanEnv() []string {
 func (tg *target) start(args ...string) *proc {
 	tg.t.Helper()
 	full := append(append([]string{"--database-url", tg.url, "--source", tg.src, "--no-color"}, tg.flags...), args...)
-	p := &proc{args: args, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{args: args, stdout: &pgtest.Buffer{}, stderr: &pgtest.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(pgmigBin(tg.t), full...)
 	p.cmd.Env = cleanEnv()
 	p.cmd.Stdout = p.stdout
