@@ -277,6 +277,12 @@ func (t tracking) queueRecord(b *pgx.Batch, version int64, name, checksum string
 	b.Queue(`INSERT INTO `+t.ident+` (version, name, checksum, duration_ms, success) VALUES ($1::bigint, $2, $3, 0, true)`, version, name, checksum)
 }
 
+// queueRepeatable queues the row of a repeatable migration recorded
+// without running it (adopt); the table must have been upgraded.
+func (t tracking) queueRepeatable(b *pgx.Batch, name, checksum string) {
+	b.Queue(`INSERT INTO `+t.ident+` (version, name, checksum, duration_ms, success, repeatable) VALUES (NULL, $1, $2, 0, true, true)`, name, checksum)
+}
+
 // Rows of a no-transaction section: written failed before its first
 // statement, so a run that dies half-way leaves a failed row, and marked
 // successful only at the end.

@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"hash/crc32"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -304,4 +305,70 @@ func (e *env) columnType(col string) string {
 		e.t.Fatal(err)
 	}
 	return typ
+}
+
+// flywayCRC is Flyway's checksum as Flyway computes it: CRC-32 over the
+// file's lines, each without its line break.
+func flywayCRC(lines ...string) int32 {
+	h := crc32.NewIEEE()
+	for _, l := range lines {
+		h.Write([]byte(l))
+	}
+	return int32(h.Sum32())
+}
+
+func TestRepeatableAdoptedFromFlyway(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	files := fstest.MapFS{
+		"V1__t.sql": {Data: []byte("CREATE TABLE t (id int);\n")},
+		// CRLF line breaks: Flyway's checksum ignores them.
+		"R__a_view.sql": {Data: []byte("CREATE OR REPLACE VIEW v AS\r\nSELECT id FROM t;\r\n")},
+		"R__b_fn.sql":   {Data: []byte("CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 2';\n")},
+		"R__c_new.sql":  {Data: []byte("CREATE OR REPLACE VIEW w AS SELECT 1 AS one;\n")},
+	}
+	// Flyway ran V1, the view as it is now, and the function first as it
+	// is now and then in another form: the newest row counts.
+	if _, err := e.pool.Exec(ctx, `CREATE TABLE t (id int); CREATE VIEW v AS SELECT id FROM t;
+CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL,
+  type varchar(20) NOT NULL, script varchar(1000) NOT NULL, checksum int, installed_by varchar(100) NOT NULL,
+  installed_on timestamp NOT NULL DEFAULT now(), execution_time int NOT NULL, success boolean NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `INSERT INTO flyway_schema_history VALUES
+  (1, '1', 't', 'SQL', 'V1__t.sql', 1, 'me', now(), 1, true),
+  (2, NULL, 'a view', 'SQL', 'R__a_view.sql', $1, 'me', now(), 1, true),
+  (3, NULL, 'b fn', 'SQL', 'R__b_fn.sql', $2, 'me', now(), 1, true),
+  (4, NULL, 'b fn', 'SQL', 'R__b_fn.sql', $3, 'me', now(), 1, true)`,
+		flywayCRC("CREATE OR REPLACE VIEW v AS", "SELECT id FROM t;"),
+		flywayCRC("CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 2';"),
+		flywayCRC("CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';")); err != nil {
+		t.Fatal(err)
+	}
+	r := e.repeatableRunner(files)
+	rep, err := r.Adopt(ctx, runner.Flyway, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Baselined) != 3 {
+		t.Fatalf("adopted %+v, want V1, a_view and b_fn", rep.Baselined)
+	}
+	st, err := r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := states(st), "t=applied R:a_view=applied R:b_fn=outdated R:c_new=pending"; got != want {
+		t.Fatalf("status after adopt: %s, want %s", got, want)
+	}
+	if rep, err = r.Up(ctx, runner.UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Applied) != 2 || rep.Applied[0].Name != "b_fn" || rep.Applied[1].Name != "c_new" {
+		t.Fatalf("up after adopt applied %+v, want b_fn and c_new", rep.Applied)
+	}
+	var two int
+	if err := e.pool.QueryRow(ctx, "SELECT f()").Scan(&two); err != nil || two != 2 {
+		t.Fatalf("f() = %d, %v after up; want 2", two, err)
+	}
 }
