@@ -162,30 +162,28 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 				return err
 			}
 		}
-		batch := &pgx.Batch{}
-		batch.Queue("BEGIN")
+		var record []*source.Migration
 		for i := range ms {
-			m := &ms[i]
-			if !slices.Contains(applied, m.Version) {
-				continue
-			}
-			s.tr.queueRecord(batch, m.Version, m.Name, m.Checksum)
-			rep.Baselined = append(rep.Baselined, planned(m, Up))
-			v := m.Version
-			rep.Current = &v
-		}
-		for i := range ms {
-			m := &ms[i]
-			if sum, ok := repeatables[m.Name]; ok && m.Repeatable {
-				s.tr.queueRepeatable(batch, m.Name, sum)
-				rep.Baselined = append(rep.Baselined, planned(m, Up))
+			if !ms[i].Repeatable && slices.Contains(applied, ms[i].Version) {
+				record = append(record, &ms[i])
 			}
 		}
-		batch.Queue("COMMIT")
-		if err := s.conn.SendBatch(ctx, batch).Close(); err != nil {
-			s.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
-			rep.Baselined, rep.Current = nil, nil
+		for i := range ms {
+			if sum, ok := repeatables[ms[i].Name]; ok && ms[i].Repeatable {
+				m := ms[i] // recorded with the checksum that says whether it is outdated
+				m.Checksum = sum
+				record = append(record, &m)
+			}
+		}
+		if err := s.tr.record(ctx, s.conn, record); err != nil {
 			return fmt.Errorf("adopt: %w", err)
+		}
+		for _, m := range record {
+			rep.Baselined = append(rep.Baselined, planned(m, Up))
+			if !m.Repeatable {
+				v := m.Version
+				rep.Current = &v
+			}
 		}
 		return nil
 	})

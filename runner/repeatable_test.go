@@ -372,3 +372,35 @@ CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varc
 		t.Fatalf("f() = %d, %v after up; want 2", two, err)
 	}
 }
+
+// TestRepeatableUnderLeaseLock runs repeatable migrations with the lease
+// lock, whose guarded writes must each record exactly one row.
+func TestRepeatableUnderLeaseLock(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	files := fstest.MapFS{
+		"001_t.sql": {Data: []byte("CREATE TABLE t (id int);\n")},
+		"R__v.sql":  {Data: []byte("CREATE OR REPLACE VIEW v AS SELECT id FROM t;\n")},
+	}
+	newR := func() *runner.Runner {
+		r, err := runner.New(e.pool, source.FromFSWith(files, source.Options{Repeatables: true}), runner.Options{LockMode: runner.LockTable})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if rep, err := newR().Up(ctx, runner.UpOptions{}); err != nil || len(rep.Applied) != 2 {
+		t.Fatalf("up = %+v, %v; want 001 and v", rep.Applied, err)
+	}
+	files["R__v.sql"] = &fstest.MapFile{Data: []byte("CREATE OR REPLACE VIEW v AS SELECT id, 1 AS one FROM t;\n")}
+	if rep, err := newR().Up(ctx, runner.UpOptions{SingleTransaction: true}); err != nil || len(rep.Applied) != 1 {
+		t.Fatalf("up of the changed view = %+v, %v; want v again", rep.Applied, err)
+	}
+	st, err := newR().Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := states(st), "t=applied R:v=applied"; got != want {
+		t.Fatalf("status: %s, want %s", got, want)
+	}
+}
