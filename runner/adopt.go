@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,16 +145,34 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 				"it records version(s) %s as applied, but no migration file has them; add those files to the source, or point --source at the directory %s ran from",
 				strings.Join(list, ", "), from)}
 		}
-		if len(applied) == 0 {
+		var repeatables map[string]string // name: the checksum to record
+		if from == Flyway {
+			if repeatables, err = readFlywayRepeatables(ctx, s.conn, ident, ms); err != nil {
+				return err
+			}
+		}
+		if len(applied) == 0 && len(repeatables) == 0 {
 			return nil
 		}
 		if err := s.createTable(ctx); err != nil {
 			return err
 		}
+		if len(repeatables) > 0 {
+			if err := s.tr.upgrade(ctx, s.conn); err != nil {
+				return err
+			}
+		}
 		var record []*source.Migration
 		for i := range ms {
-			if slices.Contains(applied, ms[i].Version) {
+			if !ms[i].Repeatable && slices.Contains(applied, ms[i].Version) {
 				record = append(record, &ms[i])
+			}
+		}
+		for i := range ms {
+			if sum, ok := repeatables[ms[i].Name]; ok && ms[i].Repeatable {
+				m := ms[i] // recorded with the checksum that says whether it is outdated
+				m.Checksum = sum
+				record = append(record, &m)
 			}
 		}
 		if err := s.tr.record(ctx, s.conn, record); err != nil {
@@ -161,12 +180,63 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 		}
 		for _, m := range record {
 			rep.Baselined = append(rep.Baselined, planned(m, Up))
-			v := m.Version
-			rep.Current = &v
+			if !m.Repeatable {
+				v := m.Version
+				rep.Current = &v
+			}
 		}
 		return nil
 	})
 	return rep, err
+}
+
+// readFlywayRepeatables finds the repeatable migrations of ms that
+// Flyway ran (rows of type SQL without a version, described by the file's
+// description with '_' read as ' '; the newest successful row counts).
+// For each it returns the checksum to record: the file's own when Flyway
+// ran the file as it is now, else one that differs from it, so that
+// status shows it outdated and up runs it again, as Flyway would.
+func readFlywayRepeatables(ctx context.Context, conn *pgx.Conn, ident string, ms []source.Migration) (map[string]string, error) {
+	rows, err := conn.Query(ctx, `SELECT description, checksum FROM `+ident+
+		` WHERE version IS NULL AND type = 'SQL' AND success ORDER BY installed_rank`)
+	if err != nil {
+		return nil, fmt.Errorf("read repeatable migrations from %s: %w", ident, err)
+	}
+	ran := map[string]*int32{}
+	var desc string
+	var sum *int32
+	if _, err := pgx.ForEachRow(rows, []any{&desc, &sum}, func() error {
+		ran[desc] = sum
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read repeatable migrations from %s: %w", ident, err)
+	}
+	out := map[string]string{}
+	for i := range ms {
+		m := &ms[i]
+		if !m.Repeatable {
+			continue
+		}
+		sum, ok := ran[strings.ReplaceAll(m.Name, "_", " ")]
+		switch {
+		case !ok:
+			continue // never run by Flyway: pending
+		case sum != nil && *sum == flywayChecksum(m.Up.SQL):
+			out[m.Name] = m.Checksum
+		default:
+			out[m.Name] = "flyway:changed since Flyway ran it"
+		}
+	}
+	return out, nil
+}
+
+// flywayChecksum is Flyway's checksum of a file: the CRC-32 (IEEE) of its
+// lines without their line breaks or a leading byte order mark, as a
+// signed 32-bit integer.
+func flywayChecksum(text string) int32 {
+	text = strings.TrimPrefix(text, "\uFEFF")
+	text = strings.NewReplacer("\r", "", "\n", "").Replace(text)
+	return int32(crc32.ChecksumIEEE([]byte(text)))
 }
 
 // readForeign returns the versions the tool's history table ident records
@@ -175,7 +245,7 @@ func readForeign(ctx context.Context, conn *pgx.Conn, from Tool, ident string, m
 	upTo := func(v int64) []int64 {
 		var vs []int64
 		for _, m := range ms {
-			if m.Version <= v {
+			if !m.Repeatable && m.Version <= v {
 				vs = append(vs, m.Version)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/jackc/pgx/v5"
@@ -63,8 +64,16 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 			}
 		}
 	}
+	if err := repeatablesRunnable(ms); err != nil {
+		return Report{}, err
+	}
 	rep := Report{DryRun: opts.DryRun || opts.Rehearse}
 	run := func(s *session) error {
+		if !opts.DryRun && !opts.Rehearse && hasRepeatables(ms) {
+			if err := s.tr.upgrade(ctx, s.conn); err != nil {
+				return err
+			}
+		}
 		recs, err := s.history(ctx)
 		if err != nil {
 			return err
@@ -82,6 +91,7 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 			rep.Planned = rep.Current
 		}
 		todo := p.pending(opts.To, opts.Steps)
+		todo = append(todo, p.pendingRepeatables(todo)...)
 		var errs []error
 		for _, m := range todo {
 			if err := transactionControl(m, m.Up); err != nil {
@@ -102,6 +112,9 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 			}
 			rep.Applied = steps
 			for _, st := range steps {
+				if st.Repeatable {
+					continue
+				}
 				if rep.Current == nil || st.Version > *rep.Current {
 					v := st.Version
 					rep.Current = &v
@@ -113,6 +126,9 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 			if opts.DryRun {
 				// A dry run changes nothing: Current stays as it is.
 				rep.Applied = append(rep.Applied, planned(m, Up))
+				if m.Repeatable {
+					continue
+				}
 				if rep.Planned == nil || m.Version > *rep.Planned {
 					v := m.Version
 					rep.Planned = &v
@@ -124,6 +140,9 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 				return err
 			}
 			rep.Applied = append(rep.Applied, step)
+			if m.Repeatable {
+				continue
+			}
 			if rep.Current == nil || m.Version > *rep.Current {
 				v := m.Version
 				rep.Current = &v
@@ -373,7 +392,9 @@ func (r *Runner) Baseline(ctx context.Context, version int64) (Report, error) {
 		}
 		var record []*source.Migration
 		for i := range ms {
-			if ms[i].Version <= version {
+			// A repeatable migration is not recorded: up runs it, as for
+			// any database new to it.
+			if !ms[i].Repeatable && ms[i].Version <= version {
 				record = append(record, &ms[i])
 			}
 		}
@@ -463,10 +484,35 @@ func planned(m *source.Migration, dir Direction) Step {
 	if dir == Down && m.Down != nil {
 		sec = *m.Down
 	}
-	return Step{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Checksum: m.Checksum, NoTransaction: sec.NoTransaction}
+	return Step{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Checksum: m.Checksum, NoTransaction: sec.NoTransaction, Repeatable: m.Repeatable}
 }
 
+// hasVersion tells whether a versioned migration has version v. The
+// source lists versioned migrations in version order, repeatable ones
+// after them.
 func hasVersion(ms []source.Migration, v int64) bool {
-	i := sort.Search(len(ms), func(i int) bool { return ms[i].Version >= v })
-	return i < len(ms) && ms[i].Version == v
+	n := len(ms)
+	for n > 0 && ms[n-1].Repeatable {
+		n--
+	}
+	i := sort.Search(n, func(i int) bool { return ms[i].Version >= v })
+	return i < n && ms[i].Version == v
+}
+
+func hasRepeatables(ms []source.Migration) bool {
+	return slices.ContainsFunc(ms, func(m source.Migration) bool { return m.Repeatable })
+}
+
+// repeatablesRunnable refuses repeatable migrations that must run outside
+// a transaction: their history row is written in the migration's own
+// transaction, which such a file does not have.
+func repeatablesRunnable(ms []source.Migration) error {
+	var errs []error
+	for i := range ms {
+		if m := &ms[i]; m.Repeatable && m.Up.NoTransaction {
+			errs = append(errs, &source.FileError{File: m.Up.File, Msg: "a repeatable migration runs in a transaction: remove its no-transaction directive, " +
+				"or move the statements that cannot run in a transaction block into a versioned migration"})
+		}
+	}
+	return errors.Join(errs...)
 }

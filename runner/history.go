@@ -25,6 +25,9 @@ type Record struct {
 	// Error and FailedStatement describe a failed no-transaction section.
 	Error           string
 	FailedStatement int
+	// Repeatable marks a repeatable migration's row: Version is 0, and
+	// Name is the key.
+	Repeatable bool
 }
 
 // tracking is the tracking table: every statement that reads or writes it
@@ -40,6 +43,10 @@ type tracking struct {
 	table  string
 	ident  string // quoted schema.table, for SQL
 	guard  string // SQL condition true while the lock is held; "" for none
+	// upgraded is set when the table has the layout that holds
+	// repeatable migrations (see upgrade): version is text, and a
+	// repeatable column marks their rows.
+	upgraded bool
 }
 
 func newTracking(schema, table string) tracking {
@@ -53,11 +60,61 @@ func (t tracking) name() string { return t.schema + "." + t.table }
 // been detected, so it prepares nothing: behind one, a statement another
 // client prepared on the same server connection would clash with it (42P05).
 func (t tracking) exists(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	ok, _, err := t.layout(ctx, conn)
+	return ok, err
+}
+
+// layout looks the table up, and whether it has been upgraded, in one
+// round trip; it prepares nothing, as exists.
+func (t tracking) layout(ctx context.Context, conn *pgx.Conn) (exists, upgraded bool, _ error) {
 	var reg *string
-	if err := conn.QueryRow(ctx, "SELECT to_regclass($1)::text", pgx.QueryExecModeSimpleProtocol, t.ident).Scan(&reg); err != nil {
-		return false, fmt.Errorf("look up tracking table %s: %w", t.name(), err)
+	q := `SELECT to_regclass($1)::text, EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'repeatable' AND NOT attisdropped)`
+	if err := conn.QueryRow(ctx, q, pgx.QueryExecModeSimpleProtocol, t.ident).Scan(&reg, &upgraded); err != nil {
+		return false, false, fmt.Errorf("look up tracking table %s: %w", t.name(), err)
 	}
-	return reg != nil, nil
+	return reg != nil, upgraded, nil
+}
+
+// upgrade brings a table of the first layout (version bigint, its primary
+// key) to the one that also holds repeatable migrations, whose rows have
+// no version: version becomes text (Flyway's dotted versions fit it too),
+// version_key orders it part by part as integers, and a repeatable row is
+// unique by name instead. It runs under the lock, in one transaction:
+// a failure leaves the table as it was. Integer-only projects never call
+// it, so their table keeps the first layout.
+func (t *tracking) upgrade(ctx context.Context, conn *pgx.Conn) error {
+	if t.upgraded {
+		return nil
+	}
+	// Look again under the lock: another run may have upgraded it since.
+	_, upgraded, err := t.layout(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if upgraded {
+		t.upgraded = true
+		return nil
+	}
+	// The primary key's name is looked up, not assumed: a long table
+	// name gives a truncated one.
+	ddl := `BEGIN;
+DO $pgmig$ DECLARE c text; BEGIN
+  SELECT conname INTO c FROM pg_constraint WHERE conrelid = ` + quoteLiteral(t.ident) + `::regclass AND contype = 'p';
+  IF c IS NOT NULL THEN EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', ` + quoteLiteral(t.ident) + `, c); END IF;
+END $pgmig$;
+ALTER TABLE ` + t.ident + ` ALTER COLUMN version TYPE text, ALTER COLUMN version DROP NOT NULL;
+ALTER TABLE ` + t.ident + ` ADD COLUMN version_key bigint[] GENERATED ALWAYS AS (string_to_array(version, '.')::bigint[]) STORED;
+ALTER TABLE ` + t.ident + ` ADD COLUMN repeatable boolean NOT NULL DEFAULT false;
+ALTER TABLE ` + t.ident + ` ADD CONSTRAINT ` + pgx.Identifier{t.table + "_version_check"}.Sanitize() + ` CHECK (repeatable = (version IS NULL));
+CREATE UNIQUE INDEX ` + pgx.Identifier{t.table + "_version_key"}.Sanitize() + ` ON ` + t.ident + ` (version) WHERE NOT repeatable;
+CREATE UNIQUE INDEX ` + pgx.Identifier{t.table + "_repeatable_key"}.Sanitize() + ` ON ` + t.ident + ` (name) WHERE repeatable;
+COMMIT;`
+	if _, err := conn.Exec(ctx, ddl); err != nil {
+		conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		return fmt.Errorf("upgrade tracking table %s for repeatable migrations: %w", t.name(), err)
+	}
+	t.upgraded = true
+	return nil
 }
 
 // create creates the table, and its schema, when missing. It runs under
@@ -98,10 +155,18 @@ COMMENT ON TABLE ` + t.ident + ` IS 'pgmig migration history: one row per applie
 	return nil
 }
 
-// read reads the whole table in one query, in version order.
+// read reads the whole table in one query, in version order, the
+// repeatable migrations' rows last.
 func (t tracking) read(ctx context.Context, conn *pgx.Conn) ([]Record, error) {
-	rows, err := conn.Query(ctx, `SELECT version, name, checksum, applied_at, duration_ms, applied_by, success,
-  coalesce(error, ''), coalesce(failed_statement, 0) FROM `+t.ident+` ORDER BY version`)
+	q := `SELECT version, name, checksum, applied_at, duration_ms, applied_by, success,
+  coalesce(error, ''), coalesce(failed_statement, 0), false FROM ` + t.ident + ` ORDER BY version`
+	if t.upgraded {
+		// The versions are whole numbers: a dotted one is refused when
+		// scanned into Record.Version.
+		q = `SELECT coalesce(version::bigint, 0), name, checksum, applied_at, duration_ms, applied_by, success,
+  coalesce(error, ''), coalesce(failed_statement, 0), repeatable FROM ` + t.ident + ` ORDER BY repeatable, version_key, name`
+	}
+	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("read history from %s: %w", t.name(), err)
 	}
@@ -111,7 +176,7 @@ func (t tracking) read(ctx context.Context, conn *pgx.Conn) ([]Record, error) {
 		var rec Record
 		var ms float64
 		var failed int32
-		if err := rows.Scan(&rec.Version, &rec.Name, &rec.Checksum, &rec.AppliedAt, &ms, &rec.AppliedBy, &rec.Success, &rec.Error, &failed); err != nil {
+		if err := rows.Scan(&rec.Version, &rec.Name, &rec.Checksum, &rec.AppliedAt, &ms, &rec.AppliedBy, &rec.Success, &rec.Error, &failed, &rec.Repeatable); err != nil {
 			return nil, fmt.Errorf("read history from %s: %w", t.name(), err)
 		}
 		rec.Duration = time.Duration(ms * float64(time.Millisecond))
@@ -126,7 +191,7 @@ func (t tracking) read(ctx context.Context, conn *pgx.Conn) ([]Record, error) {
 
 // durations reads back the recorded duration and time of each version.
 func (t tracking) durations(ctx context.Context, conn *pgx.Conn, versions []int64) (map[int64]Step, error) {
-	rows, err := conn.Query(ctx, "SELECT version, duration_ms, applied_at FROM "+t.ident+" WHERE version = ANY($1)", versions)
+	rows, err := conn.Query(ctx, "SELECT "+t.versionCol()+", duration_ms, applied_at FROM "+t.ident+" WHERE "+t.versionIn("$1"), versions)
 	if err != nil {
 		return nil, fmt.Errorf("read back durations: %w", err)
 	}
@@ -145,6 +210,31 @@ func (t tracking) durations(ctx context.Context, conn *pgx.Conn, versions []int6
 		return nil, fmt.Errorf("read back durations: %w", err)
 	}
 	return out, nil
+}
+
+// versionIs is the condition that selects the row of the integer version
+// v (a literal or a parameter), in either layout.
+func (t tracking) versionIs(v string) string {
+	if t.upgraded {
+		return "version = (" + v + ")::bigint::text"
+	}
+	return "version = " + v
+}
+
+// versionIn selects the rows of the integer versions in the bigint[] vs.
+func (t tracking) versionIn(vs string) string {
+	if t.upgraded {
+		return "version = ANY((" + vs + ")::bigint[]::text[])"
+	}
+	return "version = ANY(" + vs + ")"
+}
+
+// versionCol reads the version column as a bigint, in either layout.
+func (t tracking) versionCol() string {
+	if t.upgraded {
+		return "version::bigint"
+	}
+	return "version"
 }
 
 // quoteLiteral quotes s as an E'…' string, whose meaning does not depend on
@@ -193,6 +283,20 @@ func (t tracking) insertSQL(version int64, name, checksum, since string) string 
 	return q
 }
 
+// upsertRepeatableSQL records a repeatable migration's run inside its
+// transaction, replacing the row of its previous run, in one statement
+// that writes one row, guarded as insertSQL is.
+func (t tracking) upsertRepeatableSQL(name, checksum, since string) string {
+	q := "INSERT INTO " + t.ident + " AS h (version, name, checksum, applied_at, duration_ms, applied_by, success, repeatable) SELECT NULL, " +
+		quoteLiteral(name) + ", " + quoteLiteral(checksum) +
+		", now(), extract(epoch FROM clock_timestamp() - " + since + ") * 1000, current_user, true, true"
+	if t.guard != "" {
+		q += " WHERE " + t.guard
+	}
+	return q + " ON CONFLICT (name) WHERE repeatable DO UPDATE SET checksum = excluded.checksum, applied_at = excluded.applied_at," +
+		" duration_ms = excluded.duration_ms, applied_by = excluded.applied_by, success = true, error = NULL, failed_statement = NULL"
+}
+
 // markSQL notes the end of a migration in a single transaction, where the
 // next one's duration starts.
 const markSQL = "SELECT set_config('pgmig.mark', clock_timestamp()::text, true)"
@@ -200,22 +304,30 @@ const markSQL = "SELECT set_config('pgmig.mark', clock_timestamp()::text, true)"
 // deleteSQL is the statement that forgets a version: a rollback's inside
 // its transaction, or repair's for a failed row.
 func (t tracking) deleteSQL(version int64) string {
-	return "DELETE FROM " + t.ident + " WHERE " + t.where("version = "+strconv.FormatInt(version, 10))
+	return "DELETE FROM " + t.ident + " WHERE " + t.where(t.versionIs(strconv.FormatInt(version, 10)))
 }
 
 // record writes, in one statement, the rows of migrations recorded without
 // running them (baseline, adopt).
 func (t tracking) record(ctx context.Context, conn *pgx.Conn, ms []*source.Migration) error {
 	vs, names, sums := make([]int64, len(ms)), make([]string, len(ms)), make([]string, len(ms))
+	reps := make([]bool, len(ms))
 	for i, m := range ms {
-		vs[i], names[i], sums[i] = m.Version, m.Name, m.Checksum
+		vs[i], names[i], sums[i], reps[i] = m.Version, m.Name, m.Checksum, m.Repeatable
 	}
 	q := `INSERT INTO ` + t.ident + ` (version, name, checksum, duration_ms, success)
 SELECT v, n, c, 0, true FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(v, n, c)`
+	args := []any{vs, names, sums}
+	if t.upgraded {
+		// A repeatable migration's row has no version.
+		q = `INSERT INTO ` + t.ident + ` (version, name, checksum, duration_ms, success, repeatable)
+SELECT CASE WHEN r THEN NULL ELSE v END, n, c, 0, true, r FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[]) AS u(v, n, c, r)`
+		args = append(args, reps)
+	}
 	if t.guard != "" {
 		q += " WHERE " + t.guard
 	}
-	tag, err := conn.Exec(ctx, q, vs, names, sums)
+	tag, err := conn.Exec(ctx, q, args...)
 	if err == nil && tag.RowsAffected() != int64(len(ms)) {
 		return t.errGuarded("the rows")
 	}
@@ -236,19 +348,19 @@ func (t tracking) one(tag pgconn.CommandTag, err error, what string) error {
 
 func (t tracking) markStarted(ctx context.Context, conn *pgx.Conn, dir Direction, version int64, name, checksum string) error {
 	if dir == Up {
-		q := `INSERT INTO ` + t.ident + ` (version, name, checksum, success, error) SELECT $1, $2, $3, false, 'interrupted: the no-transaction section did not finish'`
+		q := `INSERT INTO ` + t.ident + ` (version, name, checksum, success, error) SELECT $1::bigint, $2, $3, false, 'interrupted: the no-transaction section did not finish'`
 		if t.guard != "" {
 			q += " WHERE " + t.guard
 		}
 		tag, err := conn.Exec(ctx, q, version, name, checksum)
 		return t.one(tag, err, "the failed row that marks its start")
 	}
-	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET success = false, error = 'interrupted: the no-transaction down section did not finish' WHERE `+t.where("version = $1"), version)
+	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET success = false, error = 'interrupted: the no-transaction down section did not finish' WHERE `+t.where(t.versionIs("$1")), version)
 	return t.one(tag, err, "the mark of its start")
 }
 
 func (t tracking) markStatement(ctx context.Context, conn *pgx.Conn, version int64, statement int) error {
-	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET failed_statement = $2 WHERE `+t.where("version = $1"), version, statement)
+	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET failed_statement = $2 WHERE `+t.where(t.versionIs("$1")), version, statement)
 	return t.one(tag, err, "the statement about to run")
 }
 
@@ -259,14 +371,14 @@ func (t tracking) markFailed(ctx context.Context, conn *pgx.Conn, version int64,
 	if !keepStatement {
 		set = "error = $2, failed_statement = NULL"
 	}
-	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET `+set+` WHERE `+t.where("version = $1"), version, msg)
+	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET `+set+` WHERE `+t.where(t.versionIs("$1")), version, msg)
 	return t.one(tag, err, "the failure")
 }
 
 func (t tracking) markDone(ctx context.Context, conn *pgx.Conn, dir Direction, version int64, d time.Duration) error {
 	if dir == Up {
 		ms := float64(d) / float64(time.Millisecond)
-		tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET success = true, error = NULL, failed_statement = NULL, applied_at = now(), duration_ms = $2 WHERE `+t.where("version = $1"), version, ms)
+		tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET success = true, error = NULL, failed_statement = NULL, applied_at = now(), duration_ms = $2 WHERE `+t.where(t.versionIs("$1")), version, ms)
 		return t.one(tag, err, "its success")
 	}
 	tag, err := conn.Exec(ctx, t.deleteSQL(version))
@@ -281,11 +393,11 @@ func (t tracking) remove(ctx context.Context, tx pgx.Tx, version int64) error {
 }
 
 func (t tracking) setChecksum(ctx context.Context, tx pgx.Tx, version int64, checksum string) error {
-	tag, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET checksum = $2 WHERE `+t.where("version = $1"), version, checksum)
+	tag, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET checksum = $2 WHERE `+t.where(t.versionIs("$1")), version, checksum)
 	return t.one(tag, err, "the checksum")
 }
 
 func (t tracking) setName(ctx context.Context, tx pgx.Tx, version int64, name string) error {
-	tag, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET name = $2 WHERE `+t.where("version = $1"), version, name)
+	tag, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET name = $2 WHERE `+t.where(t.versionIs("$1")), version, name)
 	return t.one(tag, err, "the name")
 }

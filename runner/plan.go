@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -18,6 +19,9 @@ const (
 	Changed State = "changed" // recorded with another checksum than the file's
 	Missing State = "missing" // recorded, file gone
 	Failed  State = "failed"  // recorded as failed part-way
+	// Outdated is a repeatable migration's state when its file's checksum
+	// differs from the recorded run's: up runs it again.
+	Outdated State = "outdated"
 )
 
 // MigrationStatus is one line of Status.
@@ -36,11 +40,16 @@ type MigrationStatus struct {
 	Error           string
 	FailedStatement int
 	HasDown         bool
+	// Repeatable marks a repeatable migration (Version 0): its states are
+	// Applied, Pending, Outdated, Failed and Missing.
+	Repeatable bool
 }
 
 // Status is every migration known from the files and the history.
 type Status struct {
-	Current    *int64 // newest applied version; nil when none is
+	Current *int64 // newest applied version; nil when none is
+	// Migrations are the versioned migrations in version order, then the
+	// repeatable ones in name order.
 	Migrations []MigrationStatus
 }
 
@@ -53,15 +62,31 @@ type entry struct {
 // plan merges the source's migrations with the history, in version order.
 type plan struct {
 	entries []entry
+	// repeatables are the repeatable migrations, keyed by name, in name
+	// order; never rolled back, and outside the version order.
+	repeatables []entry
 }
 
 func newPlan(ms []source.Migration, recs []Record) *plan {
 	byVersion := make(map[int64]*entry, len(ms)+len(recs))
+	byName := map[string]*entry{}
 	var p plan
 	for i := range ms {
+		if ms[i].Repeatable {
+			byName[ms[i].Name] = &entry{m: &ms[i]}
+			continue
+		}
 		byVersion[ms[i].Version] = &entry{m: &ms[i]}
 	}
 	for i := range recs {
+		if recs[i].Repeatable {
+			if e, ok := byName[recs[i].Name]; ok {
+				e.rec = &recs[i]
+			} else {
+				byName[recs[i].Name] = &entry{rec: &recs[i]}
+			}
+			continue
+		}
 		if e, ok := byVersion[recs[i].Version]; ok {
 			e.rec = &recs[i]
 		} else {
@@ -73,6 +98,10 @@ func newPlan(ms []source.Migration, recs []Record) *plan {
 		p.entries = append(p.entries, *e)
 	}
 	sort.Slice(p.entries, func(i, j int) bool { return p.entries[i].version() < p.entries[j].version() })
+	for _, e := range byName {
+		p.repeatables = append(p.repeatables, *e)
+	}
+	sort.Slice(p.repeatables, func(i, j int) bool { return p.repeatables[i].name() < p.repeatables[j].name() })
 	return &p
 }
 
@@ -81,6 +110,13 @@ func (e entry) version() int64 {
 		return e.m.Version
 	}
 	return e.rec.Version
+}
+
+func (e entry) repeatable() bool {
+	if e.m != nil {
+		return e.m.Repeatable
+	}
+	return e.rec.Repeatable
 }
 
 func (e entry) name() string {
@@ -99,6 +135,9 @@ func (e entry) state() State {
 	case e.m == nil:
 		return Missing
 	case e.m.Checksum != e.rec.Checksum:
+		if e.m.Repeatable {
+			return Outdated
+		}
 		return Changed
 	default:
 		return Applied
@@ -121,9 +160,9 @@ func (p *plan) current() *int64 {
 }
 
 func (p *plan) status() Status {
-	st := Status{Current: p.current(), Migrations: make([]MigrationStatus, 0, len(p.entries))}
-	for _, e := range p.entries {
-		ms := MigrationStatus{Version: e.version(), Name: e.name(), State: e.state()}
+	st := Status{Current: p.current(), Migrations: make([]MigrationStatus, 0, len(p.entries)+len(p.repeatables))}
+	for _, e := range slices.Concat(p.entries, p.repeatables) {
+		ms := MigrationStatus{Version: e.version(), Name: e.name(), State: e.state(), Repeatable: e.repeatable()}
 		if e.m != nil {
 			ms.File = e.m.Up.File
 			ms.Checksum = e.m.Checksum
@@ -168,6 +207,13 @@ func (p *plan) validate(allowOutOfOrder bool) error {
 			}
 		}
 	}
+	// A repeatable migration whose file is gone is listed by status, not
+	// refused: nothing comes after it, and no down undoes it.
+	for _, e := range p.repeatables {
+		if e.state() == Failed {
+			errs = append(errs, &DirtyError{Version: e.rec.Version, Name: e.rec.Name, Statement: e.rec.FailedStatement, Message: e.rec.Error})
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -186,6 +232,30 @@ func (p *plan) pending(to int64, steps int) []*source.Migration {
 			break
 		}
 		out = append(out, e.m)
+	}
+	return out
+}
+
+// pendingRepeatables lists the repeatable migrations Up runs after the
+// versioned ones, in name order: those never run and those whose file
+// changed since. They run only once no versioned migration is left
+// pending, so that they see the schema the whole set makes: a bounded up
+// (to or steps) that stops short of the newest version leaves them.
+func (p *plan) pendingRepeatables(todo []*source.Migration) []*source.Migration {
+	left := 0
+	for _, e := range p.entries {
+		if e.state() == Pending {
+			left++
+		}
+	}
+	if left > len(todo) {
+		return nil
+	}
+	var out []*source.Migration
+	for _, e := range p.repeatables {
+		if s := e.state(); s == Pending || s == Outdated {
+			out = append(out, e.m)
+		}
 	}
 	return out
 }

@@ -160,6 +160,7 @@ type Step struct {
 	File          string
 	Checksum      string
 	NoTransaction bool
+	Repeatable    bool          // a repeatable migration: Version is 0
 	AppliedAt     time.Time     // when it was applied, as the tracking table records it (the server's clock); zero on a dry run
 	Duration      time.Duration // wall time of the step as seen by this process
 }
@@ -431,7 +432,7 @@ func (r *Runner) open(ctx context.Context, conn *pgx.Conn) (*session, error) {
 	}
 	s := &session{conn: conn, tr: newTracking(schema, r.table)}
 	var err error
-	if s.exists, err = s.tr.exists(ctx, conn); err != nil {
+	if s.exists, s.tr.upgraded, err = s.tr.layout(ctx, conn); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -59,10 +59,14 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 				n++
 			}
 		}
+		record := s.tr.insertSQL(m.Version, m.Name, m.Checksum, sinceMark)
+		if m.Repeatable {
+			record = s.tr.upsertRepeatableSQL(m.Name, m.Checksum, sinceMark)
+		}
 		seg := segment{m: m, base: chars, chars: utf8.RuneCountInString(m.Up.SQL), statements: n + 2 + resets, ours: 2 + resets}
 		// Each migration starts from the session pgmig opened: the reset
 		// comes before the mark, a transaction-local setting it would clear.
-		tail := "\n;\n" + s.tr.insertSQL(m.Version, m.Name, m.Checksum, sinceMark) + ";\n" + s.reset + markSQL + ";\n"
+		tail := "\n;\n" + record + ";\n" + s.reset + markSQL + ";\n"
 		q.WriteString(m.Up.SQL)
 		q.WriteString(tail)
 		chars += seg.chars + utf8.RuneCountInString(tail)

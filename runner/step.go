@@ -23,7 +23,7 @@ func (r *Runner) runStep(ctx context.Context, s *session, m *source.Migration, d
 	if dir == Down {
 		sec = *m.Down
 	}
-	step := Step{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Checksum: m.Checksum, NoTransaction: sec.NoTransaction}
+	step := planned(m, dir)
 	r.emit(Event{Kind: StepStarted, Step: step})
 	start := time.Now()
 	var err error
@@ -93,7 +93,10 @@ func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migra
 // sessions seen blocking it.
 func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction, lockTimeout time.Duration) ([]Blocker, error) {
 	record := s.tr.insertSQL(m.Version, m.Name, m.Checksum, sinceStatement)
-	if dir == Down {
+	switch {
+	case m.Repeatable:
+		record = s.tr.upsertRepeatableSQL(m.Name, m.Checksum, sinceStatement)
+	case dir == Down:
 		record = s.tr.deleteSQL(m.Version)
 	}
 	prefix := "BEGIN;\n"

@@ -66,7 +66,7 @@ func TestNewMigration(t *testing.T) {
 			var got []string
 			for _, f := range files {
 				got = append(got, f.Name)
-				if _, err := parseFileName(f.Name, false); err != nil {
+				if _, err := parseFileName(f.Name, flywayExt{}); err != nil {
 					t.Errorf("the new name %s does not parse: %v", f.Name, err)
 				}
 			}

@@ -39,6 +39,10 @@ type Options struct {
 	// Migration.Ver and applies Migration.Repeatable ones. When false
 	// such files are errors naming them.
 	FlywayVersions bool
+	// Repeatables reads Flyway's repeatable migrations (R__x.sql) alone,
+	// for a runner that applies Migration.Repeatable ones but orders by
+	// integer versions; FlywayVersions implies it.
+	Repeatables bool
 }
 
 // FromFSWith returns the Source reading the .sql files at the root of fsys,
@@ -185,7 +189,7 @@ func (fn fileName) describe() string {
 // with ext, R__<description>.sql (a repeatable migration) and dotted
 // versions (V1.2__x.sql, or V1_2__x.sql, which Flyway reads as 1.2).
 // Without ext those are refused: the runner must know about them.
-func flywayName(file string, ext bool) (fileName, bool, error) {
+func flywayName(file string, ext flywayExt) (fileName, bool, error) {
 	if len(file) < 2 || strings.IndexByte("VUR", file[0]) < 0 {
 		return fileName{}, false, nil
 	}
@@ -210,7 +214,7 @@ func flywayName(file string, ext bool) (fileName, bool, error) {
 			return fail("a Flyway repeatable migration has no version: expected R__%s.sql", desc)
 		case desc == "":
 			return fail("missing description after '__'; expected R__<description>.sql")
-		case !ext:
+		case !ext.repeatable:
 			return fail("Flyway repeatable migrations (R__name.sql) are not supported by this pgmig yet: " +
 				"make it a versioned migration (V<version>__name.sql or NNN_name.sql), or move it out of the migrations directory")
 		}
@@ -220,7 +224,7 @@ func flywayName(file string, ext bool) (fileName, bool, error) {
 		return fail("missing version after %q; expected %c<version>__<description>.sql", file[:1], file[0])
 	}
 	dotted := strings.Trim(ver, "0123456789._") == "" && strings.ContainsAny(ver, "._")
-	if dotted && !ext {
+	if dotted && !ext.dotted {
 		return fail("Flyway version %s is dotted (Flyway reads it as %s, '_' as '.'), which this pgmig does not apply yet; "+
 			"renaming it to a whole number would change where it sorts (1.10 comes after 1.9 and before 2)", ver, strings.ReplaceAll(ver, "_", "."))
 	}

@@ -140,7 +140,7 @@ func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
 				var fn fileName
 				if !c.goose {
 					var err error
-					if fn, err = parseFileName(name, s.opts.FlywayVersions); err != nil {
+					if fn, err = parseFileName(name, flywayExt{dotted: s.opts.FlywayVersions, repeatable: s.opts.FlywayVersions || s.opts.Repeatables}); err != nil {
 						slots[i].errs = []error{err}
 						continue
 					}

@@ -58,7 +58,7 @@ func FuzzParseFile(f *testing.F) {
 		if !strings.HasSuffix(file, ".sql") {
 			file += ".sql"
 		}
-		fn, err := parseFileName(file, len(file)%2 == 0)
+		fn, err := parseFileName(file, flywayExt{dotted: len(file)%2 == 0, repeatable: len(file)%3 == 0})
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("name error %v does not match ErrInvalid", err)

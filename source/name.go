@@ -29,9 +29,16 @@ type fileName struct {
 	repeatable bool
 }
 
+// flywayExt says which of Flyway's forms beyond integer V files a source
+// admits.
+type flywayExt struct {
+	dotted     bool // V1.2__x.sql
+	repeatable bool // R__x.sql
+}
+
 // parseFileName parses the name of a .sql file at the root of a source;
 // ext admits Flyway's dotted versions and repeatable migrations.
-func parseFileName(file string, ext bool) (fileName, error) {
+func parseFileName(file string, ext flywayExt) (fileName, error) {
 	fn, ok, err := pgmigName(file)
 	if !ok {
 		fn, ok, err = flywayName(file, ext)

@@ -32,12 +32,12 @@ type Migration struct {
 	// (Flyway's V1.2.3__name.sql); the zero Version for a repeatable
 	// migration. For an integer version it is IntVersion(Version).
 	// Dotted versions come only from a Source built with
-	// Options.FlywayVersions.
+	// Options.FlywayVersions (or, for Repeatable, Options.Repeatables).
 	Ver Version
 	// Repeatable is set for Flyway's R__name.sql: no version, no down,
 	// applied after the versioned migrations, in name order, whenever its
 	// checksum changes. Only from a Source built with
-	// Options.FlywayVersions.
+	// Options.FlywayVersions (or, for Repeatable, Options.Repeatables).
 	Repeatable bool
 	// Go is set for a goose migration written in Go (NNN_name.go): its up
 	// and down are Go functions a program registers with the runner, not

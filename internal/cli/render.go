@@ -72,6 +72,24 @@ func (p *printer) paint(attrs ...color.Attribute) func(a ...any) string {
 
 func fmtVersion(v int64) string { return fmt.Sprintf("%03d", v) }
 
+// fmtVer is fmtVersion, or "R" for a repeatable migration, which has no
+// version (Flyway's R__name.sql).
+func fmtVer(v int64, repeatable bool) string {
+	if repeatable {
+		return "R"
+	}
+	return fmtVersion(v)
+}
+
+// jsonVersion is a migration's "version" in JSON: null for a repeatable
+// migration.
+func jsonVersion(v int64, repeatable bool) *int64 {
+	if repeatable {
+		return nil
+	}
+	return &v
+}
+
 func fmtDuration(d time.Duration) string {
 	switch {
 	case d < time.Second:

@@ -25,7 +25,7 @@ func (p *printer) event(e runner.Event) {
 		if e.Step.Direction == runner.Down {
 			verb, paint = "rolled back", p.paint(color.FgYellow)
 		}
-		fmt.Fprintf(p.stdout, "%s %s %s (%s)\n", paint(fmt.Sprintf("%-11s", verb)), fmtVersion(e.Step.Version), e.Step.Name, fmtDuration(e.Step.Duration))
+		fmt.Fprintf(p.stdout, "%s %s %s (%s)\n", paint(fmt.Sprintf("%-11s", verb)), fmtVer(e.Step.Version, e.Step.Repeatable), e.Step.Name, fmtDuration(e.Step.Duration))
 		p.flush()
 	case runner.StepRetrying:
 		p.retrying(e)
@@ -55,7 +55,8 @@ func (p *printer) event(e runner.Event) {
 }
 
 type jsonMigration struct {
-	Version    int64    `json:"version"`
+	Version    *int64   `json:"version"` // null for a repeatable migration
+	Repeatable bool     `json:"repeatable,omitempty"`
 	Name       string   `json:"name"`
 	State      string   `json:"state"`
 	AppliedAt  *string  `json:"applied_at"`
@@ -66,7 +67,7 @@ type jsonMigration struct {
 }
 
 func stepJSON(s runner.Step, state string, dryRun bool) jsonMigration {
-	j := jsonMigration{Version: s.Version, Name: s.Name, State: state, Checksum: s.Checksum, File: s.File}
+	j := jsonMigration{Version: jsonVersion(s.Version, s.Repeatable), Repeatable: s.Repeatable, Name: s.Name, State: state, Checksum: s.Checksum, File: s.File}
 	if !dryRun {
 		d := ms(s.Duration)
 		j.DurationMS = &d
@@ -118,7 +119,7 @@ func (p *printer) report(rep runner.Report, total time.Duration) {
 	switch {
 	case rep.DryRun:
 		for _, s := range rep.Applied {
-			fmt.Fprintf(p.stdout, "would apply       %s %s%s\n", fmtVersion(s.Version), s.Name, noTx(s))
+			fmt.Fprintf(p.stdout, "would apply       %s %s%s\n", fmtVer(s.Version, s.Repeatable), s.Name, noTx(s))
 		}
 		for _, s := range rep.RolledBack {
 			fmt.Fprintf(p.stdout, "would roll back   %s %s%s\n", fmtVersion(s.Version), s.Name, noTx(s))
@@ -153,7 +154,7 @@ type jsonStatus struct {
 func statusJSON(st runner.Status) jsonStatus {
 	doc := jsonStatus{Current: st.Current, Migrations: []jsonMigration{}}
 	for _, m := range st.Migrations {
-		j := jsonMigration{Version: m.Version, Name: m.Name, State: string(m.State), Checksum: m.Checksum, File: m.File, Error: m.Error}
+		j := jsonMigration{Version: jsonVersion(m.Version, m.Repeatable), Repeatable: m.Repeatable, Name: m.Name, State: string(m.State), Checksum: m.Checksum, File: m.File, Error: m.Error}
 		if m.AppliedAt != nil {
 			j.AppliedAt = rfc3339(*m.AppliedAt)
 			d := ms(m.Duration)
@@ -178,7 +179,7 @@ func (p *printer) status(st runner.Status) {
 			at = m.AppliedAt.Local().Format("2006-01-02 15:04:05")
 			dur = fmtDuration(m.Duration)
 		}
-		t.append(fmtVersion(m.Version), m.Name, p.state(m.State), at, dur)
+		t.append(fmtVer(m.Version, m.Repeatable), m.Name, p.state(m.State), at, dur)
 	}
 	if !p.quiet {
 		// Quiet leaves the answer, not the table: the summary line below.
@@ -189,7 +190,7 @@ func (p *printer) status(st runner.Status) {
 		cur = fmtVersion(*st.Current)
 	}
 	var parts []string
-	for _, s := range []runner.State{runner.Applied, runner.Pending, runner.Changed, runner.Missing, runner.Failed} {
+	for _, s := range []runner.State{runner.Applied, runner.Pending, runner.Outdated, runner.Changed, runner.Missing, runner.Failed} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
@@ -209,7 +210,7 @@ func (p *printer) state(s runner.State) string {
 	switch s {
 	case runner.Applied:
 		return p.paint(color.FgGreen)(string(s))
-	case runner.Pending:
+	case runner.Pending, runner.Outdated:
 		return p.paint(color.FgCyan)(string(s))
 	default:
 		return p.paint(color.FgRed, color.Bold)(string(s))
