@@ -82,6 +82,16 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 			rep.Planned = rep.Current
 		}
 		todo := p.pending(opts.To, opts.Steps)
+		what := ""
+		switch {
+		case opts.SingleTransaction:
+			what = "a single-transaction run"
+		case opts.Rehearse:
+			what = "a rehearsal"
+		}
+		if err := r.goPending(todo, what); err != nil {
+			return err
+		}
 		var errs []error
 		for _, m := range todo {
 			if err := transactionControl(m, m.Up); err != nil {
