@@ -208,6 +208,12 @@ func TestGoMigrationUnregistered(t *testing.T) {
 		t.Fatalf("a exists %v, history %q: want nothing applied", e.exists("a"), e.history(""))
 	}
 
+	// Registered, it still cannot join a run sent as SQL only.
+	reg := e.goRunner(goSet(), runner.GoMigration{Version: 2, Up: txFunc("CREATE TABLE b (id int PRIMARY KEY)")})
+	if _, err := reg.Up(context.Background(), runner.UpOptions{SingleTransaction: true}); !errors.Is(err, runner.ErrInvalidOption) || e.exists("a") {
+		t.Fatalf("single transaction with a Go migration: %v (a exists %v), want ErrInvalidOption and nothing applied", err, e.exists("a"))
+	}
+
 	// Applied with the functions, it needs none for status.
 	if _, err := e.goRunner(goSet(), runner.GoMigration{Version: 2, Up: txFunc("CREATE TABLE b (id int PRIMARY KEY)")}).Up(context.Background(), runner.UpOptions{}); err != nil {
 		t.Fatal(err)
