@@ -128,25 +128,30 @@ func (r *Runner) withGo(ms []source.Migration) ([]source.Migration, error) {
 		}
 		ms = append(ms, m)
 	}
-	// Repeatable migrations stay last, in their order; versions sort.
+	// Repeatable migrations stay last, in their order; versions sort as
+	// the source orders them, dotted ones included.
 	slices.SortStableFunc(ms, func(a, b source.Migration) int {
-		switch {
-		case a.Repeatable || b.Repeatable:
-			if a.Repeatable == b.Repeatable {
+		if a.Repeatable || b.Repeatable {
+			switch {
+			case a.Repeatable == b.Repeatable:
 				return 0
-			}
-			if a.Repeatable {
+			case a.Repeatable:
 				return 1
 			}
 			return -1
-		case a.Version < b.Version:
-			return -1
-		case a.Version > b.Version:
-			return 1
 		}
-		return 0
+		return verOf(a).Compare(verOf(b))
 	})
 	return ms, nil
+}
+
+// verOf is m's version as the source spells it, or its integer version
+// for a Source that leaves Ver unset.
+func verOf(m source.Migration) source.Version {
+	if m.Ver.IsZero() {
+		return source.IntVersion(m.Version)
+	}
+	return m.Ver
 }
 
 // UnregisteredGoError reports a pending goose migration written in Go

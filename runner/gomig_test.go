@@ -244,3 +244,19 @@ func TestGoMigrationUnregistered(t *testing.T) {
 		t.Errorf("registration of a SQL file's version: %v, want ErrInvalidOption", err)
 	}
 }
+
+func TestGoMigrationWithoutFileSortsIn(t *testing.T) {
+	e := newEnv(t)
+	files := fstest.MapFS{
+		"001_a.sql": mig("CREATE TABLE a (id int);", ""),
+		"003_c.sql": mig("CREATE TABLE c (id int REFERENCES b (id));", ""),
+	}
+	r := e.goRunner(files, runner.GoMigration{Version: 2, Name: "b", Up: txFunc("CREATE TABLE b (id int PRIMARY KEY)")})
+	rep, err := r.Up(context.Background(), runner.UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := versions(rep.Applied); got != "1,2,3" || e.history("") != "1,2,3" {
+		t.Fatalf("applied %s, history %s; want 1,2,3", got, e.history(""))
+	}
+}
