@@ -40,7 +40,7 @@ func runCopy(ctx context.Context, s *session, sec source.Section, c source.CopyI
 // statements inside the transaction that prefix (BEGIN and its settings)
 // opens, ending with record, the history change. On failure it returns
 // the error located in the section's file; the caller rolls back.
-func execPieces(ctx context.Context, s *session, m *source.Migration, dir Direction, sec source.Section, prefix, record string, ours int) error {
+func execPieces(ctx context.Context, s *session, m *source.Migration, dir Direction, sec source.Section, prefix, record string, ours int) ([]pgconn.CommandTag, error) {
 	// Statements before each piece, for locating a failure the server
 	// gives no position for.
 	var stmts []source.Statement
@@ -68,18 +68,21 @@ func execPieces(ctx context.Context, s *session, m *source.Migration, dir Direct
 		if last {
 			q += "\n;\n" + record + ";\n" + s.reset
 		}
+		var tags []pgconn.CommandTag
 		if strings.TrimSpace(q) != "" {
-			done, err := execSimple(ctx, s.conn, q)
+			var err error
+			tags, err = execSimple(ctx, s.conn, q)
 			if err != nil {
-				return locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), from: from, index: before(from) + done - ours})
+				return tags, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), from: from, index: before(from) + len(tags) - ours})
 			}
 		}
 		if last {
-			return nil
+			// The last piece ends with the history row and the reset.
+			return tags, nil
 		}
 		c := sec.Copies[i]
 		if err := runCopy(ctx, s, sec, c); err != nil {
-			return locateCopy(m, dir, sec, stmts, before(c.Start), c, err)
+			return nil, locateCopy(m, dir, sec, stmts, before(c.Start), c, err)
 		}
 		from, prefix, ours = c.End, "", 0
 	}

@@ -305,15 +305,26 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 	}
 	conn := wc.Hijack()
 	defer conn.Close(context.WithoutCancel(ctx))
+	var lockConn *pgx.Conn // session mode: the lock's own connection
+	if r.opts.LockMode != LockTable {
+		lc, err := r.pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("connect: %w", err)
+		}
+		lockConn = lc.Hijack()
+		defer lockConn.Close(context.WithoutCancel(ctx))
+		// Before anything else: behind a transaction pooler the lock would
+		// stay on a pooled server connection for good, and the statements
+		// below would meet other clients' prepared statements.
+		if err := lock.DetectPooler(ctx, lockConn, conn, r.lockName()); err != nil {
+			return err
+		}
+	}
 	s, err := r.open(ctx, conn)
 	if err != nil {
 		return err
 	}
-	locker, closeLock, err := r.locker(ctx, s)
-	defer closeLock()
-	if err != nil {
-		return err
-	}
+	locker := r.locker(s, lockConn)
 	if err := r.prepare(ctx, conn); err != nil {
 		return err
 	}
@@ -323,30 +334,45 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 		return err
 	}
 	s.held = held
+	s.tr.guard = held.Guard()
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
 		select {
 		case <-held.Lost():
-			// The commands' steps run on their caller's context: cut the
-			// work connection (closing a net.Conn is safe from another
-			// goroutine), so the step in flight fails before its COMMIT,
-			// which is sent on its own, and rolls back.
-			conn.PgConn().Conn().Close()
+			// Cancel the statement in flight, so a long one stops now
+			// rather than at its guarded history write. The connection
+			// stays open: a COMMIT in flight gets its true outcome back
+			// (the guard made it safe), where cutting the connection
+			// would leave it unknown.
+			conn.PgConn().CancelRequest(context.WithoutCancel(ctx))
 		case <-stop:
 		}
 	}()
 	defer func() {
 		rerr := held.Release(context.WithoutCancel(ctx))
 		switch {
+		case errors.Is(rerr, lock.ErrLost) && errors.Is(err, lock.ErrLost):
+			// fn already stopped for the loss and says so.
+		case errors.Is(rerr, lock.ErrLost) && err != nil && conn.IsClosed():
+			// The work session went as well (terminated, the server
+			// going away): its own error says what happened, and is the
+			// one a caller acts on.
+			r.log.Warn("release lock", "err", rerr)
 		case errors.Is(rerr, lock.ErrLost):
 			// Whatever fn reported, the run was not exclusive to the end.
 			var me *MigrationError
-			if errors.As(err, &me) {
-				// The step failed because the lock was lost: say so
-				// where the step's error is shown.
+			var pe *pgconn.PgError
+			switch {
+			case errors.As(err, &me) && errors.As(me.Err, &pe) && pe.Code == "57014":
+				// The loss cancelled the statement in flight: the loss is
+				// the error, the cancellation only how it showed.
+				me.Err = fmt.Errorf("%w; the statement in flight was cancelled (%s)", rerr, pe.Message)
+			case me != nil:
+				// The step failed while the lock was lost: say so where
+				// the step's error is shown.
 				me.Err = fmt.Errorf("%w; the run was stopped: %w", rerr, me.Err)
-			} else {
+			default:
 				err = errors.Join(rerr, err)
 			}
 		case rerr != nil:
@@ -370,12 +396,11 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 	return err
 }
 
-// locker makes the lock of the configured mode for s's tracking table,
-// and a function to call when done with it. The session lock gets a
-// connection of its own, which the progress monitor samples from too; the
-// lease's statements go through the pool, each in a transaction of its own.
-func (r *Runner) locker(ctx context.Context, s *session) (_ lock.Locker, closeLock func(), _ error) {
-	closeLock = func() {}
+// locker makes the lock of the configured mode for s's tracking table:
+// the session lock on lockConn, which the progress monitor samples from
+// too, fencing s's connection; or the lease, whose statements go through
+// the pool, each in a transaction of its own.
+func (r *Runner) locker(s *session, lockConn *pgx.Conn) lock.Locker {
 	wait := lock.Options{
 		Timeout: r.opts.LockTimeout,
 		Logger:  r.log,
@@ -383,27 +408,16 @@ func (r *Runner) locker(ctx context.Context, s *session) (_ lock.Locker, closeLo
 			r.emit(Event{Kind: LockWaiting, Holder: h})
 		},
 	}
-	if r.opts.LockMode == LockTable {
+	if lockConn == nil {
 		// No progress monitor (s.mon stays nil): behind a pooler the work
 		// connection's server backend changes from one transaction to the
 		// next.
 		return lock.NewLease(r.pool, pgx.Identifier{s.tr.schema, lock.LeaseTableName(s.tr.table)}, s.tr.name(), lock.LeaseOptions{
 			Timeout: wait.Timeout, TTL: r.opts.LockTTL, Logger: wait.Logger, OnWait: wait.OnWait,
-		}), closeLock, nil
-	}
-	lc, err := r.pool.Acquire(ctx)
-	if err != nil {
-		return nil, closeLock, fmt.Errorf("connect: %w", err)
-	}
-	lockConn := lc.Hijack()
-	closeLock = func() { lockConn.Close(context.WithoutCancel(ctx)) }
-	// Before locking: behind a transaction pooler the lock would stay on a
-	// pooled server connection for good.
-	if err := lock.DetectPooler(ctx, lockConn, s.conn, s.tr.name()); err != nil {
-		return nil, closeLock, err
+		})
 	}
 	s.mon = &monitor{conn: lockConn, pid: s.conn.PgConn().PID()}
-	return lock.NewSession(lockConn, s.tr.name(), wait), closeLock, nil
+	return lock.NewSession(lockConn, s.conn, s.tr.name(), wait)
 }
 
 // lockName is the tracking table's name as configured, for messages

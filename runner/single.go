@@ -73,16 +73,30 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 		r.emit(Event{Kind: StepStarted, Step: planned(m, Up)})
 	}
 	start := time.Now()
-	done, err := execSimple(ctx, s.conn, q.String())
+	tags, err := execSimple(ctx, s.conn, q.String())
 	if err != nil {
 		rollback(ctx, s)
 		if lt := lockTableFull(ctx, s.conn, todo, err); lt != err {
 			return nil, lt
 		}
-		return nil, locateInBatch(segs, err, done-1)
+		return nil, locateInBatch(segs, err, len(tags)-1)
 	}
 	// COMMIT on its own, as in tryTransaction: never sent by a dead client.
-	if err := s.checkHeld(ctx); err != nil {
+	err = s.checkHeld(ctx)
+	at := 1 // past BEGIN
+	for _, sg := range segs {
+		at += sg.statements
+		// Each history row is written only under the lock (its guard):
+		// it is the first of the segment's statements of ours.
+		switch row := at - sg.ours; {
+		case err != nil:
+		case row >= len(tags):
+			err = fmt.Errorf("single transaction: %d results for the statements sent; cannot tell whether the history row of %d %s was written", len(tags), sg.m.Version, sg.m.Name)
+		case tags[row].RowsAffected() != 1:
+			err = s.tr.errGuarded(fmt.Sprintf("the history row of %d %s", sg.m.Version, sg.m.Name))
+		}
+	}
+	if err != nil {
 		rollback(ctx, s)
 		last := segs[len(segs)-1].m
 		return nil, &MigrationError{Version: last.Version, Name: last.Name, Direction: Up, Err: err}

@@ -110,6 +110,9 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	// query runs, so a quick migration does not pay a round trip for it;
 	// one that ran longer is checked again just before its COMMIT. The
 	// progress sampler uses the same connection: then check afterwards.
+	// The check finds a loss early; it is not what makes a commit after
+	// the loss harmless: a lease's guard in the history write, and a
+	// session lock's fence on this connection (lock.Lock.Fence), are.
 	sampling := s.mon != nil && (r.opts.ProgressInterval > 0 || lockTimeout > 0)
 	var early chan error
 	if s.held != nil && !sampling {
@@ -118,16 +121,16 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	}
 	stop := r.watch(ctx, s, m, dir, 0, lockTimeout)
 	start := time.Now()
-	var done int
+	var tags []pgconn.CommandTag
 	var err error
 	if len(sec.Copies) > 0 {
 		ours := 1
 		if lockTimeout > 0 {
 			ours = 2
 		}
-		err = execPieces(ctx, s, m, dir, sec, prefix, record, ours)
+		tags, err = execPieces(ctx, s, m, dir, sec, prefix, record, ours)
 	} else {
-		done, err = execSimple(ctx, s.conn, q)
+		tags, err = execSimple(ctx, s.conn, q)
 	}
 	ran := time.Since(start)
 	blockers := stop()
@@ -138,6 +141,12 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	if err == nil {
 		if held == nil && (early == nil || ran > recheckAfter) {
 			held = s.checkHeld(ctx)
+		}
+		// The history row is the last statement but the session reset.
+		if at := len(tags) - 1 - s.resets(); held == nil && (at < 0 || tags[at].RowsAffected() != 1) {
+			// The guard found the lock gone: the history row is not
+			// there, so the migration must not commit either.
+			held = s.tr.errGuarded("its history row")
 		}
 		if err := held; err != nil {
 			rollback(ctx, s)
@@ -159,7 +168,19 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	if lockTimeout > 0 {
 		ours = 2
 	}
-	return blockers, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), index: done - ours})
+	return blockers, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), index: len(tags) - ours})
+}
+
+// resets counts the statements of the session reset that follow each
+// migration's history row.
+func (s *session) resets() int {
+	n := 0
+	for _, st := range source.Split(s.reset) {
+		if !st.Empty() {
+			n++
+		}
+	}
+	return n
 }
 
 // recheckAfter is how long a migration's query may run before the lock
@@ -223,6 +244,11 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	start := time.Now()
 	for i, st := range stmts {
 		if err := s.tr.markStatement(ctx, s.conn, m.Version, i+1); err != nil {
+			if errors.Is(err, ErrLockLost) {
+				// Not run: the statements before it stay, with the row
+				// written under the lock that says so.
+				return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
+			}
 			return fmt.Errorf("%s %d %s: record progress: %w", dir.verb(), m.Version, m.Name, err)
 		}
 		if err := s.checkHeld(ctx); err != nil {
@@ -269,18 +295,18 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	return nil
 }
 
-// execSimple runs sql over the simple protocol and returns how many of its
-// statements completed before the first error.
-func execSimple(ctx context.Context, conn *pgx.Conn, sql string) (int, error) {
+// execSimple runs sql over the simple protocol and returns the command
+// tags of its statements that completed before the first error.
+func execSimple(ctx context.Context, conn *pgx.Conn, sql string) ([]pgconn.CommandTag, error) {
 	results, err := conn.PgConn().Exec(ctx, sql).ReadAll()
-	done := 0
+	tags := make([]pgconn.CommandTag, 0, len(results))
 	for _, res := range results {
 		if res.Err != nil {
-			return done, res.Err
+			return tags, res.Err
 		}
-		done++
+		tags = append(tags, res.CommandTag)
 	}
-	return done, err
+	return tags, err
 }
 
 func errorText(err error) string {
