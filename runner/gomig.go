@@ -229,7 +229,9 @@ func (r *Runner) goTx(ctx context.Context, s *session, m *source.Migration, dir 
 		}
 	}
 	stop := r.watch(ctx, s, m, dir, 0, 0)
-	err = fn(ctx, tx)
+	fctx, cancel := untilLost(ctx, s)
+	err = fn(fctx, tx)
+	cancel()
 	stop()
 	if err != nil {
 		return fail(err)
@@ -248,8 +250,16 @@ func (r *Runner) goTx(ctx context.Context, s *session, m *source.Migration, dir 
 	}
 	// The reset ends every migration, so the next one starts from the
 	// session pgmig opened, whatever the function set.
-	if _, err := execSimple(ctx, s.conn, record+";\n"+s.reset); err != nil {
+	tags, err := execSimple(ctx, s.conn, record+";\n"+s.reset)
+	if err != nil {
 		return fail(fmt.Errorf("record in history: %w", err))
+	}
+	if len(tags) == 0 {
+		return fail(errors.New("record in history: no result for the history row"))
+	}
+	// Under a lease the row is written only while the lock is held.
+	if err := s.tr.one(tags[0], nil, "its history row"); err != nil {
+		return fail(err)
 	}
 	if err := s.checkHeld(ctx); err != nil {
 		return fail(err)
@@ -274,7 +284,10 @@ func (r *Runner) goDB(ctx context.Context, s *session, m *source.Migration, dir 
 		return merr(err)
 	}
 	start := time.Now()
-	if err := fn(ctx, r.pool); err != nil {
+	fctx, cancel := untilLost(ctx, s)
+	err := fn(fctx, r.pool)
+	cancel()
+	if err != nil {
 		e := merr(err)
 		if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, m.Version, "Go function failed: "+errorText(err), false); uerr != nil {
 			return errors.Join(e, fmt.Errorf("record failure: %w", uerr))
@@ -285,4 +298,23 @@ func (r *Runner) goDB(ctx context.Context, s *session, m *source.Migration, dir 
 		return fmt.Errorf("%s %d %s: record finish: %w", dir.verb(), m.Version, m.Name, err)
 	}
 	return nil
+}
+
+// untilLost returns ctx, also cancelled (cause ErrLockLost) when the run's
+// lock is lost: a Go function's work is not bound to the work connection,
+// whose statement in flight the loss cancels, so it is told through its
+// context.
+func untilLost(ctx context.Context, s *session) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancelCause(ctx)
+	if s.held == nil {
+		return c, func() { cancel(nil) }
+	}
+	go func() {
+		select {
+		case <-s.held.Lost():
+			cancel(ErrLockLost)
+		case <-c.Done():
+		}
+	}()
+	return c, func() { cancel(nil) }
 }

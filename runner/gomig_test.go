@@ -260,3 +260,25 @@ func TestGoMigrationWithoutFileSortsIn(t *testing.T) {
 		t.Fatalf("applied %s, history %s; want 1,2,3", got, e.history(""))
 	}
 }
+
+// Under a lease, the history row of a Go migration is a guarded write.
+func TestGoMigrationUnderLease(t *testing.T) {
+	e := newEnv(t)
+	gms := []runner.GoMigration{
+		{Version: 2, Up: txFunc("CREATE TABLE b (id int PRIMARY KEY)"), Down: txFunc("DROP TABLE b")},
+		{Version: 4, Name: "d", Up: &runner.GoFunc{RunDB: func(ctx context.Context, db *pgxpool.Pool) error {
+			_, err := db.Exec(ctx, "CREATE TABLE d (id int)")
+			return err
+		}}},
+	}
+	r, err := runner.New(e.pool, source.FromFSWith(goSet(), source.Options{GoMigrations: true}), runner.Options{LockMode: runner.LockTable, GoMigrations: gms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Up(context.Background(), runner.UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if e.history("") != "1,2,3,4" || !e.exists("d") {
+		t.Fatalf("history %s, d exists %v; want 1,2,3,4 and d", e.history(""), e.exists("d"))
+	}
+}
