@@ -92,6 +92,16 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 		}
 		todo := p.pending(opts.To, opts.Steps)
 		todo = append(todo, p.pendingRepeatables(todo)...)
+		what := ""
+		switch {
+		case opts.SingleTransaction:
+			what = "a single-transaction run"
+		case opts.Rehearse:
+			what = "a rehearsal"
+		}
+		if err := r.goPending(todo, what); err != nil {
+			return err
+		}
 		var errs []error
 		for _, m := range todo {
 			if err := transactionControl(m, m.Up); err != nil {

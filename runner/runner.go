@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,12 @@ type Options struct {
 	// accept a read-write connection again, then takes the lock again,
 	// re-reads the history and goes on (see Up). Zero returns the error.
 	ReconnectTimeout time.Duration
+	// GoMigrations are migrations written in Go, run beside the source's
+	// (see GoMigration). A goose NNN_name.go file, read by a source built
+	// with source.Options.GoMigrations, takes the functions registered for
+	// its version; a pending one without them is refused before anything
+	// runs (*UnregisteredGoError).
+	GoMigrations []GoMigration
 }
 
 // LockMode says how runs against one tracking table exclude each other.
@@ -190,6 +197,7 @@ type Runner struct {
 	schema string // empty: resolved from the connection's current schema
 	table  string
 	log    *slog.Logger
+	goMigs map[int64]*GoMigration // Options.GoMigrations by version
 }
 
 // New returns a Runner for the database behind pool and the migrations of
@@ -211,6 +219,10 @@ func New(pool *pgxpool.Pool, src source.Source, opts Options) (*Runner, error) {
 	}
 	if opts.DDLRetries < 0 {
 		return nil, invalidOption("DDL retries %d must not be negative", opts.DDLRetries)
+	}
+	var err error
+	if r.goMigs, err = checkGoMigrations(slices.Clone(opts.GoMigrations)); err != nil {
+		return nil, err
 	}
 	table := opts.Table
 	if table == "" {
@@ -449,7 +461,7 @@ func (r *Runner) migrations(ctx context.Context) ([]source.Migration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
-	return ms, nil
+	return r.withGo(ms)
 }
 
 // prepare sets up a work connection in one round trip. It asks the server

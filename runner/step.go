@@ -27,9 +27,12 @@ func (r *Runner) runStep(ctx context.Context, s *session, m *source.Migration, d
 	r.emit(Event{Kind: StepStarted, Step: step})
 	start := time.Now()
 	var err error
-	if sec.NoTransaction {
+	switch {
+	case m.Go:
+		err = r.goStep(ctx, s, m, dir)
+	case sec.NoTransaction:
 		err = r.runStatements(ctx, s, m, sec, dir)
-	} else {
+	default:
 		err = r.runTransaction(ctx, s, m, sec, dir)
 	}
 	step.Duration = time.Since(start)
