@@ -102,11 +102,14 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	}
 	// The newline ends a trailing line comment; the ';' a last statement
 	// left without one.
-	q := prefix + sec.SQL + "\n;\n" + record + ";"
+	q := prefix + sec.SQL + "\n;\n" + record + ";\n" + s.reset
 	// The lock check travels on the lock's idle connection while the
 	// query runs, so a quick migration does not pay a round trip for it;
 	// one that ran longer is checked again just before its COMMIT. The
 	// progress sampler uses the same connection: then check afterwards.
+	// The check finds a loss early; it is not what makes a commit after
+	// the loss harmless: a lease's guard in the history write, and a
+	// session lock's fence on this connection (lock.Lock.Fence), are.
 	sampling := s.mon != nil && (r.opts.ProgressInterval > 0 || lockTimeout > 0)
 	var early chan error
 	if s.held != nil && !sampling {
@@ -115,7 +118,17 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	}
 	stop := r.watch(ctx, s, m, dir, 0, lockTimeout)
 	start := time.Now()
-	done, err := execSimple(ctx, s.conn, q)
+	var tags []pgconn.CommandTag
+	var err error
+	if len(sec.Copies) > 0 {
+		ours := 1
+		if lockTimeout > 0 {
+			ours = 2
+		}
+		tags, err = execPieces(ctx, s, m, dir, sec, prefix, record, ours)
+	} else {
+		tags, err = execSimple(ctx, s.conn, q)
+	}
 	ran := time.Since(start)
 	blockers := stop()
 	var held error
@@ -125,6 +138,12 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	if err == nil {
 		if held == nil && (early == nil || ran > recheckAfter) {
 			held = s.checkHeld(ctx)
+		}
+		// The history row is the last statement but the session reset.
+		if at := len(tags) - 1 - s.resets(); held == nil && (at < 0 || tags[at].RowsAffected() != 1) {
+			// The guard found the lock gone: the history row is not
+			// there, so the migration must not commit either.
+			held = s.tr.errGuarded("its history row")
 		}
 		if err := held; err != nil {
 			rollback(ctx, s)
@@ -138,12 +157,27 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 		return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: fmt.Errorf("at COMMIT: %w", err)}
 	}
 	rollback(ctx, s)
+	if len(sec.Copies) > 0 {
+		return blockers, err // located by execPieces
+	}
 	// The first statements completed are our BEGIN and SET.
 	ours := 1
 	if lockTimeout > 0 {
 		ours = 2
 	}
-	return blockers, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), index: done - ours})
+	return blockers, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), index: len(tags) - ours})
+}
+
+// resets counts the statements of the session reset that follow each
+// migration's history row.
+func (s *session) resets() int {
+	n := 0
+	for _, st := range source.Split(s.reset) {
+		if !st.Empty() {
+			n++
+		}
+	}
+	return n
 }
 
 // recheckAfter is how long a migration's query may run before the lock
@@ -207,16 +241,30 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	start := time.Now()
 	for i, st := range stmts {
 		if err := s.tr.markStatement(ctx, s.conn, m.Version, i+1); err != nil {
+			if errors.Is(err, ErrLockLost) {
+				// Not run: the statements before it stay, with the row
+				// written under the lock that says so.
+				return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
+			}
 			return fmt.Errorf("%s %d %s: record progress: %w", dir.verb(), m.Version, m.Name, err)
 		}
 		if err := s.checkHeld(ctx); err != nil {
 			return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
 		}
 		stop := r.watch(ctx, s, m, dir, i+1, 0)
-		_, err := execSimple(ctx, s.conn, st.Text)
+		var err error
+		c, isCopy := copyAt(sec, st)
+		if isCopy {
+			err = runCopy(ctx, s, sec, c)
+		} else {
+			_, err = execSimple(ctx, s.conn, st.Text)
+		}
 		stop()
 		if err != nil {
 			merr := locate(m, dir, sec, err, sent{base: -1, stmt: st, index: i})
+			if isCopy {
+				merr = locateCopy(m, dir, sec, stmts, i, c, err)
+			}
 			merr.Statement = i + 1
 			msg := fmt.Sprintf("statement %d failed: %s", i+1, errorText(err))
 			if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, m.Version, msg, true); uerr != nil {
@@ -237,21 +285,25 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	if err := s.tr.markDone(ctx, s.conn, dir, m.Version, time.Since(start)); err != nil {
 		return fmt.Errorf("%s %d %s: record finish: %w", dir.verb(), m.Version, m.Name, err)
 	}
+	// The next migration starts from the session pgmig opened.
+	if _, err := execSimple(ctx, s.conn, s.reset); err != nil {
+		return fmt.Errorf("%s %d %s: reset the session: %w", dir.verb(), m.Version, m.Name, err)
+	}
 	return nil
 }
 
-// execSimple runs sql over the simple protocol and returns how many of its
-// statements completed before the first error.
-func execSimple(ctx context.Context, conn *pgx.Conn, sql string) (int, error) {
+// execSimple runs sql over the simple protocol and returns the command
+// tags of its statements that completed before the first error.
+func execSimple(ctx context.Context, conn *pgx.Conn, sql string) ([]pgconn.CommandTag, error) {
 	results, err := conn.PgConn().Exec(ctx, sql).ReadAll()
-	done := 0
+	tags := make([]pgconn.CommandTag, 0, len(results))
 	for _, res := range results {
 		if res.Err != nil {
-			return done, res.Err
+			return tags, res.Err
 		}
-		done++
+		tags = append(tags, res.CommandTag)
 	}
-	return done, err
+	return tags, err
 }
 
 func errorText(err error) string {
@@ -268,6 +320,10 @@ type sent struct {
 	// base is the number of characters before the whole section in the
 	// query; -1 when only one statement of it was sent.
 	base int
+	// from is the byte offset in the section of the text sent after those
+	// base characters: 0 but for the pieces of a section sent around its
+	// COPY … FROM STDIN statements.
+	from int
 	// stmt is the statement sent alone (a no-transaction section), when
 	// base is -1.
 	stmt source.Statement
@@ -296,7 +352,7 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 	switch {
 	case pe.Position <= 0:
 	case at.base >= 0:
-		rel := int(pe.Position) - at.base
+		rel := int(pe.Position) - at.base + utf8.RuneCountInString(sec.SQL[:at.from])
 		if rel >= 1 && rel <= utf8.RuneCountInString(sec.SQL)+1 {
 			off = source.Position(sec.SQL, rel)
 		}
