@@ -15,6 +15,9 @@ import (
 
 // event prints a line per migration as it finishes, and says why a run waits.
 func (p *printer) event(e runner.Event) {
+	if e.Kind == runner.StepFinished {
+		p.done = append(p.done, e.Step)
+	}
 	if p.json || p.quiet {
 		return
 	}
@@ -172,11 +175,15 @@ func (p *printer) writeStatusJSON(doc jsonStatus) {
 		p.writeJSON(doc)
 		return
 	}
-	cur, _ := json.Marshal(doc.Current)
+	// The head is writeJSON's document without its last key: the target
+	// and "current", indented the same way.
+	head, _ := json.Marshal(struct {
+		Current *int64 `json:"current"`
+	}{doc.Current})
+	var hb bytes.Buffer
+	json.Indent(&hb, withTarget(head, p.target), "", "  ")
 	out := make([]byte, 0, 64<<10)
-	out = append(out, `{
-  "current": `...)
-	out = append(out, cur...)
+	out = append(out, bytes.TrimSuffix(hb.Bytes(), []byte("\n}"))...)
 	out = append(out, `,
   "migrations": [`...)
 	var one bytes.Buffer
@@ -423,9 +430,7 @@ func (p *printer) rehearsal(rep runner.Report, total time.Duration) {
 			}
 			doc.Rehearsed = append(doc.Rehearsed, j)
 		}
-		enc := json.NewEncoder(p.stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(doc)
+		p.writeJSON(doc)
 		return
 	}
 	if p.quiet {

@@ -23,11 +23,15 @@ func TestWriteStatusJSONMatchesEncoder(t *testing.T) {
 		}},
 	}
 	for name, st := range docs {
-		var want, got bytes.Buffer
-		newPrinter(&want, nil, true, false, false).writeJSON(statusJSON(st))
-		newPrinter(&got, nil, true, false, false).writeStatusJSON(statusJSON(st))
-		if got.String() != want.String() {
-			t.Errorf("%s: writeStatusJSON wrote\n%s\nwant\n%s", name, got.String(), want.String())
+		for _, target := range []*jsonTarget{nil, {Host: "db<1>", Port: 5432, Database: "app", Table: "public.pgmig_migrations"}} {
+			var want, got bytes.Buffer
+			pw, pg := newPrinter(&want, nil, true, false, false), newPrinter(&got, nil, true, false, false)
+			pw.target, pg.target = target, target
+			pw.writeJSON(statusJSON(st))
+			pg.writeStatusJSON(statusJSON(st))
+			if got.String() != want.String() {
+				t.Errorf("%s, target %v: writeStatusJSON wrote\n%s\nwant\n%s", name, target, got.String(), want.String())
+			}
 		}
 	}
 }
