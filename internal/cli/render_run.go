@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -165,9 +167,49 @@ func statusJSON(st runner.Status) jsonStatus {
 	return doc
 }
 
+// writeStatusJSON writes doc exactly as writeJSON does, one migration at a
+// time: at 10,000 migrations the document is ~2.8 MB, and encoding it whole
+// before indenting it spent ~40 ms of CPU growing and copying buffers, as
+// much as status reading its 10,000 files.
+func (p *printer) writeStatusJSON(doc jsonStatus) {
+	if len(doc.Migrations) == 0 {
+		p.writeJSON(doc)
+		return
+	}
+	// The head is writeJSON's document without its last key: the target
+	// and "current", indented the same way.
+	head, _ := json.Marshal(struct {
+		Current *int64 `json:"current"`
+	}{doc.Current})
+	var hb bytes.Buffer
+	json.Indent(&hb, withTarget(head, p.target), "", "  ")
+	out := make([]byte, 0, 64<<10)
+	out = append(out, bytes.TrimSuffix(hb.Bytes(), []byte("\n}"))...)
+	out = append(out, `,
+  "migrations": [`...)
+	var one bytes.Buffer
+	enc := json.NewEncoder(&one)
+	enc.SetIndent("    ", "  ")
+	for i, m := range doc.Migrations {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, "\n    "...)
+		one.Reset()
+		enc.Encode(m)
+		out = append(out, bytes.TrimSuffix(one.Bytes(), []byte("\n"))...)
+		if len(out) > 60<<10 {
+			p.stdout.Write(out)
+			out = out[:0]
+		}
+	}
+	out = append(out, "\n  ]\n}\n"...)
+	p.stdout.Write(out)
+}
+
 func (p *printer) status(st runner.Status) {
 	if p.json {
-		p.writeJSON(statusJSON(st))
+		p.writeStatusJSON(statusJSON(st))
 		return
 	}
 	t := table{header: []string{"VERSION", "NAME", "STATE", "APPLIED AT", "DURATION"}}

@@ -1,6 +1,7 @@
 // Command hashfiles is half of the status floor: the least a Go program
 // must do with a migration directory, reading every file and SHA-256
-// hashing it. The other half is one psql SELECT of the history table.
+// hashing it on 4 goroutines (issue 14's floor). The other half is one
+// psql SELECT of the history table.
 package main
 
 import (
@@ -8,7 +9,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 )
+
+const workers = 4
 
 func main() {
 	dir := os.Args[1]
@@ -17,15 +21,27 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	xs := make([]byte, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(ents); i += workers {
+				b, err := os.ReadFile(filepath.Join(dir, ents[i].Name()))
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(1)
+				}
+				sum := sha256.Sum256(b)
+				xs[w] ^= sum[0]
+			}
+		}()
+	}
+	wg.Wait()
 	var x byte
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		sum := sha256.Sum256(b)
-		x ^= sum[0]
+	for _, v := range xs {
+		x ^= v
 	}
 	fmt.Println(len(ents), x)
 }
