@@ -47,7 +47,7 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 			return nil, err
 		}
 		n := 0
-		for _, st := range source.Split(m.Up.SQL) {
+		for st := range source.SplitSeq(m.Up.SQL) {
 			if !st.Empty() {
 				n++
 			}

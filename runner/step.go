@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"regexp"
 	"strings"
 	"time"
@@ -241,17 +242,20 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 }
 
 // execSimple runs sql over the simple protocol and returns how many of its
-// statements completed before the first error.
+// statements completed before the first error. Each result is read and
+// dropped as it comes: a section of millions of statements would otherwise
+// keep millions of results (and the rows of its SELECTs) until the end.
 func execSimple(ctx context.Context, conn *pgx.Conn, sql string) (int, error) {
-	results, err := conn.PgConn().Exec(ctx, sql).ReadAll()
+	mrr := conn.PgConn().Exec(ctx, sql)
 	done := 0
-	for _, res := range results {
-		if res.Err != nil {
-			return done, res.Err
+	for mrr.NextResult() {
+		if _, err := mrr.ResultReader().Close(); err != nil {
+			mrr.Close() // read on to ReadyForQuery, so the connection stays usable
+			return done, err
 		}
 		done++
 	}
-	return done, err
+	return done, mrr.Close()
 }
 
 func errorText(err error) string {
@@ -286,12 +290,9 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 	if !errors.As(err, &pe) {
 		return merr
 	}
-	var stmts []source.Statement
-	for _, st := range sec.Statements() {
-		if !st.Empty() {
-			stmts = append(stmts, st)
-		}
-	}
+	// The section's statements are cut afresh on each pass rather than
+	// held: a failure in a section of millions must not cost 32 bytes each.
+	stmts := statements(sec)
 	off := -1
 	switch {
 	case pe.Position <= 0:
@@ -309,8 +310,13 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 	switch {
 	case at.base < 0 && at.stmt.Text != "":
 		failed = &at.stmt
-	case at.index >= 0 && at.index < len(stmts):
-		failed = &stmts[at.index]
+	case at.index >= 0:
+		for i, st := range stmts {
+			if i == at.index {
+				failed = &st
+				break
+			}
+		}
 	}
 	if off < 0 && pe.Where != "" {
 		off = bodyOffset(sec.SQL, stmts, failed, pe.Where)
@@ -332,6 +338,23 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 	}
 	merr.Line, merr.Column, merr.SourceLine = fileLine(sec, off)
 	return merr
+}
+
+// statements yields the non-empty statements of sec with their 0-based
+// index among them, the server's count of the statements it ran.
+func statements(sec source.Section) iter.Seq2[int, source.Statement] {
+	return func(yield func(int, source.Statement) bool) {
+		i := 0
+		for st := range sec.StatementsSeq() {
+			if st.Empty() {
+				continue
+			}
+			if !yield(i, st) {
+				return
+			}
+			i++
+		}
+	}
 }
 
 // fileLine turns a byte offset in the section into the file's line, the
