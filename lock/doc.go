@@ -14,7 +14,7 @@
 // a deadlock PostgreSQL cannot detect), up to Options.Timeout, and report
 // a *TimeoutError naming the holder.
 //
-//	held, err := lock.NewSession(conn, "public.pgmig_migrations", lock.Options{Timeout: time.Minute}).Lock(ctx)
+//	held, err := lock.NewSession(conn, work, "public.pgmig_migrations", lock.Options{Timeout: time.Minute}).Lock(ctx)
 //	if err != nil {
 //		var te *lock.TimeoutError
 //		if errors.As(err, &te) && te.Holder != nil {

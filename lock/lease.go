@@ -150,23 +150,39 @@ func AcquireLease(ctx context.Context, db DB, table pgx.Identifier, name string,
 		return nil, fmt.Errorf("lease %s: %w", name, err)
 	}
 	host, _ := os.Hostname()
-	acquireSQL := `INSERT INTO ` + l.table + ` AS l
+	// name = excluded.name sets the key column to itself on purpose: an
+	// update naming a key column locks the row FOR UPDATE, which waits for
+	// the FOR KEY SHARE lock that Guard takes in the holder's transaction,
+	// so an expired lease is never taken over while its holder's last
+	// transaction is still open. The holder's renewal, which names no key
+	// column, locks FOR NO KEY UPDATE and does not wait for it.
+	//
+	// The values are literals, and SET LOCAL shares the one implicit
+	// transaction, so the try is one simple query: fit for a pooler.
+	acquireSQL := func(lockTimeout time.Duration) string {
+		return fmt.Sprintf(`SET LOCAL lock_timeout = '%dms';
+INSERT INTO %s AS l
   (name, owner, pid, host, username, application_name, acquired_at, heartbeat_at, expires_at)
-VALUES ($1, $2, $3, $4, current_user, current_setting('application_name'), now(), now(), now() + $5 * interval '1 millisecond')
-ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host,
+VALUES (%s, %s, %d, %s, current_user, current_setting('application_name'), now(), now(), now() + %d * interval '1 millisecond')
+ON CONFLICT (name) DO UPDATE SET name = excluded.name, owner = excluded.owner, pid = excluded.pid, host = excluded.host,
   username = excluded.username, application_name = excluded.application_name,
   acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at
-WHERE l.expires_at < now()
-RETURNING owner`
+WHERE l.expires_at < now()`, lockTimeout.Milliseconds(), l.table, quote(name), quote(l.owner), os.Getpid(), quote(host), ttl.Milliseconds())
+	}
+	start := time.Now()
+	deadline := start.Add(wait.timeout())
 	err := poll{
 		opts: wait, what: "lock lease", name: name,
 		try: func(ctx context.Context) (bool, error) {
-			var got string
-			err := db.QueryRow(ctx, acquireSQL, simple, name, l.owner, os.Getpid(), host, ttl.Milliseconds()).Scan(&got)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return false, nil
+			// Waiting for a holder's open transaction counts against the
+			// timeout, and never blocks past it.
+			lt := min(max(time.Until(deadline), 10*time.Millisecond), time.Second)
+			tag, err := db.Exec(ctx, acquireSQL(lt), simple)
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "55P03" {
+				return false, nil // the holder's transaction is still open
 			}
-			return err == nil, err
+			return tag.RowsAffected() == 1, err
 		},
 		holder: l.holder,
 		timeout: func(waited time.Duration, h *Holder) error {
@@ -256,6 +272,23 @@ func (l *Lease) Owner() string { return l.owner }
 
 // Lost returns a channel closed when the lease is found lost.
 func (l *Lease) Lost() <-chan struct{} { return l.lost }
+
+// Guard returns an expression true while the lease row names this owner
+// and has not expired by the server's clock, locking the row FOR KEY SHARE
+// (see Held.Guard): a new owner can take an expired lease over only once
+// the transaction that evaluated Guard has ended.
+func (l *Lease) Guard() string {
+	return "EXISTS (SELECT 1 FROM " + l.table + " WHERE name = " + quote(l.name) + " AND owner = " + quote(l.owner) +
+		" AND expires_at > clock_timestamp() FOR KEY SHARE)"
+}
+
+// quote quotes s as an E'…' literal, whose meaning does not depend on
+// standard_conforming_strings.
+func quote(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	s = strings.ReplaceAll(s, `'`, `''`)
+	return "E'" + s + "'"
+}
 
 // Check returns why the lease was lost (matching ErrLeaseLost and
 // ErrLost), or nil; it asks the server nothing.

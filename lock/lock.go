@@ -33,6 +33,15 @@ type Held interface {
 	// Release lets the lock go. It returns an error matching ErrLost when
 	// the lock was lost meanwhile. Calls after the first do nothing.
 	Release(ctx context.Context) error
+	// Guard returns a SQL boolean expression, true only while this lock is
+	// held, for the statements that record what the lock protects: a row
+	// written WHERE Guard() is written only under the lock, and evaluating
+	// it keeps any new holder from taking the lock until the transaction
+	// that evaluated it ends. So a transaction that wrote its row commits
+	// before anyone else can take the lock, and a transaction that finds
+	// the lock gone writes nothing. It is "" for a lock that needs no
+	// guard: a session lock fences its work session instead (Lock.Fence).
+	Guard() string
 }
 
 // ErrLost is matched (errors.Is) by the error of a lock that went away
@@ -55,6 +64,13 @@ type Options struct {
 
 // DefaultTimeout is the wait for a busy lock when Options.Timeout is zero.
 const DefaultTimeout = 5 * time.Minute
+
+func (o Options) timeout() time.Duration {
+	if o.Timeout == 0 {
+		return DefaultTimeout
+	}
+	return o.Timeout
+}
 
 func (o Options) logger() *slog.Logger {
 	if o.Logger == nil {
@@ -98,12 +114,19 @@ type TimeoutError struct {
 	Table  string // lease only: the lease table; empty for the advisory lock
 	Waited time.Duration
 	Holder *Holder // nil when the holder could not be identified (it let go meanwhile)
+	// Fenced says the lock itself was taken, but an earlier holder's work
+	// session, still alive after that holder's lock session ended, did not
+	// let go of the fence in time (see Lock.Fence); Holder is that session.
+	Fenced bool
 }
 
 func (e *TimeoutError) Error() string {
 	msg := fmt.Sprintf("advisory lock for %s (key %d) not acquired within %s", e.Name, e.Key, e.Waited.Round(time.Millisecond))
 	if e.Table != "" {
 		msg = fmt.Sprintf("lock lease for %s (table %s) not acquired within %s", e.Name, e.Table, e.Waited.Round(time.Millisecond))
+	}
+	if e.Fenced {
+		msg = fmt.Sprintf("advisory lock for %s (key %d) taken, but the session of an earlier run that lost it did not end within %s", e.Name, e.Key, e.Waited.Round(time.Millisecond))
 	}
 	if e.Holder != nil {
 		msg += "; held by " + e.Holder.String()
@@ -136,10 +159,7 @@ type poll struct {
 }
 
 func (p poll) run(ctx context.Context) error {
-	timeout := p.opts.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := p.opts.timeout()
 	logger := p.opts.logger()
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 25 * time.Millisecond

@@ -24,7 +24,7 @@ func TestLockersReportLossAlike(t *testing.T) {
 			c := connect(t, url, "locker")
 			admin := connect(t, url, "admin")
 			pid := c.PgConn().PID()
-			return lock.NewSession(c, "public.t", opts), func(ctx context.Context) error {
+			return lock.NewSession(c, nil, "public.t", opts), func(ctx context.Context) error {
 				_, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1)", int64(pid))
 				return err
 			}

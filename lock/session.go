@@ -11,21 +11,30 @@ import (
 )
 
 // NewSession returns a Locker taking the session advisory lock for name
-// (Key(name)) on conn. conn must be a connection of its own for the whole
-// time the lock is held: the lock is tied to its session, and goes when
-// the session ends, however it ends.
-func NewSession(conn *pgx.Conn, name string, opts Options) Locker {
-	return sessionLocker{conn: conn, name: name, opts: opts}
+// (Key(name)) on conn, and fencing work with it (see Lock.Fence); work may
+// be nil. conn must be a connection of its own for the whole time the lock
+// is held: the lock is tied to its session, and goes when the session
+// ends, however it ends.
+func NewSession(conn, work *pgx.Conn, name string, opts Options) Locker {
+	return sessionLocker{conn: conn, work: work, name: name, opts: opts}
 }
 
 type sessionLocker struct {
-	conn *pgx.Conn
-	name string
-	opts Options
+	conn, work *pgx.Conn
+	name       string
+	opts       Options
 }
 
 func (s sessionLocker) Lock(ctx context.Context) (Held, error) {
-	return Acquire(ctx, s.conn, s.name, s.opts)
+	l, err := Acquire(ctx, s.conn, s.name, s.opts)
+	if err != nil || s.work == nil {
+		return l, err
+	}
+	if err := l.Fence(ctx, s.work); err != nil {
+		l.Release(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return l, nil
 }
 
 // Lock is a held advisory lock.
@@ -33,15 +42,19 @@ type Lock struct {
 	conn *pgx.Conn
 	key  int64
 	name string
+	work *pgx.Conn // the fenced session, if any
 
 	mu       sync.Mutex
 	released bool
 }
 
 // Acquire takes the advisory lock for name on conn, as NewSession's Lock
-// does, and returns it as the concrete type.
+// does, and returns it as the concrete type. Once it has the lock it waits,
+// within the same timeout, for every session an earlier holder fenced to
+// let go of the fence (see Fence), and only then returns.
 func Acquire(ctx context.Context, conn *pgx.Conn, name string, opts Options) (*Lock, error) {
 	key := Key(name)
+	start := time.Now()
 	err := poll{
 		opts: opts, what: "lock", name: name,
 		try: func(ctx context.Context) (bool, error) {
@@ -57,7 +70,64 @@ func Acquire(ctx context.Context, conn *pgx.Conn, name string, opts Options) (*L
 	if err != nil {
 		return nil, err
 	}
-	return &Lock{conn: conn, key: key, name: name}, nil
+	l := &Lock{conn: conn, key: key, name: name}
+	if err := l.passFence(ctx, opts, time.Since(start)); err != nil {
+		l.Release(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return l, nil
+}
+
+// fenceKey is the advisory lock key of name's fence. The NUL cannot occur
+// in a table name, so no tracking table's Key is a fenceKey.
+func fenceKey(name string) int64 { return Key(name + "\x00fence") }
+
+// Fence makes work, the session that runs what the lock protects, hold a
+// shared session-level advisory lock on the fence key of the lock's name
+// until Release or until work's session ends. A later holder of the lock
+// passes the fence (Acquire) only when no session holds it: so when this
+// lock's own session ends behind the run's back (terminated, its
+// connection cut) while work is still in a transaction, that transaction
+// may still commit, but always before the next holder reads anything; it
+// cannot be lost in a race with the next holder. The run finds out that
+// the lock is gone from Check, stops, and lets go of the fence.
+func (l *Lock) Fence(ctx context.Context, work *pgx.Conn) error {
+	// Shared: it never waits for another fenced session, only for a new
+	// holder passing the fence at that moment (for a round trip).
+	if _, err := work.Exec(ctx, "SELECT pg_advisory_lock_shared($1)", fenceKey(l.name)); err != nil {
+		return fmt.Errorf("lock %s: fence the work session: %w", l.name, err)
+	}
+	l.mu.Lock()
+	l.work = work
+	l.mu.Unlock()
+	return nil
+}
+
+// passFence waits, on the lock's connection, until no session holds the
+// fence of an earlier holder: by polling an exclusive try, released at
+// once, never by a blocking call (a blocked call holds a snapshot that
+// CREATE INDEX CONCURRENTLY waits for). waited is the time the wait for
+// the lock itself took, counted against the same timeout.
+func (l *Lock) passFence(ctx context.Context, opts Options, waited time.Duration) error {
+	fk := fenceKey(l.name)
+	opts.Timeout = opts.timeout()
+	if opts.Timeout > 0 {
+		opts.Timeout = max(opts.Timeout-waited, time.Millisecond)
+	}
+	// The holder it waits for is a run whose lock session ended while its
+	// work session went on: name that session.
+	return poll{
+		opts: opts, what: "lock fence", name: l.name,
+		try: func(ctx context.Context) (bool, error) {
+			var ok bool
+			err := l.conn.QueryRow(ctx, "SELECT CASE WHEN pg_try_advisory_lock($1) THEN pg_advisory_unlock($1) ELSE false END", fk).Scan(&ok)
+			return ok, err
+		},
+		holder: func(ctx context.Context) (*Holder, error) { return holder(ctx, l.conn, fk) },
+		timeout: func(waited time.Duration, h *Holder) error {
+			return &TimeoutError{Name: l.name, Key: l.key, Waited: waited, Holder: h, Fenced: true}
+		},
+	}.run(ctx)
 }
 
 // holder finds the session holding the advisory lock key in the current
@@ -105,6 +175,9 @@ func (l *Lock) Check(ctx context.Context) error {
 	return nil
 }
 
+// Guard returns "": the session lock fences its work session instead.
+func (l *Lock) Guard() string { return "" }
+
 // Lost returns nil: the loss of a session lock is found by Check.
 func (l *Lock) Lost() <-chan struct{} { return nil }
 
@@ -112,11 +185,16 @@ func (l *Lock) Lost() <-chan struct{} { return nil }
 // Release is for callers that keep the connection.
 func (l *Lock) Release(ctx context.Context) error {
 	l.mu.Lock()
-	released := l.released
+	released, work := l.released, l.work
 	l.released = true
 	l.mu.Unlock()
 	if released {
 		return nil
+	}
+	if work != nil && !work.IsClosed() {
+		// Closing work lets go of the fence too; this is for callers that
+		// keep the connection.
+		work.Exec(ctx, "SELECT pg_advisory_unlock_shared($1)", fenceKey(l.name))
 	}
 	var ok bool
 	if err := l.conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1)", l.key).Scan(&ok); err != nil {

@@ -1,7 +1,10 @@
 // Package pgdb opens and checks a PostgreSQL connection pool, and gives the
-// small helpers most data-access code needs on top of pgx: typed queries,
-// transactions with rollback on error or panic and optional retries,
-// constraint violations as typed errors, and query logging with log/slog.
+// small helpers most data-access code needs on top of pgx: typed queries
+// (mapped by the db tag rule of Field, which the repo package follows
+// too), transactions with rollback on error or panic and optional retries
+// (the transaction travels in ctx, see TxFrom), constraint violations and
+// rejected values as typed errors (*ConstraintError, *DataError matching
+// ErrInvalidInput), and query logging with log/slog.
 //
 // It imports nothing from the rest of pgmig; the pgmig CLI uses Open,
 // Redact and Check itself.
@@ -26,5 +29,5 @@
 //			return pgdb.Classify(err) // errors.Is(err, pgdb.ErrUniqueViolation) on a duplicate
 //		})
 //
-//	http.Handle("/healthz", pgdb.HealthHandler(db.Pool()))
+//	http.Handle("/healthz", pgdb.HealthHandler(db.Pool(), pgdb.HealthOptions{})) // status only
 package pgdb

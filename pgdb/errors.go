@@ -68,15 +68,57 @@ func kindOf(code string) string {
 	return "integrity constraint violation"
 }
 
+// ErrInvalidInput is matched (errors.Is) by every error that blames the
+// values a statement was given rather than the database: a *DataError from
+// the server, and the repo package's invalid queries. A service answers it
+// with 400, not 500.
+var ErrInvalidInput = errors.New("invalid input")
+
+// DataError reports a statement the server rejected for one of its values
+// (SQLSTATE class 22, data exception): text that is not a uuid (22P02), a
+// timestamp out of range (22007, 22008), a string too long for its column
+// (22001), a division by zero (22012). It matches ErrInvalidInput and
+// unwraps to the *pgconn.PgError.
+type DataError struct {
+	// Column is the column at fault when the server names one; it often
+	// does not, as the value is parsed before it meets a column.
+	Column string
+	Err    *pgconn.PgError
+}
+
+func (e *DataError) Error() string {
+	if e.Column != "" {
+		return fmt.Sprintf("invalid input for %s: %s", e.Column, e.Err.Message)
+	}
+	return "invalid input: " + e.Err.Message
+}
+
+func (e *DataError) Unwrap() error { return e.Err }
+
+// Is matches ErrInvalidInput.
+func (e *DataError) Is(target error) bool { return target == ErrInvalidInput }
+
 var detailKey = regexp.MustCompile(`^Key \((.+?)\)=`)
 
-// Classify returns err with an integrity constraint violation turned into
-// a *ConstraintError; any other error, nil included, comes back as it is.
-// The helpers of this package and the repo package classify their errors
+// Classify returns err with an integrity constraint violation (class 23)
+// turned into a *ConstraintError and a data exception (class 22) into a
+// *DataError; any other error, nil included, comes back as it is. The
+// helpers of this package and the repo package classify their errors
 // already; call it on errors from plain pgx calls.
 func Classify(err error) error {
 	var pgErr *pgconn.PgError
-	if err == nil || !errors.As(err, &pgErr) || len(pgErr.Code) != 5 || pgErr.Code[:2] != "23" {
+	if err == nil || !errors.As(err, &pgErr) || len(pgErr.Code) != 5 {
+		return err
+	}
+	switch pgErr.Code[:2] {
+	case "22":
+		var de *DataError
+		if errors.As(err, &de) {
+			return err
+		}
+		return &DataError{Column: pgErr.ColumnName, Err: pgErr}
+	case "23":
+	default:
 		return err
 	}
 	var ce *ConstraintError

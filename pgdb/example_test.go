@@ -106,7 +106,7 @@ func ExampleHealthHandler() {
 	}
 	defer db.Close()
 
-	srv := httptest.NewServer(pgdb.HealthHandler(db.Pool()))
+	srv := httptest.NewServer(pgdb.HealthHandler(db.Pool(), pgdb.HealthOptions{}))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/healthz")
 	if err != nil {

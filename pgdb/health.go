@@ -91,15 +91,33 @@ func poolStats(pool *pgxpool.Pool) PoolStats {
 	}
 }
 
-// DefaultHealthTimeout bounds a check made by HealthHandler.
+// DefaultHealthTimeout bounds a check made by HealthHandler when
+// HealthOptions.Timeout is zero.
 const DefaultHealthTimeout = 5 * time.Second
 
-// HealthHandler serves Check as JSON: 200 when healthy, 503 when not. Each
-// request runs its own check, bounded by the request's context and by
-// DefaultHealthTimeout. It is safe for concurrent use.
-func HealthHandler(pool *pgxpool.Pool) http.Handler {
+// HealthOptions tunes HealthHandler. Its zero value serves the public form.
+type HealthOptions struct {
+	// Detailed serves the whole Health: latency, server version, pool
+	// figures and the error text. Off by default: those help an attacker
+	// more than a load balancer, so serve them only on an internal port or
+	// behind authentication.
+	Detailed bool
+	// Timeout bounds each check. Zero means DefaultHealthTimeout (5s).
+	Timeout time.Duration
+}
+
+// HealthHandler serves Check as JSON: 200 when healthy, 503 when not. The
+// public form's body is {"status":"ok"} or {"status":"unavailable"} and
+// nothing else; with opts.Detailed it is the whole Health. Each request
+// runs its own check, bounded by the request's context and opts.Timeout.
+// It is safe for concurrent use.
+func HealthHandler(pool *pgxpool.Pool, opts HealthOptions) http.Handler {
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultHealthTimeout
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), DefaultHealthTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		h := Check(ctx, pool)
 		w.Header().Set("Content-Type", "application/json")
@@ -107,6 +125,12 @@ func HealthHandler(pool *pgxpool.Pool) http.Handler {
 		if !h.Healthy {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		_ = json.NewEncoder(w).Encode(h) // the client has gone if this fails
+		var body any = struct {
+			Status string `json:"status"`
+		}{h.Status}
+		if opts.Detailed {
+			body = h
+		}
+		_ = json.NewEncoder(w).Encode(body) // the client has gone if this fails
 	})
 }

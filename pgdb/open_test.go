@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -352,17 +354,21 @@ func TestHealthHandler(t *testing.T) {
 	}
 	down.Close()
 	tests := []struct {
-		name   string
-		db     *pgdb.DB
-		code   int
-		status string
+		name     string
+		db       *pgdb.DB
+		detailed bool
+		code     int
+		status   string
+		keys     []string // exactly the keys of the body
 	}{
-		{"healthy", up, http.StatusOK, "ok"},
-		{"unavailable", down, http.StatusServiceUnavailable, "unavailable"},
+		{"public healthy", up, false, http.StatusOK, "ok", []string{"status"}},
+		{"public unavailable", down, false, http.StatusServiceUnavailable, "unavailable", []string{"status"}},
+		{"detailed healthy", up, true, http.StatusOK, "ok", []string{"healthy", "latency_ms", "pool", "server_version", "server_version_num", "status"}},
+		{"detailed unavailable", down, true, http.StatusServiceUnavailable, "unavailable", []string{"error", "healthy", "latency_ms", "pool", "status"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(pgdb.HealthHandler(tc.db.Pool()))
+			srv := httptest.NewServer(pgdb.HealthHandler(tc.db.Pool(), pgdb.HealthOptions{Detailed: tc.detailed}))
 			defer srv.Close()
 			resp, err := http.Get(srv.URL)
 			if err != nil {
@@ -379,10 +385,8 @@ func TestHealthHandler(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("content type %q", ct)
 			}
-			for _, k := range []string{"healthy", "latency_ms", "pool"} {
-				if _, ok := body[k]; !ok {
-					t.Errorf("no %q in %v", k, body)
-				}
+			if got := slices.Sorted(maps.Keys(body)); !slices.Equal(got, tc.keys) {
+				t.Errorf("body keys %v, want %v", got, tc.keys)
 			}
 		})
 	}

@@ -2,7 +2,7 @@ package pgdb
 
 import (
 	"context"
-	"errors"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,20 +24,30 @@ var (
 )
 
 // Query runs sql with args and scans every row into a T, a struct whose
-// fields match the result columns by name (a `db:"name"` tag, else the
-// field name, case-insensitively), as pgx.RowToStructByName does. It
-// returns an empty slice, not an error, when no row matches.
+// fields map to the result columns by their db tags (the rule of Field,
+// which the repo package follows too). Every result column needs a field;
+// a field without a result column keeps its zero value. It returns an
+// empty slice, not an error, when no row matches.
 func Query[T any](ctx context.Context, q Querier, sql string, args ...any) ([]T, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, wrapErr(ctx, err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[T])
+	defer rows.Close()
+	plan, err := planRows[T](rows)
 	if err != nil {
-		return nil, wrapErr(ctx, err)
+		return nil, err
 	}
-	if out == nil {
-		out = []T{}
+	out := []T{}
+	for rows.Next() {
+		var zero T
+		out = append(out, zero)
+		if err := plan.scan(rows, unsafe.Pointer(&out[len(out)-1])); err != nil {
+			return nil, wrapErr(ctx, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr(ctx, err)
 	}
 	return out, nil
 }
@@ -45,16 +55,30 @@ func Query[T any](ctx context.Context, q Querier, sql string, args ...any) ([]T,
 // QueryOne is Query for exactly one row: it returns ErrNotFound when there
 // is none, and pgx.ErrTooManyRows when there is more than one.
 func QueryOne[T any](ctx context.Context, q Querier, sql string, args ...any) (T, error) {
+	var v T
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
-		var zero T
-		return zero, wrapErr(ctx, err)
+		return v, wrapErr(ctx, err)
 	}
-	v, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[T])
-	if errors.Is(err, pgx.ErrNoRows) {
+	defer rows.Close()
+	plan, err := planRows[T](rows)
+	if err != nil {
+		return v, err
+	}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return v, wrapErr(ctx, err)
+		}
 		return v, ErrNotFound
 	}
-	return v, wrapErr(ctx, err)
+	if err := plan.scan(rows, unsafe.Pointer(&v)); err != nil {
+		return v, wrapErr(ctx, err)
+	}
+	if rows.Next() {
+		var zero T
+		return zero, pgx.ErrTooManyRows
+	}
+	return v, wrapErr(ctx, rows.Err())
 }
 
 // QueryValue runs sql, which must return one column, and returns its value

@@ -52,6 +52,10 @@ type TxOptions struct {
 // for a savepoint: a serialization failure aborts the whole outer
 // transaction, so only the outermost InTx can retry it.
 //
+// The ctx given to fn carries tx (see TxFrom), so that code fn calls, such
+// as a repository of the repo package, joins the transaction without being
+// handed tx.
+//
 // With Retries set, fn may run more than once: it must not have effects
 // outside the transaction that cannot be repeated.
 func InTx(ctx context.Context, db Beginner, opts TxOptions, fn func(ctx context.Context, tx pgx.Tx) error) error {
@@ -98,7 +102,7 @@ func runTx(ctx context.Context, db Beginner, opts TxOptions, fn func(ctx context
 			panic(p)
 		}
 	}()
-	if err := fn(ctx, tx); err != nil {
+	if err := fn(WithTx(ctx, tx), tx); err != nil {
 		if rbErr := tx.Rollback(context.WithoutCancel(ctx)); rbErr != nil && !errors.Is(rbErr, pgx.ErrTxClosed) {
 			return errors.Join(wrapErr(ctx, err), fmt.Errorf("rollback: %w", rbErr))
 		}
@@ -137,4 +141,18 @@ func begin(ctx context.Context, db Beginner, opts TxOptions) (pgx.Tx, error) {
 // InTx runs fn in a transaction on the pool; see the package function InTx.
 func (d *DB) InTx(ctx context.Context, opts TxOptions, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	return InTx(ctx, d.pool, opts, fn)
+}
+
+type txKey struct{}
+
+// WithTx returns a context that carries tx, for TxFrom. InTx does it for
+// the ctx it gives its function.
+func WithTx(ctx context.Context, tx pgx.Tx) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
+// TxFrom returns the transaction ctx carries (see WithTx), or nil.
+func TxFrom(ctx context.Context) pgx.Tx {
+	tx, _ := ctx.Value(txKey{}).(pgx.Tx)
+	return tx
 }

@@ -2,9 +2,11 @@ package repo
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"unsafe"
 
 	"github.com/jackc/pgx/v5"
@@ -55,30 +57,51 @@ type Config struct {
 	ResourceType string
 	// Secrets lists the columns whose values the audit diff masks as
 	// "[REDACTED]" (it still records that they changed). Nil means
-	// DefaultSecrets; an empty non-nil slice masks nothing.
+	// DefaultSecrets(); an empty non-nil slice masks nothing.
 	Secrets []string
+
+	// CursorKey signs the cursors of ListKeyset (HMAC-SHA256), so that a
+	// client can neither edit one nor make one up. It must be at least 16
+	// bytes. Nil means a random key made by New: cursors then work only
+	// with the repository that issued them, so a service with more than
+	// one instance, or whose cursors must outlive a restart, sets the same
+	// key everywhere. Changing the key invalidates the cursors issued.
+	CursorKey []byte
 }
 
-// DefaultSecrets are the columns masked in audit diffs when Config.Secrets
-// is nil: those of the core tables that hold credentials.
-var DefaultSecrets = []string{"password_hash", "email_verification_token", "two_factor_secret", "recovery_codes", "refresh_token_id"}
+// DefaultSecrets returns the columns masked in audit diffs when
+// Config.Secrets is nil: those of the core tables that hold credentials.
+// Each call returns a new slice.
+func DefaultSecrets() []string {
+	return []string{"password_hash", "email_verification_token", "two_factor_secret", "recovery_codes", "refresh_token_id"}
+}
+
+// minCursorKey is the shortest Config.CursorKey accepted.
+const minCursorKey = 16
 
 // Base is a generic repository for the entity T, a struct whose fields map
-// to columns through `db:"column"` tags. Fields without a db tag (or with
-// `db:"-"`) are ignored; embedded structs without a tag are flattened.
-// Options after the column name:
+// to columns through `db:"column"` tags, by the rule of pgdb.Field (the
+// one pgdb.Query follows). Options after the column name:
 //
 //	default   INSERT writes DEFAULT when the field is zero (nil, "", 0...),
-//	          and Create reads the value back
+//	          and Create reads the value back; Explicit writes a zero
 //	readonly  never written: generated columns
 //	noupdate  written by Create only, e.g. created_at
+//	filter    List and ListKeyset may filter on it
+//	sort      List and ListKeyset may order by it
+//
+// Filtering and sorting are opt-in because the filters and sorts usually
+// come from a client: a column left closed (a password hash, a token)
+// cannot be probed with LIKE or ordered to leak it.
 //
 // New works out the mapping and every fixed statement once; a Base is
-// immutable and safe for concurrent use. WithDB returns a copy bound to
-// another DBTX (a transaction, say) that shares that work.
+// immutable and safe for concurrent use. It runs on the DBTX it was made
+// with, or on the transaction of a ctx from pgdb.InTx (see DB): that is
+// how a type embedding *Base joins a transaction with all its methods.
 type Base[T any] struct {
 	m     *meta
 	db    DBTX
+	bound bool // made by WithDB: db wins over a transaction in ctx
 	audit *auditor
 }
 
@@ -88,6 +111,15 @@ func New[T any](db DBTX, cfg Config) (*Base[T], error) {
 	if err != nil {
 		return nil, err
 	}
+	switch {
+	case cfg.CursorKey == nil:
+		m.cursorKey = make([]byte, 32)
+		_, _ = rand.Read(m.cursorKey) // never fails, as documented
+	case len(cfg.CursorKey) < minCursorKey:
+		return nil, fmt.Errorf("repo: entity %s: cursor key of %d bytes, want at least %d", reflect.TypeFor[T](), len(cfg.CursorKey), minCursorKey)
+	default:
+		m.cursorKey = slices.Clone(cfg.CursorKey)
+	}
 	b := &Base[T]{m: m, db: db}
 	if cfg.Audit {
 		b.audit = newAuditor(m, cfg)
@@ -95,16 +127,31 @@ func New[T any](db DBTX, cfg Config) (*Base[T], error) {
 	return b, nil
 }
 
-// WithDB returns the repository bound to db, typically a pgx.Tx, sharing
-// the receiver's prepared statements.
+// WithDB returns the repository bound to db, sharing the receiver's
+// prepared statements; db is then used even when ctx carries a
+// transaction. Within pgdb.InTx there is no need for it: the repository
+// joins the transaction of ctx by itself.
 func (b *Base[T]) WithDB(db DBTX) *Base[T] {
 	c := *b
 	c.db = db
+	c.bound = true
 	return &c
 }
 
-// DB returns the DBTX the repository runs on.
-func (b *Base[T]) DB() DBTX { return b.db }
+// DB returns the DBTX the repository runs on for ctx: the one of WithDB
+// if the repository was made by it, else the transaction ctx carries
+// (pgdb.TxFrom, set by pgdb.InTx), else the one given to New. Methods of
+// a type embedding *Base run their own queries on it.
+func (b *Base[T]) DB(ctx context.Context) DBTX { return b.q(ctx) }
+
+func (b *Base[T]) q(ctx context.Context) DBTX {
+	if !b.bound {
+		if tx := pgdb.TxFrom(ctx); tx != nil {
+			return tx
+		}
+	}
+	return b.db
+}
 
 // Table returns the configured table name.
 func (b *Base[T]) Table() string { return b.m.rawName }
@@ -129,15 +176,42 @@ func (b *Base[T]) Scan(row pgx.Row, v *T) error {
 	return row.Scan(b.m.dest(base(v))...)
 }
 
+// CreateOption changes what Create writes.
+type CreateOption struct{ explicit []string }
+
+// Explicit makes Create write the named default columns even when their
+// field is zero: a non-pointer field tagged default otherwise cannot
+// insert an explicit 0, "" or false. A column without the default option
+// is a *FieldError.
+func Explicit(columns ...string) CreateOption { return CreateOption{explicit: columns} }
+
 // Create inserts v and reads back every column (ids, defaults, triggers'
 // work) into v. Fields with the default option that are zero are left
-// to the column's DEFAULT.
-func (b *Base[T]) Create(ctx context.Context, v *T) error {
+// to the column's DEFAULT, unless named by Explicit.
+func (b *Base[T]) Create(ctx context.Context, v *T, opts ...CreateOption) error {
 	p := base(v)
-	s := b.m.insert(b.m.zeroDefaults(p))
+	mask := b.m.zeroDefaults(p)
+	for _, o := range opts {
+		for _, name := range o.explicit {
+			j := -1
+			if i, ok := b.m.byName[name]; ok {
+				j = slices.Index(b.m.defaults, i)
+			}
+			if j < 0 || j >= 64 {
+				return fmt.Errorf("create %s: %w", b.m.rawName, &FieldError{Field: name, Reason: "not a default column"})
+			}
+			mask &^= 1 << j
+		}
+	}
+	s := b.m.insert(mask)
 	args := make([]any, len(s.cols))
 	for i, c := range s.cols {
 		args[i] = b.m.cols[c].ptr(p)
+	}
+	if b.audit == nil {
+		// No closure for b.write: it would be allocated on every call.
+		err := b.q(ctx).QueryRow(ctx, s.sql, args...).Scan(b.m.dest(p)...)
+		return b.wrap(ctx, "create", nil, err)
 	}
 	err := b.write(ctx, func(ctx context.Context, q DBTX) error {
 		if err := q.QueryRow(ctx, s.sql, args...).Scan(b.m.dest(p)...); err != nil {
@@ -148,14 +222,32 @@ func (b *Base[T]) Create(ctx context.Context, v *T) error {
 	return b.wrap(ctx, "create", nil, err)
 }
 
+// checkKey checks id against the primary key's SQL type, so that a
+// client's "nope" for a uuid key is an invalid query naming the key
+// rather than the server's 22P02.
+func (b *Base[T]) checkKey(ctx context.Context, q DBTX, op string, id any) error {
+	types, err := b.m.colTypes(ctx, q)
+	if err != nil {
+		return b.wrap(ctx, op, nil, err)
+	}
+	if bad := types[b.m.pk].check(id); bad != "" {
+		return fmt.Errorf("%s %s: %w", op, b.m.rawName, &FieldError{Field: b.m.cols[b.m.pk].name, Reason: string(bad)})
+	}
+	return nil
+}
+
 // Get returns the row whose primary key is id.
 func (b *Base[T]) Get(ctx context.Context, id any, opts ...ReadOption) (T, error) {
 	var v T
+	q := b.q(ctx)
+	if err := b.checkKey(ctx, q, "get", id); err != nil {
+		return v, err
+	}
 	sql := b.m.getSQL
 	if readOpts(opts).includeDeleted {
 		sql = b.m.getAnySQL
 	}
-	err := b.db.QueryRow(ctx, sql, id).Scan(b.m.dest(base(&v))...)
+	err := q.QueryRow(ctx, sql, id).Scan(b.m.dest(base(&v))...)
 	return v, b.wrap(ctx, "get", id, err)
 }
 
@@ -189,11 +281,17 @@ func (b *Base[T]) Update(ctx context.Context, v *T) error {
 
 // Patch sets the given columns of the row whose primary key is id, and
 // updated_at to now() when the table has it, and returns the row. Keys are
-// column names; an unknown or unwritable one is a *FieldError. Values are
-// always sent as parameters.
+// column names; an unknown or unwritable one, or a value that does not
+// suit its column's type, is a *FieldError. Values are always sent as
+// parameters.
 func (b *Base[T]) Patch(ctx context.Context, id any, changes map[string]any) (T, error) {
 	var v T
-	sql, args, err := b.m.patch(id, changes)
+	q := b.q(ctx)
+	if err := b.checkKey(ctx, q, "patch", id); err != nil {
+		return v, err
+	}
+	types, _ := b.m.colTypes(ctx, q) // read by checkKey
+	sql, args, err := b.m.patch(types, id, changes)
 	if err != nil {
 		return v, fmt.Errorf("patch %s: %w", b.m.rawName, err)
 	}
@@ -239,6 +337,9 @@ func (b *Base[T]) Delete(ctx context.Context, id any) error {
 	if b.m.soft < 0 {
 		return b.HardDelete(ctx, id)
 	}
+	if err := b.checkKey(ctx, b.q(ctx), "delete", id); err != nil {
+		return err
+	}
 	return b.wrap(ctx, "delete", id, b.softWrite(ctx, b.m.softDeleteSQL, actionDelete, id))
 }
 
@@ -247,6 +348,9 @@ func (b *Base[T]) Delete(ctx context.Context, id any) error {
 func (b *Base[T]) Restore(ctx context.Context, id any) error {
 	if b.m.soft < 0 {
 		return fmt.Errorf("restore %s: %w", b.m.rawName, ErrNoSoftDelete)
+	}
+	if err := b.checkKey(ctx, b.q(ctx), "restore", id); err != nil {
+		return err
 	}
 	return b.wrap(ctx, "restore", id, b.softWrite(ctx, b.m.restoreSQL, actionRestore, id))
 }
@@ -269,7 +373,14 @@ func (b *Base[T]) softWrite(ctx context.Context, sql, action string, id any) err
 }
 
 // HardDelete removes the row whose primary key is id, soft-deleted or not.
+// With audit, the row of a user who deletes their own account (the Actor's
+// UserID is the deleted row's key) cannot name the actor in user_id, which
+// references the row just removed: it writes NULL there and records the
+// actor in the diff under "_actor" instead.
 func (b *Base[T]) HardDelete(ctx context.Context, id any) error {
+	if err := b.checkKey(ctx, b.q(ctx), "delete", id); err != nil {
+		return err
+	}
 	err := b.write(ctx, func(ctx context.Context, q DBTX) error {
 		var old T
 		p := base(&old)
@@ -295,18 +406,19 @@ func (b *Base[T]) lockOld(ctx context.Context, q DBTX, id any) (unsafe.Pointer, 
 	return p, nil
 }
 
-// write runs fn on the repository's DBTX, or, when the repository is
-// audited, in a transaction: the DBTX itself when it is a pgx.Tx, else one
-// begun for the purpose, so that a change never commits without its
+// write runs fn on the repository's DBTX for ctx, or, when the repository
+// is audited, in a transaction: that DBTX itself when it is a pgx.Tx, else
+// one begun for the purpose, so that a change never commits without its
 // audit row.
 func (b *Base[T]) write(ctx context.Context, fn func(ctx context.Context, q DBTX) error) error {
+	db := b.q(ctx)
 	if b.audit == nil {
-		return fn(ctx, b.db)
+		return fn(ctx, db)
 	}
-	if tx, ok := b.db.(pgx.Tx); ok {
+	if tx, ok := db.(pgx.Tx); ok {
 		return fn(ctx, tx)
 	}
-	beg, ok := b.db.(pgdb.Beginner)
+	beg, ok := db.(pgdb.Beginner)
 	if !ok {
 		return ErrNoTx
 	}
@@ -315,9 +427,10 @@ func (b *Base[T]) write(ctx context.Context, fn func(ctx context.Context, q DBTX
 	})
 }
 
-// wrap names the operation, turns pgx.ErrNoRows into ErrNotFound and
-// constraint violations into *pgdb.ConstraintError, and makes an error
-// caused by the end of ctx match it.
+// wrap names the operation, turns pgx.ErrNoRows into ErrNotFound,
+// constraint violations into *pgdb.ConstraintError and data exceptions
+// into *pgdb.DataError (ErrInvalidQuery), and makes an error caused by the
+// end of ctx match it.
 func (b *Base[T]) wrap(ctx context.Context, op string, id any, err error) error {
 	if err == nil {
 		return nil

@@ -11,18 +11,22 @@
 //     Update (all columns), Patch (some, by name), Delete, HardDelete;
 //   - soft delete on a timestamp column: Delete sets it, reads skip such
 //     rows unless IncludeDeleted, Restore clears it;
-//   - List (offset pages with a total) and ListKeyset (opaque cursors),
-//     with filters and sorts on declared columns only: anything else is an
-//     error matching ErrInvalidQuery, never SQL;
+//   - List (offset pages, with a total unless SkipCount) and ListKeyset
+//     (signed cursors, NULLS FIRST/LAST on nullable columns), with filters
+//     and sorts only on the columns tagged filter and sort: anything else,
+//     and any value that does not suit its column's type, is an error
+//     matching ErrInvalidQuery (400 in a service), never SQL;
 //   - an audit trail: with Config.Audit, each change writes an audit_log
 //     row (action, JSON diff with secrets masked, actor from WithActor) in
 //     the change's transaction, so one never commits without the other.
 //
 // Errors: ErrNotFound (also pgdb.ErrNotFound) for a missing row; constraint
 // violations as *pgdb.ConstraintError (errors.Is pgdb.ErrUniqueViolation);
-// a cancelled context matches context.Canceled.
+// a client's bad filter, key or value, and the server's data exceptions,
+// match ErrInvalidQuery (which is pgdb.ErrInvalidInput); a cancelled
+// context matches context.Canceled.
 //
-//	users := repo.NewUsers(pool, repo.Options{Audit: true})
+//	users := repo.NewUsers(pool, repo.Options{Audit: true, CursorKey: key})
 //	ctx = repo.WithActor(ctx, repo.Actor{UserID: adminID, IP: ip, UserAgent: ua})
 //	u := repo.User{Email: "ada@example.com", Username: "ada", PasswordHash: hash}
 //	if err := users.Create(ctx, &u); errors.Is(err, pgdb.ErrUniqueViolation) {
@@ -34,9 +38,14 @@
 //		Limit:   20,
 //	})
 //
-// Inside a transaction, bind the repository to it with WithDB:
+// Inside pgdb.InTx a repository joins the transaction through ctx, with
+// every method of a type that embeds *Base (FindByEmail here):
 //
 //	err = pgdb.InTx(ctx, pool, pgdb.TxOptions{}, func(ctx context.Context, tx pgx.Tx) error {
-//		return users.WithDB(tx).Delete(ctx, id)
+//		u, err := users.FindByEmail(ctx, email)
+//		if err != nil {
+//			return err
+//		}
+//		return users.Delete(ctx, u.ID)
 //	})
 package repo

@@ -7,9 +7,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmig/pgmig/pgdb"
 )
 
 // column is one mapped struct field, worked out once by New.
@@ -21,6 +24,8 @@ type column struct {
 	def      bool         // tag option default: INSERT writes DEFAULT when the field is zero
 	readonly bool         // tag option readonly: never written
 	noUpdate bool         // tag option noupdate: written by INSERT only
+	filter   bool         // tag option filter: a list may filter on it
+	sort     bool         // tag option sort: a list may order by it
 	nullable bool         // the field is a pointer, so NULL is a value
 }
 
@@ -64,6 +69,14 @@ type meta struct {
 
 	defaults []int    // columns with the default option, in mask bit order
 	inserts  sync.Map // mask of zero default columns -> *insertStmt
+	patches  sync.Map // sorted column names joined by "," -> UPDATE of Patch
+
+	cursorKey []byte // HMAC key of keyset cursors
+
+	// The columns' SQL types, read from the catalog on first use (see
+	// colTypes): New has no connection to read them with.
+	types   atomic.Pointer[[]colType]
+	typesMu sync.Mutex
 }
 
 type insertStmt struct {
@@ -85,7 +98,7 @@ func buildMeta(t reflect.Type, cfg Config) (*meta, error) {
 		soft:    -1,
 		updated: -1,
 	}
-	if err := m.addFields(t, 0); err != nil {
+	if err := m.addFields(t); err != nil {
 		return nil, err
 	}
 	if len(m.cols) == 0 {
@@ -126,35 +139,20 @@ func cmp(s, def string) string {
 	return s
 }
 
-func (m *meta) addFields(t reflect.Type, base uintptr) error {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, hasTag := f.Tag.Lookup("db")
-		if f.Anonymous && !hasTag && f.Type.Kind() == reflect.Struct {
-			// Embedded struct: its fields are the entity's.
-			if err := m.addFields(f.Type, base+f.Offset); err != nil {
-				return err
-			}
-			continue
-		}
-		if !hasTag || tag == "-" || !f.IsExported() {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "" {
-			return fmt.Errorf("repo: field %s.%s: empty column name", t, f.Name)
-		}
-		if _, dup := m.byName[name]; dup {
-			return fmt.Errorf("repo: field %s.%s: column %q mapped twice", t, f.Name, name)
-		}
+func (m *meta) addFields(t reflect.Type) error {
+	fields, err := pgdb.StructFields(t)
+	if err != nil {
+		return err
+	}
+	for _, f := range fields {
 		c := column{
-			name:     name,
-			quoted:   pgx.Identifier{name}.Sanitize(),
-			offset:   base + f.Offset,
+			name:     f.Column,
+			quoted:   pgx.Identifier{f.Column}.Sanitize(),
+			offset:   f.Offset,
 			typ:      f.Type,
 			nullable: f.Type.Kind() == reflect.Pointer,
 		}
-		for o := range strings.SplitSeq(opts, ",") {
+		for o := range strings.SplitSeq(f.Options, ",") {
 			switch o {
 			case "":
 			case "default":
@@ -163,11 +161,15 @@ func (m *meta) addFields(t reflect.Type, base uintptr) error {
 				c.readonly = true
 			case "noupdate":
 				c.noUpdate = true
+			case "filter":
+				c.filter = true
+			case "sort":
+				c.sort = true
 			default:
-				return fmt.Errorf("repo: field %s.%s: unknown db tag option %q", t, f.Name, o)
+				return fmt.Errorf("repo: field %s: unknown db tag option %q", f.Name, o)
 			}
 		}
-		m.byName[name] = len(m.cols)
+		m.byName[f.Column] = len(m.cols)
 		m.cols = append(m.cols, c)
 	}
 	return nil
@@ -266,21 +268,34 @@ func (m *meta) zeroDefaults(base unsafe.Pointer) uint64 {
 // column order, for Scan.
 func (m *meta) dest(base unsafe.Pointer) []any {
 	d := make([]any, len(m.cols))
+	m.fill(d, base)
+	return d
+}
+
+// fill is dest into a slice of the caller's, reused from row to row.
+func (m *meta) fill(d []any, base unsafe.Pointer) {
 	for i := range m.cols {
 		d[i] = m.cols[i].ptr(base)
 	}
-	return d
 }
 
 // patch builds the UPDATE of the columns named in changes, in sorted order
 // so that equal key sets give equal statements (and share pgx's statement
-// cache).
-func (m *meta) patch(id any, changes map[string]any) (string, []any, error) {
+// cache). Each key set's statement is built once: the keys are checked
+// column names, so there are no more sets than the callers use.
+func (m *meta) patch(types []colType, id any, changes map[string]any) (string, []any, error) {
 	if len(changes) == 0 {
 		return "", nil, &FieldError{Reason: "no column to change"}
 	}
-	keys := slices.Sorted(maps.Keys(changes))
-	var set strings.Builder
+	var one [1]string
+	keys := one[:0]
+	if len(changes) == 1 {
+		for k := range changes {
+			keys = append(keys, k)
+		}
+	} else {
+		keys = slices.Sorted(maps.Keys(changes))
+	}
 	args := make([]any, 0, len(keys)+1)
 	for _, k := range keys {
 		i, ok := m.byName[k]
@@ -291,17 +306,31 @@ func (m *meta) patch(id any, changes map[string]any) (string, []any, error) {
 		if i == m.pk || i == m.soft || i == m.updated || c.readonly || c.noUpdate {
 			return "", nil, &FieldError{Field: k, Reason: "column cannot be changed"}
 		}
+		if bad := types[i].check(changes[k]); bad != "" {
+			return "", nil, &FieldError{Field: k, Reason: string(bad)}
+		}
 		args = append(args, changes[k])
-		if set.Len() > 0 {
+	}
+	args = append(args, id)
+	cacheKey := keys[0]
+	if len(keys) > 1 {
+		cacheKey = strings.Join(keys, ",")
+	}
+	if sql, ok := m.patches.Load(cacheKey); ok {
+		return sql.(string), args, nil
+	}
+	var set strings.Builder
+	for n, k := range keys {
+		if n > 0 {
 			set.WriteString(", ")
 		}
-		fmt.Fprintf(&set, "%s = $%d", c.quoted, len(args))
+		fmt.Fprintf(&set, "%s = $%d", m.cols[m.byName[k]].quoted, n+1)
 	}
 	if m.updated >= 0 {
 		set.WriteString(", " + m.cols[m.updated].quoted + " = now()")
 	}
-	args = append(args, id)
 	sql := fmt.Sprintf("UPDATE %s SET %s WHERE %s = $%d%s RETURNING %s",
 		m.table, set.String(), m.cols[m.pk].quoted, len(args), m.notDeleted, m.selectList)
+	m.patches.Store(cacheKey, sql)
 	return sql, args, nil
 }

@@ -10,66 +10,73 @@ import (
 
 // User is a row of the core users table. Nullable columns are pointers;
 // columns with a server default are tagged default, so that a nil or empty
-// field takes the default on Create.
+// field takes the default on Create. The columns a list would show anyway
+// are open to filters and sorts; the credentials (password_hash,
+// email_verification_token) and metadata are not, in this model and in
+// the other core ones (two_factor_secret, recovery_codes,
+// refresh_token_id).
 type User struct {
-	ID                     string         `db:"id,default"`
-	Email                  string         `db:"email"`
-	Username               string         `db:"username"`
+	ID                     string         `db:"id,default,filter,sort"`
+	Email                  string         `db:"email,filter,sort"`
+	Username               string         `db:"username,filter,sort"`
 	PasswordHash           string         `db:"password_hash"`
-	EmailVerified          *bool          `db:"email_verified,default"`
+	EmailVerified          *bool          `db:"email_verified,default,filter"`
 	EmailVerificationToken *string        `db:"email_verification_token"`
-	Status                 *string        `db:"status,default"` // active, suspended or banned
-	Role                   *string        `db:"role,default"`   // user, moderator or admin
-	CreatedAt              *time.Time     `db:"created_at,default,noupdate"`
-	UpdatedAt              *time.Time     `db:"updated_at,default"`
-	LastLogin              *time.Time     `db:"last_login"`
+	Status                 *string        `db:"status,default,filter,sort"` // active, suspended or banned
+	Role                   *string        `db:"role,default,filter,sort"`   // user, moderator or admin
+	CreatedAt              *time.Time     `db:"created_at,default,noupdate,filter,sort"`
+	UpdatedAt              *time.Time     `db:"updated_at,default,filter,sort"`
+	LastLogin              *time.Time     `db:"last_login,filter,sort"`
 	Metadata               map[string]any `db:"metadata,default"`
 }
 
 // UserSecurity is a row of the core user_security table, one per user.
 type UserSecurity struct {
-	UserID             string     `db:"user_id"`
-	LoginAttempts      *int32     `db:"login_attempts,default"`
-	LastAttemptAt      *time.Time `db:"last_attempt_at"`
-	LockedUntil        *time.Time `db:"locked_until"`
-	TwoFactorEnabled   *bool      `db:"two_factor_enabled,default"`
+	UserID             string     `db:"user_id,filter,sort"`
+	LoginAttempts      *int32     `db:"login_attempts,default,filter,sort"`
+	LastAttemptAt      *time.Time `db:"last_attempt_at,filter,sort"`
+	LockedUntil        *time.Time `db:"locked_until,filter,sort"`
+	TwoFactorEnabled   *bool      `db:"two_factor_enabled,default,filter"`
 	TwoFactorSecret    *string    `db:"two_factor_secret"`
 	RecoveryCodes      []string   `db:"recovery_codes"`
-	PasswordChangedAt  *time.Time `db:"password_changed_at,default"`
-	MustChangePassword *bool      `db:"must_change_password,default"`
+	PasswordChangedAt  *time.Time `db:"password_changed_at,default,filter,sort"`
+	MustChangePassword *bool      `db:"must_change_password,default,filter"`
 }
 
 // AuditLog is a row of the core audit_log table.
 type AuditLog struct {
-	ID           string          `db:"id,default"`
-	UserID       *string         `db:"user_id"`
-	Action       string          `db:"action"`
-	ResourceType *string         `db:"resource_type"`
-	ResourceID   *string         `db:"resource_id"`
+	ID           string          `db:"id,default,filter,sort"`
+	UserID       *string         `db:"user_id,filter"`
+	Action       string          `db:"action,filter,sort"`
+	ResourceType *string         `db:"resource_type,filter"`
+	ResourceID   *string         `db:"resource_id,filter"`
 	Changes      json.RawMessage `db:"changes"`
-	IPAddress    *netip.Addr     `db:"ip_address"`
+	IPAddress    *netip.Addr     `db:"ip_address,filter"`
 	UserAgent    *string         `db:"user_agent"`
-	CreatedAt    *time.Time      `db:"created_at,default,noupdate"`
+	CreatedAt    *time.Time      `db:"created_at,default,noupdate,filter,sort"`
 }
 
 // UserSession is a row of the core user_sessions table.
 type UserSession struct {
-	ID             string      `db:"id,default"`
-	UserID         string      `db:"user_id"`
+	ID             string      `db:"id,default,filter,sort"`
+	UserID         string      `db:"user_id,filter"`
 	RefreshTokenID string      `db:"refresh_token_id"`
-	IPAddress      *netip.Addr `db:"ip_address"`
+	IPAddress      *netip.Addr `db:"ip_address,filter"`
 	UserAgent      *string     `db:"user_agent"`
-	ExpiresAt      time.Time   `db:"expires_at"`
-	CreatedAt      *time.Time  `db:"created_at,default,noupdate"`
-	LastActive     *time.Time  `db:"last_active,default"`
+	ExpiresAt      time.Time   `db:"expires_at,filter,sort"`
+	CreatedAt      *time.Time  `db:"created_at,default,noupdate,filter,sort"`
+	LastActive     *time.Time  `db:"last_active,default,filter,sort"`
 }
 
 // Options configures the ready repositories of the core tables.
 type Options struct {
 	// Audit writes an audit_log row for every change (see Config.Audit).
 	Audit bool
-	// Secrets overrides DefaultSecrets for the audit diff.
+	// Secrets overrides DefaultSecrets() for the audit diff.
 	Secrets []string
+	// CursorKey signs keyset cursors (see Config.CursorKey). Nil means a
+	// random key per repository.
+	CursorKey []byte
 }
 
 // mustNew builds the repository of a core model, whose mapping the tests
@@ -90,20 +97,15 @@ type Users struct {
 
 // NewUsers returns the users repository on db.
 func NewUsers(db DBTX, opts Options) *Users {
-	b := mustNew[User](db, Config{Table: "users", Audit: opts.Audit, Secrets: opts.Secrets})
+	b := mustNew[User](db, Config{Table: "users", Audit: opts.Audit, Secrets: opts.Secrets, CursorKey: opts.CursorKey})
 	return &Users{Base: b, byEmail: "SELECT " + b.SelectList() + " FROM users WHERE lower(email) = lower($1)"}
-}
-
-// WithDB returns the repository bound to db, typically a pgx.Tx.
-func (u *Users) WithDB(db DBTX) *Users {
-	return &Users{Base: u.Base.WithDB(db), byEmail: u.byEmail}
 }
 
 // FindByEmail returns the user with the email, compared case-insensitively
 // (through the lower(email) index), or ErrNotFound.
 func (u *Users) FindByEmail(ctx context.Context, email string) (User, error) {
 	var v User
-	err := u.Scan(u.DB().QueryRow(ctx, u.byEmail, email), &v)
+	err := u.Scan(u.DB(ctx).QueryRow(ctx, u.byEmail, email), &v)
 	return v, u.wrap(ctx, "find by email", nil, err)
 }
 
@@ -115,12 +117,7 @@ type UserSecurities struct {
 
 // NewUserSecurities returns the user_security repository on db.
 func NewUserSecurities(db DBTX, opts Options) *UserSecurities {
-	return &UserSecurities{mustNew[UserSecurity](db, Config{Table: "user_security", PrimaryKey: "user_id", Audit: opts.Audit, Secrets: opts.Secrets})}
-}
-
-// WithDB returns the repository bound to db, typically a pgx.Tx.
-func (s *UserSecurities) WithDB(db DBTX) *UserSecurities {
-	return &UserSecurities{s.Base.WithDB(db)}
+	return &UserSecurities{mustNew[UserSecurity](db, Config{Table: "user_security", PrimaryKey: "user_id", Audit: opts.Audit, Secrets: opts.Secrets, CursorKey: opts.CursorKey})}
 }
 
 // AuditLogs reads the core audit_log table. It is never audited itself.
@@ -136,14 +133,9 @@ func NewAuditLogs(db DBTX) *AuditLogs {
 		" FROM audit_log WHERE resource_type = $1 AND resource_id = $2 ORDER BY created_at, id"}
 }
 
-// WithDB returns the repository bound to db, typically a pgx.Tx.
-func (a *AuditLogs) WithDB(db DBTX) *AuditLogs {
-	return &AuditLogs{Base: a.Base.WithDB(db), forResource: a.forResource}
-}
-
 // ForResource returns the audit trail of one resource, oldest first.
 func (a *AuditLogs) ForResource(ctx context.Context, resourceType, resourceID string) ([]AuditLog, error) {
-	return a.collect(ctx, a.forResource, []any{resourceType, resourceID}, 8)
+	return a.collect(ctx, a.DB(ctx), a.forResource, []any{resourceType, resourceID}, 8)
 }
 
 // Sessions is the repository of the core user_sessions table.
@@ -156,7 +148,7 @@ type Sessions struct {
 // NewSessions returns the user_sessions repository on db. With
 // opts.Audit, DeleteExpired writes one audit row per session it removes.
 func NewSessions(db DBTX, opts Options) *Sessions {
-	b := mustNew[UserSession](db, Config{Table: "user_sessions", Audit: opts.Audit, Secrets: opts.Secrets})
+	b := mustNew[UserSession](db, Config{Table: "user_sessions", Audit: opts.Audit, Secrets: opts.Secrets, CursorKey: opts.CursorKey})
 	s := &Sessions{Base: b,
 		active:        "SELECT " + b.SelectList() + " FROM user_sessions WHERE user_id = $1 AND expires_at > now() ORDER BY last_active DESC, id",
 		deleteExpired: "DELETE FROM user_sessions WHERE expires_at <= now()",
@@ -170,17 +162,10 @@ func NewSessions(db DBTX, opts Options) *Sessions {
 	return s
 }
 
-// WithDB returns the repository bound to db, typically a pgx.Tx.
-func (s *Sessions) WithDB(db DBTX) *Sessions {
-	c := *s
-	c.Base = s.Base.WithDB(db)
-	return &c
-}
-
 // ListActive returns the sessions of the user that have not expired, most
 // recently active first.
 func (s *Sessions) ListActive(ctx context.Context, userID string) ([]UserSession, error) {
-	return s.collect(ctx, s.active, []any{userID}, 8)
+	return s.collect(ctx, s.DB(ctx), s.active, []any{userID}, 8)
 }
 
 // DeleteExpired removes every expired session and returns how many.
@@ -189,7 +174,7 @@ func (s *Sessions) DeleteExpired(ctx context.Context) (int64, error) {
 	if s.audit != nil {
 		args = s.audit.sweepArgs(ctx)
 	}
-	tag, err := s.DB().Exec(ctx, s.deleteExpired, args...)
+	tag, err := s.DB(ctx).Exec(ctx, s.deleteExpired, args...)
 	if err != nil {
 		return 0, s.wrap(ctx, "delete expired", nil, err)
 	}

@@ -27,13 +27,13 @@ CREATE TABLE notes (
 );`
 
 type Note struct {
-	ID        int64      `db:"id,default"`
-	Title     string     `db:"title"`
-	Body      *string    `db:"body"`
-	Rank      int        `db:"rank"`
+	ID        int64      `db:"id,default,filter,sort"`
+	Title     string     `db:"title,filter,sort"`
+	Body      *string    `db:"body,filter,sort"`
+	Rank      int        `db:"rank,filter,sort"`
 	Tags      []string   `db:"tags"`
-	OwnerID   *string    `db:"owner_id"`
-	CreatedAt time.Time  `db:"created_at,default,noupdate"`
+	OwnerID   *string    `db:"owner_id,filter"`
+	CreatedAt time.Time  `db:"created_at,default,noupdate,filter,sort"`
 	UpdatedAt time.Time  `db:"updated_at,default"`
 	DeletedAt *time.Time `db:"deleted_at"`
 }

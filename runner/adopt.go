@@ -150,23 +150,19 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 		if err := s.createTable(ctx); err != nil {
 			return err
 		}
-		batch := &pgx.Batch{}
-		batch.Queue("BEGIN")
+		var record []*source.Migration
 		for i := range ms {
-			m := &ms[i]
-			if !slices.Contains(applied, m.Version) {
-				continue
+			if slices.Contains(applied, ms[i].Version) {
+				record = append(record, &ms[i])
 			}
-			s.tr.queueRecord(batch, m.Version, m.Name, m.Checksum)
+		}
+		if err := s.tr.record(ctx, s.conn, record); err != nil {
+			return fmt.Errorf("adopt: %w", err)
+		}
+		for _, m := range record {
 			rep.Baselined = append(rep.Baselined, planned(m, Up))
 			v := m.Version
 			rep.Current = &v
-		}
-		batch.Queue("COMMIT")
-		if err := s.conn.SendBatch(ctx, batch).Close(); err != nil {
-			s.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
-			rep.Baselined, rep.Current = nil, nil
-			return fmt.Errorf("adopt: %w", err)
 		}
 		return nil
 	})

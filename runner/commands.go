@@ -41,6 +41,17 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 	if opts.DryRun && opts.Rehearse {
 		return Report{}, invalidOption("choose one of --dry-run and --rehearse")
 	}
+	if opts.SingleTransaction || opts.Rehearse {
+		for i := range ms {
+			if len(ms[i].Up.Copies) > 0 && (opts.To == 0 || ms[i].Version <= opts.To) {
+				what := "--single-transaction"
+				if opts.Rehearse {
+					what = "--rehearse"
+				}
+				return Report{}, copyRefused(&ms[i], what)
+			}
+		}
+	}
 	if opts.SingleTransaction {
 		for i := range ms {
 			if ms[i].Up.NoTransaction {
@@ -335,21 +346,17 @@ func (r *Runner) Baseline(ctx context.Context, version int64) (Report, error) {
 		if len(recs) > 0 {
 			return &HistoryError{Msg: fmt.Sprintf("baseline refused: %s already records %d migration(s); baseline is for a database with no pgmig history", s.tr.name(), len(recs))}
 		}
-		batch := &pgx.Batch{}
-		batch.Queue("BEGIN")
+		var record []*source.Migration
 		for i := range ms {
-			m := &ms[i]
-			if m.Version > version {
-				break
+			if ms[i].Version <= version {
+				record = append(record, &ms[i])
 			}
-			s.tr.queueRecord(batch, m.Version, m.Name, m.Checksum)
-			step := planned(m, Up)
-			rep.Baselined = append(rep.Baselined, step)
 		}
-		batch.Queue("COMMIT")
-		if err := s.conn.SendBatch(ctx, batch).Close(); err != nil {
-			s.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		if err := s.tr.record(ctx, s.conn, record); err != nil {
 			return fmt.Errorf("baseline: %w", err)
+		}
+		for _, m := range record {
+			rep.Baselined = append(rep.Baselined, planned(m, Up))
 		}
 		v := version
 		rep.Current = &v

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmig/pgmig/lock"
@@ -94,6 +95,12 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 		return r.up(ctx, opts, nil)
 	}
 	res := &resume{r: r, steps: opts.Steps}
+	// Which server this run began on: a connection or lock lost while the
+	// same server goes on (a backend terminated, the lease taken over
+	// after it expired) is no failover, and the run stops as it would
+	// without reconnecting; only another server (a promoted standby) or a
+	// restart, which has another start time, is reconnected to.
+	began, _ := r.serverStart(ctx)
 	for attempt := 1; ; attempt++ {
 		rep, err := r.up(ctx, opts, res)
 		if attempt > 1 {
@@ -105,6 +112,9 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 		if attempt > maxReconnects {
 			return rep, &ReconnectError{Attempts: attempt, Cause: err}
 		}
+		if !began.IsZero() && r.sameServer(ctx, began) {
+			return rep, err
+		}
 		res.again, res.applied = true, rep.Applied
 		res.event = Failover{Attempt: attempt, Err: err, InFlight: inFlight(err)}
 		r.log.Warn("connection to the server lost, reconnecting", "attempt", attempt, "err", err)
@@ -114,7 +124,28 @@ func (r *Runner) Up(ctx context.Context, opts UpOptions) (Report, error) {
 			return rep, &ReconnectError{Attempts: attempt, Waited: time.Since(start), Cause: err, Err: werr}
 		}
 		res.event.Waited = time.Since(start)
+
 	}
+}
+
+// sameServer reports whether the server that began the run still answers,
+// started when it did: then no failover or restart happened, and what
+// broke the run (a terminated backend, a lease taken over) is its error.
+func (r *Runner) sameServer(ctx context.Context, began time.Time) bool {
+	r.pool.Reset()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	now, err := r.serverStart(ctx)
+	return err == nil && now.Equal(began)
+}
+
+// serverStart returns when the server the pool reaches started: another
+// time after a reconnection means another server (a promoted standby) or
+// a restart.
+func (r *Runner) serverStart(ctx context.Context) (time.Time, error) {
+	var t time.Time
+	err := r.pool.QueryRow(ctx, "SELECT pg_postmaster_start_time()", pgx.QueryExecModeSimpleProtocol).Scan(&t)
+	return t, err
 }
 
 // replan runs in the next attempt, under the new lock, once the history is

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmig/pgmig/source"
 )
 
 // Record is one row of the tracking table.
@@ -26,10 +29,17 @@ type Record struct {
 
 // tracking is the tracking table: every statement that reads or writes it
 // is a method here, so its layout is written down in one place.
+//
+// Under a lock that has one (a lease: lock.Held.Guard), every write is
+// guarded: it writes only while the lock is held, and keeps a new holder
+// from taking the lock until its transaction ends. A guarded write that
+// finds the lock gone changes no row, and the caller stops with
+// errGuarded.
 type tracking struct {
 	schema string
 	table  string
 	ident  string // quoted schema.table, for SQL
+	guard  string // SQL condition true while the lock is held; "" for none
 }
 
 func newTracking(schema, table string) tracking {
@@ -153,13 +163,34 @@ const (
 	sinceMark      = "coalesce(nullif(current_setting('pgmig.mark', true), '')::timestamptz, statement_timestamp())"
 )
 
+// where is a statement's WHERE condition with the guard added.
+func (t tracking) where(cond string) string {
+	switch {
+	case t.guard == "":
+		return cond
+	case cond == "":
+		return t.guard
+	}
+	return cond + " AND " + t.guard
+}
+
+// errGuarded is the error of a guarded write that changed no row.
+func (t tracking) errGuarded(what string) error {
+	return fmt.Errorf("%w: %s not written to %s: this run no longer holds the lock (taken over, or expired)", ErrLockLost, what, t.name())
+}
+
 // insertSQL is the statement that records a transactional step inside its
 // own transaction, with literals, so it can join the step's query; the
-// duration is the server's time since since.
+// duration is the server's time since since. It inserts one row, or none
+// when the guard finds the lock gone.
 func (t tracking) insertSQL(version int64, name, checksum, since string) string {
-	return "INSERT INTO " + t.ident + " (version, name, checksum, applied_at, duration_ms, applied_by, success) VALUES (" +
+	q := "INSERT INTO " + t.ident + " (version, name, checksum, applied_at, duration_ms, applied_by, success) SELECT " +
 		strconv.FormatInt(version, 10) + ", " + quoteLiteral(name) + ", " + quoteLiteral(checksum) +
-		", now(), extract(epoch FROM clock_timestamp() - " + since + ") * 1000, current_user, true)"
+		", now(), extract(epoch FROM clock_timestamp() - " + since + ") * 1000, current_user, true"
+	if t.guard != "" {
+		q += " WHERE " + t.guard
+	}
+	return q
 }
 
 // markSQL notes the end of a migration in a single transaction, where the
@@ -169,13 +200,34 @@ const markSQL = "SELECT set_config('pgmig.mark', clock_timestamp()::text, true)"
 // deleteSQL is the statement that forgets a version: a rollback's inside
 // its transaction, or repair's for a failed row.
 func (t tracking) deleteSQL(version int64) string {
-	return "DELETE FROM " + t.ident + " WHERE version = " + strconv.FormatInt(version, 10)
+	return "DELETE FROM " + t.ident + " WHERE " + t.where("version = "+strconv.FormatInt(version, 10))
 }
 
-// queueRecord queues the row of a migration recorded without running it
-// (baseline, adopt).
-func (t tracking) queueRecord(b *pgx.Batch, version int64, name, checksum string) {
-	b.Queue(`INSERT INTO `+t.ident+` (version, name, checksum, duration_ms, success) VALUES ($1, $2, $3, 0, true)`, version, name, checksum)
+// record writes, in one statement, the rows of migrations recorded without
+// running them (baseline, adopt).
+func (t tracking) record(ctx context.Context, conn *pgx.Conn, ms []*source.Migration) error {
+	vs, names, sums := make([]int64, len(ms)), make([]string, len(ms)), make([]string, len(ms))
+	for i, m := range ms {
+		vs[i], names[i], sums[i] = m.Version, m.Name, m.Checksum
+	}
+	q := `INSERT INTO ` + t.ident + ` (version, name, checksum, duration_ms, success)
+SELECT v, n, c, 0, true FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(v, n, c)`
+	if t.guard != "" {
+		q += " WHERE " + t.guard
+	}
+	tag, err := conn.Exec(ctx, q, vs, names, sums)
+	if err == nil && tag.RowsAffected() != int64(len(ms)) {
+		return t.errGuarded("the rows")
+	}
+	return err
+}
+
+// one checks that a guarded write changed its one row.
+func (t tracking) one(tag pgconn.CommandTag, err error, what string) error {
+	if err == nil && tag.RowsAffected() != 1 {
+		return t.errGuarded(what)
+	}
+	return err
 }
 
 // Rows of a no-transaction section: written failed before its first
@@ -183,56 +235,57 @@ func (t tracking) queueRecord(b *pgx.Batch, version int64, name, checksum string
 // successful only at the end.
 
 func (t tracking) markStarted(ctx context.Context, conn *pgx.Conn, dir Direction, version int64, name, checksum string) error {
-	var err error
 	if dir == Up {
-		_, err = conn.Exec(ctx, `INSERT INTO `+t.ident+` (version, name, checksum, success, error) VALUES ($1, $2, $3, false, 'interrupted: the no-transaction section did not finish')`,
-			version, name, checksum)
-	} else {
-		_, err = conn.Exec(ctx, `UPDATE `+t.ident+` SET success = false, error = 'interrupted: the no-transaction down section did not finish' WHERE version = $1`, version)
+		q := `INSERT INTO ` + t.ident + ` (version, name, checksum, success, error) SELECT $1, $2, $3, false, 'interrupted: the no-transaction section did not finish'`
+		if t.guard != "" {
+			q += " WHERE " + t.guard
+		}
+		tag, err := conn.Exec(ctx, q, version, name, checksum)
+		return t.one(tag, err, "the failed row that marks its start")
 	}
-	return err
+	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET success = false, error = 'interrupted: the no-transaction down section did not finish' WHERE `+t.where("version = $1"), version)
+	return t.one(tag, err, "the mark of its start")
 }
 
 func (t tracking) markStatement(ctx context.Context, conn *pgx.Conn, version int64, statement int) error {
-	_, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET failed_statement = $2 WHERE version = $1`, version, statement)
-	return err
+	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET failed_statement = $2 WHERE `+t.where("version = $1"), version, statement)
+	return t.one(tag, err, "the statement about to run")
 }
 
 // markFailed records why the section failed; keepStatement says whether
 // the failed statement recorded so far is still the one to blame.
 func (t tracking) markFailed(ctx context.Context, conn *pgx.Conn, version int64, msg string, keepStatement bool) error {
-	q := `UPDATE ` + t.ident + ` SET error = $2 WHERE version = $1`
+	set := "error = $2"
 	if !keepStatement {
-		q = `UPDATE ` + t.ident + ` SET error = $2, failed_statement = NULL WHERE version = $1`
+		set = "error = $2, failed_statement = NULL"
 	}
-	_, err := conn.Exec(ctx, q, version, msg)
-	return err
+	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET `+set+` WHERE `+t.where("version = $1"), version, msg)
+	return t.one(tag, err, "the failure")
 }
 
 func (t tracking) markDone(ctx context.Context, conn *pgx.Conn, dir Direction, version int64, d time.Duration) error {
-	var err error
 	if dir == Up {
 		ms := float64(d) / float64(time.Millisecond)
-		_, err = conn.Exec(ctx, `UPDATE `+t.ident+` SET success = true, error = NULL, failed_statement = NULL, applied_at = now(), duration_ms = $2 WHERE version = $1`, version, ms)
-	} else {
-		_, err = conn.Exec(ctx, t.deleteSQL(version))
+		tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET success = true, error = NULL, failed_statement = NULL, applied_at = now(), duration_ms = $2 WHERE `+t.where("version = $1"), version, ms)
+		return t.one(tag, err, "its success")
 	}
-	return err
+	tag, err := conn.Exec(ctx, t.deleteSQL(version))
+	return t.one(tag, err, "the removal of its row")
 }
 
 // Repair's changes, inside its transaction.
 
 func (t tracking) remove(ctx context.Context, tx pgx.Tx, version int64) error {
-	_, err := tx.Exec(ctx, t.deleteSQL(version))
-	return err
+	tag, err := tx.Exec(ctx, t.deleteSQL(version))
+	return t.one(tag, err, "the removal of the row")
 }
 
 func (t tracking) setChecksum(ctx context.Context, tx pgx.Tx, version int64, checksum string) error {
-	_, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET checksum = $2 WHERE version = $1`, version, checksum)
-	return err
+	tag, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET checksum = $2 WHERE `+t.where("version = $1"), version, checksum)
+	return t.one(tag, err, "the checksum")
 }
 
 func (t tracking) setName(ctx context.Context, tx pgx.Tx, version int64, name string) error {
-	_, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET name = $2 WHERE version = $1`, version, name)
-	return err
+	tag, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET name = $2 WHERE `+t.where("version = $1"), version, name)
+	return t.one(tag, err, "the name")
 }

@@ -40,26 +40,3 @@ func TestSingleTransactionRefusedBeyondLockTable(t *testing.T) {
 		t.Fatalf("the refused run left traces: t1 %v, history %q", e.exists("t1"), e.history(""))
 	}
 }
-
-// TestSingleTransactionLockTableFullNamesTheSetting: where the estimate
-// cannot see the locks (DDL run by EXECUTE), the server's 53200 comes back
-// as a LockTableError that names max_locks_per_transaction, and nothing
-// of the run is kept.
-func TestSingleTransactionLockTableFullNamesTheSetting(t *testing.T) {
-	e := newEnv(t)
-	var capacity int
-	if err := e.pool.QueryRow(context.Background(), "SELECT current_setting('max_locks_per_transaction')::int * (current_setting('max_connections')::int + current_setting('autovacuum_max_workers')::int + 1 + current_setting('max_worker_processes')::int + current_setting('max_wal_senders')::int + current_setting('max_prepared_transactions')::int)").Scan(&capacity); err != nil {
-		t.Fatal(err)
-	}
-	// Some 12 locks each: 2.4 times what the table is sized for, well
-	// past the spare room it grows into.
-	files := manyTables(capacity/5, "DO $$ BEGIN EXECUTE 'CREATE TABLE t%d (a int PRIMARY KEY, b int UNIQUE, c int UNIQUE, d text)'; END $$;\n")
-	_, err := e.runner(files, runner.Options{}).Up(context.Background(), runner.UpOptions{SingleTransaction: true})
-	var lt *runner.LockTableError
-	if !errors.As(err, &lt) || lt.Err == nil || lt.PerTx <= 0 {
-		t.Fatalf("want a LockTableError wrapping 53200, got %v", err)
-	}
-	if e.exists("t1") {
-		t.Fatal("the failed single transaction kept a table")
-	}
-}

@@ -48,8 +48,10 @@ func (r *Runner) rehearse(ctx context.Context, s *session, todo []*source.Migrat
 			err = fmt.Errorf("rehearse: roll back: %w", rerr)
 		}
 	}()
+	setLock := ""
 	if t := r.opts.DDLLockTimeout; t > 0 {
-		if _, err := s.conn.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", t.Milliseconds())); err != nil {
+		setLock = fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", t.Milliseconds())
+		if _, err := s.conn.Exec(ctx, setLock); err != nil {
 			return nil, fmt.Errorf("rehearse: %w", err)
 		}
 	}
@@ -68,8 +70,13 @@ func (r *Runner) rehearse(ctx context.Context, s *session, todo []*source.Migrat
 		// No step events: a rehearsal applies nothing, and a listener
 		// printing "applied" would mislead.
 		start := time.Now()
-		if _, err := execSimple(ctx, s.conn, m.Up.SQL+"\n;"); err != nil {
+		if _, err := execSimple(ctx, s.conn, m.Up.SQL+"\n;", nil); err != nil {
 			return out, locate(m, Up, m.Up, err, sent{base: 0, index: -1})
+		}
+		// The next migration starts from the session pgmig opened, as in
+		// a real run; the reset clears the lock_timeout too.
+		if _, err := execSimple(ctx, s.conn, s.reset+setLock, nil); err != nil {
+			return out, fmt.Errorf("rehearse: reset the session: %w", err)
 		}
 		reh.Step.Duration = time.Since(start)
 		now, err := heldLocks(ctx, s.conn)

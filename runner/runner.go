@@ -239,6 +239,9 @@ type session struct {
 	// held, when set, is the run's lock; it is checked before every
 	// COMMIT and no-transaction statement.
 	held lock.Held
+	// reset brings the session back to the state prepare left it in (see
+	// Runner.resetSQL); it ends every migration.
+	reset string
 }
 
 // history reads the tracking table; nothing when it does not exist.
@@ -290,47 +293,74 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 	}
 	conn := wc.Hijack()
 	defer conn.Close(context.WithoutCancel(ctx))
+	var lockConn *pgx.Conn // session mode: the lock's own connection
+	if r.opts.LockMode != LockTable {
+		lc, err := r.pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("connect: %w", err)
+		}
+		lockConn = lc.Hijack()
+		defer lockConn.Close(context.WithoutCancel(ctx))
+		// Before anything else: behind a transaction pooler the lock would
+		// stay on a pooled server connection for good, and the statements
+		// below would meet other clients' prepared statements.
+		if err := lock.DetectPooler(ctx, lockConn, conn, r.lockName()); err != nil {
+			return err
+		}
+	}
 	s, err := r.open(ctx, conn)
 	if err != nil {
 		return err
 	}
-	locker, closeLock, err := r.locker(ctx, s)
-	defer closeLock()
-	if err != nil {
-		return err
-	}
+	locker := r.locker(s, lockConn)
 	if err := r.prepare(ctx, conn); err != nil {
 		return err
 	}
+	s.reset = r.resetSQL(conn)
 	held, err := locker.Lock(ctx)
 	if err != nil {
 		return err
 	}
 	s.held = held
+	s.tr.guard = held.Guard()
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
 		select {
 		case <-held.Lost():
-			// The commands' steps run on their caller's context: cut the
-			// work connection (closing a net.Conn is safe from another
-			// goroutine), so the step in flight fails before its COMMIT,
-			// which is sent on its own, and rolls back.
-			conn.PgConn().Conn().Close()
+			// Cancel the statement in flight, so a long one stops now
+			// rather than at its guarded history write. The connection
+			// stays open: a COMMIT in flight gets its true outcome back
+			// (the guard made it safe), where cutting the connection
+			// would leave it unknown.
+			conn.PgConn().CancelRequest(context.WithoutCancel(ctx))
 		case <-stop:
 		}
 	}()
 	defer func() {
 		rerr := held.Release(context.WithoutCancel(ctx))
 		switch {
+		case errors.Is(rerr, lock.ErrLost) && errors.Is(err, lock.ErrLost):
+			// fn already stopped for the loss and says so.
+		case errors.Is(rerr, lock.ErrLost) && err != nil && conn.IsClosed():
+			// The work session went as well (terminated, the server
+			// going away): its own error says what happened, and is the
+			// one a caller acts on.
+			r.log.Warn("release lock", "err", rerr)
 		case errors.Is(rerr, lock.ErrLost):
 			// Whatever fn reported, the run was not exclusive to the end.
 			var me *MigrationError
-			if errors.As(err, &me) {
-				// The step failed because the lock was lost: say so
-				// where the step's error is shown.
+			var pe *pgconn.PgError
+			switch {
+			case errors.As(err, &me) && errors.As(me.Err, &pe) && pe.Code == "57014":
+				// The loss cancelled the statement in flight: the loss is
+				// the error, the cancellation only how it showed.
+				me.Err = fmt.Errorf("%w; the statement in flight was cancelled (%s)", rerr, pe.Message)
+			case me != nil:
+				// The step failed while the lock was lost: say so where
+				// the step's error is shown.
 				me.Err = fmt.Errorf("%w; the run was stopped: %w", rerr, me.Err)
-			} else {
+			default:
 				err = errors.Join(rerr, err)
 			}
 		case rerr != nil:
@@ -354,12 +384,11 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 	return err
 }
 
-// locker makes the lock of the configured mode for s's tracking table,
-// and a function to call when done with it. The session lock gets a
-// connection of its own, which the progress monitor samples from too; the
-// lease's statements go through the pool, each in a transaction of its own.
-func (r *Runner) locker(ctx context.Context, s *session) (_ lock.Locker, closeLock func(), _ error) {
-	closeLock = func() {}
+// locker makes the lock of the configured mode for s's tracking table:
+// the session lock on lockConn, which the progress monitor samples from
+// too, fencing s's connection; or the lease, whose statements go through
+// the pool, each in a transaction of its own.
+func (r *Runner) locker(s *session, lockConn *pgx.Conn) lock.Locker {
 	wait := lock.Options{
 		Timeout: r.opts.LockTimeout,
 		Logger:  r.log,
@@ -367,27 +396,16 @@ func (r *Runner) locker(ctx context.Context, s *session) (_ lock.Locker, closeLo
 			r.emit(Event{Kind: LockWaiting, Holder: h})
 		},
 	}
-	if r.opts.LockMode == LockTable {
+	if lockConn == nil {
 		// No progress monitor (s.mon stays nil): behind a pooler the work
 		// connection's server backend changes from one transaction to the
 		// next.
 		return lock.NewLease(r.pool, pgx.Identifier{s.tr.schema, lock.LeaseTableName(s.tr.table)}, s.tr.name(), lock.LeaseOptions{
 			Timeout: wait.Timeout, TTL: r.opts.LockTTL, Logger: wait.Logger, OnWait: wait.OnWait,
-		}), closeLock, nil
-	}
-	lc, err := r.pool.Acquire(ctx)
-	if err != nil {
-		return nil, closeLock, fmt.Errorf("connect: %w", err)
-	}
-	lockConn := lc.Hijack()
-	closeLock = func() { lockConn.Close(context.WithoutCancel(ctx)) }
-	// Before locking: behind a transaction pooler the lock would stay on a
-	// pooled server connection for good.
-	if err := lock.DetectPooler(ctx, lockConn, s.conn, s.tr.name()); err != nil {
-		return nil, closeLock, err
+		})
 	}
 	s.mon = &monitor{conn: lockConn, pid: s.conn.PgConn().PID()}
-	return lock.NewSession(lockConn, s.tr.name(), wait), closeLock, nil
+	return lock.NewSession(lockConn, s.conn, s.tr.name(), wait)
 }
 
 // lockName is the tracking table's name as configured, for messages
@@ -439,6 +457,36 @@ func (r *Runner) migrations(ctx context.Context) ([]source.Migration, error) {
 // cancelled and rolled back within a second instead of running to its end
 // for nothing. With Options.Schema it sets the search_path.
 func (r *Runner) prepare(ctx context.Context, conn *pgx.Conn) error {
+	sets := r.sessionSettings(conn)
+	if len(sets) == 0 {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "SELECT "+strings.Join(sets, ", ")); err != nil {
+		return fmt.Errorf("set up session: %w", err)
+	}
+	return nil
+}
+
+// resetSQL returns the statements that end every migration: they undo
+// the session settings a migration changed (SET, set_config(…, false),
+// SET ROLE, SET SESSION AUTHORIZATION) and set pgmig's own again, so that
+// each migration starts from the session as pgmig opened it. pg_dump's
+// output, for one, empties search_path, and the next migration would find
+// no schema to create in. Sent inside the migration's transaction, after
+// its history row, they cost no round trip, and a migration rolled back
+// rolls them back with it. RESET ALL leaves the settings of the connection
+// string, the role and the database as they were: they are the session's
+// defaults.
+func (r *Runner) resetSQL(conn *pgx.Conn) string {
+	q := "RESET SESSION AUTHORIZATION;\nRESET ROLE;\nRESET ALL;\n"
+	if sets := r.sessionSettings(conn); len(sets) > 0 {
+		q += "SELECT " + strings.Join(sets, ", ") + ";\n"
+	}
+	return q
+}
+
+// sessionSettings returns the set_config calls prepare makes.
+func (r *Runner) sessionSettings(conn *pgx.Conn) []string {
 	var sets []string
 	// server_version ("15.20 (Debian …)") is reported at connection start,
 	// so the version costs no round trip.
@@ -452,11 +500,5 @@ func (r *Runner) prepare(ctx context.Context, conn *pgx.Conn) error {
 	if r.opts.Schema != "" {
 		sets = append(sets, "set_config('search_path', "+quoteLiteral(pgx.Identifier{r.opts.Schema}.Sanitize())+", false)")
 	}
-	if len(sets) == 0 {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, "SELECT "+strings.Join(sets, ", ")); err != nil {
-		return fmt.Errorf("set up session: %w", err)
-	}
-	return nil
+	return sets
 }

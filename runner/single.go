@@ -28,7 +28,8 @@ type segment struct {
 	m          *source.Migration
 	base       int // characters before the section
 	chars      int // characters of the section
-	statements int // non-empty statements of the section, plus our two
+	statements int // non-empty statements of the section, plus ours
+	ours       int // our statements after the section: history row, session reset, mark
 }
 
 // runAll applies every migration in todo inside one transaction, sent as
@@ -42,6 +43,12 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 	q.WriteString("BEGIN;\n")
 	segs := make([]segment, 0, len(todo))
 	chars := utf8.RuneCountInString(q.String())
+	resets := 0
+	for _, st := range source.Split(s.reset) {
+		if !st.Empty() {
+			resets++
+		}
+	}
 	for _, m := range todo {
 		if err := transactionControl(m, m.Up); err != nil {
 			return nil, err
@@ -52,8 +59,10 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 				n++
 			}
 		}
-		seg := segment{m: m, base: chars, chars: utf8.RuneCountInString(m.Up.SQL), statements: n + 2}
-		tail := "\n;\n" + s.tr.insertSQL(m.Version, m.Name, m.Checksum, sinceMark) + ";\n" + markSQL + ";\n"
+		seg := segment{m: m, base: chars, chars: utf8.RuneCountInString(m.Up.SQL), statements: n + 2 + resets, ours: 2 + resets}
+		// Each migration starts from the session pgmig opened: the reset
+		// comes before the mark, a transaction-local setting it would clear.
+		tail := "\n;\n" + s.tr.insertSQL(m.Version, m.Name, m.Checksum, sinceMark) + ";\n" + s.reset + markSQL + ";\n"
 		q.WriteString(m.Up.SQL)
 		q.WriteString(tail)
 		chars += seg.chars + utf8.RuneCountInString(tail)
@@ -63,8 +72,21 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 	for _, m := range todo {
 		r.emit(Event{Kind: StepStarted, Step: planned(m, Up)})
 	}
+	// Each history row is written only under the lock (its guard): it is
+	// the first of its segment's statements of ours. Only those rows'
+	// command tags are kept, not one per statement of the batch.
+	rows := make(map[int]pgconn.CommandTag, len(segs))
+	at := 1 // past BEGIN
+	for _, sg := range segs {
+		at += sg.statements
+		rows[at-sg.ours] = pgconn.CommandTag{}
+	}
 	start := time.Now()
-	done, err := execSimple(ctx, s.conn, q.String())
+	done, err := execSimple(ctx, s.conn, q.String(), func(i int, t pgconn.CommandTag) {
+		if _, ok := rows[i]; ok {
+			rows[i] = t
+		}
+	})
 	if err != nil {
 		rollback(ctx, s)
 		if lt := lockTableFull(ctx, s.conn, todo, err); lt != err {
@@ -73,7 +95,19 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 		return nil, locateInBatch(segs, err, done-1)
 	}
 	// COMMIT on its own, as in tryTransaction: never sent by a dead client.
-	if err := s.checkHeld(ctx); err != nil {
+	err = s.checkHeld(ctx)
+	at = 1
+	for _, sg := range segs {
+		at += sg.statements
+		switch row := at - sg.ours; {
+		case err != nil:
+		case row >= done:
+			err = fmt.Errorf("single transaction: %d results for the statements sent; cannot tell whether the history row of %d %s was written", done, sg.m.Version, sg.m.Name)
+		case rows[row].RowsAffected() != 1:
+			err = s.tr.errGuarded(fmt.Sprintf("the history row of %d %s", sg.m.Version, sg.m.Name))
+		}
+	}
+	if err != nil {
 		rollback(ctx, s)
 		last := segs[len(segs)-1].m
 		return nil, &MigrationError{Version: last.Version, Name: last.Name, Direction: Up, Err: err}
@@ -119,8 +153,8 @@ func locateInBatch(segs []segment, err error, done int) error {
 	}
 	for _, sg := range segs {
 		if done < sg.statements {
-			if done >= sg.statements-2 {
-				// Our history insert or mark failed, not the section.
+			if done >= sg.statements-sg.ours {
+				// Our history insert, reset or mark failed, not the section.
 				return &MigrationError{Version: sg.m.Version, Name: sg.m.Name, Direction: Up, Err: err}
 			}
 			return locate(sg.m, Up, sg.m.Up, err, sent{base: sg.base, index: done})

@@ -101,13 +101,13 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	if lockTimeout > 0 {
 		prefix += fmt.Sprintf("SET LOCAL lock_timeout = '%dms';\n", lockTimeout.Milliseconds())
 	}
-	// The newline ends a trailing line comment; the ';' a last statement
-	// left without one.
-	q := prefix + sec.SQL + "\n;\n" + record + ";"
 	// The lock check travels on the lock's idle connection while the
 	// query runs, so a quick migration does not pay a round trip for it;
 	// one that ran longer is checked again just before its COMMIT. The
 	// progress sampler uses the same connection: then check afterwards.
+	// The check finds a loss early; it is not what makes a commit after
+	// the loss harmless: a lease's guard in the history write, and a
+	// session lock's fence on this connection (lock.Lock.Fence), are.
 	sampling := s.mon != nil && (r.opts.ProgressInterval > 0 || lockTimeout > 0)
 	var early chan error
 	if s.held != nil && !sampling {
@@ -116,7 +116,32 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	}
 	stop := r.watch(ctx, s, m, dir, 0, lockTimeout)
 	start := time.Now()
-	done, err := execSimple(ctx, s.conn, q)
+	// The first statements completed are our BEGIN and SET.
+	ours := 1
+	if lockTimeout > 0 {
+		ours = 2
+	}
+	var (
+		tags    []pgconn.CommandTag // the last statements': the history row's and the reset's
+		done    int
+		err     error
+		located bool
+	)
+	switch {
+	case len(sec.Copies) > 0:
+		tags, err = execPieces(ctx, s, m, dir, sec, prefix, record, ours)
+		located = true
+	case len(sec.SQL) >= sendAlone:
+		tags, err = execAlone(ctx, s, m, dir, sec, prefix, record, ours)
+		located = true
+	default:
+		// The newline ends a trailing line comment; the ';' a last
+		// statement left without one.
+		q := prefix + sec.SQL + "\n;\n" + record + ";\n" + s.reset
+		last := lastTags{n: 1 + s.resets()}
+		done, err = execSimple(ctx, s.conn, q, last.add)
+		tags = last.tags
+	}
 	ran := time.Since(start)
 	blockers := stop()
 	var held error
@@ -126,6 +151,12 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	if err == nil {
 		if held == nil && (early == nil || ran > recheckAfter) {
 			held = s.checkHeld(ctx)
+		}
+		// The history row is the last statement but the session reset.
+		if at := len(tags) - 1 - s.resets(); held == nil && (at < 0 || tags[at].RowsAffected() != 1) {
+			// The guard found the lock gone: the history row is not
+			// there, so the migration must not commit either.
+			held = s.tr.errGuarded("its history row")
 		}
 		if err := held; err != nil {
 			rollback(ctx, s)
@@ -139,12 +170,52 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 		return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: fmt.Errorf("at COMMIT: %w", err)}
 	}
 	rollback(ctx, s)
-	// The first statements completed are our BEGIN and SET.
-	ours := 1
-	if lockTimeout > 0 {
-		ours = 2
+	if located {
+		return blockers, err
 	}
 	return blockers, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), index: done - ours})
+}
+
+// sendAlone is the size from which a transactional section is sent as a
+// query of its own (see execAlone).
+const sendAlone = 1 << 20
+
+// execAlone runs a large transactional section as a query of its own,
+// after one of prefix (BEGIN and its settings) and before one of record,
+// the history change, and the session reset, all in the one transaction.
+// Joined into one query as tryTransaction does for the rest, the section
+// would be held twice more: in the query and in pgconn's write buffer,
+// which for a file of hundreds of MiB is most of a run's memory. The two
+// round trips more are nothing beside the server's parsing of a MiB. On
+// failure it returns the error located in the section's file; the caller
+// rolls back. It returns the command tags of the last statements.
+func execAlone(ctx context.Context, s *session, m *source.Migration, dir Direction, sec source.Section, prefix, record string, ours int) ([]pgconn.CommandTag, error) {
+	if _, err := execSimple(ctx, s.conn, prefix, nil); err != nil {
+		return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
+	}
+	// Alone, the section needs no "\n;" after it: the end of the query
+	// ends a last line comment and a last statement.
+	done, err := execSimple(ctx, s.conn, sec.SQL, nil)
+	if err != nil {
+		return nil, locate(m, dir, sec, err, sent{base: 0, index: done})
+	}
+	last := lastTags{n: 1 + s.resets()}
+	if _, err := execSimple(ctx, s.conn, record+";\n"+s.reset, last.add); err != nil {
+		return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
+	}
+	return last.tags, nil
+}
+
+// resets counts the statements of the session reset that follow each
+// migration's history row.
+func (s *session) resets() int {
+	n := 0
+	for _, st := range source.Split(s.reset) {
+		if !st.Empty() {
+			n++
+		}
+	}
+	return n
 }
 
 // recheckAfter is how long a migration's query may run before the lock
@@ -153,7 +224,7 @@ const recheckAfter = 5 * time.Millisecond
 
 // commit ends the step's transaction.
 func commit(ctx context.Context, s *session) error {
-	_, err := execSimple(ctx, s.conn, "COMMIT")
+	_, err := execSimple(ctx, s.conn, "COMMIT", nil)
 	if err != nil {
 		rollback(ctx, s)
 	}
@@ -208,16 +279,30 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	start := time.Now()
 	for i, st := range stmts {
 		if err := s.tr.markStatement(ctx, s.conn, m.Version, i+1); err != nil {
+			if errors.Is(err, ErrLockLost) {
+				// Not run: the statements before it stay, with the row
+				// written under the lock that says so.
+				return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
+			}
 			return fmt.Errorf("%s %d %s: record progress: %w", dir.verb(), m.Version, m.Name, err)
 		}
 		if err := s.checkHeld(ctx); err != nil {
 			return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
 		}
 		stop := r.watch(ctx, s, m, dir, i+1, 0)
-		_, err := execSimple(ctx, s.conn, st.Text)
+		var err error
+		c, isCopy := copyAt(sec, st)
+		if isCopy {
+			err = runCopy(ctx, s, sec, c)
+		} else {
+			_, err = execSimple(ctx, s.conn, st.Text, nil)
+		}
 		stop()
 		if err != nil {
 			merr := locate(m, dir, sec, err, sent{base: -1, stmt: st, index: i})
+			if isCopy {
+				merr = locateCopy(m, dir, sec, stmts, i, c, err)
+			}
 			merr.Statement = i + 1
 			msg := fmt.Sprintf("statement %d failed: %s", i+1, errorText(err))
 			if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, m.Version, msg, true); uerr != nil {
@@ -238,24 +323,47 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	if err := s.tr.markDone(ctx, s.conn, dir, m.Version, time.Since(start)); err != nil {
 		return fmt.Errorf("%s %d %s: record finish: %w", dir.verb(), m.Version, m.Name, err)
 	}
+	// The next migration starts from the session pgmig opened.
+	if _, err := execSimple(ctx, s.conn, s.reset, nil); err != nil {
+		return fmt.Errorf("%s %d %s: reset the session: %w", dir.verb(), m.Version, m.Name, err)
+	}
 	return nil
 }
 
 // execSimple runs sql over the simple protocol and returns how many of its
-// statements completed before the first error. Each result is read and
-// dropped as it comes: a section of millions of statements would otherwise
-// keep millions of results (and the rows of its SELECTs) until the end.
-func execSimple(ctx context.Context, conn *pgx.Conn, sql string) (int, error) {
+// statements completed before the first error. Each completed statement's
+// command tag goes to tag, when not nil, with its 0-based index. Results
+// are read and dropped as they come: a section of millions of statements
+// would otherwise keep millions of them (and the rows of its SELECTs).
+func execSimple(ctx context.Context, conn *pgx.Conn, sql string, tag func(i int, t pgconn.CommandTag)) (int, error) {
 	mrr := conn.PgConn().Exec(ctx, sql)
 	done := 0
 	for mrr.NextResult() {
-		if _, err := mrr.ResultReader().Close(); err != nil {
+		t, err := mrr.ResultReader().Close()
+		if err != nil {
 			mrr.Close() // read on to ReadyForQuery, so the connection stays usable
 			return done, err
+		}
+		if tag != nil {
+			tag(done, t)
 		}
 		done++
 	}
 	return done, mrr.Close()
+}
+
+// lastTags keeps the command tags of the last n statements a query ran,
+// given to execSimple as lastTags.add.
+type lastTags struct {
+	n    int
+	tags []pgconn.CommandTag
+}
+
+func (l *lastTags) add(_ int, t pgconn.CommandTag) {
+	if len(l.tags) == l.n {
+		l.tags = append(l.tags[:0], l.tags[1:]...)
+	}
+	l.tags = append(l.tags, t)
 }
 
 func errorText(err error) string {
@@ -272,6 +380,10 @@ type sent struct {
 	// base is the number of characters before the whole section in the
 	// query; -1 when only one statement of it was sent.
 	base int
+	// from is the byte offset in the section of the text sent after those
+	// base characters: 0 but for the pieces of a section sent around its
+	// COPY … FROM STDIN statements.
+	from int
 	// stmt is the statement sent alone (a no-transaction section), when
 	// base is -1.
 	stmt source.Statement
@@ -297,7 +409,7 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 	switch {
 	case pe.Position <= 0:
 	case at.base >= 0:
-		rel := int(pe.Position) - at.base
+		rel := int(pe.Position) - at.base + utf8.RuneCountInString(sec.SQL[:at.from])
 		if rel >= 1 && rel <= utf8.RuneCountInString(sec.SQL)+1 {
 			off = source.Position(sec.SQL, rel)
 		}

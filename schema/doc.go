@@ -23,5 +23,11 @@
 //		fmt.Print(diff) // a unified diff of the two snapshots
 //	}
 //
+// Inspect reads the same catalogs into a Catalog of structured items (a
+// column's type, default and identity; a constraint's kind and validity;
+// each object's pg_depend dependencies, comments and privileges): what
+// package diff needs to plan the statements that turn one schema into
+// another. Snapshot is for comparing; Catalog is for planning.
+//
 // The package imports nothing else from pgmig.
 package schema

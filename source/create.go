@@ -38,7 +38,7 @@ func NextFileName(fsys fs.FS, name string) (string, error) {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
 			continue
 		}
-		fn, err := parseFileName(e.Name())
+		fn, err := parseFileName(e.Name(), false)
 		if err != nil {
 			continue
 		}

@@ -44,7 +44,7 @@ func TestNextFileName(t *testing.T) {
 			if err != nil || got != tc.want {
 				t.Fatalf("NextFileName = %q, %v; want %q", got, err, tc.want)
 			}
-			if _, err := parseFileName(got); err != nil {
+			if _, err := parseFileName(got, false); err != nil {
 				t.Errorf("the new name does not parse: %v", err)
 			}
 		})

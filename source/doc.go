@@ -5,8 +5,10 @@
 //
 // # Files
 //
-// Only the .sql files at the root of the file system are read;
-// subdirectories and other files are ignored. A file name begins with the
+// Only the .sql files at the root of the file system are read (and, with
+// Options.GoMigrations, goose's .go migrations); of the other files and
+// subdirectories, those that look like migrations are reported (see
+// FromFS). A file name begins with the
 // version, digits compared as an integer (1, 001 and 0001 are the same
 // version), then '_' and the migration's name:
 //
@@ -50,7 +52,36 @@
 // ENVSUB regions are substituted (FromFSWith supplies the variables),
 // Flyway's V<n>__name.sql and U<n>__name.sql are up and down files, and a
 // whole-file section wrapped in BEGIN; … COMMIT; loses the wrapper. A file
-// uses one tool's markers.
+// uses one tool's markers. An up and a down file pair by version alone, as
+// golang-migrate pairs them (3_add_x.up.sql with 3_drop_x.down.sql). dbmate's
+// markers count only at column 1 and outside quoted and dollar-quoted text.
+// Flyway's dotted versions (V1.2__x.sql; see Version) and repeatable
+// migrations (R__x.sql) are read with Options.FlywayVersions, goose's Go
+// migrations (NNN_name.go) with Options.GoMigrations; without them such
+// files are errors naming them.
+//
+// # Statements outside a transaction
+//
+// Statements that PostgreSQL refuses inside a transaction block (CREATE and
+// DROP INDEX CONCURRENTLY, REINDEX … CONCURRENTLY, VACUUM, CREATE and DROP
+// DATABASE or TABLESPACE, ALTER SYSTEM, …) are found while parsing, before
+// anything runs, and listed in Section.NoTx. A section that would run one
+// inside a transaction is handled as the file's own tool handles it:
+// Flyway runs such a file outside a transaction, and golang-migrate sends a
+// file that is that one statement alone, so pgmig sets NoTransaction (with
+// NoTransactionReason) for them; anywhere else (pgmig's, goose's and
+// dbmate's files) it is an error naming the file, the line and the marking
+// that fixes it. ALTER TYPE … ADD VALUE is refused only by servers before
+// PostgreSQL 12, so it is decided by Section.OnServer.
+//
+// # pg_dump output
+//
+// A file that pg_dump wrote is a migration: the data lines after COPY …
+// FROM stdin, up to the line "\.", travel with their statement in
+// Section.Copies (blanked in Section.SQL, so that it still splits and maps
+// to the file line for line), and pg_dump's \restrict and \unrestrict lines
+// are skipped. Any other line beginning with a psql meta-command outside
+// quotes is an error naming the file and line.
 //
 // # Checksums
 //
@@ -64,8 +95,11 @@
 // # Errors
 //
 // Migrations reports every problem in the files at once, joined with
-// errors.Join; each is a *FileError or *DuplicateVersionError and matches
-// ErrInvalid. A source that cannot be read at all gives a plain error.
+// errors.Join; each is a *FileError, *DuplicateVersionError or
+// *GoMigrationError and matches ErrInvalid. A source that cannot be read at
+// all gives a plain error. Problems that do not stop the files from being
+// applied (an empty up section, migration files in a subdirectory) are
+// Warnings, logged to Options.Logger.
 //
 // # Usage
 //

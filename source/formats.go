@@ -1,11 +1,10 @@
 package source
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 )
 
@@ -27,12 +26,31 @@ type Options struct {
 	// LookupEnv looks up the variables that goose's "-- +goose ENVSUB ON"
 	// regions substitute. Nil means os.LookupEnv.
 	LookupEnv func(key string) (string, bool)
+	// Logger receives the warnings about the files (see Warning), at level
+	// Warn with the keys "file" and "line". Nil discards them.
+	Logger *slog.Logger
+	// GoMigrations reads goose's Go migrations, NNN_name.go files that
+	// register themselves with goose, as migrations with Migration.Go set,
+	// for a runner that holds their functions. When false such files are
+	// a *GoMigrationError.
+	GoMigrations bool
+	// FlywayVersions reads Flyway's dotted versions (V1.2__x.sql) and
+	// repeatable migrations (R__x.sql), for a runner that orders by
+	// Migration.Ver and applies Migration.Repeatable ones. When false
+	// such files are errors naming them.
+	FlywayVersions bool
 }
 
 // FromFSWith returns the Source reading the .sql files at the root of fsys,
 // as FromFS does, with opts.
 func FromFSWith(fsys fs.FS, opts Options) Source {
-	return &fsSource{fsys: fsys, lookup: opts.LookupEnv}
+	return &fsSource{fsys: fsys, opts: opts}
+}
+
+// DirWith returns the Source reading the directory path, as Dir does,
+// with opts.
+func DirWith(path string, opts Options) Source {
+	return &fsSource{fsys: os.DirFS(path), dir: path, opts: opts}
 }
 
 // A region is the stretch of a file's text that one section holds.
@@ -163,11 +181,11 @@ func (fn fileName) describe() string {
 }
 
 // flywayName recognises Flyway's V<version>__<description>.sql (an up
-// section) and U<version>__<description>.sql (its undo, a down section).
-// Versions must be whole numbers: Flyway's dotted versions (V1.2, or V1_2,
-// which Flyway reads as 1.2) have no integer order pgmig could keep, and
-// repeatable R__ migrations have no version at all.
-func flywayName(file string) (fileName, bool, error) {
+// section), U<version>__<description>.sql (its undo, a down section) and,
+// with ext, R__<description>.sql (a repeatable migration) and dotted
+// versions (V1.2__x.sql, or V1_2__x.sql, which Flyway reads as 1.2).
+// Without ext those are refused: the runner must know about them.
+func flywayName(file string, ext bool) (fileName, bool, error) {
 	if len(file) < 2 || strings.IndexByte("VUR", file[0]) < 0 {
 		return fileName{}, false, nil
 	}
@@ -187,30 +205,42 @@ func flywayName(file string) (fileName, bool, error) {
 		return fileName{}, true, &FileError{File: file, Msg: fmt.Sprintf(format, args...)}
 	}
 	if file[0] == 'R' {
-		return fail("Flyway repeatable migrations (R__name.sql) are not supported: pgmig applies each migration once, in version order; " +
-			"make it a versioned migration (V<version>__name.sql or NNN_name.sql), or move it out of the migrations directory")
+		switch {
+		case ver != "":
+			return fail("a Flyway repeatable migration has no version: expected R__%s.sql", desc)
+		case desc == "":
+			return fail("missing description after '__'; expected R__<description>.sql")
+		case !ext:
+			return fail("Flyway repeatable migrations (R__name.sql) are not supported by this pgmig yet: " +
+				"make it a versioned migration (V<version>__name.sql or NNN_name.sql), or move it out of the migrations directory")
+		}
+		return fileName{name: desc, kind: kindUp, flyway: true, repeatable: true}, true, nil
 	}
 	if ver == "" {
 		return fail("missing version after %q; expected %c<version>__<description>.sql", file[:1], file[0])
 	}
-	if strings.Trim(ver, "0123456789._") == "" && strings.ContainsAny(ver, "._") {
-		return fail("Flyway version %s is dotted (Flyway reads '_' in a version as '.'): pgmig supports only whole-number versions; rename it, e.g. %c%s__%s.sql",
-			ver, file[0], strings.NewReplacer(".", "", "_", "").Replace(ver), desc)
+	dotted := strings.Trim(ver, "0123456789._") == "" && strings.ContainsAny(ver, "._")
+	if dotted && !ext {
+		return fail("Flyway version %s is dotted (Flyway reads it as %s, '_' as '.'), which this pgmig does not apply yet; "+
+			"renaming it to a whole number would change where it sorts (1.10 comes after 1.9 and before 2)", ver, strings.ReplaceAll(ver, "_", "."))
 	}
-	if strings.Trim(ver, "0123456789") != "" {
-		return fail("Flyway version %q is not a whole number", ver)
+	if !dotted && strings.Trim(ver, "0123456789") != "" {
+		return fail("Flyway version %q is not a number (digits, with '.' or '_' between parts)", ver)
 	}
-	version, err := strconv.ParseInt(ver, 10, 64)
-	if errors.Is(err, strconv.ErrRange) {
-		return fail("version %s is too large (at most %d)", ver, int64(1<<63-1))
-	}
-	if version == 0 {
-		return fail("version %s is not allowed: versions start at 1", ver)
+	v, err := ParseVersion(strings.ReplaceAll(ver, "_", "."))
+	if err != nil {
+		return fail("%v", err)
 	}
 	if desc == "" {
 		return fail("missing description after '__'; expected %c%s__<description>.sql", file[0], ver)
 	}
-	fn := fileName{version: version, width: len(ver), name: desc, kind: kindUp, flyway: true}
+	fn := fileName{ver: v, width: len(ver), name: desc, kind: kindUp, flyway: true}
+	if n, ok := v.Int(); ok {
+		fn.version = n
+		if !dotted {
+			fn.ver = IntVersion(n)
+		}
+	}
 	if file[0] == 'U' {
 		fn.kind = kindDown
 	}
@@ -461,13 +491,19 @@ func nameEnd(s string, i int) int {
 // TRANSACTION, with no options) is the first statement and the rest of its
 // line is blank or a -- comment, so that the SQL still begins at the start
 // of a line of the file; COMMIT (or END) the last; and no other statement
-// controls the transaction. Otherwise the file is left as it is, and the
-// runner refuses it with its usual message.
-func stripWrapper(text string, r *region) {
+// controls the transaction. Otherwise the file is left as it is, and
+// ownTransactions runs it as golang-migrate does. When it split the
+// section and left it as it was, it returns its non-empty statements, for
+// the checks after it.
+func stripWrapper(text string, r *region) []Statement {
 	if r.sec.NoTransaction {
-		return
+		return nil
 	}
 	sql := text[r.start:r.end]
+	// Only a file that begins with BEGIN or START is split here.
+	if w := firstWord(sql, firstToken(sql)); !asciiEqualFold(w, "begin") && !asciiEqualFold(w, "start") {
+		return nil
+	}
 	var stmts []Statement
 	for _, st := range Split(sql) {
 		if !st.Empty() {
@@ -475,7 +511,7 @@ func stripWrapper(text string, r *region) {
 		}
 	}
 	if len(stmts) < 2 {
-		return
+		return stmts
 	}
 	words := func(st Statement) string {
 		body := strings.TrimSpace(sql[st.Start : st.Offset+len(st.Text)])
@@ -485,38 +521,39 @@ func stripWrapper(text string, r *region) {
 	switch words(first) {
 	case "BEGIN", "BEGIN WORK", "BEGIN TRANSACTION", "START TRANSACTION":
 	default:
-		return
+		return stmts
 	}
 	switch words(last) {
 	case "COMMIT", "COMMIT WORK", "COMMIT TRANSACTION", "END", "END WORK", "END TRANSACTION":
 	default:
-		return
+		return stmts
 	}
 	for _, st := range stmts[1 : len(stmts)-1] {
 		w := strings.Fields(words(st))
 		switch {
 		case len(w) == 0:
 		case w[0] == "BEGIN", w[0] == "COMMIT", w[0] == "END", w[0] == "ABORT", w[0] == "START", w[0] == "PREPARE":
-			return
+			return stmts
 		case w[0] == "ROLLBACK" && !(len(w) > 1 && w[1] == "TO" || len(w) > 2 && w[2] == "TO"):
-			return
+			return stmts
 		}
 	}
 	semi := first.Offset + len(first.Text)
 	eol := strings.IndexByte(sql[semi:], '\n')
 	if eol < 0 {
-		return
+		return stmts
 	}
 	if rest := strings.TrimSpace(sql[semi : semi+eol]); rest != "" && !strings.HasPrefix(rest, "--") {
-		return
+		return stmts
 	}
 	start, end := semi+eol+1, last.Start
 	if start > end {
-		return
+		return stmts
 	}
 	r.sec.Line += strings.Count(sql[:start], "\n")
 	r.sec.SQL = sql[start:end]
 	r.start, r.end = r.start+start, r.start+end
+	return nil
 }
 
 // Statements returns the statements of the section as pgmig runs them.

@@ -60,23 +60,23 @@ func TestForeignFormats(t *testing.T) {
 			sums:     []string{"-- make t\nBEGIN;\nCREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nCOMMIT;\n"},
 		},
 		{
-			name: "wrapper kept when BEGIN shares its line with SQL",
+			name: "wrapper kept when BEGIN shares its line with SQL: the file runs as golang-migrate runs it",
 			files: map[string]string{
 				"1_t.up.sql": "BEGIN; CREATE TABLE t (id int);\nCOMMIT;\n",
 				"2_u.up.sql": "BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE u (id int);\nCOMMIT;\n",
-				"3_v.up.sql": "BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY v_id ON v (id);\n",
+				"3_v.up.sql": "BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX v_id ON v (id);\n",
 			},
 			versions: []int64{1, 2, 3},
 			names:    []string{"t", "u", "v"},
 			ups: []sec{
-				{"BEGIN; CREATE TABLE t (id int);\nCOMMIT;\n", 1, false},
-				{"BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE u (id int);\nCOMMIT;\n", 1, false},
-				{"BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY v_id ON v (id);\n", 1, false},
+				{"BEGIN; CREATE TABLE t (id int);\nCOMMIT;\n", 1, true},
+				{"BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE u (id int);\nCOMMIT;\n", 1, true},
+				{"BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX v_id ON v (id);\n", 1, true},
 			},
 			downs: []*sec{nil, nil, nil},
 			sums: []string{"BEGIN; CREATE TABLE t (id int);\nCOMMIT;\n",
 				"BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE u (id int);\nCOMMIT;\n",
-				"BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY v_id ON v (id);\n"},
+				"BEGIN;\nCREATE TABLE v (id int);\nCOMMIT;\nCREATE INDEX v_id ON v (id);\n"},
 		},
 		{
 			name: "goose sections, StatementBegin/End kept as comments",
@@ -196,9 +196,9 @@ func TestForeignFormatErrors(t *testing.T) {
 		want  []string
 	}{
 		{"flyway dotted version", map[string]string{"V1.2__x.sql": "SELECT 1;"},
-			[]string{"V1.2__x.sql: Flyway version 1.2 is dotted", "pgmig supports only whole-number versions"}},
+			[]string{"V1.2__x.sql: Flyway version 1.2 is dotted", "renaming it to a whole number would change where it sorts"}},
 		{"flyway underscore version", map[string]string{"V1_2__x.sql": "SELECT 1;"},
-			[]string{"V1_2__x.sql: Flyway version 1_2 is dotted (Flyway reads '_' in a version as '.')"}},
+			[]string{"V1_2__x.sql: Flyway version 1_2 is dotted (Flyway reads it as 1.2, '_' as '.')"}},
 		{"flyway repeatable", map[string]string{"R__views.sql": "CREATE VIEW v AS SELECT 1;"},
 			[]string{"R__views.sql: Flyway repeatable migrations (R__name.sql) are not supported"}},
 		{"flyway single underscore", map[string]string{"V1_x.sql": "SELECT 1;"},

@@ -2,6 +2,7 @@ package source
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -45,11 +46,19 @@ func FuzzParseFile(f *testing.F) {
 	f.Add("001_x.up.sql", "/* c */\n-- pgmig:no-transaction\nSELECT 1;\n")
 	f.Add("001_x.down.sql", "\uFEFFSELECT 1;\n")
 	f.Add("001_x.sql", Template())
+	// pg_dump output, psql meta-commands, COPY data and dbmate's markers.
+	f.Add("001_x.sql", "\\restrict k\nSET a = 1;\nCOPY t (a, b) FROM stdin;\n1\tit's\n\\.\nSELECT 1;\n\\unrestrict k\n")
+	f.Add("001_x.sql", "COPY t FROM STDIN;\n-- pgmig:down\n")
+	f.Add("001_x.sql", "SELECT '\n\\x';\n  \\gset\n")
+	f.Add("001_x.sql", "-- migrate:up\nSELECT $$\n-- migrate:down\n$$;\n  -- migrate:down\n-- migrate:down\nSELECT 2;\n")
+	f.Add("V1_2__x.sql", "CREATE INDEX CONCURRENTLY i ON t (a);\nVACUUM;\n")
+	f.Add("R__x.sql", "CREATE VIEW v AS SELECT 1;\n")
+	f.Add("2_x.up.sql", "ALTER TYPE m ADD VALUE 'x';\n")
 	f.Fuzz(func(t *testing.T, file, content string) {
 		if !strings.HasSuffix(file, ".sql") {
 			file += ".sql"
 		}
-		fn, err := parseFileName(file)
+		fn, err := parseFileName(file, len(file)%2 == 0)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("name error %v does not match ErrInvalid", err)
@@ -109,8 +118,7 @@ func FuzzParseFile(f *testing.F) {
 		if len(errs2)+len(gerrs2) > 0 || len(migs2) != 1 {
 			t.Fatalf("CRLF twin fails: %v %v", errs2, gerrs2)
 		}
-		if a, b := migs[0], migs2[0]; a.Up != b.Up || a.Checksum != b.Checksum || (a.Down == nil) != (b.Down == nil) ||
-			a.Down != nil && *a.Down != *b.Down {
+		if a, b := migs[0], migs2[0]; !reflect.DeepEqual(a, b) {
 			t.Fatalf("CRLF twin differs:\n%+v\n%+v", a, b)
 		}
 	})
@@ -139,6 +147,26 @@ func FuzzPosition(f *testing.F) {
 		line, col := LineCol(sql, off)
 		if line != 1+strings.Count(sql[:off], "\n") || col < 1 || col > off+1 {
 			t.Fatalf("LineCol(%d) = %d:%d", off, line, col)
+		}
+	})
+}
+
+func FuzzVersion(f *testing.F) {
+	for _, s := range [][2]string{{"1", "1.0"}, {"1.10", "1.9"}, {"001.2", "1.2.0"}, {"2.0.1", "2"}, {"999999999999999999", "1"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		va, errA := ParseVersion(a)
+		vb, errB := ParseVersion(b)
+		if errA != nil || errB != nil {
+			return
+		}
+		c := va.Compare(vb)
+		if c != -vb.Compare(va) || (c == 0) != (va.Canonical() == vb.Canonical()) || va.Compare(va) != 0 {
+			t.Fatalf("Compare(%s, %s) = %d, reversed %d, canonical %q %q", a, b, c, vb.Compare(va), va.Canonical(), vb.Canonical())
+		}
+		if n, ok := va.Int(); ok && IntVersion(n).Compare(va) != 0 {
+			t.Fatalf("Int of %s is %d", a, n)
 		}
 	})
 }

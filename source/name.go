@@ -14,6 +14,7 @@ const (
 	kindSingle fileKind = iota // NNN_name.sql: up and optional down sections in one file
 	kindUp                     // NNN_name.up.sql: the whole file is the up section
 	kindDown                   // NNN_name.down.sql: the whole file is the down section
+	kindGo                     // NNN_name.go: a goose migration written in Go
 )
 
 // fileName is what a file's name says about the migration it holds.
@@ -23,32 +24,25 @@ type fileName struct {
 	name    string
 	kind    fileKind
 	flyway  bool // V…__….sql or U…__….sql: an undo pairs with its V file, whatever their names
+	ver     Version
+	// repeatable: Flyway's R__name.sql, with no version.
+	repeatable bool
 }
 
-// A nameFormat recognises the file names of one migration tool. It returns
-// ok false when file is not in its format at all, so the next format may try;
-// when ok is true, err (a *FileError) explains what is wrong with the name.
-//
-// Other tools' layouts (Flyway's V1__name.sql, say) are added as further
-// formats; the file's kind and version are all the rest of the package needs.
-type nameFormat func(file string) (fn fileName, ok bool, err error)
-
-// nameFormats lists the recognisers in the order they are tried.
-func nameFormats() []nameFormat {
-	return []nameFormat{pgmigName, flywayName}
+// parseFileName parses the name of a .sql file at the root of a source;
+// ext admits Flyway's dotted versions and repeatable migrations.
+func parseFileName(file string, ext bool) (fileName, error) {
+	fn, ok, err := pgmigName(file)
+	if !ok {
+		fn, ok, err = flywayName(file, ext)
+	}
+	if !ok {
+		return fileName{}, &FileError{File: file, Msg: "file name does not begin with a version number; " + expectedNames}
+	}
+	return fn, err
 }
 
 const expectedNames = "expected NNN_name.sql, NNN_name.up.sql or NNN_name.down.sql"
-
-// parseFileName parses the name of a .sql file at the root of a source.
-func parseFileName(file string) (fileName, error) {
-	for _, format := range nameFormats() {
-		if fn, ok, err := format(file); ok {
-			return fn, err
-		}
-	}
-	return fileName{}, &FileError{File: file, Msg: "file name does not begin with a version number; " + expectedNames}
-}
 
 // pgmigName recognises NNN_name.sql, NNN_name.up.sql and NNN_name.down.sql,
 // which golang-migrate's N_name.up.sql/N_name.down.sql also satisfy.
@@ -71,7 +65,7 @@ func pgmigName(file string) (fileName, bool, error) {
 	if !strings.HasPrefix(rest, "_") {
 		return fail("expected '_' right after the version %s; %s", file[:digits], expectedNames)
 	}
-	fn := fileName{version: version, width: digits}
+	fn := fileName{version: version, width: digits, ver: IntVersion(version)}
 	stem := rest[1:]
 	switch {
 	case strings.HasSuffix(stem, ".up.sql"):

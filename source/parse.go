@@ -136,9 +136,11 @@ type parsedFile struct {
 	// that is all one section, else the up section, as written (before
 	// ENVSUB substitution, with any BEGIN/COMMIT wrapper).
 	sum string
-	// substituted is set when ENVSUB changed a section's SQL, which then
-	// is no longer the file's text.
+	// substituted is set when ENVSUB changed a section's SQL, or COPY
+	// data or a skipped meta-command was blanked, so that the SQL is no
+	// longer the file's text.
 	substituted bool
+	warnings    []Warning
 }
 
 // parseFile parses the content of the migration file named file, whose name
@@ -162,6 +164,22 @@ func parseFileEnv(file string, fn fileName, content string, lookup func(string) 
 		fail(line, "%s: migration files must be UTF-8 text", what)
 	}
 
+	// What psql would read as data or meta-commands is found first: COPY
+	// data lines are not SQL and hold no markers, and the server sees
+	// neither them nor pg_dump's \restrict lines (sent is text with those
+	// blanked, byte for byte, so offsets and lines stay the same).
+	// The checks below look for a few words first, in one pass, and lex
+	// the text only where they occur.
+	words := findWords(text)
+	var ps psqlText
+	if words.copy || strings.IndexByte(text, '\\') >= 0 || strings.Contains(text, "migrate:") {
+		ps = scanPsql(text)
+	}
+	ps.problems(fail)
+	orig := text
+	text = blank(text, ps.spans())
+	pf.substituted = text != orig
+
 	var dirs, markers []directiveLine
 	seen := map[string]int{} // marker name → line
 	ff := &foreignFile{file: file, text: text, fail: fail}
@@ -175,6 +193,11 @@ func parseFileEnv(file string, fn fileName, content string, lookup func(string) 
 		if !ok {
 			// Another tool's marker or annotation, read as pgmig's own.
 			fl, foreign, msg := parseForeign(text[start:end])
+			// dbmate sees its markers only at column 1 ("^--\s*migrate:"),
+			// and a line inside a quoted or dollar-quoted body is SQL.
+			if foreign && fl.tool == toolDbmate && (!strings.HasPrefix(text[start:end], "--") || ps.inQuotes(start)) {
+				foreign = false
+			}
 			switch {
 			case !foreign:
 			case msg != "":
@@ -306,19 +329,61 @@ func parseFileEnv(file string, fn fileName, content string, lookup func(string) 
 		}
 	}
 	ff.checkStatements(regions, header)
+	var split []Statement // the non-empty statements of regions[0], when stripWrapper split it
 	if fn.kind != kindSingle {
-		stripWrapper(text, &regions[0])
+		split = stripWrapper(text, &regions[0])
 	}
 	if fn.kind == kindSingle && pf.up != nil {
 		for _, r := range regions {
 			if r.sec == pf.up {
-				pf.sum = text[r.start:r.end]
+				pf.sum = orig[r.start:r.end]
 			}
 		}
 	} else {
-		pf.sum = text
+		pf.sum = orig
 	}
-	pf.substituted = ff.substitute(regions, lookup)
+	if ff.substitute(regions, lookup) {
+		pf.substituted, split = true, nil
+	}
+
+	// Statements that cannot run inside a transaction block are found now,
+	// before anything runs, and handled as the file's own tool would.
+	tool := ""
+	if len(markers) > 0 {
+		tool = markers[0].tool
+	}
+	for i, r := range regions {
+		r.sec.Copies = ps.copiesIn(orig, r.start, r.end)
+		// Split only what needs it: most sections hold none of the words
+		// these checks look for.
+		var stmts []Statement
+		if i == 0 {
+			stmts = split
+		}
+		statements := func() []Statement {
+			if stmts == nil {
+				stmts = r.sec.Statements()
+			}
+			return stmts
+		}
+		if fn.kind != kindSingle && !fn.flyway && words.txControl && ownTransactions(r, statements()) {
+			stmts = r.sec.Statements()
+		}
+		if !words.noTx && !(words.value && holdsAddValue(r.sec.SQL)) {
+			continue
+		}
+		n := 0
+		for _, st := range statements() {
+			if !st.Empty() {
+				n++
+			}
+		}
+		applyNoTx(r, noTxRuleFor(fn, tool, n), statements(), fail)
+	}
+	if pf.up != nil && firstToken(pf.up.SQL) < 0 && len(errs) == 0 {
+		pf.warnings = append(pf.warnings, Warning{File: file, Line: pf.up.Line,
+			Msg: "the up section is empty: applying the migration changes nothing but the history"})
+	}
 
 	if len(errs) > 0 {
 		slices.SortStableFunc(errs, func(a, b *FileError) int { return a.Line - b.Line })

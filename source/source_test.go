@@ -265,8 +265,6 @@ var fileErrorCases = []struct {
 		[]string{"version 2 is claimed by more than one file: 002_a.down.sql, 002_a.sql"}},
 	{"orphan down file", map[string]string{"003_a.down.sql": "DROP TABLE a;"},
 		[]string{"003_a.down.sql: down file without an up file: expected 003_a.up.sql beside it"}},
-	{"pair names differ", map[string]string{"003_a.up.sql": "", "003_b.down.sql": ""},
-		[]string{`003_b.down.sql: name "b" does not match "a" of its up file 003_a.up.sql; expected 003_a.down.sql`}},
 	{"unknown directive", map[string]string{"003_x.sql": "-- pgmig:up\n\n-- pgmig:no-transactions\nSELECT 1;\n"},
 		[]string{`003_x.sql:3: unknown directive "-- pgmig:no-transactions" (known: up, down, no-transaction, lock-timeout, lint-ignore)`}},
 	{"bad lock timeout", map[string]string{"004_x.sql": "-- pgmig:up\n-- pgmig:lock-timeout soon\nSELECT 1;\n"},

@@ -190,6 +190,7 @@ func (a *cliApp) commands() []*cli.Command {
 		a.verifyCommand(),
 		a.driftCommand(),
 		a.lintCommand(),
+		a.diffCommand(),
 		a.completionCommand(),
 		a.manCommand(),
 	}

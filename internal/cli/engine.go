@@ -19,11 +19,21 @@ import (
 // openSource resolves --source; an archive URL is fetched at once, under
 // ctx, with opts.
 func openSource(ctx context.Context, spec string, opts remote.Options) (source.Source, error) {
+	return openSourceWith(ctx, spec, opts, false)
+}
+
+// openSourceWith is openSource; goMigrations reads goose's Go migrations
+// as migrations (for baseline --from goose, which records their versions)
+// instead of refusing them.
+func openSourceWith(ctx context.Context, spec string, opts remote.Options, goMigrations bool) (source.Source, error) {
+	// The source's warnings (an empty up section, migrations in a
+	// subdirectory) go to stderr with the engine's other warnings.
+	sopts := source.Options{Logger: opts.Logger, GoMigrations: goMigrations}
 	switch {
 	case spec == "builtin":
 		return source.Builtin(), nil
 	case strings.HasPrefix(spec, "file://"):
-		return source.Dir(strings.TrimPrefix(spec, "file://")), nil
+		return source.DirWith(strings.TrimPrefix(spec, "file://"), sopts), nil
 	case strings.HasPrefix(spec, "http://") && !opts.AllowInsecure:
 		return nil, usagef("--source %s: plain http is refused, since anyone on the way could change the SQL; use https, or pass --allow-insecure-source", remote.Redact(spec))
 	case strings.HasPrefix(spec, "https://"), strings.HasPrefix(spec, "http://"):
@@ -37,11 +47,11 @@ func openSource(ctx context.Context, spec string, opts remote.Options) (source.S
 		case err != nil:
 			return nil, fmt.Errorf("--source: %w", err)
 		}
-		return source.FromFS(fsys), nil
+		return source.FromFSWith(fsys, sopts), nil
 	case strings.Contains(spec, "://"):
 		return nil, usagef("--source %q: want a directory, file://DIR or builtin", spec)
 	}
-	return source.Dir(spec), nil
+	return source.DirWith(spec, sopts), nil
 }
 
 // remoteOptions resolves the flags for an archive --source.
@@ -81,7 +91,10 @@ func (a *cliApp) readSource(c *cli.Context) ([]source.Migration, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := openSource(c.Context, c.String("source"), ropts)
+	// Only adopting a goose history takes goose's Go migrations: it
+	// records their versions and runs nothing.
+	adoptGoose := c.Command != nil && c.Command.Name == "baseline" && c.String("from") == string(runner.Goose)
+	src, err := openSourceWith(c.Context, c.String("source"), ropts, adoptGoose)
 	if err != nil {
 		return nil, err
 	}

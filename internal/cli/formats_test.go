@@ -123,13 +123,22 @@ func TestFormatsGolangMigrateWrapper(t *testing.T) {
 	wantRelations(t, c, false, "gm_half")
 	wantVersions(t, c, 1)
 
-	// A wrapper pgmig cannot strip (BEGIN shares its line with SQL) is
-	// refused before anything runs.
+	// A wrapper pgmig cannot strip (BEGIN shares its line with SQL) runs
+	// as golang-migrate runs it: the file's own BEGIN and COMMIT, one
+	// statement at a time outside a transaction of pgmig's.
 	writeFile(t, filepath.Join(src, "2_half.up.sql"), "BEGIN; CREATE TABLE gm_half (id int);\nCOMMIT;\n")
 	r := inproc(t, on(db, src, "up")...)
+	wantCode(t, r, 0)
+	wantRelations(t, c, true, "gm_half")
+	wantVersions(t, c, 1, 2)
+
+	// pgmig's own single file may not hold BEGIN/COMMIT: refused before
+	// anything runs.
+	writeFile(t, filepath.Join(src, "3_own.sql"), "-- pgmig:up\nBEGIN;\nCREATE TABLE gm_own (id int);\nCOMMIT;\nSELECT 1;\n")
+	r = inproc(t, on(db, src, "up")...)
 	wantCode(t, r, 3)
-	wantContains(t, "stderr", r.stderr, "2_half.up.sql:1", "BEGIN")
-	wantRelations(t, c, false, "gm_half")
+	wantContains(t, "stderr", r.stderr, "3_own.sql:2", "BEGIN")
+	wantRelations(t, c, false, "gm_own")
 }
 
 // TestFormatsHostile checks that files pgmig cannot read as their tool

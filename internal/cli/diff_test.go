@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDiffWritesProvenMigrations: diff writes the migrations that turn the
+// source's schema into the desired one (the index on an existing table in
+// a no-transaction file of its own), up applies them, and a second diff
+// finds nothing to change; --dry-run writes nothing; a dropped column is
+// refused (exit 3) without --allow-destructive, naming it.
+func TestDiffWritesProvenMigrations(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "migrations")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(src, "001_orders.sql"), "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint, old text);\n")
+	desired := filepath.Join(dir, "schema.sql")
+	writeFile(t, desired, "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint, old text, note text);\nCREATE INDEX orders_user_id_idx ON orders (user_id);\n")
+
+	r := inproc(t, on(db, src, "diff", "--desired", desired, "--dry-run", "--format", "json")...)
+	wantCode(t, r, 0)
+	var dry struct {
+		SQL     string `json:"sql"`
+		Changes []struct{ Object, Action string }
+	}
+	oneJSON(t, r.stdout, &dry)
+	if !strings.Contains(dry.SQL, "CREATE INDEX CONCURRENTLY") || len(dry.Changes) != 2 {
+		t.Fatalf("dry run: %+v", dry)
+	}
+	if entries, _ := os.ReadDir(src); len(entries) != 1 {
+		t.Fatalf("--dry-run wrote files: %v", entries)
+	}
+
+	r = inproc(t, on(db, src, "diff", "--desired", desired, "--name", "orders_note")...)
+	wantCode(t, r, 0)
+	wantContains(t, "stdout", r.stdout, "created ", "002_orders_note.sql", "003_orders_note_concurrently.sql", "proven up and down")
+	wantCode(t, inproc(t, on(db, src, "up")...), 0)
+	r = inproc(t, on(db, src, "diff", "--desired", desired)...)
+	wantCode(t, r, 0)
+	wantContains(t, "stdout", r.stdout, "nothing to change")
+
+	writeFile(t, desired, "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint, note text);\nCREATE INDEX orders_user_id_idx ON orders (user_id);\n")
+	r = inproc(t, on(db, src, "diff", "--desired", desired)...)
+	wantCode(t, r, 3)
+	wantContains(t, "stderr", r.stderr, "public.orders.old", "--allow-destructive")
+	if entries, _ := os.ReadDir(src); len(entries) != 3 {
+		t.Fatalf("a refused diff wrote files: %v", entries)
+	}
+	wantCode(t, inproc(t, on(db, src, "diff", "--desired", filepath.Join(dir, "nope.sql"))...), 2)
+}

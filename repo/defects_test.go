@@ -1,0 +1,155 @@
+package repo_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/pgmig/pgmig/repo"
+)
+
+// TestSelfDeletionWithAudit: a user deletes their own account with audit
+// on. The audit row used to be written after the DELETE, pointing at the
+// row just removed (23503 on audit_log_user_id_fkey).
+func TestSelfDeletionWithAudit(t *testing.T) {
+	t.Parallel()
+	db := testDB(t)
+	users := repo.NewUsers(db.Pool(), repo.Options{Audit: true})
+	u := newUser("leaver")
+	if err := users.Create(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	ctx := repo.WithActor(t.Context(), repo.Actor{UserID: u.ID, UserAgent: "self"})
+	if err := users.Delete(ctx, u.ID); err != nil {
+		t.Fatalf("self-deletion: %v", err)
+	}
+	logs, _ := trail(t, db, "users", u.ID)
+	if len(logs) != 2 || logs[1].Action != "delete" || *logs[1].ResourceID != u.ID || *logs[1].UserAgent != "self" {
+		t.Fatalf("trail %+v: want create then delete", logs)
+	}
+	// The user row is gone, so user_id cannot point at it; the row says
+	// who deleted it all the same.
+	var who struct {
+		Actor struct {
+			UserID string `json:"user_id"`
+		} `json:"_actor"`
+	}
+	if err := json.Unmarshal(logs[1].Changes, &who); err != nil || who.Actor.UserID != u.ID || logs[1].UserID != nil {
+		t.Errorf("delete row user_id %v, changes %s: want the actor recorded in changes", logs[1].UserID, logs[1].Changes)
+	}
+}
+
+// forge builds a cursor the way the unsigned format was built, with any
+// values a client likes.
+func forge(sort string, vals ...any) string {
+	var raw []json.RawMessage
+	for _, v := range vals {
+		b, _ := json.Marshal(v)
+		raw = append(raw, b)
+	}
+	b, _ := json.Marshal(map[string]any{"s": sort, "v": raw})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TestForgedCursorRefused: a cursor a client made (here with a malformed
+// uuid inside) never reaches the server.
+func TestForgedCursorRefused(t *testing.T) {
+	t.Parallel()
+	db := testDB(t)
+	users := repo.NewUsers(db.Pool(), repo.Options{})
+	for _, s := range []string{"a", "b", "c"} {
+		if err := users.Create(t.Context(), newUser(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ce *repo.CursorError
+	for name, after := range map[string]string{
+		"malformed uuid": forge("id", "not-a-uuid"),
+		"valid uuid":     forge("id", "00000000-0000-0000-0000-000000000000"),
+	} {
+		_, err := users.ListKeyset(t.Context(), repo.KeysetOptions{After: after})
+		if !errors.As(err, &ce) || !errors.Is(err, repo.ErrInvalidQuery) {
+			t.Errorf("%s: error %v, want *CursorError", name, err)
+		}
+	}
+}
+
+// TestWrongTypedValuesAreInvalidQueries: values of the wrong type for
+// their column are a client's mistake (ErrInvalidQuery naming the field),
+// not a server error.
+func TestWrongTypedValuesAreInvalidQueries(t *testing.T) {
+	t.Parallel()
+	db := testDB(t)
+	users := repo.NewUsers(db.Pool(), repo.Options{})
+	notes := notesRepo(t, db.Pool(), false)
+	tests := []struct {
+		name  string
+		field string
+		call  func() error
+	}{
+		{"get by a bad uuid", "id", func() error { _, err := users.Get(t.Context(), "nope"); return err }},
+		{"filter on a bad uuid", "id", func() error {
+			_, err := users.List(t.Context(), repo.ListOptions{Filters: []repo.Filter{{"id", repo.Eq, "nope"}}})
+			return err
+		}},
+		{"bad timestamp", "created_at", func() error {
+			_, err := users.List(t.Context(), repo.ListOptions{Filters: []repo.Filter{{"created_at", repo.Gt, "last tuesday"}}})
+			return err
+		}},
+		{"like on a timestamp", "created_at", func() error {
+			_, err := users.List(t.Context(), repo.ListOptions{Filters: []repo.Filter{{"created_at", repo.Like, "2026%"}}})
+			return err
+		}},
+		{"bigint key from a hostile string", "id", func() error { _, err := notes.Get(t.Context(), "1 OR 1=1"); return err }},
+		{"patch with a bad bool", "email_verified", func() error {
+			_, err := users.Patch(t.Context(), "00000000-0000-0000-0000-000000000000", map[string]any{"email_verified": "maybe"})
+			return err
+		}},
+		{"in with a bad element", "id", func() error {
+			_, err := notes.List(t.Context(), repo.ListOptions{Filters: []repo.Filter{{"id", repo.In, []string{"1", "two"}}}})
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := tc.call()
+			var fe *repo.FieldError
+			var oe *repo.OperatorError
+			named := (errors.As(err, &fe) && fe.Field == tc.field) || (errors.As(err, &oe) && oe.Field == tc.field)
+			if !errors.Is(err, repo.ErrInvalidQuery) || !named {
+				t.Errorf("error %v (%T): want an invalid query naming %q", err, err, tc.field)
+			}
+		})
+	}
+}
+
+// TestSecretsAreNotFilterable: filtering and sorting are opt-in, and the
+// core models never open a secret (a LIKE on password_hash is an oracle).
+func TestSecretsAreNotFilterable(t *testing.T) {
+	t.Parallel()
+	db := testDB(t)
+	users := repo.NewUsers(db.Pool(), repo.Options{})
+	if err := users.Create(t.Context(), newUser("ada")); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"password_hash", "email_verification_token", "metadata"} {
+		_, err := users.List(t.Context(), repo.ListOptions{Filters: []repo.Filter{{field, repo.Like, "hash%"}}})
+		if !errors.Is(err, repo.ErrInvalidQuery) {
+			t.Errorf("filter on %s: %v, want ErrInvalidQuery", field, err)
+		}
+		_, err = users.List(t.Context(), repo.ListOptions{Sort: []repo.Sort{{Field: field}}})
+		if !errors.Is(err, repo.ErrInvalidQuery) {
+			t.Errorf("sort on %s: %v, want ErrInvalidQuery", field, err)
+		}
+	}
+	sessions := repo.NewSessions(db.Pool(), repo.Options{})
+	if _, err := sessions.List(t.Context(), repo.ListOptions{Filters: []repo.Filter{{"refresh_token_id", repo.Eq, "x"}}}); !errors.Is(err, repo.ErrInvalidQuery) {
+		t.Errorf("filter on refresh_token_id: %v", err)
+	}
+	sec := repo.NewUserSecurities(db.Pool(), repo.Options{})
+	if _, err := sec.List(t.Context(), repo.ListOptions{Filters: []repo.Filter{{"two_factor_secret", repo.IsNull, nil}}}); !errors.Is(err, repo.ErrInvalidQuery) {
+		t.Errorf("filter on two_factor_secret: %v", err)
+	}
+}

@@ -1,0 +1,146 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmig/pgmig/lock"
+	"github.com/pgmig/pgmig/runner"
+	"github.com/pgmig/pgmig/source"
+)
+
+// A quick migration whose lock session is terminated between the lock
+// check and the end of its COMMIT (here by a deferred trigger of its own,
+// which then waits until another run holds the lock) commits after the
+// lock is gone. That commit must be harmless: the run waiting for the lock
+// may not read the history before it, so it never runs the migration a
+// second time, and the first run says truthfully what it applied.
+func TestSessionLockLostAtCommitIsHarmless(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	key := lock.Key(runner.DefaultTable)
+	hi, lo := int64(uint64(key)>>32), int64(uint64(key)&0xffffffff)
+	// In this test's database only: other tests lock the same table name.
+	holding := fmt.Sprintf(`locktype = 'advisory' AND granted AND mode = 'ExclusiveLock' AND classid::bigint = %d AND objid::bigint = %d AND objsubid = 1
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, hi, lo)
+	files := fstest.MapFS{
+		"001_setup.sql": mig(`CREATE SEQUENCE attempts;
+CREATE TABLE probe (v int);
+CREATE FUNCTION probe_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE old int;
+BEGIN
+  SELECT pid INTO old FROM pg_locks WHERE `+holding+`;
+  PERFORM pg_terminate_backend(old);
+  -- Give the next run the time to take the lock and read the history.
+  FOR i IN 1..100 LOOP
+    EXIT WHEN EXISTS (SELECT 1 FROM pg_locks WHERE `+holding+` AND pid <> old);
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  PERFORM pg_sleep(0.3);
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER probe_commit AFTER INSERT ON probe DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION probe_at_commit();`, ""),
+		// nextval is not rolled back: it counts every attempt.
+		"002_once.sql":  mig("SELECT nextval('attempts');\nINSERT INTO probe VALUES (2);", ""),
+		"003_after.sql": mig("CREATE TABLE after3 (id int);", ""),
+	}
+	a := e.runner(files, runner.Options{})
+	if _, err := a.Up(ctx, runner.UpOptions{To: 1}); err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	var b *runner.Runner
+	a = e.runner(files, runner.Options{OnEvent: func(ev runner.Event) {
+		if ev.Kind == runner.StepStarted && ev.Step.Version == 2 && b == nil {
+			pool, err := pgxpool.New(ctx, e.url)
+			if err != nil {
+				second <- err
+				return
+			}
+			e.t.Cleanup(pool.Close)
+			b, _ = runner.New(pool, source.FromFS(files), runner.Options{LockTimeout: time.Minute})
+			go func() {
+				_, err := b.Up(ctx, runner.UpOptions{})
+				second <- err
+			}()
+		}
+	}})
+	rep, err := a.Up(ctx, runner.UpOptions{})
+	if !errors.Is(err, runner.ErrLockLost) {
+		t.Errorf("the run whose lock session was terminated: %v, want ErrLockLost", err)
+	}
+	if err := <-second; err != nil {
+		t.Errorf("the run that took the lock next: %v, want success", err)
+	}
+	var attempts int64
+	if err := e.pool.QueryRow(ctx, "SELECT last_value FROM attempts").Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 1 {
+		t.Errorf("migration 2 was attempted %d times, want once: the next run read the history before the first run's COMMIT ended", attempts)
+	}
+	if h := e.history(""); h != "1,2,3" {
+		t.Errorf("history %s, want 1,2,3", h)
+	}
+	// Whatever the first run reports applied, it applied.
+	for _, st := range rep.Applied {
+		if st.Version == 3 {
+			t.Errorf("the first run reports 3 applied after it knew its lock lost")
+		}
+	}
+	t.Logf("first run: applied %s, then %v", versions(rep.Applied), err)
+}
+
+// A lease lost between two migrations (taken over, here by hand, right
+// after migration 1 committed) stops the run before it writes anything
+// more: no history row for migration 2, transactional or not, and an
+// error saying the lock was lost. Before fencing, the run went on until
+// its next renewal noticed, and wrote migration 2 (or, for a
+// no-transaction one, its failed row) without the lease.
+func TestLeaseLostWritesNothingMore(t *testing.T) {
+	cases := []struct {
+		name string
+		body string
+	}{
+		{"transactional", "CREATE TABLE two (id int);"},
+		{"no-transaction", "-- pgmig:no-transaction\nCREATE TABLE two (id int);"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			files := fstest.MapFS{
+				"001_one.sql": mig("CREATE TABLE one (id int);", ""),
+				"002_two.sql": mig(tc.body, ""),
+			}
+			r := e.runner(files, runner.Options{LockMode: runner.LockTable, LockTTL: time.Minute, OnEvent: func(ev runner.Event) {
+				if ev.Kind == runner.StepFinished && ev.Step.Version == 1 {
+					if _, err := e.pool.Exec(ctx, "UPDATE public.pgmig_migrations_lock SET owner = 'thief'"); err != nil {
+						t.Error(err)
+					}
+				}
+			}})
+			rep, err := r.Up(ctx, runner.UpOptions{})
+			if !errors.Is(err, runner.ErrLockLost) {
+				t.Fatalf("up after the lease was taken: %v, want ErrLockLost", err)
+			}
+			if h := e.history(""); h != "1" || e.exists("two") {
+				t.Fatalf("history %s, table two %v: want only 1, and nothing of 2", h, e.exists("two"))
+			}
+			if versions(rep.Applied) != "1" {
+				t.Errorf("reported applied %s, want 1", versions(rep.Applied))
+			}
+			var me *runner.MigrationError
+			if errors.As(err, &me) && me.NoTransaction {
+				t.Errorf("reported as a half-run no-transaction section: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,1 @@
+CREATE OR REPLACE VIEW product_names AS SELECT id FROM products;

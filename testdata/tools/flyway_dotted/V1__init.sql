@@ -1,0 +1,2 @@
+-- V1__init
+CREATE TABLE products (id int);

@@ -1,0 +1,1 @@
+-- V2.0.1__orders_note

@@ -1,0 +1,7 @@
+CREATE TABLE t (id int);
+SELECT '
+\connect inside a string
+';
+\connect other
+SELECT 1;
+  \gset

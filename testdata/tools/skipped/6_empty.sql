@@ -1,0 +1,5 @@
+-- pgmig:up
+-- nothing yet
+
+-- pgmig:down
+SELECT 1;
