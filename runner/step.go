@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -336,7 +337,20 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 // are read and dropped as they come: a section of millions of statements
 // would otherwise keep millions of them (and the rows of its SELECTs).
 func execSimple(ctx context.Context, conn *pgx.Conn, sql string, tag func(i int, t pgconn.CommandTag)) (int, error) {
+	// A large query costs its size again in pgconn's write buffer while
+	// it is sent. Collecting before gives that copy a heap free of the
+	// garbage that reading and checking the files left (else the peak is
+	// the garbage, the text and the copy); collecting after, once Exec has
+	// dropped the copy, brings the heap's goal back from twice the text and
+	// the copy to twice the text, which bounds the results' garbage.
+	large := len(sql) >= sendAlone
+	if large {
+		runtime.GC()
+	}
 	mrr := conn.PgConn().Exec(ctx, sql)
+	if large {
+		runtime.GC()
+	}
 	done := 0
 	for mrr.NextResult() {
 		t, err := mrr.ResultReader().Close()
