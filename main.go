@@ -19,8 +19,18 @@ var (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM cancels the run with the signal as the
+	// cause (the migration in flight is rolled back, the lock released,
+	// exit 130 or 143); a second one kills the process outright.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		signal.Stop(sigs)
+		cancel(&cli.Signaled{Signal: s})
+	}()
 	code := cli.Build{Version: version, Commit: commit, Date: date}.Run(ctx, os.Args, os.Stdout, os.Stderr)
-	stop()
+	cancel(nil)
 	os.Exit(code)
 }

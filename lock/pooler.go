@@ -20,7 +20,7 @@ type PoolerError struct {
 }
 
 func (e *PoolerError) Error() string {
-	return fmt.Sprintf("session advisory lock for %s refused: %s, so a connection pooler in transaction pooling mode (e.g. PgBouncer pool_mode=transaction) sits between pgmig and the server; a session lock is not safe there: use --lock-mode table, or connect to the server directly or through session pooling",
+	return fmt.Sprintf("session advisory lock for %s refused: %s, so a connection pooler in transaction pooling mode (e.g. PgBouncer pool_mode=transaction) sits between pgmig and the server; a session lock is not safe there",
 		e.Name, e.Reason)
 }
 

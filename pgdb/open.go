@@ -40,6 +40,12 @@ type Config struct {
 	// the server.
 	QueryExecMode pgx.QueryExecMode
 
+	// OnRetry, when not nil, is called after each failed attempt of the
+	// first connection that Open will retry, with the attempt's number
+	// (from 1), the time since Open began and the attempt's error, so a
+	// caller can show that it is waiting. It runs on Open's goroutine.
+	OnRetry func(attempt int, elapsed time.Duration, err error)
+
 	// Logger receives the query log. Nil discards it, and then no tracer is
 	// installed at all.
 	Logger *slog.Logger
@@ -133,7 +139,7 @@ func open(ctx context.Context, connString string, cfg Config, prepare func(*pgxp
 	if err != nil {
 		return nil, scrub(fmt.Errorf("open pool: %w", err), secrets...)
 	}
-	if err := WaitReady(ctx, pool, orDefault(cfg.ConnectTimeout, defaultConnectTimeout)); err != nil {
+	if err := waitReady(ctx, pool, orDefault(cfg.ConnectTimeout, defaultConnectTimeout), cfg.OnRetry); err != nil {
 		pool.Close()
 		return nil, scrub(fmt.Errorf("connect to %s: %w", describe(connString), err), secrets...)
 	}
@@ -153,6 +159,14 @@ func orDefault[N int32 | time.Duration](v, def N) N {
 // Open waits so for its first connection; a program that lost its server
 // (a restart, a failover) waits so for it to come back.
 func WaitReady(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration) error {
+	return waitReady(ctx, pool, timeout, nil)
+}
+
+// waitReady is WaitReady, calling onRetry (when not nil) after each
+// attempt it will retry.
+func waitReady(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, onRetry func(int, time.Duration, error)) error {
+	start := time.Now()
+	attempt := 0
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -172,6 +186,10 @@ func WaitReady(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration) e
 		last = err
 		if !Retryable(err) {
 			return backoff.Permanent(err)
+		}
+		attempt++
+		if onRetry != nil {
+			onRetry(attempt, time.Since(start), err)
 		}
 		return err
 	}, backoff.WithContext(b, ctx))

@@ -78,7 +78,7 @@ type OutOfOrderError struct {
 }
 
 func (e *OutOfOrderError) Error() string {
-	return fmt.Sprintf("migration %d %s is pending but %d is already applied; renumber it above %d, or pass --allow-out-of-order",
+	return fmt.Sprintf("migration %d %s is pending but %d is already applied; renumber it above %d, or allow out-of-order migrations",
 		e.Version, e.Name, e.Latest, e.Latest)
 }
 

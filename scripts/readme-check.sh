@@ -55,9 +55,10 @@ block() {
 }
 
 # norm: what may differ between two runs becomes fixed text: durations,
-# times of day, and the width of table columns that hold them.
+# times of day, the width of table columns that hold them, and this run's
+# database names (in the target line), which become README's again.
 norm() {
-  sed -E 's/[0-9]+(\.[0-9]+)? (ms|s)\b/T/g; s/[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.]+Z?/TS/g; s/─+/─/g; s/ +/ /g; s/ +$//'
+  sed -E -e "s/$quick/pgmig_quickstart/g; s/$shop/shop/g" -e 's/[0-9]+(\.[0-9]+)? (ms|s)\b/T/g; s/[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.]+Z?/TS/g; s/─+/─/g; s/ +/ /g; s/ +$//'
 }
 
 # same WHAT WANT GOT: compare two outputs after norm.

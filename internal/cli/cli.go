@@ -20,6 +20,11 @@ type cliApp struct {
 	urls   []string
 	out    *printer
 	logger *slog.Logger
+	// urlFlag: --database-url or -d is on the command line (then an
+	// empty value is a usage error, not the libpq defaults).
+	urlFlag bool
+	// args is the command line, to echo a flag as it was spelled.
+	args []string
 	// terminal: the process's stdout is a terminal (stdout itself is a
 	// buffer in front of it).
 	terminal bool
@@ -42,14 +47,26 @@ func (b Build) Run(ctx context.Context, args []string, stdout, stderr io.Writer)
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
 	a := &cliApp{stdout: out, stderr: stderr, terminal: isTerminal(stdout), build: b}
+	if words, ok := completionRequest(args); ok {
+		// Before urfave/cli parses anything: a completion request is
+		// answered from the definitions alone, never by running a command.
+		complete(out, newApp(a), words)
+		return 0
+	}
 	// Settle the output format before parsing, so that even a usage error
 	// is reported as JSON when JSON was asked for.
 	a.out = newPrinter(out, stderr, formatFromArgs(args) == "json", false, false)
 	args, a.urls = repeatedURLs(args)
+	a.urlFlag = urlFlagGiven(args)
+	args = helpArgs(args)
+	a.args = args
 	app := newApp(a)
 	err := app.RunContext(ctx, hoistGlobalFlags(app.Flags, args))
 	if err == nil {
 		return 0
+	}
+	if sig := signaled(ctx); sig != nil {
+		err = interrupted(sig, err, a.out.done)
 	}
 	var ee *exitError
 	if !errors.As(err, &ee) {
@@ -65,7 +82,7 @@ func (b Build) Run(ctx context.Context, args []string, stdout, stderr io.Writer)
 func markAction(fn cli.ActionFunc) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if err := fn(c); err != nil {
-			return exit(err)
+			return exit(withHint(err))
 		}
 		return nil
 	}
@@ -78,24 +95,23 @@ func newApp(a *cliApp) *cli.App {
 	// from parallel tests.
 	flags := append(append(append(globalFlags(), safetyFlags()...), targetFlags()...), &cli.BoolFlag{Name: "version", Usage: "print the version and exit"}, helpFlag())
 	app := &cli.App{
-		Name:                 "pgmig",
-		Usage:                "PostgreSQL schema migrations: safe, fast, clear when something goes wrong",
-		Version:              v,
-		HideVersion:          true,
-		HideHelp:             true, // see helpFlag
-		Writer:               a.stdout,
-		ErrWriter:            a.stderr,
-		Flags:                flags,
-		HideHelpCommand:      true,
-		EnableBashCompletion: true,
-		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usage(err)
+		Name:            "pgmig",
+		Usage:           "PostgreSQL schema migrations: safe, fast, clear when something goes wrong",
+		Version:         v,
+		HideVersion:     true,
+		HideHelp:        true, // see helpFlag
+		Writer:          a.stdout,
+		ErrWriter:       a.stderr,
+		Flags:           flags,
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {}, // run maps errors to exit codes
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usage(a.explainUsage(c, err))
 		},
 		Before: a.setup,
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usagef("unknown command %q; run `pgmig --help` for the list", c.Args().First())
+				return unknownCommand(c.App, c.Args().First())
 			}
 			if c.Bool("version") {
 				return a.version(c)
@@ -105,7 +121,13 @@ func newApp(a *cliApp) *cli.App {
 		Commands: a.commands(),
 	}
 	app.Description = description
+	for _, f := range app.Flags {
+		unsetEmptyEnv(f)
+	}
 	for _, cmd := range app.Commands {
+		for _, f := range cmd.Flags {
+			unsetEmptyEnv(f)
+		}
 		cmd.HideHelpCommand = true
 		cmd.HideHelp = true
 		cmd.Flags = append(cmd.Flags, helpFlag())
@@ -127,6 +149,14 @@ func helpFlag() cli.Flag {
 
 // setup resolves the global flags into the printer and logger.
 func (a *cliApp) setup(c *cli.Context) error {
+	if a.urlFlag && c.String("database-url") == "" {
+		return usagef("--database-url is empty; leave it out to use PGMIG_DATABASE_URL, DATABASE_URL or the libpq defaults")
+	}
+	for _, u := range a.urls {
+		if u == "" {
+			return usagef("--database-url is empty in one of its %d uses", len(a.urls))
+		}
+	}
 	format := c.String("format")
 	if format != "text" && format != "json" {
 		return usagef("--format %q: want text or json", format)

@@ -11,10 +11,24 @@ import (
 // completionShells lists the shells `pgmig completion` writes a script for.
 var completionShells = []string{"bash", "zsh", "fish"}
 
+// completeWord is the first argument with which the bash and zsh scripts
+// ask the binary for candidates: `pgmig __complete WORD… CURRENT`. Run
+// recognises it before urfave/cli sees the command line, so completing is
+// never a command: whatever the words hold (`--`, a flag waiting for its
+// value), no action runs and nothing connects.
+const completeWord = "__complete"
+
+// legacyCompleteFlag is what scripts printed by earlier versions append to
+// the words typed so far. urfave/cli treats it as an argument after `--`
+// (and as a value after a flag that takes one), and the command then
+// really ran; Run now answers any command line holding it with candidates
+// only, so a script still installed from an old pgmig is harmless too.
+const legacyCompleteFlag = "--generate-bash-completion"
+
 // completionCommand prints a shell's completion script. The bash and zsh
-// scripts ask the binary itself for candidates (`--generate-bash-completion`),
-// so they follow the commands and flags of whichever pgmig is on the PATH;
-// the fish script is generated from the command definitions.
+// scripts ask the binary itself for candidates (see completeWord), so they
+// follow the commands and flags of whichever pgmig is on the PATH; the
+// fish script is generated from the command definitions and runs nothing.
 func (a *cliApp) completionCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "completion",
@@ -26,14 +40,6 @@ func (a *cliApp) completionCommand() *cli.Command {
 			"   pgmig completion bash > /etc/bash_completion.d/pgmig          # every bash session\n" +
 			"   pgmig completion zsh > \"${fpath[1]}/_pgmig\"                   # zsh (then restart zsh)\n" +
 			"   pgmig completion fish > ~/.config/fish/completions/pgmig.fish # fish",
-		BashComplete: func(c *cli.Context) {
-			if c.NArg() > 0 {
-				return
-			}
-			for _, s := range completionShells {
-				fmt.Fprintln(c.App.Writer, s)
-			}
-		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usagef("completion takes one argument, the shell: %s", strings.Join(completionShells, ", "))
@@ -43,14 +49,132 @@ func (a *cliApp) completionCommand() *cli.Command {
 	}
 }
 
+// completionRequest reports whether args (args[0] is the program) ask for
+// completion candidates rather than a command, and the words to complete:
+// those typed so far, the last being the one under the cursor (maybe "").
+func completionRequest(args []string) (words []string, ok bool) {
+	if len(args) > 1 && args[1] == completeWord {
+		return args[2:], true
+	}
+	for i, w := range args {
+		if w != legacyCompleteFlag {
+			continue
+		}
+		// An old script: the words before the cursor, then the current
+		// word only when it began with "-".
+		words = append([]string{}, args[1:i]...)
+		if n := len(words); n == 0 || !strings.HasPrefix(words[n-1], "-") {
+			words = append(words, "")
+		}
+		return words, true
+	}
+	return nil, false
+}
+
+// complete writes the candidates for the last of words, one a line. It
+// reads only the app's definitions: it runs no action, Before hook or
+// flag parser. An empty answer means "complete a file name" (a flag's
+// value, a word after `--`, an argument pgmig knows nothing about).
+func complete(w io.Writer, app *cli.App, words []string) {
+	if len(words) == 0 {
+		words = []string{""}
+	}
+	cur, before := words[len(words)-1], words[:len(words)-1]
+	var cmd *cli.Command
+	helpFor := false
+	positional := 0
+	for i := 0; i < len(before); i++ {
+		word := before[i]
+		if word == "--" {
+			return // only arguments follow
+		}
+		if strings.HasPrefix(word, "-") && word != "-" {
+			name, inline := splitFlag(word)
+			if takesValue(app, cmd, name) && !inline {
+				if i == len(before)-1 {
+					return // cur is this flag's value
+				}
+				i++
+			}
+			continue
+		}
+		switch {
+		case cmd == nil && !helpFor && word == "help":
+			helpFor = true
+		case cmd == nil && !helpFor:
+			if cmd = app.Command(word); cmd == nil {
+				return
+			}
+		default:
+			positional++
+		}
+	}
+	var cands []string
+	switch {
+	case strings.HasPrefix(cur, "-"):
+		flags := app.Flags
+		if cmd != nil {
+			flags = append(append([]cli.Flag{}, flags...), cmd.Flags...)
+		}
+		for _, f := range flags {
+			if vf, ok := f.(cli.VisibleFlag); ok && !vf.IsVisible() {
+				continue
+			}
+			for _, n := range f.Names() {
+				if len(n) == 1 {
+					cands = append(cands, "-"+n)
+				} else {
+					cands = append(cands, "--"+n)
+				}
+			}
+		}
+	case cmd == nil && (positional == 0):
+		if !helpFor {
+			cands = append(cands, "help")
+		}
+		for _, c := range app.Commands {
+			if !c.Hidden {
+				cands = append(cands, c.Names()...)
+			}
+		}
+	case cmd.Name == "completion" && positional == 0:
+		cands = completionShells
+	}
+	seen := map[string]bool{}
+	for _, c := range cands {
+		if strings.HasPrefix(c, cur) && !seen[c] {
+			seen[c] = true
+			fmt.Fprintln(w, c)
+		}
+	}
+}
+
+// takesValue reports whether the flag name (without dashes), global or
+// cmd's, takes a value.
+func takesValue(app *cli.App, cmd *cli.Command, name string) bool {
+	flags := app.Flags
+	if cmd != nil {
+		flags = append(append([]cli.Flag{}, flags...), cmd.Flags...)
+	}
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				vf, ok := f.(cli.DocGenerationFlag)
+				return ok && vf.TakesValue()
+			}
+		}
+	}
+	return false
+}
+
 // writeCompletion writes the completion script for shell to w.
 func writeCompletion(w io.Writer, app *cli.App, shell string) error {
 	var script string
 	switch shell {
 	case "bash":
-		script = strings.ReplaceAll(bashCompletion, "@VALUE_FLAGS@", valueFlagWords(app))
+		script = bashCompletion
 	case "zsh":
-		script = strings.ReplaceAll(zshCompletion, "@VALUE_FLAGS@", valueFlagWords(app))
+		script = zshCompletion
 	case "fish":
 		s, err := app.ToFishCompletion()
 		if err != nil {
@@ -66,80 +190,22 @@ func writeCompletion(w io.Writer, app *cli.App, shell string) error {
 	return nil
 }
 
-// valueFlagWords lists, space-separated and space-padded, every spelling
-// (--name, -n) of a flag that takes a value, global or any command's.
-//
-// The scripts ask pgmig for candidates by appending
-// --generate-bash-completion to the words typed so far. After a flag that
-// takes a value (`pgmig up --table <TAB>`) that flag would swallow
-// --generate-bash-completion as its value and the command would really
-// run, so the scripts check this list and leave such words to the shell's
-// file completion instead.
-func valueFlagWords(app *cli.App) string {
-	seen := map[string]bool{}
-	var words []string
-	add := func(flags []cli.Flag) {
-		for _, f := range flags {
-			if vf, ok := f.(cli.DocGenerationFlag); !ok || !vf.TakesValue() {
-				continue
-			}
-			for _, n := range f.Names() {
-				w := "--" + n
-				if len(n) == 1 {
-					w = "-" + n
-				}
-				if !seen[w] {
-					seen[w] = true
-					words = append(words, w)
-				}
-			}
-		}
-	}
-	add(app.Flags)
-	var walk func([]*cli.Command)
-	walk = func(cmds []*cli.Command) {
-		for _, c := range cmds {
-			add(c.Flags)
-			walk(c.Subcommands)
-		}
-	}
-	walk(app.Commands)
-	return " " + strings.Join(words, " ") + " "
-}
-
-// bashCompletion runs the binary the user typed with the words before the
-// cursor and --generate-bash-completion, without eval, so nothing on the
-// command line is expanded twice. When pgmig suggests nothing (a flag's
-// value, a file name) bash falls back to its default completion. It needs
-// only bash 3.2 (macOS).
+// bashCompletion runs the binary the user typed as `pgmig __complete` with
+// the words up to the cursor, without eval, so nothing on the command line
+// is expanded twice, and nothing typed can make it a command. When pgmig
+// suggests nothing (a flag's value, a file name) bash falls back to its
+// default completion. It needs only bash 3.2 (macOS).
 const bashCompletion = `# bash completion for pgmig; load with: source <(pgmig completion bash)
-_pgmig_value_flags="@VALUE_FLAGS@"
 _pgmig_complete() {
-  local cur prev prog out
-  local -a args
+  local prog out
   COMPREPLY=()
-  cur="${COMP_WORDS[COMP_CWORD]}"
-  prev="${COMP_WORDS[COMP_CWORD-1]}"
-  # A flag's value: file names (bash's default completion).
-  if [[ $COMP_CWORD -gt 1 && $_pgmig_value_flags == *" $prev "* ]]; then
-    return 0
-  fi
-  # A whole flag name that takes a value: nothing more to suggest.
-  if [[ $_pgmig_value_flags == *" $cur "* ]]; then
-    COMPREPLY=("$cur")
-    return 0
-  fi
   prog="${COMP_WORDS[0]}"
   if [[ $prog == "~/"* ]]; then
     prog="$HOME/${prog#"~/"}"
   fi
-  args=("${COMP_WORDS[@]:1:COMP_CWORD-1}")
-  if [[ $cur == -* ]]; then
-    args+=("$cur")
-  fi
-  out=$("$prog" "${args[@]}" --generate-bash-completion 2>/dev/null) || return 0
+  out=$("$prog" __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null) || return 0
   local IFS=$'\n'
-  COMPREPLY=($(compgen -W "$out" -- "$cur"))
+  COMPREPLY=($out)
 }
 complete -o bashdefault -o default -F _pgmig_complete pgmig
 `
@@ -149,22 +215,8 @@ complete -o bashdefault -o default -F _pgmig_complete pgmig
 const zshCompletion = `#compdef pgmig
 # zsh completion for pgmig; install with: pgmig completion zsh > "${fpath[1]}/_pgmig"
 _pgmig() {
-  local value_flags="@VALUE_FLAGS@"
-  local cur=${words[CURRENT]} prev=${words[CURRENT-1]}
-  local -a opts args
-  if (( CURRENT > 2 )) && [[ $value_flags == *" $prev "* ]]; then
-    _files
-    return
-  fi
-  if [[ $value_flags == *" $cur "* ]]; then
-    compadd -- "$cur"
-    return
-  fi
-  args=("${(@)words[2,CURRENT-1]}")
-  if [[ $cur == -* ]]; then
-    args+=("$cur")
-  fi
-  opts=("${(@f)$("${words[1]/#\~/$HOME}" "${(@)args}" --generate-bash-completion 2>/dev/null)}")
+  local -a opts
+  opts=("${(@f)$("${words[1]/#\~/$HOME}" __complete "${(@)words[2,CURRENT]}" 2>/dev/null)}")
   if [[ -n ${opts[1]} ]]; then
     compadd -a opts
   else

@@ -26,8 +26,8 @@ func TestCompletionScripts(t *testing.T) {
 		shell string
 		want  []string // besides "pgmig"
 	}{
-		{shell: "bash", want: []string{"complete ", "--generate-bash-completion"}},
-		{shell: "zsh", want: []string{"#compdef pgmig", "compdef _pgmig pgmig", "--generate-bash-completion"}},
+		{shell: "bash", want: []string{"complete ", "__complete"}},
+		{shell: "zsh", want: []string{"#compdef pgmig", "compdef _pgmig pgmig", "__complete"}},
 		{shell: "fish", want: []string{"complete -c pgmig", "validate", "rollback"}},
 	}
 	for _, tc := range tests {
@@ -72,51 +72,45 @@ func TestCompletionUsageErrors(t *testing.T) {
 }
 
 // TestCompletionCandidates checks what the bash and zsh scripts ask the
-// binary for: the words it suggests after what is already typed.
+// binary for: `pgmig __complete WORD… CURRENT`, the words it suggests.
 func TestCompletionCandidates(t *testing.T) {
 	tests := []struct {
 		name    string
-		args    []string
+		words   []string
 		want    []string
 		notWant []string
+		none    bool // nothing: the shell completes a file name
 	}{
-		{
-			name:    "commands",
-			args:    []string{"--generate-bash-completion"},
-			want:    []string{"up", "status", "rollback", "down", "validate", "completion"},
-			notWant: []string{"man"}, // hidden
-		},
-		{
-			name: "global flags",
-			args: []string{"-", "--generate-bash-completion"},
-			want: []string{"--database-url", "--source", "--format", "--lock-timeout"},
-		},
-		{
-			name: "command flags",
-			args: []string{"up", "--dr", "--generate-bash-completion"},
-			want: []string{"--dry-run"},
-		},
-		{
-			name: "shells",
-			args: []string{"completion", "--generate-bash-completion"},
-			want: []string{"bash", "zsh", "fish"},
-		},
+		{name: "commands", words: []string{""}, want: []string{"up", "status", "rollback", "down", "validate", "completion", "help"}, notWant: []string{"man"}},
+		{name: "global flags", words: []string{"-"}, want: []string{"--database-url", "-d", "--source", "--format", "--lock-timeout"}, notWant: []string{"--lock-ttl", "--dry-run"}},
+		{name: "command flags", words: []string{"up", "--dr"}, want: []string{"--dry-run"}},
+		{name: "flags after a value", words: []string{"--source", "builtin", "rollback", "--a"}, want: []string{"--all", "--allow-out-of-order"}},
+		{name: "shells", words: []string{"completion", ""}, want: []string{"bash", "zsh", "fish"}},
+		{name: "help topics", words: []string{"help", "ro"}, want: []string{"rollback"}},
+		{name: "after --", words: []string{"up", "--", ""}, none: true},
+		{name: "dashes after --", words: []string{"up", "--", "--"}, none: true},
+		{name: "flag value", words: []string{"up", "--table", ""}, none: true},
+		{name: "short flag value", words: []string{"-s", ""}, none: true},
+		{name: "unknown command", words: []string{"stauts", ""}, none: true},
+		// A script from an earlier pgmig: `pgmig up --` Tab, the cursor
+		// on "--", gets up's flags instead of running up.
+		{name: "old script after --", words: []string{"up", "--", "--generate-bash-completion"}, want: []string{"--dry-run"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			// urfave/cli reads the word being completed from os.Args, not
-			// from the arguments given to Run. Not parallel, so no other
-			// test sees the swap.
-			saved := os.Args
-			os.Args = append([]string{"pgmig"}, tc.args...)
-			defer func() { os.Args = saved }()
-			code, out, errOut := runCLI(t, tc.args...)
-			if code != 0 {
+			code, out, errOut := runCLI(t, append([]string{"__complete"}, tc.words...)...)
+			if tc.name == "old script after --" {
+				code, out, errOut = runCLI(t, tc.words...)
+			}
+			if code != 0 || errOut != "" {
 				t.Fatalf("exit %d, stderr: %s", code, errOut)
 			}
 			got := map[string]bool{}
 			for _, w := range strings.Fields(out) {
 				got[w] = true
+			}
+			if tc.none && len(got) > 0 {
+				t.Errorf("completing %q offered %q, want nothing", tc.words, out)
 			}
 			for _, w := range tc.want {
 				if !got[w] {
@@ -168,11 +162,10 @@ _pgmig_complete
 printf '%s\n' "${COMPREPLY[@]}"
 `
 	tests := []struct {
-		name    string
-		words   []string // after the program name; the last is the one being completed
-		want    []string // every one of these, in any order
-		exact   bool     // and nothing else
-		noCalls bool     // completing must not run pgmig
+		name  string
+		words []string // after the program name; the last is the one being completed
+		want  []string // every one of these, in any order
+		exact bool     // and nothing else
 	}{
 		{name: "commands", words: []string{""}, want: []string{"up", "status", "rollback", "validate", "completion"}},
 		{name: "prefix", words: []string{"re"}, want: []string{"redo", "repair"}, exact: true},
@@ -182,9 +175,9 @@ printf '%s\n' "${COMPREPLY[@]}"
 		// The value of --table must not be completed by running
 		// `pgmig up --table --generate-bash-completion`: that is `up`
 		// with a table named --generate-bash-completion.
-		{name: "flag value", words: []string{"up", "--table", ""}, noCalls: true},
-		{name: "whole value flag", words: []string{"up", "--table"}, want: []string{"--table"}, exact: true, noCalls: true},
-		{name: "short value flag", words: []string{"-s", ""}, noCalls: true},
+		{name: "flag value", words: []string{"up", "--table", ""}, exact: true},
+		{name: "whole value flag", words: []string{"up", "--table"}, want: []string{"--table"}, exact: true},
+		{name: "short value flag", words: []string{"-s", ""}, exact: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -210,11 +203,8 @@ printf '%s\n' "${COMPREPLY[@]}"
 				t.Errorf("completing %q: got %q, want exactly %q", tc.words, got, tc.want)
 			}
 			logged, _ := os.ReadFile(calls)
-			if tc.noCalls && len(logged) > 0 {
-				t.Errorf("completing %q ran pgmig: %s", tc.words, logged)
-			}
-			if !tc.noCalls && !strings.Contains(string(logged), "--generate-bash-completion") {
-				t.Errorf("completing %q did not ask pgmig; calls: %q", tc.words, logged)
+			if !strings.HasPrefix(string(logged), "__complete ") && string(logged) != "__complete\n" {
+				t.Errorf("completing %q did not ask pgmig for candidates; calls: %q", tc.words, logged)
 			}
 		})
 	}

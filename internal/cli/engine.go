@@ -125,7 +125,8 @@ func (a *cliApp) session(c *cli.Context) (*session, error) {
 	defer cancel()
 	connected := make(chan conn, 1)
 	go func() {
-		db, err := a.dial(connCtx, c, c.String("database-url"), "--database-url")
+		url, from := a.databaseURL(c)
+		db, err := a.dial(connCtx, c, url, from)
 		connected <- conn{db, err}
 	}()
 	ms, err := a.readSource(c)
@@ -145,6 +146,9 @@ func (a *cliApp) session(c *cli.Context) (*session, error) {
 		cn.db.Close()
 		return nil, err
 	}
+	// Named before anything changes: the user sees which database this is
+	// (the libpq defaults may lead elsewhere than they think).
+	a.out.targetLine(targetOf(cn.db, c.String("table")))
 	return &session{ms: ms, db: cn.db, r: r}, nil
 }
 
@@ -204,12 +208,14 @@ func (a *cliApp) newRunner(c *cli.Context, db *pgdb.DB, ms []source.Migration, u
 
 // connect opens a small pool on --database-url.
 func (a *cliApp) connect(c *cli.Context) (*pgdb.DB, error) {
-	return a.dial(c.Context, c, c.String("database-url"), "--database-url")
+	url, from := a.databaseURL(c)
+	return a.dial(c.Context, c, url, from)
 }
 
-// dial opens a small pool on connString with the connection flags; flag
-// names the flag connString came from, for the error.
-func (a *cliApp) dial(ctx context.Context, c *cli.Context, connString, flag string) (*pgdb.DB, error) {
+// dial opens a small pool on connString with the connection flags; from
+// names the flag or environment variable connString came from, for the
+// error ("" for the libpq defaults).
+func (a *cliApp) dial(ctx context.Context, c *cli.Context, connString, from string) (*pgdb.DB, error) {
 	cfg := pgdb.Config{
 		MinConns:        1,
 		MaxConns:        4,
@@ -228,6 +234,15 @@ func (a *cliApp) dial(ctx context.Context, c *cli.Context, connString, flag stri
 	if c.Duration("lock-ttl") <= 0 {
 		return nil, usagef("--lock-ttl %s: want a positive duration", c.Duration("lock-ttl"))
 	}
+	// What Open will parse, to name the server while waiting and when
+	// giving up; pgdb refuses a string whose password could spill into
+	// the host or the database name.
+	pc, _ := pgconn.ParseConfig(connString)
+	if pc != nil && isTerminal(a.stderr) && !a.out.quiet {
+		wl := &waitLine{w: a.stderr, where: servers(pc)}
+		cfg.OnRetry = wl.retry
+		defer wl.done()
+	}
 	db, err := pgdb.Open(ctx, connString, cfg)
 	var cse *pgdb.ConnStringError
 	var pce *pgconn.ParseConfigError
@@ -236,11 +251,13 @@ func (a *cliApp) dial(ctx context.Context, c *cli.Context, connString, flag stri
 		return db, nil
 	case errors.As(err, &cse), errors.As(err, &pce):
 		// A connection string that does not parse is a bad flag value.
-		return nil, usage(fmt.Errorf("%s: %w", flag, err))
-	case connString == "" && flag == "--database-url":
-		return nil, fmt.Errorf("no --database-url, PGMIG_DATABASE_URL or DATABASE_URL; with the libpq defaults (PGHOST, PGPORT, PGUSER, PGDATABASE): %w", err)
+		if from == "" {
+			from = "the libpq defaults"
+		}
+		return nil, usage(fmt.Errorf("%s: %w", from, err))
+	case connString == "" && from == "":
+		return nil, fmt.Errorf("no --database-url, PGMIG_DATABASE_URL or DATABASE_URL; with the libpq defaults (PGHOST, PGPORT, PGUSER, PGDATABASE): %w", summarizeConnect(err, pc, cfg.ConnectTimeout))
 	default:
-		// pgdb's error already names the (redacted) server.
-		return nil, err
+		return nil, summarizeConnect(err, pc, cfg.ConnectTimeout)
 	}
 }

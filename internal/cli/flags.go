@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -191,4 +192,57 @@ func repeatedURLs(args []string) (rest, urls []string) {
 		}
 	}
 	return rest, urls
+}
+
+// urlFlagGiven reports whether args give --database-url or -d (before any
+// `--`), so that an empty value can be told from an unset one.
+func urlFlagGiven(args []string) bool {
+	for _, a := range args[min(1, len(args)):] {
+		if a == "--" {
+			return false
+		}
+		if name, _ := splitFlag(a); strings.HasPrefix(a, "-") && (name == "database-url" || name == "d") {
+			return true
+		}
+	}
+	return false
+}
+
+// unsetEmptyEnv drops from f's environment variables those set to the
+// empty string: an empty variable counts as unset (CONTRACT.md), so that
+// an empty PGMIG_DATABASE_URL, what a missing CI secret looks like, falls
+// through to DATABASE_URL instead of hiding it. urfave/cli takes any set
+// variable, empty or not.
+func unsetEmptyEnv(f cli.Flag) {
+	v := reflect.ValueOf(f)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return
+	}
+	field := v.Elem().FieldByName("EnvVars")
+	if !field.IsValid() || field.Type() != reflect.TypeOf([]string(nil)) {
+		return
+	}
+	var keep []string
+	for _, name := range field.Interface().([]string) {
+		if os.Getenv(name) != "" {
+			keep = append(keep, name)
+		}
+	}
+	field.Set(reflect.ValueOf(keep))
+}
+
+// databaseURL is the connection string of --database-url and where it
+// came from, for messages: "--database-url", "PGMIG_DATABASE_URL",
+// "DATABASE_URL", or "" for the libpq defaults.
+func (a *cliApp) databaseURL(c *cli.Context) (connString, from string) {
+	s := c.String("database-url")
+	switch {
+	case a.urlFlag:
+		return s, "--database-url"
+	case os.Getenv("PGMIG_DATABASE_URL") != "":
+		return s, "PGMIG_DATABASE_URL"
+	case os.Getenv("DATABASE_URL") != "":
+		return s, "DATABASE_URL"
+	}
+	return s, ""
 }

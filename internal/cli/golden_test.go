@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmig/pgmig/internal/pgtest"
 )
 
 var (
@@ -69,5 +74,17 @@ func goldenOutput(r result, db string) string {
 	s = jsonDurationRE.ReplaceAllString(s, `"duration_ms": X`)
 	s = jsonAppliedAtRE.ReplaceAllString(s, `"applied_at": "T"`)
 	s = strings.ReplaceAll(s, db, "DB")
-	return testDatabaseRE.ReplaceAllString(s, "DB")
+	return normalizeTarget(testDatabaseRE.ReplaceAllString(s, "DB"))
+}
+
+// normalizeTarget replaces the test server's host and port where pgmig
+// names its target, so the golden files do not depend on the server.
+func normalizeTarget(s string) string {
+	cfg, err := pgx.ParseConfig(pgtest.AdminURL())
+	if err != nil {
+		return s
+	}
+	s = strings.ReplaceAll(s, fmt.Sprintf(" on %s:%d,", cfg.Host, cfg.Port), " on HOST:PORT,")
+	s = strings.ReplaceAll(s, fmt.Sprintf(`"host": %q,`, cfg.Host), `"host": "HOST",`)
+	return strings.ReplaceAll(s, fmt.Sprintf(`"port": %d,`, cfg.Port), `"port": PORT,`)
 }

@@ -18,7 +18,8 @@ else the libpq defaults (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD,
 Exit codes: 0 success (also nothing to do), 1 runtime failure (SQL error,
 connection, unreadable source), 2 usage error, 3 validation failure
 (checksum, missing file, duplicate version, bad file name, missing down,
-out-of-order), 4 lock not acquired within --lock-timeout.`
+out-of-order), 4 lock not acquired within --lock-timeout, 130 stopped by
+SIGINT, 143 stopped by SIGTERM.`
 
 // decorateHelp hides defaults that say nothing ("default: false", "default: 0"). Value placeholders come
 // from the `quoted` word in each flag's usage.

@@ -272,6 +272,7 @@ var (
 // timestamps a placeholder; table cells are trimmed, since column widths
 // follow the durations.
 func normalize(s string) string {
+	s = normalizeTarget(testDatabaseRE.ReplaceAllString(s, "DB"))
 	s = timestampRE.ReplaceAllString(s, "YYYY-MM-DD hh:mm:ss")
 	s = durationRE.ReplaceAllString(s, "X ms")
 	lines := strings.Split(s, "\n")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,12 @@ type printer struct {
 	quiet          bool
 	// heartbeat: stderr is a terminal, so long statements get progress lines.
 	heartbeat bool
+	// done lists the steps that finished, in order, for the message of a
+	// run a signal stops.
+	done []runner.Step
+	// target is the database the command works on, once it connected;
+	// every JSON document then names it.
+	target *jsonTarget
 }
 
 func newPrinter(stdout, stderr io.Writer, asJSON, colour, quiet bool) *printer {
@@ -72,9 +79,15 @@ func ms(d time.Duration) float64 {
 }
 
 func (p *printer) writeJSON(v any) {
-	enc := json.NewEncoder(p.stdout)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	var compact bytes.Buffer
+	if err := json.NewEncoder(&compact).Encode(v); err != nil {
+		fmt.Fprintf(p.stdout, "{\"error\": {\"message\": %q, \"code\": 1}}\n", err.Error())
+		return
+	}
+	var out bytes.Buffer
+	json.Indent(&out, withTarget(compact.Bytes(), p.target), "", "  ")
+	out.WriteByte('\n')
+	p.stdout.Write(out.Bytes())
 }
 
 func plural(n int, noun string) string {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -14,6 +13,9 @@ import (
 
 // event prints a line per migration as it finishes, and says why a run waits.
 func (p *printer) event(e runner.Event) {
+	if e.Kind == runner.StepFinished {
+		p.done = append(p.done, e.Step)
+	}
 	if p.json || p.quiet {
 		return
 	}
@@ -386,9 +388,7 @@ func (p *printer) rehearsal(rep runner.Report, total time.Duration) {
 			}
 			doc.Rehearsed = append(doc.Rehearsed, j)
 		}
-		enc := json.NewEncoder(p.stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(doc)
+		p.writeJSON(doc)
 		return
 	}
 	if p.quiet {

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pgmig/pgmig/internal/pgtest"
+)
+
+// TestSignalStopsRun sends the built binary SIGINT or SIGTERM while a
+// migration sleeps in the server: the migration in flight is rolled back
+// (or, without a transaction, cancelled and marked failed), the lock is
+// released, the message says what was applied and what was not, and the
+// exit code is 130 or 143.
+func TestSignalStopsRun(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		sig    syscall.Signal
+		code   int
+		noTx   bool
+		want   []string
+		tables []string // that exist afterwards
+	}{
+		{name: "SIGINT", sig: syscall.SIGINT, code: 130, want: []string{"stopped by SIGINT", "applied 001 fast", "002 slow was rolled back", "not applied", "lock is released"}, tables: []string{"public.a"}},
+		{name: "SIGTERM", sig: syscall.SIGTERM, code: 143, want: []string{"stopped by SIGTERM", "applied 001 fast", "002 slow was rolled back", "lock is released"}, tables: []string{"public.a"}},
+		{name: "SIGTERM without a transaction", sig: syscall.SIGTERM, code: 143, noTx: true, want: []string{"stopped by SIGTERM", "applied 001 fast", "002 slow ran without a transaction", "marked failed", "lock is released"}, tables: []string{"public.a", "public.b"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := newDB(t)
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "001_fast.sql"), "CREATE TABLE a (id int);\n")
+			slow := "CREATE TABLE b (id int);\nSELECT pg_sleep(60);\n"
+			if tc.noTx {
+				slow = "-- pgmig:no-transaction\n" + slow
+			}
+			writeFile(t, filepath.Join(dir, "002_slow.sql"), slow)
+			writeFile(t, filepath.Join(dir, "003_later.sql"), "CREATE TABLE c (id int);\n")
+
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, pgtest.Binary(t), on(db, dir, "up")...)
+			cmd.Env = os.Environ()
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			c := connect(t, db)
+			poll(t, 30*time.Second, "pg_sleep to run", func() bool {
+				return query[int](t, c, "SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%pg_sleep(60)%' AND state = 'active'") > 0
+			})
+			start := time.Now()
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			r := result{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
+			var ee *exec.ExitError
+			if err != nil && errors.As(err, &ee) {
+				r.code = ee.ExitCode()
+			}
+			wantCode(t, r, tc.code)
+			if r.elapsed > 20*time.Second {
+				t.Errorf("stopping took %s: not at once", r.elapsed)
+			}
+			wantContains(t, "stderr", r.stderr, tc.want...)
+			hs := history(t, c, "public.pgmig_migrations")
+			if tc.noTx {
+				if len(hs) != 2 || hs[1].Version != 2 || hs[1].Success {
+					t.Errorf("history %+v, want 001 applied and 002 failed", hs)
+				}
+			} else if got := versions(hs); len(got) != 1 || got[0] != 1 {
+				t.Errorf("history %v, want [1]", got)
+			}
+			wantRelations(t, c, true, tc.tables...)
+			if !tc.noTx {
+				wantRelations(t, c, false, "public.b")
+			}
+			wantRelations(t, c, false, "public.c")
+			if n := query[int](t, c, "SELECT count(*)::int FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND d.datname = current_database()"); n != 0 {
+				t.Errorf("%d advisory locks left", n)
+			}
+			// The server ends a backend shortly after its client leaves.
+			poll(t, 10*time.Second, "pgmig's sessions to end", func() bool {
+				return query[int](t, c, "SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()") == 0
+			})
+		})
+	}
+}

@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pgmig/pgmig/lock"
+	"github.com/pgmig/pgmig/runner"
+)
+
+// Messages of Go's flag package, as urfave/cli passes them on; the flag
+// package writes every flag with one dash.
+var (
+	undefinedFlagRE = regexp.MustCompile(`^flag provided but not defined: -+(.+)$`)
+	badValueRE      = regexp.MustCompile(`^invalid value "(.*)" for flag -+([^:]+): (.*)$`)
+)
+
+// explainUsage rewrites urfave/cli's complaint about the command line: a
+// flag named as the user spelled it, with the nearest known one, and a bad
+// value with the form wanted.
+func (a *cliApp) explainUsage(c *cli.Context, err error) error {
+	msg := err.Error()
+	if m := undefinedFlagRE.FindStringSubmatch(msg); m != nil {
+		name := m[1]
+		spelled := a.spelling(name)
+		var known []string
+		for _, f := range a.allFlags(c) {
+			for _, n := range f.Names() {
+				if len(n) > 1 {
+					known = append(known, "--"+n)
+				}
+			}
+		}
+		if s := nearest("--"+name, known); s != "" {
+			return fmt.Errorf("unknown flag %s; did you mean %s?", spelled, s)
+		}
+		return fmt.Errorf("unknown flag %s", spelled)
+	}
+	if m := badValueRE.FindStringSubmatch(msg); m != nil {
+		value, name := m[1], m[2]
+		for _, f := range a.allFlags(c) {
+			for _, n := range f.Names() {
+				if n != name {
+					continue
+				}
+				switch f.(type) {
+				case *cli.DurationFlag:
+					return fmt.Errorf("--%s %q: want a duration with its unit, such as 5s, 2m or 1h30m", f.Names()[0], value)
+				case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
+					return fmt.Errorf("--%s %q: want a whole number", f.Names()[0], value)
+				case *cli.BoolFlag:
+					return fmt.Errorf("--%s=%s: want true or false", f.Names()[0], value)
+				}
+			}
+		}
+	}
+	return err
+}
+
+// spelling is the flag name as the command line wrote it (--x or -x).
+func (a *cliApp) spelling(name string) string {
+	for _, arg := range a.args {
+		for _, d := range []string{"--", "-"} {
+			if arg == d+name || strings.HasPrefix(arg, d+name+"=") {
+				return d + name
+			}
+		}
+	}
+	return "--" + name
+}
+
+// allFlags are the global flags and those of every command.
+func (a *cliApp) allFlags(c *cli.Context) []cli.Flag {
+	app := c.App
+	flags := append([]cli.Flag{}, app.Flags...)
+	for _, cmd := range app.Commands {
+		flags = append(flags, cmd.Flags...)
+	}
+	return flags
+}
+
+// unknownCommand is the error for a word that names no command.
+func unknownCommand(app *cli.App, word string) error {
+	var names []string
+	for _, c := range app.Commands {
+		if !c.Hidden {
+			names = append(names, c.Names()...)
+		}
+	}
+	if s := nearest(word, names); s != "" {
+		return usagef("unknown command %q; did you mean %s?", word, s)
+	}
+	return usagef("unknown command %q; run `pgmig --help` for the list", word)
+}
+
+// helpArgs turns `pgmig help [COMMAND]` into `pgmig [COMMAND] --help`.
+func helpArgs(args []string) []string {
+	if len(args) < 2 || args[1] != "help" {
+		return args
+	}
+	out := append([]string{args[0]}, args[2:]...)
+	return append(out, "--help")
+}
+
+// nearest returns the candidate closest to word, if one is close enough to
+// be what was meant: at most a third of its letters wrong (transposed
+// letters count once).
+func nearest(word string, candidates []string) string {
+	best, bestD := "", len(word)/3+1
+	for _, c := range candidates {
+		if d := distance(word, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// distance is the optimal string alignment distance between a and b.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+// withHint adds the CLI's remedy to an engine error that has one: the
+// engine names no flags (STYLE.md), the CLI knows which flag helps.
+func withHint(err error) error {
+	var oo *runner.OutOfOrderError
+	var pe *lock.PoolerError
+	switch {
+	case errors.As(err, &oo):
+		return fmt.Errorf("%w (--allow-out-of-order)", err)
+	case errors.As(err, &pe):
+		return fmt.Errorf("%w: use --lock-mode table, or connect to the server directly or through session pooling", err)
+	}
+	return err
+}
