@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"slices"
 	"time"
+	"unsafe"
 )
 
 // memFS is a read-only, flat file system: files at the root only. It is
@@ -44,6 +45,23 @@ func (m *memFS) ReadFile(name string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
 	}
 	return slices.Clone(data), nil
+}
+
+// ReadFileString returns the content of the file name as a string over
+// the stored bytes, without the copy ReadFile makes: source reads files
+// through it when present, so an entry of up to the unpacked limit is held
+// once, not twice. The string is safe because nothing ever writes to the
+// stored bytes: readBody fills them before the memFS exists, and every
+// other way out (ReadFile, Open) copies or only reads.
+func (m *memFS) ReadFileString(name string) (string, error) {
+	if !fs.ValidPath(name) {
+		return "", &fs.PathError{Op: "read", Path: name, Err: fs.ErrInvalid}
+	}
+	data, ok := m.files[name]
+	if !ok {
+		return "", &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
+	}
+	return unsafe.String(unsafe.SliceData(data), len(data)), nil
 }
 
 func (m *memFS) ReadDir(name string) ([]fs.DirEntry, error) {

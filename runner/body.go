@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"iter"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,7 +24,7 @@ var contextSnippet = regexp.MustCompile(`^(?:SQL statement|PL/pgSQL assignment|P
 // gives no position for such errors, and the statement's first token (the
 // DO) is lines away from the line that failed. Frames are tried innermost
 // first; -1 when none maps.
-func bodyOffset(sql string, stmts []source.Statement, failed *source.Statement, where string) int {
+func bodyOffset(sql string, stmts iter.Seq2[int, source.Statement], failed *source.Statement, where string) int {
 	frames := plpgsqlFrame.FindAllStringSubmatch(where, -1)
 	snippet := ""
 	if m := contextSnippet.FindStringSubmatch(where); m != nil {
@@ -77,21 +78,20 @@ func bodyOffset(sql string, stmts []source.Statement, failed *source.Statement, 
 // creator returns the one statement among stmts that creates the function
 // or procedure named fn (schema-qualified by the server; matched by its
 // last part, case-insensitively), or nil when there is none or several.
-func creator(stmts []source.Statement, fn string) *source.Statement {
+func creator(stmts iter.Seq2[int, source.Statement], fn string) *source.Statement {
 	if i := strings.LastIndexByte(fn, '.'); i >= 0 {
 		fn = fn[i+1:]
 	}
 	re := regexp.MustCompile(`(?is)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\s+(?:[\w"]+\.)?"?` + regexp.QuoteMeta(fn) + `"?\s*\(`)
 	var found *source.Statement
-	for i := range stmts {
-		st := &stmts[i]
+	for _, st := range stmts {
 		if st.Start < 0 || !re.MatchString(st.Text[st.Start-st.Offset:]) {
 			continue
 		}
 		if found != nil {
 			return nil
 		}
-		found = st
+		found = &st
 	}
 	return found
 }

@@ -39,7 +39,9 @@ func runCopy(ctx context.Context, s *session, sec source.Section, c source.CopyI
 // execPieces runs a transactional section holding COPY … FROM STDIN
 // statements inside the transaction that prefix (BEGIN and its settings)
 // opens, ending with record, the history change. On failure it returns
-// the error located in the section's file; the caller rolls back.
+// the error located in the section's file; the caller rolls back. It
+// returns the command tags of the last statements, the history change's
+// and the session reset's.
 func execPieces(ctx context.Context, s *session, m *source.Migration, dir Direction, sec source.Section, prefix, record string, ours int) ([]pgconn.CommandTag, error) {
 	// Statements before each piece, for locating a failure the server
 	// gives no position for.
@@ -68,17 +70,16 @@ func execPieces(ctx context.Context, s *session, m *source.Migration, dir Direct
 		if last {
 			q += "\n;\n" + record + ";\n" + s.reset
 		}
-		var tags []pgconn.CommandTag
+		tail := lastTags{n: 1 + s.resets()}
 		if strings.TrimSpace(q) != "" {
-			var err error
-			tags, err = execSimple(ctx, s.conn, q)
+			done, err := execSimple(ctx, s.conn, q, tail.add)
 			if err != nil {
-				return tags, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), from: from, index: before(from) + len(tags) - ours})
+				return nil, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), from: from, index: before(from) + done - ours})
 			}
 		}
 		if last {
 			// The last piece ends with the history row and the reset.
-			return tags, nil
+			return tail.tags, nil
 		}
 		c := sec.Copies[i]
 		if err := runCopy(ctx, s, sec, c); err != nil {

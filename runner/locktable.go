@@ -57,7 +57,7 @@ var (
 // locksOf estimates the locks that the statements of sql hold until COMMIT.
 func locksOf(sql string) int64 {
 	var n int64
-	for _, st := range source.Split(sql) {
+	for st := range source.SplitSeq(sql) {
 		if st.Empty() {
 			continue
 		}

@@ -70,12 +70,12 @@ func (r *Runner) rehearse(ctx context.Context, s *session, todo []*source.Migrat
 		// No step events: a rehearsal applies nothing, and a listener
 		// printing "applied" would mislead.
 		start := time.Now()
-		if _, err := execSimple(ctx, s.conn, m.Up.SQL+"\n;"); err != nil {
+		if _, err := execSimple(ctx, s.conn, m.Up.SQL+"\n;", nil); err != nil {
 			return out, locate(m, Up, m.Up, err, sent{base: 0, index: -1})
 		}
 		// The next migration starts from the session pgmig opened, as in
 		// a real run; the reset clears the lock_timeout too.
-		if _, err := execSimple(ctx, s.conn, s.reset+setLock); err != nil {
+		if _, err := execSimple(ctx, s.conn, s.reset+setLock, nil); err != nil {
 			return out, fmt.Errorf("rehearse: reset the session: %w", err)
 		}
 		reh.Step.Duration = time.Since(start)

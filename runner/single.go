@@ -54,7 +54,7 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 			return nil, err
 		}
 		n := 0
-		for _, st := range source.Split(m.Up.SQL) {
+		for st := range source.SplitSeq(m.Up.SQL) {
 			if !st.Empty() {
 				n++
 			}
@@ -76,27 +76,38 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 	for _, m := range todo {
 		r.emit(Event{Kind: StepStarted, Step: planned(m, Up)})
 	}
+	// Each history row is written only under the lock (its guard): it is
+	// the first of its segment's statements of ours. Only those rows'
+	// command tags are kept, not one per statement of the batch.
+	rows := make(map[int]pgconn.CommandTag, len(segs))
+	at := 1 // past BEGIN
+	for _, sg := range segs {
+		at += sg.statements
+		rows[at-sg.ours] = pgconn.CommandTag{}
+	}
 	start := time.Now()
-	tags, err := execSimple(ctx, s.conn, q.String())
+	done, err := execSimple(ctx, s.conn, q.String(), func(i int, t pgconn.CommandTag) {
+		if _, ok := rows[i]; ok {
+			rows[i] = t
+		}
+	})
 	if err != nil {
 		rollback(ctx, s)
 		if lt := lockTableFull(ctx, s.conn, todo, err); lt != err {
 			return nil, lt
 		}
-		return nil, locateInBatch(segs, err, len(tags)-1)
+		return nil, locateInBatch(segs, err, done-1)
 	}
 	// COMMIT on its own, as in tryTransaction: never sent by a dead client.
 	err = s.checkHeld(ctx)
-	at := 1 // past BEGIN
+	at = 1
 	for _, sg := range segs {
 		at += sg.statements
-		// Each history row is written only under the lock (its guard):
-		// it is the first of the segment's statements of ours.
 		switch row := at - sg.ours; {
 		case err != nil:
-		case row >= len(tags):
-			err = fmt.Errorf("single transaction: %d results for the statements sent; cannot tell whether the history row of %d %s was written", len(tags), sg.m.Version, sg.m.Name)
-		case tags[row].RowsAffected() != 1:
+		case row >= done:
+			err = fmt.Errorf("single transaction: %d results for the statements sent; cannot tell whether the history row of %d %s was written", done, sg.m.Version, sg.m.Name)
+		case rows[row].RowsAffected() != 1:
 			err = s.tr.errGuarded(fmt.Sprintf("the history row of %d %s", sg.m.Version, sg.m.Name))
 		}
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -106,9 +108,6 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	if lockTimeout > 0 {
 		prefix += fmt.Sprintf("SET LOCAL lock_timeout = '%dms';\n", lockTimeout.Milliseconds())
 	}
-	// The newline ends a trailing line comment; the ';' a last statement
-	// left without one.
-	q := prefix + sec.SQL + "\n;\n" + record + ";\n" + s.reset
 	// The lock check travels on the lock's idle connection while the
 	// query runs, so a quick migration does not pay a round trip for it;
 	// one that ran longer is checked again just before its COMMIT. The
@@ -124,16 +123,31 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	}
 	stop := r.watch(ctx, s, m, dir, 0, lockTimeout)
 	start := time.Now()
-	var tags []pgconn.CommandTag
-	var err error
-	if len(sec.Copies) > 0 {
-		ours := 1
-		if lockTimeout > 0 {
-			ours = 2
-		}
+	// The first statements completed are our BEGIN and SET.
+	ours := 1
+	if lockTimeout > 0 {
+		ours = 2
+	}
+	var (
+		tags    []pgconn.CommandTag // the last statements': the history row's and the reset's
+		done    int
+		err     error
+		located bool
+	)
+	switch {
+	case len(sec.Copies) > 0:
 		tags, err = execPieces(ctx, s, m, dir, sec, prefix, record, ours)
-	} else {
-		tags, err = execSimple(ctx, s.conn, q)
+		located = true
+	case len(sec.SQL) >= sendAlone:
+		tags, err = execAlone(ctx, s, m, dir, sec, prefix, record, ours)
+		located = true
+	default:
+		// The newline ends a trailing line comment; the ';' a last
+		// statement left without one.
+		q := prefix + sec.SQL + "\n;\n" + record + ";\n" + s.reset
+		last := lastTags{n: 1 + s.resets()}
+		done, err = execSimple(ctx, s.conn, q, last.add)
+		tags = last.tags
 	}
 	ran := time.Since(start)
 	blockers := stop()
@@ -163,15 +177,40 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 		return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: fmt.Errorf("at COMMIT: %w", err)}
 	}
 	rollback(ctx, s)
-	if len(sec.Copies) > 0 {
-		return blockers, err // located by execPieces
+	if located {
+		return blockers, err
 	}
-	// The first statements completed are our BEGIN and SET.
-	ours := 1
-	if lockTimeout > 0 {
-		ours = 2
+	return blockers, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), index: done - ours})
+}
+
+// sendAlone is the size from which a transactional section is sent as a
+// query of its own (see execAlone).
+const sendAlone = 1 << 20
+
+// execAlone runs a large transactional section as a query of its own,
+// after one of prefix (BEGIN and its settings) and before one of record,
+// the history change, and the session reset, all in the one transaction.
+// Joined into one query as tryTransaction does for the rest, the section
+// would be held twice more: in the query and in pgconn's write buffer,
+// which for a file of hundreds of MiB is most of a run's memory. The two
+// round trips more are nothing beside the server's parsing of a MiB. On
+// failure it returns the error located in the section's file; the caller
+// rolls back. It returns the command tags of the last statements.
+func execAlone(ctx context.Context, s *session, m *source.Migration, dir Direction, sec source.Section, prefix, record string, ours int) ([]pgconn.CommandTag, error) {
+	if _, err := execSimple(ctx, s.conn, prefix, nil); err != nil {
+		return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
 	}
-	return blockers, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), index: len(tags) - ours})
+	// Alone, the section needs no "\n;" after it: the end of the query
+	// ends a last line comment and a last statement.
+	done, err := execSimple(ctx, s.conn, sec.SQL, nil)
+	if err != nil {
+		return nil, locate(m, dir, sec, err, sent{base: 0, index: done})
+	}
+	last := lastTags{n: 1 + s.resets()}
+	if _, err := execSimple(ctx, s.conn, record+";\n"+s.reset, last.add); err != nil {
+		return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
+	}
+	return last.tags, nil
 }
 
 // resets counts the statements of the session reset that follow each
@@ -192,7 +231,7 @@ const recheckAfter = 5 * time.Millisecond
 
 // commit ends the step's transaction.
 func commit(ctx context.Context, s *session) error {
-	_, err := execSimple(ctx, s.conn, "COMMIT")
+	_, err := execSimple(ctx, s.conn, "COMMIT", nil)
 	if err != nil {
 		rollback(ctx, s)
 	}
@@ -263,7 +302,7 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 		if isCopy {
 			err = runCopy(ctx, s, sec, c)
 		} else {
-			_, err = execSimple(ctx, s.conn, st.Text)
+			_, err = execSimple(ctx, s.conn, st.Text, nil)
 		}
 		stop()
 		if err != nil {
@@ -292,24 +331,59 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 		return fmt.Errorf("%s %d %s: record finish: %w", dir.verb(), m.Version, m.Name, err)
 	}
 	// The next migration starts from the session pgmig opened.
-	if _, err := execSimple(ctx, s.conn, s.reset); err != nil {
+	if _, err := execSimple(ctx, s.conn, s.reset, nil); err != nil {
 		return fmt.Errorf("%s %d %s: reset the session: %w", dir.verb(), m.Version, m.Name, err)
 	}
 	return nil
 }
 
-// execSimple runs sql over the simple protocol and returns the command
-// tags of its statements that completed before the first error.
-func execSimple(ctx context.Context, conn *pgx.Conn, sql string) ([]pgconn.CommandTag, error) {
-	results, err := conn.PgConn().Exec(ctx, sql).ReadAll()
-	tags := make([]pgconn.CommandTag, 0, len(results))
-	for _, res := range results {
-		if res.Err != nil {
-			return tags, res.Err
-		}
-		tags = append(tags, res.CommandTag)
+// execSimple runs sql over the simple protocol and returns how many of its
+// statements completed before the first error. Each completed statement's
+// command tag goes to tag, when not nil, with its 0-based index. Results
+// are read and dropped as they come: a section of millions of statements
+// would otherwise keep millions of them (and the rows of its SELECTs).
+func execSimple(ctx context.Context, conn *pgx.Conn, sql string, tag func(i int, t pgconn.CommandTag)) (int, error) {
+	// A large query costs its size again in pgconn's write buffer while
+	// it is sent. Collecting before gives that copy a heap free of the
+	// garbage that reading and checking the files left (else the peak is
+	// the garbage, the text and the copy); collecting after, once Exec has
+	// dropped the copy, brings the heap's goal back from twice the text and
+	// the copy to twice the text, which bounds the results' garbage.
+	large := len(sql) >= sendAlone
+	if large {
+		runtime.GC()
 	}
-	return tags, err
+	mrr := conn.PgConn().Exec(ctx, sql)
+	if large {
+		runtime.GC()
+	}
+	done := 0
+	for mrr.NextResult() {
+		t, err := mrr.ResultReader().Close()
+		if err != nil {
+			mrr.Close() // read on to ReadyForQuery, so the connection stays usable
+			return done, err
+		}
+		if tag != nil {
+			tag(done, t)
+		}
+		done++
+	}
+	return done, mrr.Close()
+}
+
+// lastTags keeps the command tags of the last n statements a query ran,
+// given to execSimple as lastTags.add.
+type lastTags struct {
+	n    int
+	tags []pgconn.CommandTag
+}
+
+func (l *lastTags) add(_ int, t pgconn.CommandTag) {
+	if len(l.tags) == l.n {
+		l.tags = append(l.tags[:0], l.tags[1:]...)
+	}
+	l.tags = append(l.tags, t)
 }
 
 func errorText(err error) string {
@@ -348,12 +422,9 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 	if !errors.As(err, &pe) {
 		return merr
 	}
-	var stmts []source.Statement
-	for _, st := range sec.Statements() {
-		if !st.Empty() {
-			stmts = append(stmts, st)
-		}
-	}
+	// The section's statements are cut afresh on each pass rather than
+	// held: a failure in a section of millions must not cost 32 bytes each.
+	stmts := statements(sec)
 	off := -1
 	switch {
 	case pe.Position <= 0:
@@ -371,8 +442,13 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 	switch {
 	case at.base < 0 && at.stmt.Text != "":
 		failed = &at.stmt
-	case at.index >= 0 && at.index < len(stmts):
-		failed = &stmts[at.index]
+	case at.index >= 0:
+		for i, st := range stmts {
+			if i == at.index {
+				failed = &st
+				break
+			}
+		}
 	}
 	if off < 0 && pe.Where != "" {
 		off = bodyOffset(sec.SQL, stmts, failed, pe.Where)
@@ -394,6 +470,23 @@ func locate(m *source.Migration, dir Direction, sec source.Section, err error, a
 	}
 	merr.Line, merr.Column, merr.SourceLine = fileLine(sec, off)
 	return merr
+}
+
+// statements yields the non-empty statements of sec with their 0-based
+// index among them, the server's count of the statements it ran.
+func statements(sec source.Section) iter.Seq2[int, source.Statement] {
+	return func(yield func(int, source.Statement) bool) {
+		i := 0
+		for st := range sec.StatementsSeq() {
+			if st.Empty() {
+				continue
+			}
+			if !yield(i, st) {
+				return
+			}
+			i++
+		}
+	}
 }
 
 // fileLine turns a byte offset in the section into the file's line, the

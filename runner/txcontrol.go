@@ -34,7 +34,7 @@ func transactionControl(m *source.Migration, sec source.Section) error {
 	if sec.NoTransaction {
 		return nil
 	}
-	for _, st := range source.Split(sec.SQL) {
+	for st := range source.SplitSeq(sec.SQL) {
 		if st.Empty() {
 			continue
 		}

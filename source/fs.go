@@ -151,7 +151,7 @@ func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
 					slots[i].errs = []error{err}
 					continue
 				}
-				content, err := fs.ReadFile(s.fsys, name)
+				content, err := readFile(s.fsys, name)
 				if err != nil {
 					slots[i].fatal = fmt.Errorf("read migration %s: %w", s.path(name), err)
 					continue

@@ -82,7 +82,7 @@ func FuzzParseFile(f *testing.F) {
 			t.Fatalf("got %d migrations from one valid file", len(migs))
 		}
 		// The runner finds a section's text in the file at Section.Line.
-		text := normalize([]byte(content))
+		text := normalize(content)
 		for _, sec := range []*Section{&migs[0].Up, migs[0].Down} {
 			if sec == nil {
 				continue

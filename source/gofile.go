@@ -27,7 +27,7 @@ var goRegistrations = []string{
 // parseGoFile reads a NNN_name.go file as a goose Go migration. ok is
 // false when the file registers no goose migration, so that other Go code
 // that happens to be named so is not taken for one.
-func parseGoFile(file string, content []byte) (parsedFile, bool) {
+func parseGoFile(file string, content string) (parsedFile, bool) {
 	text := normalize(content)
 	registers := false
 	for _, fn := range goRegistrations {

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"iter"
 	"strings"
 	"unicode/utf8"
 )
@@ -40,11 +41,34 @@ func (s Statement) Empty() bool { return s.Start < 0 }
 // one literal.
 func Split(sql string) []Statement { return split(sql, false) }
 
+// SplitSeq yields the statements Split returns, one at a time, without
+// holding them all: a file of millions of statements costs 32 bytes each
+// as a slice.
+func SplitSeq(sql string) iter.Seq[Statement] {
+	return func(yield func(Statement) bool) { splitEach(sql, false, yield) }
+}
+
+// StatementsSeq yields the statements Section.Statements returns, one at a
+// time, for a caller that only loops over them.
+func (s Section) StatementsSeq() iter.Seq[Statement] {
+	return func(yield func(Statement) bool) { splitEach(s.SQL, s.NoTransaction, yield) }
+}
+
 // split is Split; with goose set, it keeps goose's StatementBegin …
 // StatementEnd blocks whole (see Section.Statements).
 func split(sql string, goose bool) []Statement {
+	var stmts []Statement
+	splitEach(sql, goose, func(st Statement) bool {
+		stmts = append(stmts, st)
+		return true
+	})
+	return stmts
+}
+
+// splitEach is split, handing each statement to yield as it is cut, until
+// yield returns false.
+func splitEach(sql string, goose bool, yield func(Statement) bool) {
 	var (
-		stmts  []Statement
 		lx     = lexer{src: sql}
 		piece  = 0  // byte offset where the current piece began
 		first  = -1 // its first token, if any yet
@@ -73,7 +97,9 @@ func split(sql string, goose bool) []Statement {
 				group = false
 				if first >= 0 && semi >= 0 {
 					end := semi
-					stmts = append(stmts, Statement{Text: sql[piece:end], Offset: piece, Start: first})
+					if !yield(Statement{Text: sql[piece:end], Offset: piece, Start: first}) {
+						return
+					}
 					piece, first, parens, semi = end, -1, 0, -1
 					atomic.reset()
 					atomic.depth = 0
@@ -87,7 +113,9 @@ func split(sql string, goose bool) []Statement {
 			// A ';' inside parentheses or an atomic body does not end the
 			// statement; that can only happen after a token set first.
 			if parens == 0 && atomic.depth == 0 && !group {
-				stmts = append(stmts, Statement{Text: sql[piece:tok.end], Offset: piece, Start: first})
+				if !yield(Statement{Text: sql[piece:tok.end], Offset: piece, Start: first}) {
+					return
+				}
 				piece, first = tok.end, -1
 				atomic.reset()
 			}
@@ -109,9 +137,8 @@ func split(sql string, goose bool) []Statement {
 		}
 	}
 	if piece < len(sql) {
-		stmts = append(stmts, Statement{Text: sql[piece:], Offset: piece, Start: first})
+		yield(Statement{Text: sql[piece:], Offset: piece, Start: first})
 	}
-	return stmts
 }
 
 // atomicTracker is psql's heuristic (psqlscan.l) for SQL-standard function

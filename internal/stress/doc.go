@@ -26,8 +26,8 @@
 // PGMIG_STRESS_LEASE_KILLS (table-mode SIGKILLs through PgBouncer, default
 // 12), PGMIG_STRESS_SPLIT_INPUTS (the statement split against the server's
 // parser, default 2000) and PGMIG_STRESS_MEM_UP_STATEMENTS (the peak-memory
-// `up`, default 520000); PGMIG_STRESS_MEM_ASSERT=1 makes the peak-memory
-// trial enforce issue 16's target.
+// `up`, default 520000); PGMIG_STRESS_MEM_ASSERT=0 makes the peak-memory
+// trial only report its figures, not enforce issue 16's target.
 //
 // Each test logs one summary line, "stress: NAME: N trials, F invariant
 // failures (seed S)", which CI prints.

@@ -26,10 +26,10 @@ import (
 // the process's peak resident set from the kernel (wait4's ru_maxrss,
 // which counts every page the process ever had resident). Issue 16 sets
 // the target: at most twice the largest source the limits allow, plus
-// 64 MB. The code does not guarantee it yet, so the trials measure and
-// report (the summary line CI prints carries the figures), and assert the
-// target only with PGMIG_STRESS_MEM_ASSERT=1, to be made the default when
-// the fix lands. What they always assert is the outcome: each run exits
+// 64 MB, which docs/files.md promises. The trials assert it, and the
+// summary line CI prints carries the figures; PGMIG_STRESS_MEM_ASSERT=0
+// only measures and reports, for a machine whose runs are perturbed (a
+// race-detector build, say). They also assert the outcome: each run exits
 // as it must.
 
 const mib = 1 << 20
@@ -231,7 +231,7 @@ func TestStressPeakMemory(t *testing.T) {
 	}
 	t.Logf("peak RSS: %s", strings.Join(figures, "; "))
 	failures := 0
-	if os.Getenv("PGMIG_STRESS_MEM_ASSERT") == "1" {
+	if os.Getenv("PGMIG_STRESS_MEM_ASSERT") != "0" {
 		failures = over
 	}
 	summary(t, "peak-memory", len(cases), failures, 0,
