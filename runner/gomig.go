@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmig/pgmig/source"
@@ -224,7 +225,7 @@ func (r *Runner) goTx(ctx context.Context, s *session, m *source.Migration, dir 
 		return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: m.Up.File, Err: fmt.Errorf("begin: %w", err)}
 	}
 	if t := r.opts.DDLLockTimeout; t > 0 {
-		if _, err := execSimple(ctx, s.conn, fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", t.Milliseconds())); err != nil {
+		if _, err := execSimple(ctx, s.conn, fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", t.Milliseconds()), nil); err != nil {
 			return fail(err)
 		}
 	}
@@ -250,15 +251,20 @@ func (r *Runner) goTx(ctx context.Context, s *session, m *source.Migration, dir 
 	}
 	// The reset ends every migration, so the next one starts from the
 	// session pgmig opened, whatever the function set.
-	tags, err := execSimple(ctx, s.conn, record+";\n"+s.reset)
+	var row pgconn.CommandTag
+	n, err := execSimple(ctx, s.conn, record+";\n"+s.reset, func(i int, t pgconn.CommandTag) {
+		if i == 0 {
+			row = t
+		}
+	})
 	if err != nil {
 		return fail(fmt.Errorf("record in history: %w", err))
 	}
-	if len(tags) == 0 {
+	if n == 0 {
 		return fail(errors.New("record in history: no result for the history row"))
 	}
 	// Under a lease the row is written only while the lock is held.
-	if err := s.tr.one(tags[0], nil, "its history row"); err != nil {
+	if err := s.tr.one(row, nil, "its history row"); err != nil {
 		return fail(err)
 	}
 	if err := s.checkHeld(ctx); err != nil {
