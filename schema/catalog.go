@@ -174,6 +174,12 @@ SET LOCAL bytea_output = 'hex'`); err != nil {
 		return nil, fmt.Errorf("inspect: settings: %w", err)
 	}
 	in := &inspector{tx: tx, exclude: exclude, cat: &Catalog{Items: map[string]*Item{}}, ids: map[objID]string{}}
+	if err := tx.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&in.server); err != nil {
+		return nil, fmt.Errorf("inspect: server version: %w", err)
+	}
+	if in.server < minInspect || in.server >= maxInspect {
+		return nil, &ServerVersionError{Server: in.server}
+	}
 	for _, step := range []struct {
 		what string
 		run  func(context.Context) error
@@ -213,6 +219,7 @@ type inspector struct {
 	exclude []int64
 	cat     *Catalog
 	ids     map[objID]string // pg_depend address -> item key
+	server  int              // server_version_num
 }
 
 func (in *inspector) add(it *Item, class string, oid uint32, sub int32) {
@@ -388,6 +395,34 @@ WHERE `+relFilter(`'r', 'p', 'f'`), in.exclude)
 	})
 }
 
+// The servers Inspect's catalog queries are written and tested for: 14 and
+// older lack columns it reads (pg_collation.colliculocale, added in 15), and
+// 17 renamed some (colliculocale became colllocale).
+const (
+	minInspect = 150000
+	maxInspect = 170000
+)
+
+// ServerVersionError refuses a server whose catalogs Inspect does not read.
+type ServerVersionError struct {
+	Server int // server_version_num
+}
+
+func (e *ServerVersionError) Error() string {
+	return fmt.Sprintf("inspecting a schema needs PostgreSQL %d or %d, whose catalogs its queries are written for; this server is %d.%d",
+		minInspect/10000, maxInspect/10000-1, e.Server/10000, e.Server%10000)
+}
+
+// compressionSQL reads a column's compression method: pg_attribute has it
+// from PostgreSQL 14 on; before, every column is compressed with pglz and
+// none can say otherwise.
+func (in *inspector) compressionSQL() string {
+	if in.server < 140000 {
+		return "''"
+	}
+	return "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' ELSE '' END"
+}
+
 func (in *inspector) columns(ctx context.Context) error {
 	rows, err := in.tx.Query(ctx, `SELECT c.oid, a.attnum, quote_ident(n.nspname) || '.' || quote_ident(c.relname), quote_ident(a.attname),
   col_description(c.oid, a.attnum), coalesce((SELECT array_agg(coalesce(quote_ident(r.rolname), 'PUBLIC') || ' ' || x.privilege_type || CASE WHEN x.is_grantable THEN ' grant' ELSE '' END)
@@ -405,7 +440,7 @@ func (in *inspector) columns(ctx context.Context) error {
   CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) ELSE '' END,
   NOT a.attislocal,
   `+storageSQL("a.attstorage")+`, `+storageSQL("t.typstorage")+`,
-  CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' ELSE '' END,
+  `+in.compressionSQL()+`,
   coalesce(a.attstattarget, -1)::int,
   -- n_distinct and n_distinct_inherited are the attribute options PostgreSQL defines
   coalesce((SELECT string_agg(o, ', ' ORDER BY o) FROM unnest(a.attoptions) o WHERE o ~ '^n_distinct(_inherited)?='), '')
