@@ -190,6 +190,7 @@ func (p *printer) writeStatusJSON(doc jsonStatus) {
 	var one bytes.Buffer
 	enc := json.NewEncoder(&one)
 	enc.SetIndent("    ", "  ")
+	enc.SetEscapeHTML(false)
 	for i, m := range doc.Migrations {
 		if i > 0 {
 			out = append(out, ',')
