@@ -269,7 +269,7 @@ func TestTableModeLostLeaseStopsRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r := run(t, b.URL(dbURL), "--source", src, "--lock-mode", "table", "up"); r.code != 0 {
-		t.Fatalf("next run: exit %d\n%s", r.code, r.stderr)
+		t.Fatalf("next run: exit %d\n%s\npgbouncer log:\n%s", r.code, r.stderr, b.Log())
 	}
 	if got := counts(t, c); got[1] != 1 || got[2] != 1 || got[3] != 1 {
 		t.Fatalf("counter: %v, want each of 1, 2, 3 once", got)
