@@ -157,21 +157,9 @@ func Inspect(ctx context.Context, db Beginner, opts Options) (*Catalog, error) {
 	if _, err := tx.Exec(ctx, `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`); err != nil {
 		return nil, fmt.Errorf("inspect: %w", err)
 	}
-	exclude := []int64{}
-	if len(opts.Exclude) > 0 {
-		err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(r::oid::int8), '{}') FROM unnest($1::text[]) x, to_regclass(x) r WHERE r IS NOT NULL`,
-			opts.Exclude).Scan(&exclude)
-		if err != nil {
-			return nil, fmt.Errorf("inspect: resolve excluded relations: %w", err)
-		}
-	}
-	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_catalog;
-SET LOCAL DateStyle = 'ISO, YMD';
-SET LOCAL IntervalStyle = 'postgres';
-SET LOCAL TimeZone = 'UTC';
-SET LOCAL extra_float_digits = 1;
-SET LOCAL bytea_output = 'hex'`); err != nil {
-		return nil, fmt.Errorf("inspect: settings: %w", err)
+	exclude, err := readSetup(ctx, tx, opts.Exclude)
+	if err != nil {
+		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	in := &inspector{tx: tx, exclude: exclude, cat: &Catalog{Items: map[string]*Item{}}, ids: map[objID]string{}}
 	if err := tx.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&in.server); err != nil {

@@ -137,21 +137,9 @@ func Take(ctx context.Context, db Beginner, opts Options) (*Snapshot, error) {
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
-	exclude := []int64{}
-	if len(opts.Exclude) > 0 {
-		err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(r::oid::int8), '{}') FROM unnest($1::text[]) x, to_regclass(x) r WHERE r IS NOT NULL`,
-			opts.Exclude).Scan(&exclude)
-		if err != nil {
-			return nil, fmt.Errorf("snapshot: resolve excluded relations: %w", err)
-		}
-	}
-	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_catalog;
-SET LOCAL DateStyle = 'ISO, YMD';
-SET LOCAL IntervalStyle = 'postgres';
-SET LOCAL TimeZone = 'UTC';
-SET LOCAL extra_float_digits = 1;
-SET LOCAL bytea_output = 'hex'`); err != nil {
-		return nil, fmt.Errorf("snapshot: settings: %w", err)
+	exclude, err := readSetup(ctx, tx, opts.Exclude)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	rows, err := tx.Query(ctx, snapshotSQL, exclude)
 	if err != nil {
@@ -351,3 +339,27 @@ SELECT 6, '', 0, CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggrega
 FROM pg_proc p JOIN nsp n ON n.oid = p.pronamespace
 WHERE NOT EXISTS (SELECT FROM ext WHERE ext.classid = 'pg_proc'::regclass AND ext.objid = p.oid)
 `
+
+// readSetup prepares a read-only transaction for reading the catalogs the
+// same way whoever reads them: the relations named in exclude resolved to
+// their OIDs, and the settings that pg_get_*def and value output depend on
+// fixed, so that two servers' texts compare equal.
+func readSetup(ctx context.Context, tx pgx.Tx, exclude []string) ([]int64, error) {
+	oids := []int64{}
+	if len(exclude) > 0 {
+		err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(r::oid::int8), '{}') FROM unnest($1::text[]) x, to_regclass(x) r WHERE r IS NOT NULL`,
+			exclude).Scan(&oids)
+		if err != nil {
+			return nil, fmt.Errorf("resolve excluded relations: %w", err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_catalog;
+SET LOCAL DateStyle = 'ISO, YMD';
+SET LOCAL IntervalStyle = 'postgres';
+SET LOCAL TimeZone = 'UTC';
+SET LOCAL extra_float_digits = 1;
+SET LOCAL bytea_output = 'hex'`); err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	return oids, nil
+}
