@@ -231,8 +231,20 @@ WHERE name = $1 AND owner = $2`
 		if sleep(ctx, wait) != nil {
 			return
 		}
+		if since := time.Since(last); since+retry >= l.ttl {
+			// Too late to renew: the sleep overran (the process was
+			// stopped, or starved of CPU). A renewal sent now could only
+			// get the moments before the lease may expire, and one that
+			// timed out after the server applied it would leave the row
+			// held while this run believes it lost. Declare the loss
+			// without touching the row: the server's copy then expires
+			// on its own clock, as the other runs expect.
+			l.lose(fmt.Errorf("%w: %s: not renewed for %s (the renewal was due after %s), so it may have expired and been taken over",
+				ErrLeaseLost, l.name, since.Round(time.Millisecond), interval.Round(time.Millisecond)))
+			return
+		}
 		sent := time.Now()
-		sctx, cancel := context.WithTimeout(ctx, max(l.ttl-time.Since(last), time.Millisecond))
+		sctx, cancel := context.WithTimeout(ctx, l.ttl-time.Since(last))
 		tag, err := l.db.Exec(sctx, renewSQL, simple, l.name, l.owner, l.ttl.Milliseconds())
 		cancel()
 		switch {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmig/pgmig/internal/pgtest"
@@ -148,6 +150,61 @@ func TestLeaseRenewalKeepsItAlive(t *testing.T) {
 	}
 	if err := l.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// stallingDB passes statements through, but after the first renewal
+// returns it holds the caller for stall, as a process stopped (SIGSTOP)
+// or starved of CPU holds its renewal goroutine; it counts the renewals.
+type stallingDB struct {
+	*pgxpool.Pool
+	stall    time.Duration
+	renewals atomic.Int32
+}
+
+func (d *stallingDB) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := d.Pool.Exec(ctx, sql, args...)
+	if strings.Contains(sql, "SET heartbeat_at") && d.renewals.Add(1) == 1 {
+		time.Sleep(d.stall)
+	}
+	return tag, err
+}
+
+// A renewal that comes due after the lease may have expired is not sent:
+// the loss is declared with the row left as it was, to expire on the
+// server's clock. Sent late with what little time was left, a renewal
+// that timed out after the server applied it left the row held while the
+// run believed it lost, and the run then wrote rows under a lease it had
+// given up (issue 16's stalled holder).
+func TestLeaseRenewalDueTooLateIsNotSent(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDB(t)
+	ctx := context.Background()
+	const ttl = 600 * time.Millisecond
+	db := &stallingDB{Pool: pool(t, url, "holder"), stall: 2 * ttl}
+	lost := make(chan error, 1)
+	l, err := lock.AcquireLease(ctx, db, leaseTable, "n", lock.LeaseOptions{TTL: ttl, OnLost: func(err error) { lost <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	select {
+	case err := <-lost:
+		if !errors.Is(err, lock.ErrLeaseLost) || !strings.Contains(err.Error(), "not renewed for") {
+			t.Errorf("OnLost got %v, want a lease not renewed in time", err)
+		}
+	case <-time.After(10 * ttl):
+		t.Fatal("a lease not renewed for twice its TTL was not declared lost")
+	}
+	if n := db.renewals.Load(); n != 1 {
+		t.Errorf("%d renewals sent, want 1: the one due after the stall must not be sent", n)
+	}
+	var ms float64
+	if err := db.QueryRow(ctx, `SELECT extract(epoch FROM expires_at - now()) * 1000 FROM public.pgmig_migrations_lock WHERE name = 'n'`).Scan(&ms); err != nil {
+		t.Fatal(err)
+	}
+	if left := time.Duration(ms * float64(time.Millisecond)); left > 0 {
+		t.Errorf("the lease row expires in %s: renewed after the stall", left)
 	}
 }
 

@@ -144,3 +144,47 @@ func TestLeaseLostWritesNothingMore(t *testing.T) {
 		})
 	}
 }
+
+// A lease the client finds lost while the server still counts it held
+// (a renewal that timed out after the server applied it) can be found
+// lost between the guarded write of a no-transaction section's failed
+// row and its first statement. Nothing of the section ran, so that row is
+// taken back: left there, it made the next run refuse until `repair`, for
+// a migration that never started. Here a trigger on that row's insert
+// holds the lease row (extending it, as a late renewal would) until the
+// run's own renewals time out.
+func TestLeaseLostBeforeFirstNoTxStatementTakesRowBack(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	files := fstest.MapFS{
+		"001_trap.sql": mig(`CREATE FUNCTION hold_lease() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE public.pgmig_migrations_lock SET expires_at = clock_timestamp() + interval '1 minute';
+  BEGIN
+    PERFORM pg_sleep(1.5);
+  EXCEPTION WHEN query_canceled THEN
+    -- The cancel the run sends on finding the loss: this insert is then
+    -- one the server finished before the cancel came.
+  END;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER hold_lease AFTER INSERT ON public.pgmig_migrations
+  FOR EACH ROW WHEN (NOT NEW.success) EXECUTE FUNCTION hold_lease();`, ""),
+		"002_two.sql": mig("-- pgmig:no-transaction\nCREATE TABLE two (id int);", ""),
+	}
+	r := e.runner(files, runner.Options{LockMode: runner.LockTable, LockTTL: 600 * time.Millisecond})
+	rep, err := r.Up(ctx, runner.UpOptions{})
+	if !errors.Is(err, runner.ErrLockLost) {
+		t.Fatalf("up whose lease renewals time out: %v, want ErrLockLost", err)
+	}
+	if h := e.history(""); h != "1" || e.exists("two") {
+		t.Fatalf("history %s, table two %v: want only 1, and nothing of 2", h, e.exists("two"))
+	}
+	var me *runner.MigrationError
+	if !errors.As(err, &me) || me.Version != 2 || me.NoTransaction {
+		t.Errorf("error %v (%#v): want migration 2, reported as not run (NoTransaction false)", err, me)
+	}
+	if versions(rep.Applied) != "1" {
+		t.Errorf("reported applied %s, want 1", versions(rep.Applied))
+	}
+}

@@ -359,6 +359,20 @@ func (t tracking) markStarted(ctx context.Context, conn *pgx.Conn, dir Direction
 	return t.one(tag, err, "the mark of its start")
 }
 
+// takeBack undoes markStarted for a section none of whose statements
+// ran, so the history says what happened: nothing. It is guarded like
+// every write, so it changes nothing once another run may hold the lock;
+// that run then finds the failed row and refuses, which errs on the safe
+// side.
+func (t tracking) takeBack(ctx context.Context, conn *pgx.Conn, dir Direction, version int64) error {
+	q := `DELETE FROM ` + t.ident + ` WHERE ` + t.where(t.versionIs("$1")+" AND NOT success")
+	if dir == Down {
+		q = `UPDATE ` + t.ident + ` SET success = true, error = NULL, failed_statement = NULL WHERE ` + t.where(t.versionIs("$1")+" AND NOT success")
+	}
+	tag, err := conn.Exec(ctx, q, version)
+	return t.one(tag, err, "the removal of the failed row that marked its start")
+}
+
 func (t tracking) markStatement(ctx context.Context, conn *pgx.Conn, version int64, statement int) error {
 	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET failed_statement = $2 WHERE `+t.where(t.versionIs("$1")), version, statement)
 	return t.one(tag, err, "the statement about to run")

@@ -269,6 +269,31 @@ func (r *Runner) watch(ctx context.Context, s *session, m *source.Migration, dir
 	})
 }
 
+// stopBefore ends a no-transaction section before its statement i+1 runs,
+// the lock lost or the run cancelled. Before the first statement nothing
+// ran, so the failed row that marked the start is taken back: a row left
+// there would make every later run refuse until `pgmig repair`, for a
+// migration that never started. The renewal of a lease can find the loss
+// just after the guarded write of that row went through (a renewal that
+// timed out may still have been applied), which is when this happens.
+func (r *Runner) stopBefore(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction, i int, err error) error {
+	merr := &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
+	if i > 0 {
+		return merr
+	}
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), takeBackTimeout)
+	defer cancel()
+	if terr := s.tr.takeBack(tctx, s.conn, dir, m.Version); terr != nil {
+		merr.Err = errors.Join(err, fmt.Errorf("its failed row stays: %w", terr))
+		return merr
+	}
+	merr.NoTransaction = false
+	return merr
+}
+
+// takeBackTimeout bounds the write that takes back a section's start.
+const takeBackTimeout = 5 * time.Second
+
 // runStatements runs a no-transaction section one statement at a time. The
 // history row is written first, marked failed, and only marked successful
 // at the end: a run that dies half-way leaves a failed row, and Up refuses
@@ -280,7 +305,16 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 			stmts = append(stmts, st)
 		}
 	}
+	// Nothing is written for a section once the lock is known lost.
+	if err := s.checkHeld(ctx); err != nil {
+		return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: 1, Err: err}
+	}
 	if err := s.tr.markStarted(ctx, s.conn, dir, m.Version, m.Name, m.Checksum); err != nil {
+		if lerr := s.checkHeld(ctx); lerr != nil {
+			// Cancelled on the loss, or refused by the guard: the
+			// one-statement write left nothing.
+			return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: 1, Err: lerr}
+		}
 		return fmt.Errorf("%s %d %s: record start: %w", dir.verb(), m.Version, m.Name, err)
 	}
 	start := time.Now()
@@ -293,11 +327,14 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 			}
 			return fmt.Errorf("%s %d %s: record progress: %w", dir.verb(), m.Version, m.Name, err)
 		}
-		if err := s.checkHeld(ctx); err != nil {
-			return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
+		err := s.checkHeld(ctx)
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			return r.stopBefore(ctx, s, m, sec, dir, i, err)
 		}
 		stop := r.watch(ctx, s, m, dir, i+1, 0)
-		var err error
 		c, isCopy := copyAt(sec, st)
 		if isCopy {
 			err = runCopy(ctx, s, sec, c)
