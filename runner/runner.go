@@ -336,17 +336,30 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 	}
 	s.held = held
 	s.tr.guard = held.Guard()
-	stop := make(chan struct{})
-	defer close(stop)
+	stop, cancelled := make(chan struct{}), make(chan struct{})
+	defer func() {
+		close(stop)
+		// The cancel request must finish before the run goes on to close
+		// its connections or exit: PgBouncer 1.18 (Debian 12's) dies on a
+		// FATAL "bad client state" when a cancel request's connection
+		// closes before it has passed the request on (pgbouncer#801,
+		// fixed in 1.19.1), taking every client of the pooler with it.
+		<-cancelled
+	}()
 	go func() {
+		defer close(cancelled)
 		select {
 		case <-held.Lost():
 			// Cancel the statement in flight, so a long one stops now
 			// rather than at its guarded history write. The connection
 			// stays open: a COMMIT in flight gets its true outcome back
 			// (the guard made it safe), where cutting the connection
-			// would leave it unknown.
-			conn.PgConn().CancelRequest(context.WithoutCancel(ctx))
+			// would leave it unknown. The request's own connection is
+			// closed by the server (or pooler) when it is done; the
+			// bound is for one that never answers.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelRequestWait)
+			conn.PgConn().CancelRequest(cctx)
+			cancel()
 		case <-stop:
 		}
 	}()
@@ -396,6 +409,10 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 	}
 	return err
 }
+
+// cancelRequestWait bounds the wait for a cancel request sent on a lost
+// lock.
+const cancelRequestWait = 10 * time.Second
 
 // locker makes the lock of the configured mode for s's tracking table:
 // the session lock on lockConn, which the progress monitor samples from

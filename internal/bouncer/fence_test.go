@@ -79,7 +79,8 @@ func TestTableModeStalledHolderIsFenced(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				a.Process.Kill()
-				t.Fatalf("run A never reached migration 2: %v\n%s", err, aerr.String())
+				a.Wait() // the buffers are the child's until it has gone
+				t.Fatalf("run A never reached migration 2: %v\n%s\npgbouncer log:\n%s", err, aerr.String(), b.Log())
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -127,7 +128,7 @@ func TestTableModeStalledHolderIsFenced(t *testing.T) {
 		t.Logf("trial %d: A %v applied %v; B %v applied %v", i+1, aErr, keys(byA), bErr, keys(byB))
 		if len(problems) > 0 {
 			failures++
-			t.Errorf("trial %d:\n%s\nA stdout:\n%s\nA stderr:\n%s\nB stdout:\n%s\nB stderr:\n%s", i+1, join(problems), aout.String(), aerr.String(), bout.String(), berr.String())
+			t.Errorf("trial %d:\n%s\nA stdout:\n%s\nA stderr:\n%s\nB stdout:\n%s\nB stderr:\n%s\npgbouncer log:\n%s", i+1, join(problems), aout.String(), aerr.String(), bout.String(), berr.String(), b.Log())
 		}
 	}
 	t.Logf("fence: stalled lease holder: %d trials, %d failures", trials, failures)
