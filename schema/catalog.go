@@ -84,8 +84,11 @@ type Item struct {
 	Identity  string // "always", "by default" or ""
 	// IdentitySeq are the identity sequence's options (SEQUENCE NAME ...).
 	IdentitySeq string
-	Generated   string // the stored generation expression, or ""
+	Generated   string // the generation expression, or ""
 	Num         int    // attnum: a table's columns sort by it
+	// Virtual is set on a generated column computed when read (VIRTUAL,
+	// PostgreSQL 18) rather than stored.
+	Virtual bool
 	// Storage, Compression, Statistics and ColOptions are a column's
 	// ALTER COLUMN SET settings, empty (Statistics -1) when not set;
 	// TypStorage is its type's default storage.
@@ -398,7 +401,7 @@ func (in *inspector) columns(ctx context.Context) error {
      FROM pg_depend dd JOIN pg_class sc ON sc.oid = dd.objid JOIN pg_namespace sn ON sn.oid = sc.relnamespace JOIN pg_sequence s ON s.seqrelid = sc.oid
      WHERE a.attidentity <> '' AND dd.classid = 'pg_class'::regclass AND dd.refclassid = 'pg_class'::regclass AND dd.refobjid = c.oid
        AND dd.refobjsubid = a.attnum AND dd.deptype = 'i' LIMIT 1), ''),
-  CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) ELSE '' END,
+  CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) ELSE '' END, a.attgenerated = 'v',
   NOT a.attislocal,
   `+storageSQL("a.attstorage")+`, `+storageSQL("t.typstorage")+`,
   `+in.sql.compression+`,
@@ -418,7 +421,7 @@ WHERE `+relFilter(`'r', 'p', 'f'`), in.exclude)
 		var num int32
 		it := &Item{Kind: "column"}
 		if err := r.Scan(&oid, &num, &it.Table, &it.Local, &it.Comment, &it.ACL, &it.Type, &it.Collation, &it.NotNull, &it.Default,
-			&it.Identity, &it.IdentitySeq, &it.Generated, &it.Inherited,
+			&it.Identity, &it.IdentitySeq, &it.Generated, &it.Virtual, &it.Inherited,
 			&it.Storage, &it.TypStorage, &it.Compression, &it.Statistics, &it.ColOptions); err != nil {
 			return err
 		}
@@ -607,7 +610,11 @@ WHERE `+relFilter(`'r', 'p', 'f'`), in.exclude)
 // that changed, is an error rather than left out: rules other than views',
 // extended statistics, collations, operators, casts, text search
 // configurations and dictionaries, foreign-data wrappers and servers,
-// publications, event triggers, default privileges.
+// publications, event triggers, default privileges, and NOT NULL
+// constraints that are NOT VALID (PostgreSQL 18 keeps NOT NULL in
+// pg_constraint, contype 'n', and can add one unvalidated; its column's
+// attnotnull is set all the same, so the column alone would read as NOT
+// NULL). Before 18 no table has a constraint of type 'n'.
 func (in *inspector) others(ctx context.Context) error {
 	rows, err := in.tx.Query(ctx, `
 SELECT 'rule', pg_describe_object('pg_rewrite'::regclass, r.oid, 0), pg_get_ruledef(r.oid)
@@ -615,8 +622,11 @@ FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n
 WHERE r.rulename <> '_RETURN' AND `+userSchema+` AND NOT c.oid::int8 = ANY ($1::int8[])
 UNION ALL SELECT 'extended statistics', pg_describe_object('pg_statistic_ext'::regclass, x.oid, 0), pg_get_statisticsobjdef(x.oid)
 FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE `+userSchema+`
-UNION ALL SELECT 'collation', pg_describe_object('pg_collation'::regclass, co.oid, 0), concat_ws(' ', co.collprovider, co.collcollate, co.collctype, `+in.sql.collLocale+`, co.collisdeterministic)
+UNION ALL SELECT 'collation', pg_describe_object('pg_collation'::regclass, co.oid, 0), concat_ws(' ', co.collprovider, co.collcollate, co.collctype, `+in.sql.collLocale+`, `+in.sql.collRules+`, co.collisdeterministic)
 FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace WHERE `+userSchema+` AND `+member("pg_collation", "co.oid")+`
+UNION ALL SELECT 'NOT NULL constraint that is NOT VALID', pg_describe_object('pg_constraint'::regclass, co.oid, 0), pg_get_constraintdef(co.oid)
+FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE co.contype = 'n' AND NOT co.convalidated AND `+relFilter(`'r', 'p', 'f'`)+`
 UNION ALL SELECT 'operator', pg_describe_object('pg_operator'::regclass, o.oid, 0), o.oprcode::text
 FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE `+userSchema+` AND `+member("pg_operator", "o.oid")+`
 UNION ALL SELECT 'operator class', pg_describe_object('pg_opclass'::regclass, o.oid, 0), ''

@@ -37,8 +37,9 @@ func versionText(num int) string {
 type versionSQL struct {
 	// compression is a column's compression method (column a).
 	compression string
-	// collLocale is a collation's ICU (or builtin) locale (collation co).
-	collLocale string
+	// collLocale is a collation's ICU (or builtin) locale, and collRules
+	// its ICU tailoring rules (collation co).
+	collLocale, collRules string
 	// multirangeAlias maps a multirange type to its range type in the
 	// aliases query.
 	multirangeAlias string
@@ -53,12 +54,17 @@ func sqlFor(server int) (versionSQL, error) {
 	v := versionSQL{
 		compression:     "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' ELSE '' END",
 		collLocale:      "co.colllocale",
+		collRules:       "co.collicurules",
 		multirangeAlias: "UNION ALL SELECT 'pg_type', mr.rngmultitypid, 'pg_type', mr.rngtypid, 0 FROM pg_range mr",
 	}
 	if server < 170000 {
 		// 17 renamed colliculocale to colllocale, when it added the
 		// builtin provider whose locale it also holds.
 		v.collLocale = "co.colliculocale"
+	}
+	if server < 160000 {
+		// ICU rules came with 16.
+		v.collRules = "NULL"
 	}
 	if server < 150000 {
 		// ICU locales of their own came with 15; before, an ICU

@@ -12,21 +12,21 @@ import (
 // queries themselves run on every major in scripts/matrix.sh.
 func TestSQLFor(t *testing.T) {
 	for _, tc := range []struct {
-		server                          int
-		compression, locale, multirange string
+		server                                 int
+		compression, locale, rules, multirange string
 	}{
-		{130023, "''", "NULL", ""},
-		{140020, "a.attcompression", "NULL", "rngmultitypid"},
-		{150014, "a.attcompression", "co.colliculocale", "rngmultitypid"},
-		{160010, "a.attcompression", "co.colliculocale", "rngmultitypid"},
-		{170006, "a.attcompression", "co.colllocale", "rngmultitypid"},
-		{180004, "a.attcompression", "co.colllocale", "rngmultitypid"},
+		{130023, "''", "NULL", "NULL", ""},
+		{140020, "a.attcompression", "NULL", "NULL", "rngmultitypid"},
+		{150014, "a.attcompression", "co.colliculocale", "NULL", "rngmultitypid"},
+		{160010, "a.attcompression", "co.colliculocale", "co.collicurules", "rngmultitypid"},
+		{170006, "a.attcompression", "co.colllocale", "co.collicurules", "rngmultitypid"},
+		{180004, "a.attcompression", "co.colllocale", "co.collicurules", "rngmultitypid"},
 	} {
 		v, err := sqlFor(tc.server)
 		if err != nil {
 			t.Fatalf("%d: %v", tc.server, err)
 		}
-		if !strings.Contains(v.compression, tc.compression) || v.collLocale != tc.locale || !strings.Contains(v.multirangeAlias, tc.multirange) ||
+		if !strings.Contains(v.compression, tc.compression) || v.collLocale != tc.locale || v.collRules != tc.rules || !strings.Contains(v.multirangeAlias, tc.multirange) ||
 			tc.multirange == "" && v.multirangeAlias != "" {
 			t.Errorf("%d: %+v", tc.server, v)
 		}
