@@ -350,6 +350,17 @@ CREATE TABLE w (id int PRIMARY KEY, x text); ALTER TABLE w ALTER x SET STORAGE M
 		feature: "column compression methods",
 	},
 	{
+		// Read, and left alone where both sides have them: only creating
+		// one is refused (TestRefusals).
+		name:    "a table with a virtual column and a NOT ENFORCED check gets a column",
+		current: `CREATE TABLE t (a int CHECK (a > 0) NOT ENFORCED, v int GENERATED ALWAYS AS (a * 2) VIRTUAL);`,
+		desired: `CREATE TABLE t (a int CHECK (a > 0) NOT ENFORCED, v int GENERATED ALWAYS AS (a * 2) VIRTUAL, b text);`,
+		want:    []string{"ADD COLUMN b text"},
+		notWant: []string{"VIRTUAL", "ENFORCED"},
+		major:   18,
+		feature: "virtual generated columns and NOT ENFORCED constraints",
+	},
+	{
 		name:    "nothing to change",
 		current: usersTable + `CREATE VIEW v AS SELECT id FROM users;`,
 		desired: usersTable + `CREATE VIEW v AS SELECT id FROM users;`,
