@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pgmig/pgmig/diff"
+	"github.com/pgmig/pgmig/internal/pgtest"
 )
 
 const usersTable = `CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL, name text);`
@@ -18,6 +19,10 @@ type roundTripCase struct {
 	want, notWant []string
 	// changes are changes the plan must list ("object action").
 	changes []string
+	// major, when set, is the first PostgreSQL major that has feature,
+	// which the case's SQL uses: on older servers the case is skipped.
+	major   int
+	feature string
 }
 
 var roundTripCases = []roundTripCase{
@@ -185,10 +190,22 @@ CREATE TABLE t (id int, v int DEFAULT 1);`,
 		desired: `CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT b + a';
 CREATE FUNCTION kind(x int) RETURNS bigint LANGUAGE sql AS 'SELECT x::bigint';
 CREATE TABLE t (id int, v int DEFAULT public.add(1, 2));
-CREATE FUNCTION count_t() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT count(*) FROM t; END;
+CREATE FUNCTION count_t() RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM t';
 CREATE PROCEDURE bump(n int) LANGUAGE plpgsql AS $$BEGIN UPDATE t SET id = id + n; END$$;
 CREATE VIEW tv AS SELECT count_t() AS n;`,
 		want: []string{"CREATE OR REPLACE FUNCTION public.add", "DROP FUNCTION public.kind(integer)", "CREATE OR REPLACE PROCEDURE public.bump", "SET check_function_bodies = false"},
+	},
+	{
+		// A BEGIN ATOMIC body depends on the table it reads (pg_depend),
+		// so the function comes after the table and before the view.
+		name:    "a function with a BEGIN ATOMIC body, and a view on it",
+		current: `CREATE TABLE t (id int);`,
+		desired: `CREATE TABLE t (id int);
+CREATE FUNCTION count_t() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT count(*) FROM t; END;
+CREATE VIEW tv AS SELECT count_t() AS n;`,
+		want:    []string{"BEGIN ATOMIC", "CREATE VIEW public.tv"},
+		major:   14,
+		feature: "BEGIN ATOMIC",
 	},
 	{
 		name: "triggers",
@@ -316,13 +333,32 @@ CREATE TABLE ref (kv bigint REFERENCES kv); CREATE VIEW kvv AS SELECT id FROM kv
 		want:    []string{"DETACH PARTITION public.ev1", "ATTACH PARTITION public.ev1 FOR VALUES FROM (0) TO (20)"},
 	},
 	{
-		name:    "column storage, compression, statistics and options; replica identity; clustering",
+		name:    "column storage, statistics and options; replica identity; clustering",
 		current: `CREATE TABLE t (id int NOT NULL, doc text, n numeric); CREATE UNIQUE INDEX t_id ON t (id); CREATE TABLE u (id int PRIMARY KEY);`,
 		desired: `CREATE TABLE t (id int NOT NULL, doc text, n numeric); CREATE UNIQUE INDEX t_id ON t (id); CREATE TABLE u (id int PRIMARY KEY);
-ALTER TABLE t ALTER doc SET STORAGE EXTERNAL, ALTER doc SET COMPRESSION pglz, ALTER n SET STATISTICS 500, ALTER n SET (n_distinct = 100);
+ALTER TABLE t ALTER doc SET STORAGE EXTERNAL, ALTER n SET STATISTICS 500, ALTER n SET (n_distinct = 100);
 ALTER TABLE t REPLICA IDENTITY USING INDEX t_id; ALTER TABLE t CLUSTER ON t_id; ALTER TABLE u REPLICA IDENTITY FULL; ALTER TABLE u CLUSTER ON u_pkey;
 CREATE TABLE w (id int PRIMARY KEY, x text); ALTER TABLE w ALTER x SET STORAGE MAIN; ALTER TABLE w CLUSTER ON w_pkey; CREATE INDEX w_x ON w (x); ALTER TABLE w REPLICA IDENTITY USING INDEX w_pkey;`,
-		want: []string{"SET STORAGE EXTERNAL", "SET COMPRESSION pglz", "SET STATISTICS 500", "SET (n_distinct=100)", "REPLICA IDENTITY USING INDEX t_id", "CLUSTER ON u_pkey", "SET WITHOUT CLUSTER", "REPLICA IDENTITY DEFAULT"},
+		want: []string{"SET STORAGE EXTERNAL", "SET STATISTICS 500", "SET (n_distinct=100)", "REPLICA IDENTITY USING INDEX t_id", "CLUSTER ON u_pkey", "SET WITHOUT CLUSTER", "REPLICA IDENTITY DEFAULT"},
+	},
+	{
+		name:    "column compression",
+		current: `CREATE TABLE t (id int, doc text, raw bytea); ALTER TABLE t ALTER raw SET COMPRESSION pglz;`,
+		desired: `CREATE TABLE t (id int, doc text, raw bytea); ALTER TABLE t ALTER doc SET COMPRESSION pglz;`,
+		want:    []string{"ALTER COLUMN doc SET COMPRESSION pglz", "ALTER COLUMN raw SET COMPRESSION DEFAULT"},
+		major:   14,
+		feature: "column compression methods",
+	},
+	{
+		// Read, and left alone where both sides have them: only creating
+		// one is refused (TestRefusals).
+		name:    "a table with a virtual column and a NOT ENFORCED check gets a column",
+		current: `CREATE TABLE t (a int CHECK (a > 0) NOT ENFORCED, v int GENERATED ALWAYS AS (a * 2) VIRTUAL);`,
+		desired: `CREATE TABLE t (a int CHECK (a > 0) NOT ENFORCED, v int GENERATED ALWAYS AS (a * 2) VIRTUAL, b text);`,
+		want:    []string{"ADD COLUMN b text"},
+		notWant: []string{"VIRTUAL", "ENFORCED"},
+		major:   18,
+		feature: "virtual generated columns and NOT ENFORCED constraints",
 	},
 	{
 		name:    "nothing to change",
@@ -337,6 +373,9 @@ func TestRoundTrip(t *testing.T) {
 	for _, tc := range roundTripCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			if tc.major != 0 {
+				pgtest.RequireVersion(t, tc.major, tc.feature)
+			}
 			m, err := roundTrip(t, tc.current, tc.desired, tc.opts)
 			if err != nil {
 				t.Fatalf("plan: %v", err)
@@ -386,26 +425,47 @@ func TestRefusals(t *testing.T) {
 		current, desired string
 		destructive      []string // objects refused
 		unsupported      []string
+		major            int // as in roundTripCase
+		feature          string
 	}{
-		{"drop table", usersTable + `CREATE TABLE gone (id int);`, usersTable, []string{"table public.gone"}, nil},
-		{"drop column", usersTable, `CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL);`, []string{"column public.users.name"}, nil},
+		{"drop table", usersTable + `CREATE TABLE gone (id int);`, usersTable, []string{"table public.gone"}, nil, 0, ""},
+		{"drop column", usersTable, `CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL);`, []string{"column public.users.name"}, nil, 0, ""},
 		{"narrow type", `CREATE TABLE t (a bigint, b varchar(20), c numeric(10,2));`, `CREATE TABLE t (a int, b varchar(5), c numeric(8,2));`,
-			[]string{"column public.t.a", "column public.t.b", "column public.t.c"}, nil},
-		{"drop type", `CREATE TYPE e AS ENUM ('a'); CREATE DOMAIN d AS int;`, ``, []string{"type public.e", "type public.d"}, nil},
-		{"remove enum value", `CREATE TYPE e AS ENUM ('a', 'b');`, `CREATE TYPE e AS ENUM ('a');`, []string{"type public.e"}, nil},
-		{"column order", `CREATE TABLE t (a int, c int);`, `CREATE TABLE t (a int, b int, c int);`, nil, []string{"column public.t.c"}},
-		{"partitioning a table", `CREATE TABLE t (a int);`, `CREATE TABLE t (a int) PARTITION BY RANGE (a);`, nil, []string{"table public.t"}},
-		{"aggregate", ``, `CREATE AGGREGATE mysum(int) (sfunc = int4pl, stype = int);`, nil, []string{"aggregate public.mysum(integer)"}},
-		{"domain base type", `CREATE DOMAIN d AS int;`, `CREATE DOMAIN d AS bigint;`, nil, []string{"type public.d"}},
+			[]string{"column public.t.a", "column public.t.b", "column public.t.c"}, nil, 0, ""},
+		{"drop type", `CREATE TYPE e AS ENUM ('a'); CREATE DOMAIN d AS int;`, ``, []string{"type public.e", "type public.d"}, nil, 0, ""},
+		{"remove enum value", `CREATE TYPE e AS ENUM ('a', 'b');`, `CREATE TYPE e AS ENUM ('a');`, []string{"type public.e"}, nil, 0, ""},
+		{"column order", `CREATE TABLE t (a int, c int);`, `CREATE TABLE t (a int, b int, c int);`, nil, []string{"column public.t.c"}, 0, ""},
+		{"partitioning a table", `CREATE TABLE t (a int);`, `CREATE TABLE t (a int) PARTITION BY RANGE (a);`, nil, []string{"table public.t"}, 0, ""},
+		{"aggregate", ``, `CREATE AGGREGATE mysum(int) (sfunc = int4pl, stype = int);`, nil, []string{"aggregate public.mysum(integer)"}, 0, ""},
+		{"domain base type", `CREATE DOMAIN d AS int;`, `CREATE DOMAIN d AS bigint;`, nil, []string{"type public.d"}, 0, ""},
 		{"objects it does not write are named, not left out", `CREATE TABLE t (a int, b int);`,
 			`CREATE TABLE t (a int, b int); CREATE RULE r AS ON INSERT TO t DO ALSO NOTIFY t; CREATE STATISTICS s ON a, b FROM t; CREATE COLLATION c (locale = 'C');
 CREATE TEXT SEARCH CONFIGURATION ts (COPY = simple); ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;`,
 			nil, []string{"other rule r on table public.t", "other statistics object public.s", "other collation public.c", "other text search configuration public.ts",
-				"other default privileges on new relations belonging to role postgres"}},
+				"other default privileges on new relations belonging to role postgres"}, 0, ""},
+		// The ICU locale is read from the column each major keeps it in
+		// (collcollate before 15, colliculocale in 15 and 16, colllocale
+		// from 17): a collation whose locale changed is a change.
+		{"ICU collation's locale changed", `CREATE COLLATION c (provider = icu, locale = 'de-DE');`, `CREATE COLLATION c (provider = icu, locale = 'fr-FR');`,
+			nil, []string{"other collation public.c"}, 0, ""},
+		{"ICU collation's rules changed", `CREATE COLLATION c (provider = icu, locale = 'und');`, `CREATE COLLATION c (provider = icu, locale = 'und', rules = '&a < g');`,
+			nil, []string{"other collation public.c"}, 16, "ICU collation rules"},
+		// What only PostgreSQL 18's grammar has: pgmig lint's parser is
+		// 17's, so a file writing it could not pass lint.
+		{"virtual generated column", `CREATE TABLE t (a int);`, `CREATE TABLE t (a int, v int GENERATED ALWAYS AS (a * 2) VIRTUAL); CREATE TABLE n (a int, v int GENERATED ALWAYS AS (a + 1));`,
+			nil, []string{"column public.t.v", "column public.n.v"}, 18, "virtual generated columns"},
+		{"NOT ENFORCED constraints", `CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE t (a int, b int);`,
+			`CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE t (a int CHECK (a > 0) NOT ENFORCED, b int REFERENCES p NOT ENFORCED);`,
+			nil, []string{"constraint public.t.t_a_check", "constraint public.t.t_b_fkey"}, 18, "NOT ENFORCED constraints"},
+		{"NOT NULL NOT VALID", `CREATE TABLE t (a int);`, `CREATE TABLE t (a int); ALTER TABLE t ADD CONSTRAINT a_set NOT NULL a NOT VALID;`,
+			nil, []string{"other constraint a_set on table public.t"}, 18, "NOT NULL NOT VALID"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			if tc.major != 0 {
+				pgtest.RequireVersion(t, tc.major, tc.feature)
+			}
 			a, b := connect(t, newDB(t)), connect(t, newDB(t))
 			execSQL(t, a, tc.current)
 			execSQL(t, b, tc.desired)

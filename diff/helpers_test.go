@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -76,9 +77,16 @@ func inspect(t testing.TB, c *pgx.Conn) *schema.Catalog {
 
 // dump is pg_dump --schema-only of the database, less what differs
 // between two dumps of one schema: the \restrict keys and the versions.
+// Where no pg_dump can dump the server (pg_dump refuses a newer server,
+// and the throwaway servers of other majors come without one), it is
+// catalogDump instead.
 func dump(t testing.TB, url string) string {
 	t.Helper()
-	out, err := exec.Command("pg_dump", "--schema-only", "--no-tablespaces", "-d", url).Output()
+	pgDump, ok := pgtest.PgDump(t)
+	if !ok {
+		return catalogDump(t, url)
+	}
+	out, err := exec.Command(pgDump, "--schema-only", "--no-tablespaces", "-d", url).Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -95,6 +103,67 @@ func dump(t testing.TB, url string) string {
 	}
 	return strings.Join(keep, "\n")
 }
+
+// catalogDump stands for pg_dump where none fits the server: schema.Take's
+// snapshot (a reading of the catalogs of its own, not Inspect's) and, read
+// here as plainly as the catalogs hold them, what the snapshot leaves out
+// and pg_dump writes: comments, privileges, policies, owners, replica
+// identity, columns' storage settings, and NOT NULL constraints' validity
+// and inheritance (18 keeps them in pg_constraint). It reads nothing
+// newer than 13 has (to_jsonb stands for columns that 13 lacks), so that
+// it works on every server the tests run on.
+func catalogDump(t testing.TB, url string) string {
+	t.Helper()
+	ctx := context.Background()
+	c := connect(t, url)
+	snap, err := schema.Take(ctx, c, schema.Options{})
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	rows, err := c.Query(ctx, catalogDumpSQL)
+	if err != nil {
+		t.Fatalf("catalog dump: %v", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("catalog dump: %v", err)
+	}
+	return snap.String() + "\n" + strings.Join(lines, "\n")
+}
+
+const catalogDumpSQL = `SELECT line FROM (
+SELECT 'comment on ' || pg_describe_object(d.classoid, d.objoid, d.objsubid) || ': ' || d.description AS line
+FROM pg_description d WHERE d.objoid >= 16384
+UNION ALL SELECT 'privileges on ' || pg_describe_object('pg_class'::regclass, c.oid, 0) || ': ' || (SELECT string_agg(x::text, ',' ORDER BY x::text)
+  FROM unnest(coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner))) x)
+FROM pg_class c WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+-- A column's privileges revoked leave an empty list, as good as none.
+UNION ALL SELECT 'privileges on ' || pg_describe_object('pg_class'::regclass, a.attrelid, a.attnum) || ': ' || (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(a.attacl) x)
+FROM pg_attribute a WHERE a.attrelid >= 16384 AND cardinality(a.attacl) > 0
+UNION ALL SELECT 'privileges on ' || pg_describe_object('pg_namespace'::regclass, n.oid, 0) || ': ' || (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(coalesce(n.nspacl, acldefault('n', n.nspowner))) x)
+FROM pg_namespace n WHERE n.oid >= 16384 OR n.nspname = 'public'
+UNION ALL SELECT 'privileges on ' || pg_describe_object('pg_proc'::regclass, p.oid, 0) || ': ' || (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(coalesce(p.proacl, acldefault('f', p.proowner))) x)
+FROM pg_proc p WHERE p.oid >= 16384
+UNION ALL SELECT 'privileges on ' || pg_describe_object('pg_type'::regclass, ty.oid, 0) || ': ' || (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(coalesce(ty.typacl, acldefault('T', ty.typowner))) x)
+FROM pg_type ty WHERE ty.oid >= 16384 AND ty.typtype IN ('e', 'd', 'c', 'r')
+  AND NOT EXISTS (SELECT FROM pg_class tc WHERE tc.oid = ty.typrelid AND tc.relkind <> 'c')
+UNION ALL SELECT concat_ws(' ', 'policy', po.polname, 'on', po.polrelid::regclass::text, po.polpermissive, po.polcmd,
+  (SELECT array_agg(CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END ORDER BY 1) FROM unnest(po.polroles) r)::text,
+  'using', pg_get_expr(po.polqual, po.polrelid), 'check', pg_get_expr(po.polwithcheck, po.polrelid))
+FROM pg_policy po
+UNION ALL SELECT concat_ws(' ', pg_describe_object('pg_class'::regclass, c.oid, 0), 'owner', pg_get_userbyid(c.relowner), 'replica identity', c.relreplident)
+FROM pg_class c WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+UNION ALL SELECT concat_ws(' ', pg_describe_object('pg_class'::regclass, a.attrelid, a.attnum), 'storage', a.attstorage,
+  'compression', to_jsonb(a) ->> 'attcompression', 'statistics', to_jsonb(a) ->> 'attstattarget', 'options', a.attoptions::text)
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+-- The constraint's name is left out, as Take and Inspect leave it out: a
+-- table or column renamed keeps it, SET NOT NULL names it anew.
+UNION ALL SELECT concat_ws(' ', 'not null', co.conrelid::regclass::text, a.attname, CASE WHEN NOT co.convalidated THEN 'not valid' END,
+  CASE WHEN co.connoinherit THEN 'no inherit' END, CASE WHEN NOT co.conislocal THEN 'inherited' END)
+FROM pg_constraint co JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.conkey[1]
+WHERE co.contype = 'n'
+) x ORDER BY line COLLATE "C"`
 
 // lineDiff shows the lines only in a and only in b, for a failure message.
 func lineDiff(a, b string) string {
@@ -120,10 +189,18 @@ func lineDiff(a, b string) string {
 	return strings.Join(out, "\n")
 }
 
-// sortColumns sorts the column lines of each CREATE TABLE in a dump.
+// sortColumns sorts the columns of each table in a dump: the column
+// lines of pg_dump's CREATE TABLE, or the column list of a snapshot's
+// table line (catalogDump).
 func sortColumns(dump string) string {
 	lines := strings.Split(dump, "\n")
 	for i := 0; i < len(lines); i++ {
+		if m := snapTable.FindStringSubmatch(lines[i]); m != nil {
+			cols := strings.Split(m[2], ", ")
+			slices.Sort(cols)
+			lines[i] = m[1] + strings.Join(cols, ", ") + m[3]
+			continue
+		}
 		if !strings.HasPrefix(lines[i], "CREATE TABLE ") || !strings.HasSuffix(lines[i], "(") {
 			continue
 		}
@@ -137,6 +214,9 @@ func sortColumns(dump string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// snapTable is a snapshot's table line: "table public.t (a, b) ...".
+var snapTable = regexp.MustCompile(`^(table \S+ \()([^)]*)(\).*)$`)
 
 // parseFile reads the generated file as pgmig reads a migration.
 func parseFile(t testing.TB, file string) source.Migration {

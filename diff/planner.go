@@ -126,6 +126,15 @@ func (p *planner) cannot(object, format string, args ...any) {
 	p.unsupported = append(p.unsupported, Unsupported{Object: object, What: fmt.Sprintf(format, args...)})
 }
 
+// unlintable refuses to write what only PostgreSQL 18's grammar has
+// (what, "a virtual generated column"): pgmig lint reads migrations with
+// PostgreSQL 17's parser, so the file could not pass it, and a migration
+// diff writes always does. The object is named, as anything else Plan
+// cannot write.
+func (p *planner) unlintable(object, what string) {
+	p.cannot(object, "creating %s: PostgreSQL 18 syntax, which pgmig lint's parser (PostgreSQL 17's) cannot read; write this change by hand", what)
+}
+
 func (p *planner) plan() (*planResult, error) {
 	if len(p.renames) > 0 {
 		p.cur = applyRenames(p.cur, p.renames)

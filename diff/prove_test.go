@@ -212,6 +212,7 @@ CREATE TABLE tags (name text PRIMARY KEY, post bigint REFERENCES posts); CREATE 
 // project that keeps its schema that way does.
 func TestProvePgDump(t *testing.T) {
 	t.Parallel()
+	pgDump := pgtest.RequirePgDump(t, "a desired schema written by pg_dump")
 	server := serverPool(t)
 	url := pgtest.NewDB(t)
 	c := connect(t, url)
@@ -220,7 +221,7 @@ CREATE FUNCTION title_len(p posts) RETURNS int LANGUAGE sql AS $$SELECT length(p
 CREATE VIEW titled AS SELECT id, title FROM posts WHERE title <> '';
 COMMENT ON VIEW titled IS 'posts with a title';`)
 	// As pg_dump writes it, \restrict line and set_config included.
-	out, err := exec.Command("pg_dump", "--schema-only", "-d", url).Output()
+	out, err := exec.Command(pgDump, "--schema-only", "-d", url).Output()
 	if err != nil {
 		t.Fatalf("pg_dump: %v", err)
 	}

@@ -33,6 +33,7 @@ func TestRealSets(t *testing.T) {
 	if sets == "" {
 		t.Skip("PGMIG_DIFF_REALSETS names no real migration sets to check")
 	}
+	pgtest.RequirePgDump(t, "the real sets' desired schemas, written by pg_dump,")
 	for _, dir := range strings.Split(sets, ":") {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			migs, err := source.Dir(dir).Migrations(context.Background())
@@ -131,7 +132,8 @@ func build(t *testing.T, files fs.FS) (string, *pgxpool.Pool) {
 
 func realDump(t *testing.T, url string) string {
 	t.Helper()
-	out, err := exec.Command("pg_dump", "--schema-only", "--exclude-table="+runner.DefaultTable, "-d", url).Output()
+	pgDump := pgtest.RequirePgDump(t, "the real sets' desired schemas, written by pg_dump,")
+	out, err := exec.Command(pgDump, "--schema-only", "--exclude-table="+runner.DefaultTable, "-d", url).Output()
 	if err != nil {
 		t.Fatalf("pg_dump: %v", err)
 	}

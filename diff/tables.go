@@ -28,6 +28,8 @@ func columnDef(c *schema.Item) string {
 		s += " COLLATE " + c.Collation
 	}
 	switch {
+	case c.Generated != "" && c.Virtual:
+		s += " GENERATED ALWAYS AS (" + c.Generated + ") VIRTUAL"
 	case c.Generated != "":
 		s += " GENERATED ALWAYS AS (" + c.Generated + ") STORED"
 	case c.Identity != "":
@@ -75,6 +77,9 @@ func (p *planner) createTable(k string, d *schema.Item) {
 		for _, col := range columnsOf(p.des, d.Name) {
 			cols = append(cols, "    "+columnDef(col))
 			p.change("column "+col.Name, "create")
+			if col.Virtual {
+				p.unlintable(col.Key(), "a virtual generated column")
+			}
 		}
 		sql = fmt.Sprintf("CREATE %s %s (\n%s\n)", kw, d.Name, strings.Join(cols, ",\n"))
 		defer func() {
@@ -211,6 +216,8 @@ func (p *planner) addColumn(col *schema.Item) {
 	s := p.add(phColumn, k, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s", col.Table, columnDef(col)))
 	defer p.columnSettings(k, newColumn(col), col, false)
 	switch {
+	case col.Generated != "" && col.Virtual:
+		p.unlintable(k, "a virtual generated column")
 	case col.Generated != "" || col.Identity != "":
 		s.stmt.LintIgnore = "volatile-default the desired schema has it; the hazard is named in the file's header"
 		p.hazard(k, "adding an identity or generated column rewrites the table under ACCESS EXCLUSIVE")
@@ -258,11 +265,17 @@ func (p *planner) alterColumn(k string, c, d *schema.Item, inPartition bool) {
 	at := "ALTER TABLE " + d.Table + " ALTER COLUMN " + d.Local
 	fresh := inPartition || p.fresh[d.Table]
 	changed := false
-	if c.Generated != d.Generated {
-		if d.Generated == "" && c.Generated != "" {
+	if c.Generated != d.Generated || c.Virtual != d.Virtual {
+		switch {
+		case d.Generated == "" && c.Generated != "" && !c.Virtual:
 			p.add(phColumn, k, at+" DROP EXPRESSION")
 			changed = true
-		} else {
+		case d.Generated == "" && c.Generated != "":
+			// The values of a virtual column exist only as its
+			// expression: PostgreSQL has no DROP EXPRESSION for one.
+			p.cannot(k, "making a virtual generated column an ordinary one (drop and add the column instead)")
+			return
+		default:
 			p.cannot(k, "changing or adding a column's generation expression (drop and add the column instead)")
 			return
 		}
@@ -626,6 +639,10 @@ func (p *planner) constraints() {
 }
 
 func (p *planner) addConstraint(k string, d *schema.Item) {
+	if strings.HasSuffix(strings.TrimSuffix(d.Def, " NOT VALID"), " NOT ENFORCED") {
+		p.unlintable(k, "a NOT ENFORCED constraint")
+		return
+	}
 	at := "ALTER TABLE " + d.Table + " ADD CONSTRAINT " + d.Local + " "
 	ph := phConstraint
 	if d.ConType == 'f' {

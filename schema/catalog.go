@@ -84,8 +84,11 @@ type Item struct {
 	Identity  string // "always", "by default" or ""
 	// IdentitySeq are the identity sequence's options (SEQUENCE NAME ...).
 	IdentitySeq string
-	Generated   string // the stored generation expression, or ""
+	Generated   string // the generation expression, or ""
 	Num         int    // attnum: a table's columns sort by it
+	// Virtual is set on a generated column computed when read (VIRTUAL,
+	// PostgreSQL 18) rather than stored.
+	Virtual bool
 	// Storage, Compression, Statistics and ColOptions are a column's
 	// ALTER COLUMN SET settings, empty (Statistics -1) when not set;
 	// TypStorage is its type's default storage.
@@ -165,8 +168,8 @@ func Inspect(ctx context.Context, db Beginner, opts Options) (*Catalog, error) {
 	if err := tx.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&in.server); err != nil {
 		return nil, fmt.Errorf("inspect: server version: %w", err)
 	}
-	if in.server < minInspect || in.server >= maxInspect {
-		return nil, &ServerVersionError{Server: in.server}
+	if in.sql, err = sqlFor(in.server); err != nil {
+		return nil, err
 	}
 	for _, step := range []struct {
 		what string
@@ -208,6 +211,7 @@ type inspector struct {
 	cat     *Catalog
 	ids     map[objID]string // pg_depend address -> item key
 	server  int              // server_version_num
+	sql     versionSQL       // the query parts that differ by major
 }
 
 func (in *inspector) add(it *Item, class string, oid uint32, sub int32) {
@@ -383,34 +387,6 @@ WHERE `+relFilter(`'r', 'p', 'f'`), in.exclude)
 	})
 }
 
-// The servers Inspect's catalog queries are written and tested for: 14 and
-// older lack columns it reads (pg_collation.colliculocale, added in 15), and
-// 17 renamed some (colliculocale became colllocale).
-const (
-	minInspect = 150000
-	maxInspect = 170000
-)
-
-// ServerVersionError refuses a server whose catalogs Inspect does not read.
-type ServerVersionError struct {
-	Server int // server_version_num
-}
-
-func (e *ServerVersionError) Error() string {
-	return fmt.Sprintf("inspecting a schema needs PostgreSQL %d or %d, whose catalogs its queries are written for; this server is %d.%d",
-		minInspect/10000, maxInspect/10000-1, e.Server/10000, e.Server%10000)
-}
-
-// compressionSQL reads a column's compression method: pg_attribute has it
-// from PostgreSQL 14 on; before, every column is compressed with pglz and
-// none can say otherwise.
-func (in *inspector) compressionSQL() string {
-	if in.server < 140000 {
-		return "''"
-	}
-	return "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' ELSE '' END"
-}
-
 func (in *inspector) columns(ctx context.Context) error {
 	rows, err := in.tx.Query(ctx, `SELECT c.oid, a.attnum, quote_ident(n.nspname) || '.' || quote_ident(c.relname), quote_ident(a.attname),
   col_description(c.oid, a.attnum), coalesce((SELECT array_agg(coalesce(quote_ident(r.rolname), 'PUBLIC') || ' ' || x.privilege_type || CASE WHEN x.is_grantable THEN ' grant' ELSE '' END)
@@ -425,10 +401,10 @@ func (in *inspector) columns(ctx context.Context) error {
      FROM pg_depend dd JOIN pg_class sc ON sc.oid = dd.objid JOIN pg_namespace sn ON sn.oid = sc.relnamespace JOIN pg_sequence s ON s.seqrelid = sc.oid
      WHERE a.attidentity <> '' AND dd.classid = 'pg_class'::regclass AND dd.refclassid = 'pg_class'::regclass AND dd.refobjid = c.oid
        AND dd.refobjsubid = a.attnum AND dd.deptype = 'i' LIMIT 1), ''),
-  CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) ELSE '' END,
+  CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) ELSE '' END, a.attgenerated = 'v',
   NOT a.attislocal,
   `+storageSQL("a.attstorage")+`, `+storageSQL("t.typstorage")+`,
-  `+in.compressionSQL()+`,
+  `+in.sql.compression+`,
   coalesce(a.attstattarget, -1)::int,
   -- n_distinct and n_distinct_inherited are the attribute options PostgreSQL defines
   coalesce((SELECT string_agg(o, ', ' ORDER BY o) FROM unnest(a.attoptions) o WHERE o ~ '^n_distinct(_inherited)?='), '')
@@ -445,7 +421,7 @@ WHERE `+relFilter(`'r', 'p', 'f'`), in.exclude)
 		var num int32
 		it := &Item{Kind: "column"}
 		if err := r.Scan(&oid, &num, &it.Table, &it.Local, &it.Comment, &it.ACL, &it.Type, &it.Collation, &it.NotNull, &it.Default,
-			&it.Identity, &it.IdentitySeq, &it.Generated, &it.Inherited,
+			&it.Identity, &it.IdentitySeq, &it.Generated, &it.Virtual, &it.Inherited,
 			&it.Storage, &it.TypStorage, &it.Compression, &it.Statistics, &it.ColOptions); err != nil {
 			return err
 		}
@@ -634,7 +610,11 @@ WHERE `+relFilter(`'r', 'p', 'f'`), in.exclude)
 // that changed, is an error rather than left out: rules other than views',
 // extended statistics, collations, operators, casts, text search
 // configurations and dictionaries, foreign-data wrappers and servers,
-// publications, event triggers, default privileges.
+// publications, event triggers, default privileges, and NOT NULL
+// constraints that are NOT VALID (PostgreSQL 18 keeps NOT NULL in
+// pg_constraint, contype 'n', and can add one unvalidated; its column's
+// attnotnull is set all the same, so the column alone would read as NOT
+// NULL). Before 18 no table has a constraint of type 'n'.
 func (in *inspector) others(ctx context.Context) error {
 	rows, err := in.tx.Query(ctx, `
 SELECT 'rule', pg_describe_object('pg_rewrite'::regclass, r.oid, 0), pg_get_ruledef(r.oid)
@@ -642,8 +622,11 @@ FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n
 WHERE r.rulename <> '_RETURN' AND `+userSchema+` AND NOT c.oid::int8 = ANY ($1::int8[])
 UNION ALL SELECT 'extended statistics', pg_describe_object('pg_statistic_ext'::regclass, x.oid, 0), pg_get_statisticsobjdef(x.oid)
 FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE `+userSchema+`
-UNION ALL SELECT 'collation', pg_describe_object('pg_collation'::regclass, co.oid, 0), concat_ws(' ', co.collprovider, co.collcollate, co.collctype, co.colliculocale, co.collisdeterministic)
+UNION ALL SELECT 'collation', pg_describe_object('pg_collation'::regclass, co.oid, 0), concat_ws(' ', co.collprovider, co.collcollate, co.collctype, `+in.sql.collLocale+`, `+in.sql.collRules+`, co.collisdeterministic)
 FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace WHERE `+userSchema+` AND `+member("pg_collation", "co.oid")+`
+UNION ALL SELECT 'NOT NULL constraint that is NOT VALID', pg_describe_object('pg_constraint'::regclass, co.oid, 0), pg_get_constraintdef(co.oid)
+FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE co.contype = 'n' AND NOT co.convalidated AND `+relFilter(`'r', 'p', 'f'`)+`
 UNION ALL SELECT 'operator', pg_describe_object('pg_operator'::regclass, o.oid, 0), o.oprcode::text
 FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE `+userSchema+` AND `+member("pg_operator", "o.oid")+`
 UNION ALL SELECT 'operator class', pg_describe_object('pg_opclass'::regclass, o.oid, 0), ''
@@ -689,7 +672,7 @@ UNION ALL SELECT 'pg_attrdef', d.oid, 'pg_class', d.adrelid, d.adnum FROM pg_att
 UNION ALL SELECT 'pg_class', co.conindid, 'pg_constraint', co.oid, 0 FROM pg_constraint co WHERE co.conindid <> 0 AND co.contype IN ('p', 'u', 'x')
 UNION ALL SELECT 'pg_type', t.typarray, 'pg_type', t.oid, 0 FROM pg_type t WHERE t.typarray <> 0
 UNION ALL SELECT 'pg_type', t.oid, 'pg_class', t.typrelid, 0 FROM pg_type t WHERE t.typrelid <> 0
-UNION ALL SELECT 'pg_type', mr.rngmultitypid, 'pg_type', mr.rngtypid, 0 FROM pg_range mr
+`+in.sql.multirangeAlias+`
 UNION ALL SELECT 'pg_class', t.typrelid, 'pg_type', t.oid, 0 FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid WHERE c.relkind = 'c'
 UNION ALL SELECT 'pg_constraint', co.oid, 'pg_type', co.contypid, 0 FROM pg_constraint co WHERE co.contypid <> 0
 UNION ALL SELECT d.classid::regclass::text, d.objid, 'pg_extension', d.refobjid, 0 FROM pg_depend d WHERE d.deptype = 'e'`)

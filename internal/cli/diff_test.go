@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/pgmig/pgmig/internal/pgtest"
 )
 
 // TestDiffWritesProvenMigrations: diff writes the migrations that turn the
@@ -17,20 +15,6 @@ import (
 func TestDiffWritesProvenMigrations(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
-	if v := pgtest.ServerVersion(t); v < 150000 || v >= 170000 {
-		// The catalog queries are written for 15 and 16: elsewhere diff
-		// refuses, saying so, and writes nothing.
-		src := t.TempDir()
-		desired := filepath.Join(t.TempDir(), "schema.sql")
-		writeFile(t, desired, "CREATE TABLE t (id int);\n")
-		r := inproc(t, on(db, src, "diff", "--desired", desired)...)
-		wantCode(t, r, 1)
-		wantContains(t, "stderr", r.stderr, "needs PostgreSQL 15 or 16")
-		if entries, _ := os.ReadDir(src); len(entries) != 0 {
-			t.Fatalf("a refused diff wrote files: %v", entries)
-		}
-		return
-	}
 	dir := t.TempDir()
 	src := filepath.Join(dir, "migrations")
 	if err := os.Mkdir(src, 0o755); err != nil {
