@@ -20,7 +20,7 @@ CREATE INDEX mid_b_note ON mid_b (note);
 INSERT INTO mid_b (id, note) VALUES (1, 'ok');
 
 -- The next statement is the broken one.
-UPDATE mid_a SET label = 'été 日本' WHERE id = 1 ANDD id > 0;
+-- BROKEN: the test puts each case's failing statement on this line.
 
 CREATE TABLE mid_c (id int);
 INSERT INTO mid_c VALUES (26);
