@@ -1,7 +1,8 @@
 // Package cluster starts throwaway PostgreSQL servers for the tests that
 // need more than the one local server: a primary with a streaming standby
-// to fail over to, or a server of their own to fill with hundreds of
-// databases and throw away whole.
+// to fail over to, a server of their own to fill with hundreds of
+// databases and throw away whole, or one to restart and crash under a
+// running pgmig (internal/stress).
 //
 // Servers come from ../shared/pg/pg-start (the npm registry's PostgreSQL
 // builds, cached under PG_MATRIX_DIR, default /var/tmp/pg-matrix); PG_SCRIPTS
@@ -211,6 +212,21 @@ func (s *Server) script(name string) string {
 	}
 	return string(out)
 }
+
+// Restart restarts the server with -m fast: sessions are terminated, their
+// transactions rolled back. pg_ctl restart reuses the options the server
+// was started with; the log file keeps the server from inheriting (and
+// holding open) the test's output.
+func (s *Server) Restart() {
+	s.ctl("-m", "fast", "-w", "-t", "60", "-l", filepath.Join(s.Data, "server.log"), "restart")
+}
+
+// Stop stops the server with -m fast, to be started again with Resume.
+func (s *Server) Stop() { s.ctl("-m", "fast", "-w", "stop") }
+
+// Resume starts a server Start made, after Stop or Crash, with pg-start,
+// which reuses the data directory (crash recovery after a Crash).
+func (s *Server) Resume() { s.script("pg-start") }
 
 // Crash stops the server with -m immediate: no shutdown checkpoint, no
 // goodbye to its clients, and, for a primary, nothing more sent to its
