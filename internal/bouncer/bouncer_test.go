@@ -76,22 +76,7 @@ func direct(t *testing.T, url string) *pgx.Conn {
 // counts returns how often each value was inserted into counter.
 func counts(t *testing.T, c *pgx.Conn) map[int]int {
 	t.Helper()
-	rows, err := c.Query(context.Background(), "SELECT v, count(*) FROM counter GROUP BY v")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[int]int{}
-	for rows.Next() {
-		var v, n int
-		if err := rows.Scan(&v, &n); err != nil {
-			t.Fatal(err)
-		}
-		got[v] = n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return got
+	return pgtest.QueryMap[int, int](t, context.Background(), c, "SELECT v, count(*) FROM counter GROUP BY v")
 }
 
 const counterDDL = "CREATE TABLE counter (v int NOT NULL)"

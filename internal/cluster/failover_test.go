@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmig/pgmig/internal/cluster"
+	"github.com/pgmig/pgmig/internal/pgtest"
 	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/source"
@@ -143,23 +143,7 @@ func history(t *testing.T, ctx context.Context, s *cluster.Server) map[int64]boo
 	t.Helper()
 	c := s.Conn(ctx, "app")
 	defer c.Close(ctx)
-	rows, err := c.Query(ctx, "SELECT version, success FROM public.pgmig_migrations ORDER BY version")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := map[int64]bool{}
-	for rows.Next() {
-		var v int64
-		var ok bool
-		if err := rows.Scan(&v, &ok); err != nil {
-			t.Fatal(err)
-		}
-		h[v] = ok
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return pgtest.QueryMap[int64, bool](t, ctx, c, "SELECT version, success FROM public.pgmig_migrations")
 }
 
 func tables(t *testing.T, ctx context.Context, s *cluster.Server) string {
@@ -369,12 +353,6 @@ func report(t *testing.T, detail func() string) {
 		if d := detail(); d != "" {
 			line += "; " + d
 		}
-		t.Log(line)
-		if path := os.Getenv("PGMIG_STRESS_REPORT"); path != "" {
-			if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-				fmt.Fprintln(f, line)
-				f.Close()
-			}
-		}
+		pgtest.Report(t, line)
 	})
 }

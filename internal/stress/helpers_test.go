@@ -70,14 +70,7 @@ func summary(t testing.TB, name string, trials, failures int, seed uint64, extra
 	if extra != "" {
 		line += "; " + extra
 	}
-	t.Log(line)
-	// CI collects the lines from every package run without -v.
-	if path := os.Getenv("PGMIG_STRESS_REPORT"); path != "" {
-		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			fmt.Fprintln(f, line)
-			f.Close()
-		}
-	}
+	pgtest.Report(t, line)
 	if failures > 0 {
 		t.Errorf("%d of %d trials broke the invariant", failures, trials)
 	}
