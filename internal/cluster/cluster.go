@@ -247,11 +247,7 @@ func (s *Server) Detach(ctx context.Context) {
 			s.t.Fatalf("detach standby: %s: %v", q, err)
 		}
 	}
-	s.Eventually(ctx, "the standby's WAL receiver stops", func(c *pgx.Conn) (bool, error) {
-		var n int
-		err := c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_wal_receiver").Scan(&n)
-		return n == 0, err
-	})
+	s.EventuallyTrue(ctx, "postgres", "the standby's WAL receiver stops", "SELECT count(*) = 0 FROM pg_stat_wal_receiver")
 }
 
 // Conn connects to database db on this server alone.
@@ -269,13 +265,8 @@ func (s *Server) DSN(db string) string {
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=%s sslmode=disable", s.Port, db)
 }
 
-// Eventually polls cond on the postgres database every 20ms until it
-// holds, failing the test when ctx ends first.
-func (s *Server) Eventually(ctx context.Context, what string, cond func(*pgx.Conn) (bool, error)) {
-	s.EventuallyIn(ctx, "postgres", what, cond)
-}
-
-// EventuallyIn is Eventually on database db.
+// EventuallyIn polls cond on database db every 20ms until it holds,
+// failing the test, saying what it waited for, when ctx ends first.
 func (s *Server) EventuallyIn(ctx context.Context, db, what string, cond func(*pgx.Conn) (bool, error)) {
 	s.t.Helper()
 	c := s.Conn(ctx, db)
@@ -293,4 +284,14 @@ func (s *Server) EventuallyIn(ctx context.Context, db, what string, cond func(*p
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// EventuallyTrue is EventuallyIn for a condition that is one boolean
+// query, sql, on database db.
+func (s *Server) EventuallyTrue(ctx context.Context, db, what, sql string) {
+	s.t.Helper()
+	s.EventuallyIn(ctx, db, what, func(c *pgx.Conn) (ok bool, err error) {
+		err = c.QueryRow(ctx, sql).Scan(&ok)
+		return ok, err
+	})
 }
