@@ -77,6 +77,17 @@ func wantRelations(t *testing.T, pool *pgxpool.Pool, exist bool, names ...string
 	}
 }
 
+// query returns the one value sql returns on pool; an error fails t, so
+// that a check of what is left behind cannot pass on a failed query.
+func query[T any](t *testing.T, pool *pgxpool.Pool, sql string) T {
+	t.Helper()
+	var v T
+	if err := pool.QueryRow(context.Background(), sql).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
+
 func exec(t *testing.T, pool *pgxpool.Pool, sql string) {
 	t.Helper()
 	if _, err := pool.Exec(context.Background(), sql); err != nil {

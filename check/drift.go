@@ -65,11 +65,7 @@ func Drift(ctx context.Context, live *pgxpool.Pool, src source.Source, opts Drif
 	start := time.Now()
 	defer func() { rep.Duration = time.Since(start) }()
 	rep.Objects = []string{}
-	all, err := src.Migrations(ctx)
-	if err != nil {
-		return rep, err
-	}
-	tt, err := trackingTable(ctx, live, opts.Runner.Table)
+	all, tt, err := readInputs(ctx, live, src, opts.Runner.Table)
 	if err != nil {
 		return rep, err
 	}

@@ -22,6 +22,18 @@ type tracking struct {
 	schema string
 }
 
+// readInputs reads what Verify and Drift start from, before anything is
+// made: the migrations of src and the tracking table's name (table, the
+// runner's option) as pool's server reads it.
+func readInputs(ctx context.Context, pool *pgxpool.Pool, src source.Source, table string) ([]source.Migration, tracking, error) {
+	ms, err := src.Migrations(ctx)
+	if err != nil {
+		return nil, tracking{}, err
+	}
+	tt, err := trackingTable(ctx, pool, table)
+	return ms, tt, err
+}
+
 // trackingTable reads the runner's table option as PostgreSQL reads a
 // name (parse_ident: unquoted parts folded, quoted ones as written), so
 // that "Ops"."History" and ops.history are the tables the runner uses.

@@ -159,11 +159,7 @@ func verify(ctx context.Context, pool *pgxpool.Pool, src source.Source, opts Ver
 	start := time.Now()
 	defer func() { rep.Duration = time.Since(start) }()
 	rep.Verified = []Verified{}
-	ms, err := src.Migrations(ctx)
-	if err != nil {
-		return rep, err
-	}
-	tt, err := trackingTable(ctx, pool, opts.Runner.Table)
+	ms, tt, err := readInputs(ctx, pool, src, opts.Runner.Table)
 	if err != nil {
 		return rep, err
 	}

@@ -190,9 +190,7 @@ func TestVerifyBadOptionsCreateNothing(t *testing.T) {
 			if !errors.Is(err, runner.ErrInvalidOption) {
 				t.Errorf("VerifyIn: got %v, want an invalid option", err)
 			}
-			var n int
-			pool.QueryRow(context.Background(), "SELECT count(*) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('public', 'information_schema')").Scan(&n)
-			if n != 0 {
+			if n := query[int](t, pool, "SELECT count(*) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('public', 'information_schema')"); n != 0 {
 				t.Errorf("%d schemas made in the database", n)
 			}
 		})
@@ -208,9 +206,7 @@ func TestVerifyInLeavesTheDatabaseAsFound(t *testing.T) {
 		t.Fatalf("VerifyIn: %v, report %+v", err, rep)
 	}
 	wantRelations(t, dev, false, "public.users", "ops.history")
-	var ops bool
-	dev.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'ops')").Scan(&ops)
-	if ops {
+	if query[bool](t, dev, "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'ops')") {
 		t.Error("schema ops left behind in the dev database")
 	}
 
@@ -246,9 +242,7 @@ func TestVerifyInRefusesAnythingButAnEmptyDatabase(t *testing.T) {
 				t.Errorf("message %q", err)
 			}
 			wantRelations(t, dev, false, "public.users")
-			var n int
-			dev.QueryRow(context.Background(), "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'").Scan(&n)
-			if n != 1 {
+			if n := query[int](t, dev, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'"); n != 1 {
 				t.Errorf("%d tables in public, want the one that was there", n)
 			}
 		})

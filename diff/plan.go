@@ -122,12 +122,7 @@ type DestructiveError struct {
 }
 
 func (e *DestructiveError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d destructive change(s) refused:", len(e.Changes))
-	for _, c := range e.Changes {
-		fmt.Fprintf(&b, "\n  %s: %s", c.Object, c.Reason)
-	}
-	return b.String()
+	return listing("destructive change(s) refused", e.Changes, func(c Destructive) (string, string) { return c.Object, c.Reason })
 }
 
 // Unsupported is a difference the planner cannot express.
@@ -143,10 +138,17 @@ type UnsupportedError struct {
 }
 
 func (e *UnsupportedError) Error() string {
+	return listing("change(s) cannot be planned", e.Objects, func(u Unsupported) (string, string) { return u.Object, u.What })
+}
+
+// listing is the message of an error refusing a plan for its items: their
+// count and what, then a line "object: why" for each.
+func listing[T any](what string, items []T, line func(T) (object, why string)) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d change(s) cannot be planned:", len(e.Objects))
-	for _, u := range e.Objects {
-		fmt.Fprintf(&b, "\n  %s: %s", u.Object, u.What)
+	fmt.Fprintf(&b, "%d %s:", len(items), what)
+	for _, it := range items {
+		object, why := line(it)
+		fmt.Fprintf(&b, "\n  %s: %s", object, why)
 	}
 	return b.String()
 }

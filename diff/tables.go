@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pgmig/pgmig/lint"
 	"github.com/pgmig/pgmig/schema"
 )
 
@@ -240,7 +241,7 @@ func volatile(def string) string {
 		if i := strings.LastIndexByte(name, '.'); i >= 0 {
 			name = name[i+1:]
 		}
-		if !stableFuncs[strings.Trim(name, `"`)] {
+		if !lint.StableInDefault(strings.Trim(name, `"`)) {
 			return m[1]
 		}
 	}
@@ -248,16 +249,6 @@ func volatile(def string) string {
 }
 
 var callRE = regexp.MustCompile(`((?:[a-zA-Z_][a-zA-Z0-9_$]*\.)?"?[a-zA-Z_][a-zA-Z0-9_$]*"?)\(`)
-
-// stableFuncs are the functions pgmig lint takes as stable in a default.
-var stableFuncs = map[string]bool{
-	"now": true, "transaction_timestamp": true, "statement_timestamp": true, "current_setting": true,
-	"lower": true, "upper": true, "length": true, "coalesce": true, "nullif": true, "abs": true,
-	"make_date": true, "make_timestamp": true, "make_timestamptz": true, "make_interval": true,
-	"jsonb_build_object": true, "json_build_object": true, "jsonb_build_array": true, "json_build_array": true,
-	"to_jsonb": true, "to_json": true, "array_fill": true, "concat": true, "replace": true,
-	"date_trunc": true, "timezone": true, "to_timestamp": true, "to_date": true, "format": true,
-}
 
 // alterColumn changes column c into d; inPartition says c is the parent's
 // column that a new partition starts from.

@@ -393,13 +393,19 @@ var stableFuncs = map[string]bool{
 	"date_trunc": true, "timezone": true, "to_timestamp": true, "to_date": true, "format": true,
 }
 
+// StableInDefault reports whether the function name (unqualified, as
+// PostgreSQL folds it) is one pgmig takes as fixed within a statement, so
+// that a column default calling it adds the column without rewriting the
+// table: what the lint rule checks and what diff's planner plans by.
+func StableInDefault(name string) bool { return stableFuncs[name] }
+
 // volatileCall returns the name of the first function in expr that may be
 // volatile, or "".
 func volatileCall(expr any) string {
 	found := ""
 	walk(expr, func(tag string, f node) {
 		if tag == "FuncCall" && found == "" {
-			if name := last(names(list(f, "funcname"))); !stableFuncs[name] {
+			if name := last(names(list(f, "funcname"))); !StableInDefault(name) {
 				found = name
 			}
 		}

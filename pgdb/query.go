@@ -29,15 +29,11 @@ var (
 // a field without a result column keeps its zero value. It returns an
 // empty slice, not an error, when no row matches.
 func Query[T any](ctx context.Context, q Querier, sql string, args ...any) ([]T, error) {
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, wrapErr(ctx, err)
-	}
-	defer rows.Close()
-	plan, err := planRows[T](rows)
+	rows, plan, err := queryPlanned[T](ctx, q, sql, args)
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	out := []T{}
 	for rows.Next() {
 		var zero T
@@ -56,15 +52,11 @@ func Query[T any](ctx context.Context, q Querier, sql string, args ...any) ([]T,
 // is none, and pgx.ErrTooManyRows when there is more than one.
 func QueryOne[T any](ctx context.Context, q Querier, sql string, args ...any) (T, error) {
 	var v T
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return v, wrapErr(ctx, err)
-	}
-	defer rows.Close()
-	plan, err := planRows[T](rows)
+	rows, plan, err := queryPlanned[T](ctx, q, sql, args)
 	if err != nil {
 		return v, err
 	}
+	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
 			return v, wrapErr(ctx, err)
@@ -79,6 +71,21 @@ func QueryOne[T any](ctx context.Context, q Querier, sql string, args ...any) (T
 		return zero, pgx.ErrTooManyRows
 	}
 	return v, wrapErr(ctx, rows.Err())
+}
+
+// queryPlanned runs sql and plans the scan of its rows into a T: how Query
+// and QueryOne start. The caller closes rows; on an error they are closed.
+func queryPlanned[T any](ctx context.Context, q Querier, sql string, args []any) (pgx.Rows, *rowPlan, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, nil, wrapErr(ctx, err)
+	}
+	plan, err := planRows[T](rows)
+	if err != nil {
+		rows.Close()
+		return nil, nil, err
+	}
+	return rows, plan, nil
 }
 
 // QueryValue runs sql, which must return one column, and returns its value

@@ -240,14 +240,10 @@ type Page[T any] struct {
 func (b *Base[T]) List(ctx context.Context, opts ListOptions) (Page[T], error) {
 	page := Page[T]{Limit: limit(opts.Limit), Offset: max(opts.Offset, 0), Total: -1}
 	q := b.q(ctx)
-	types, err := b.m.colTypes(ctx, q)
-	if err != nil {
-		return page, b.wrap(ctx, "list", nil, err)
-	}
 	var w strings.Builder
-	args, err := b.m.where(&w, types, opts.Filters, opts.IncludeDeleted, nil)
+	_, args, err := b.filter(ctx, q, &w, opts.Filters, opts.IncludeDeleted)
 	if err != nil {
-		return page, fmt.Errorf("list %s: %w", b.m.rawName, err)
+		return page, err
 	}
 	order, err := b.m.orderBy(opts.Sort)
 	if err != nil {
@@ -279,6 +275,22 @@ func (b *Base[T]) List(ctx context.Context, opts ListOptions) (Page[T], error) {
 		page.More = int64(page.Offset+len(page.Items)) < page.Total
 	}
 	return page, err
+}
+
+// filter writes to w the WHERE clause of List and ListKeyset for filters,
+// checked against the columns' types on q, and returns the types and the
+// clause's arguments. Its errors are theirs: a server's wrapped as every
+// list error, a bad filter naming the table.
+func (b *Base[T]) filter(ctx context.Context, q DBTX, w *strings.Builder, filters []Filter, includeDeleted bool) ([]colType, []any, error) {
+	types, err := b.m.colTypes(ctx, q)
+	if err != nil {
+		return nil, nil, b.wrap(ctx, "list", nil, err)
+	}
+	args, err := b.m.where(w, types, filters, includeDeleted, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list %s: %w", b.m.rawName, err)
+	}
+	return types, args, nil
 }
 
 // collect runs sql on q and scans every row, straight into the result
@@ -474,14 +486,10 @@ func (b *Base[T]) ListKeyset(ctx context.Context, opts KeysetOptions) (KeysetPag
 		return page, fmt.Errorf("list %s: %w", b.m.rawName, err)
 	}
 	q := b.q(ctx)
-	types, err := b.m.colTypes(ctx, q)
-	if err != nil {
-		return page, b.wrap(ctx, "list", nil, err)
-	}
 	var w strings.Builder
-	args, err := b.m.where(&w, types, opts.Filters, opts.IncludeDeleted, nil)
+	types, args, err := b.filter(ctx, q, &w, opts.Filters, opts.IncludeDeleted)
 	if err != nil {
-		return page, fmt.Errorf("list %s: %w", b.m.rawName, err)
+		return page, err
 	}
 	spec := keysetSpec(b.m, keys)
 	if opts.After != "" {

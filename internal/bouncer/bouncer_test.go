@@ -76,22 +76,7 @@ func direct(t *testing.T, url string) *pgx.Conn {
 // counts returns how often each value was inserted into counter.
 func counts(t *testing.T, c *pgx.Conn) map[int]int {
 	t.Helper()
-	rows, err := c.Query(context.Background(), "SELECT v, count(*) FROM counter GROUP BY v")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[int]int{}
-	for rows.Next() {
-		var v, n int
-		if err := rows.Scan(&v, &n); err != nil {
-			t.Fatal(err)
-		}
-		got[v] = n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return got
+	return pgtest.QueryMap[int, int](t, context.Background(), c, "SELECT v, count(*) FROM counter GROUP BY v")
 }
 
 const counterDDL = "CREATE TABLE counter (v int NOT NULL)"
@@ -169,10 +154,24 @@ func TestTableModeConcurrentUp(t *testing.T) {
 	}
 }
 
-// startInside starts `pgmig up` in table mode with a 1s lease and waits
+// insideRun is a run of killFiles that startInside left holding its lease
+// inside migration 2.
+type insideRun struct {
+	cmd *exec.Cmd
+	out *bytes.Buffer // its stdout and stderr
+	db  string        // the database's own URL, not through PgBouncer
+	c   *pgx.Conn     // the test's connection to it, not through PgBouncer
+	src string        // the directory killFiles are written to
+}
+
+// startInside makes a database with the counter table, starts `pgmig up`
+// of killFiles on it through b, in table mode with a 1s lease, and waits
 // until it holds the lease inside migration 2, which sleeps.
-func startInside(t *testing.T, url, src string) (*exec.Cmd, *bytes.Buffer) {
+func startInside(t *testing.T, b *bouncer.Bouncer) insideRun {
 	t.Helper()
+	db := pgtest.NewDB(t, counterDDL)
+	src := writeMigrations(t, killFiles)
+	url := b.URL(db)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	cmd := pgmig(ctx, t, url, "--source", src, "--lock-mode", "table", "--lock-ttl", "1s", "up")
@@ -189,7 +188,7 @@ func startInside(t *testing.T, url, src string) (*exec.Cmd, *bytes.Buffer) {
 		err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM counter WHERE v = 1)
   AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND state = 'active' AND pid <> pg_backend_pid())`).Scan(&inside)
 		if err == nil && inside {
-			return cmd, errb
+			return insideRun{cmd: cmd, out: errb, db: db, c: direct(t, db), src: src}
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
@@ -214,10 +213,8 @@ var killFiles = map[string]string{
 func TestTableModeKilledRunLeaseRecovered(t *testing.T) {
 	t.Parallel()
 	b := bouncer.Start(t, bouncer.Options{})
-	dbURL := pgtest.NewDB(t, counterDDL)
-	c := direct(t, dbURL)
-	src := writeMigrations(t, killFiles)
-	cmd, _ := startInside(t, b.URL(dbURL), src)
+	in := startInside(t, b)
+	dbURL, c, src, cmd := in.db, in.c, in.src, in.cmd
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 
@@ -246,10 +243,8 @@ func TestTableModeKilledRunLeaseRecovered(t *testing.T) {
 func TestTableModeLostLeaseStopsRun(t *testing.T) {
 	t.Parallel()
 	b := bouncer.Start(t, bouncer.Options{})
-	dbURL := pgtest.NewDB(t, counterDDL)
-	c := direct(t, dbURL)
-	src := writeMigrations(t, killFiles)
-	cmd, errb := startInside(t, b.URL(dbURL), src)
+	in := startInside(t, b)
+	dbURL, c, src, cmd, errb := in.db, in.c, in.src, in.cmd, in.out
 	if _, err := c.Exec(context.Background(), "UPDATE public.pgmig_migrations_lock SET owner = 'thief'"); err != nil {
 		t.Fatal(err)
 	}

@@ -17,19 +17,7 @@ import (
 	"github.com/pgmig/pgmig/internal/pgtest"
 )
 
-var (
-	appliedLine = regexp.MustCompile(`(?m)^applied\s+(\d+) \S+ \(`)
-	notKept     = regexp.MustCompile(`error: applying (\d+) [^\n]*\n(?s:.*)nothing of this migration was kept`)
-)
-
-func appliedSet(out string) map[int]bool {
-	set := map[int]bool{}
-	for _, m := range appliedLine.FindAllStringSubmatch(out, -1) {
-		v, _ := strconv.Atoi(m[1])
-		set[v] = true
-	}
-	return set
-}
+var notKept = regexp.MustCompile(`error: applying (\d+) [^\n]*\n(?s:.*)nothing of this migration was kept`)
 
 // Issue 16's first hole, as bounded trials: through PgBouncer in
 // transaction mode with a 2s lease, run A is stopped (SIGSTOP) inside
@@ -114,7 +102,7 @@ func TestTableModeStalledHolderIsFenced(t *testing.T) {
 		if rows != 4 || failed != 0 {
 			bad("tracking table: %d successful and %d failed rows, want 4 and 0", rows, failed)
 		}
-		byA, byB := appliedSet(aout.String()), appliedSet(bout.String())
+		byA, byB := pgtest.Applied(aout.String()), pgtest.Applied(bout.String())
 		for v := 1; v <= 4; v++ {
 			if byA[v] == byB[v] {
 				bad("migration %d: A says applied %v, B says applied %v; exactly one must", v, byA[v], byB[v])

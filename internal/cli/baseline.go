@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"time"
+	"context"
 
 	"github.com/urfave/cli/v2"
 
@@ -36,18 +36,7 @@ func (a *cliApp) baseline(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := a.session(c)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	start := time.Now()
-	rep, err := s.r.Baseline(c.Context, v)
-	if err != nil {
-		return err
-	}
-	a.out.report(rep, time.Since(start))
-	return nil
+	return a.reported(c, func(r *runner.Runner, ctx context.Context) (runner.Report, error) { return r.Baseline(ctx, v) })
 }
 
 // adopt is `baseline --from TOOL`: it records what another tool applied.
@@ -58,16 +47,7 @@ func (a *cliApp) adopt(c *cli.Context) error {
 	case !c.IsSet("from"):
 		return usagef("--from-table needs --from TOOL (golang-migrate, goose, dbmate or flyway)")
 	}
-	s, err := a.session(c)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	start := time.Now()
-	rep, err := s.r.Adopt(c.Context, runner.Tool(c.String("from")), c.String("from-table"))
-	if err != nil {
-		return err
-	}
-	a.out.report(rep, time.Since(start))
-	return nil
+	return a.reported(c, func(r *runner.Runner, ctx context.Context) (runner.Report, error) {
+		return r.Adopt(ctx, runner.Tool(c.String("from")), c.String("from-table"))
+	})
 }

@@ -294,23 +294,53 @@ func colOf(t *testing.T, line, sub string) int {
 	return utf8.RuneCountInString(line[:i]) + 1
 }
 
+// midfileSource copies testdata/midfile, the long migration
+// TestErrorInTheMiddleOfALongFile fails in, to a directory of the test's
+// own with the BROKEN line of 002_long.sql replaced by statement: the cases
+// differ in that line alone.
+func midfileSource(t *testing.T, statement string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"001_base.sql", "002_long.sql"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "midfile", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "002_long.sql" {
+			const marker = "-- BROKEN: the test puts each case's failing statement on this line."
+			if strings.Count(string(b), marker) != 1 {
+				t.Fatalf("testdata/midfile/%s should hold the line %q once", name, marker)
+			}
+			b = []byte(strings.Replace(string(b), marker, statement, 1))
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func TestErrorInTheMiddleOfALongFile(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		fixture  string
-		token    string // where the error is; "" for the statement's start
-		sqlstate string
-		message  string
+		fixture   string // the golden file's name
+		statement string // line 23 of testdata/midfile/002_long.sql, the one that fails
+		token     string // where the error is; "" for the statement's start
+		sqlstate  string
+		message   string
 	}{
-		{"midfile_syntax", "ANDD", "42601", `syntax error at or near "ANDD"`},
-		{"midfile_runtime", "nosuch_column", "42703", `column "nosuch_column" does not exist`},
+		{"midfile_syntax", "UPDATE mid_a SET label = 'été 日本' WHERE id = 1 ANDD id > 0;",
+			"ANDD", "42601", `syntax error at or near "ANDD"`},
+		{"midfile_runtime", "UPDATE mid_a SET label = 'été 日本' WHERE id = 1 AND nosuch_column > 0;",
+			"nosuch_column", "42703", `column "nosuch_column" does not exist`},
 		// A unique violation has no error position: the statement's line.
-		{"midfile_nopos", "", "23505", `duplicate key value violates unique constraint "mid_b_pkey"`},
+		{"midfile_nopos", "INSERT INTO mid_b (id, note) VALUES (1, 'dupliqué 日本');",
+			"", "23505", `duplicate key value violates unique constraint "mid_b_pkey"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.fixture, func(t *testing.T) {
 			t.Parallel()
-			src := filepath.Join("testdata", tc.fixture)
+			src := midfileSource(t, tc.statement)
 			b, err := os.ReadFile(filepath.Join(src, "002_long.sql"))
 			if err != nil {
 				t.Fatal(err)

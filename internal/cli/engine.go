@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -152,6 +153,29 @@ func (a *cliApp) session(c *cli.Context) (*session, error) {
 	// (the libpq defaults may lead elsewhere than they think).
 	a.out.targetLine(targetOf(cn.db, c.String("table")))
 	return &session{ms: ms, db: cn.db, r: r}, nil
+}
+
+// onSession is the shape of a command on one database: open the session,
+// run op on its runner and, when op succeeds, show what it returned with
+// the time it took. The session is closed either way.
+func onSession[T any](a *cliApp, c *cli.Context, op func(*runner.Runner, context.Context) (T, error), show func(T, time.Duration)) error {
+	s, err := a.session(c)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	start := time.Now()
+	res, err := op(s.r, c.Context)
+	if err != nil {
+		return err
+	}
+	show(res, time.Since(start))
+	return nil
+}
+
+// reported is onSession for the commands that print a runner.Report.
+func (a *cliApp) reported(c *cli.Context, op func(*runner.Runner, context.Context) (runner.Report, error)) error {
+	return onSession(a, c, op, a.out.report)
 }
 
 // runnerUse says what a runner is for, where commands differ.

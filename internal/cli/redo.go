@@ -1,9 +1,9 @@
 package cli
 
 import (
-	"time"
-
 	"github.com/urfave/cli/v2"
+
+	"github.com/pgmig/pgmig/runner"
 )
 
 func (a *cliApp) redoCommand() *cli.Command {
@@ -15,16 +15,5 @@ func (a *cliApp) redoCommand() *cli.Command {
 }
 
 func (a *cliApp) redo(c *cli.Context) error {
-	s, err := a.session(c)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	start := time.Now()
-	rep, err := s.r.Redo(c.Context)
-	if err != nil {
-		return err
-	}
-	a.out.report(rep, time.Since(start))
-	return nil
+	return a.reported(c, (*runner.Runner).Redo)
 }

@@ -1,6 +1,12 @@
 package cli
 
-import "github.com/urfave/cli/v2"
+import (
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pgmig/pgmig/runner"
+)
 
 func (a *cliApp) repairCommand() *cli.Command {
 	return &cli.Command{
@@ -11,15 +17,5 @@ func (a *cliApp) repairCommand() *cli.Command {
 }
 
 func (a *cliApp) repair(c *cli.Context) error {
-	s, err := a.session(c)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	changes, err := s.r.Repair(c.Context)
-	if err != nil {
-		return err
-	}
-	a.out.repaired(changes)
-	return nil
+	return onSession(a, c, (*runner.Runner).Repair, func(changes []runner.RepairChange, _ time.Duration) { a.out.repaired(changes) })
 }

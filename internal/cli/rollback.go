@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"time"
+	"context"
 
 	"github.com/urfave/cli/v2"
 
@@ -36,16 +36,5 @@ func (a *cliApp) rollback(c *cli.Context) error {
 		}
 		opts.To = v
 	}
-	s, err := a.session(c)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	start := time.Now()
-	rep, err := s.r.Rollback(c.Context, opts)
-	if err != nil {
-		return err
-	}
-	a.out.report(rep, time.Since(start))
-	return nil
+	return a.reported(c, func(r *runner.Runner, ctx context.Context) (runner.Report, error) { return r.Rollback(ctx, opts) })
 }

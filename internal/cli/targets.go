@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -169,15 +170,5 @@ func (a *cliApp) readStatus(c *cli.Context, op func(*runner.Runner, context.Cont
 			return runner.Report{}, st, err
 		})
 	}
-	s, err := a.session(c)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	st, err := op(s.r, c.Context)
-	if err != nil {
-		return err
-	}
-	show(st)
-	return nil
+	return onSession(a, c, op, func(st runner.Status, _ time.Duration) { show(st) })
 }

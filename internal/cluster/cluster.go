@@ -1,7 +1,8 @@
 // Package cluster starts throwaway PostgreSQL servers for the tests that
 // need more than the one local server: a primary with a streaming standby
-// to fail over to, or a server of their own to fill with hundreds of
-// databases and throw away whole.
+// to fail over to, a server of their own to fill with hundreds of
+// databases and throw away whole, or one to restart and crash under a
+// running pgmig (internal/stress).
 //
 // Servers come from ../shared/pg/pg-start (the npm registry's PostgreSQL
 // builds, cached under PG_MATRIX_DIR, default /var/tmp/pg-matrix); PG_SCRIPTS
@@ -212,6 +213,21 @@ func (s *Server) script(name string) string {
 	return string(out)
 }
 
+// Restart restarts the server with -m fast: sessions are terminated, their
+// transactions rolled back. pg_ctl restart reuses the options the server
+// was started with; the log file keeps the server from inheriting (and
+// holding open) the test's output.
+func (s *Server) Restart() {
+	s.ctl("-m", "fast", "-w", "-t", "60", "-l", filepath.Join(s.Data, "server.log"), "restart")
+}
+
+// Stop stops the server with -m fast, to be started again with Resume.
+func (s *Server) Stop() { s.ctl("-m", "fast", "-w", "stop") }
+
+// Resume starts a server Start made, after Stop or Crash, with pg-start,
+// which reuses the data directory (crash recovery after a Crash).
+func (s *Server) Resume() { s.script("pg-start") }
+
 // Crash stops the server with -m immediate: no shutdown checkpoint, no
 // goodbye to its clients, and, for a primary, nothing more sent to its
 // standbys: as a machine that dies.
@@ -231,11 +247,7 @@ func (s *Server) Detach(ctx context.Context) {
 			s.t.Fatalf("detach standby: %s: %v", q, err)
 		}
 	}
-	s.Eventually(ctx, "the standby's WAL receiver stops", func(c *pgx.Conn) (bool, error) {
-		var n int
-		err := c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_wal_receiver").Scan(&n)
-		return n == 0, err
-	})
+	s.EventuallyTrue(ctx, "postgres", "the standby's WAL receiver stops", "SELECT count(*) = 0 FROM pg_stat_wal_receiver")
 }
 
 // Conn connects to database db on this server alone.
@@ -253,13 +265,8 @@ func (s *Server) DSN(db string) string {
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=%s sslmode=disable", s.Port, db)
 }
 
-// Eventually polls cond on the postgres database every 20ms until it
-// holds, failing the test when ctx ends first.
-func (s *Server) Eventually(ctx context.Context, what string, cond func(*pgx.Conn) (bool, error)) {
-	s.EventuallyIn(ctx, "postgres", what, cond)
-}
-
-// EventuallyIn is Eventually on database db.
+// EventuallyIn polls cond on database db every 20ms until it holds,
+// failing the test, saying what it waited for, when ctx ends first.
 func (s *Server) EventuallyIn(ctx context.Context, db, what string, cond func(*pgx.Conn) (bool, error)) {
 	s.t.Helper()
 	c := s.Conn(ctx, db)
@@ -277,4 +284,14 @@ func (s *Server) EventuallyIn(ctx context.Context, db, what string, cond func(*p
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// EventuallyTrue is EventuallyIn for a condition that is one boolean
+// query, sql, on database db.
+func (s *Server) EventuallyTrue(ctx context.Context, db, what, sql string) {
+	s.t.Helper()
+	s.EventuallyIn(ctx, db, what, func(c *pgx.Conn) (ok bool, err error) {
+		err = c.QueryRow(ctx, sql).Scan(&ok)
+		return ok, err
+	})
 }

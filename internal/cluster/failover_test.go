@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pgmig/pgmig/internal/cluster"
+	"github.com/pgmig/pgmig/internal/pgtest"
 	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/source"
@@ -32,11 +30,7 @@ func pair(t *testing.T, ctx context.Context, base int) (primary, standby *cluste
 		t.Fatal(err)
 	}
 	c.Close(ctx)
-	standby.Eventually(ctx, "the standby has database app", func(c *pgx.Conn) (bool, error) {
-		var ok bool
-		err := c.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = 'app')").Scan(&ok)
-		return ok, err
-	})
+	standby.EventuallyTrue(ctx, "postgres", "the standby has database app", "SELECT EXISTS (SELECT FROM pg_database WHERE datname = 'app')")
 	connString = fmt.Sprintf("host=127.0.0.1,127.0.0.1 port=%d,%d user=postgres dbname=app sslmode=disable connect_timeout=2 target_session_attrs=read-write", base, base+1)
 	return primary, standby, connString
 }
@@ -128,11 +122,8 @@ func up(ctx context.Context, r *runner.Runner) <-chan upResult {
 // kills the primary and promotes the standby.
 func failOver(t *testing.T, ctx context.Context, primary, standby *cluster.Server) time.Time {
 	t.Helper()
-	primary.EventuallyIn(ctx, "app", "a migration sleeps on the primary", func(c *pgx.Conn) (bool, error) {
-		var n int
-		err := c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = 'app'").Scan(&n)
-		return n > 0, err
-	})
+	primary.EventuallyTrue(ctx, "app", "a migration sleeps on the primary",
+		"SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = 'app'")
 	primary.Crash()
 	at := time.Now()
 	standby.Promote()
@@ -143,23 +134,7 @@ func history(t *testing.T, ctx context.Context, s *cluster.Server) map[int64]boo
 	t.Helper()
 	c := s.Conn(ctx, "app")
 	defer c.Close(ctx)
-	rows, err := c.Query(ctx, "SELECT version, success FROM public.pgmig_migrations ORDER BY version")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := map[int64]bool{}
-	for rows.Next() {
-		var v int64
-		var ok bool
-		if err := rows.Scan(&v, &ok); err != nil {
-			t.Fatal(err)
-		}
-		h[v] = ok
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return pgtest.QueryMap[int64, bool](t, ctx, c, "SELECT version, success FROM public.pgmig_migrations")
 }
 
 func tables(t *testing.T, ctx context.Context, s *cluster.Server) string {
@@ -226,11 +201,7 @@ func TestFailoverTransactional(t *testing.T) {
 	// 001 is on both servers; then the standby stops receiving, so 002
 	// commits on the primary alone.
 	goOn := rec.reached(t, ctx, 2, done)
-	standby.EventuallyIn(ctx, "app", "the standby has migration 1", func(c *pgx.Conn) (bool, error) {
-		var n int
-		err := c.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname = 'a'").Scan(&n)
-		return n == 1, err
-	})
+	standby.EventuallyTrue(ctx, "app", "the standby has migration 1", "SELECT count(*) = 1 FROM pg_class WHERE relname = 'a'")
 	standby.Detach(ctx)
 	goOn()
 	rec.reached(t, ctx, 3, done)()
@@ -307,21 +278,14 @@ func TestFailoverNoTransaction(t *testing.T) {
 			r := newRunner(t, ctx, connString, files, rec)
 			done := up(ctx, r)
 			goOn := rec.reached(t, ctx, 2, done)
-			standby.EventuallyIn(ctx, "app", "the standby has migration 1", func(c *pgx.Conn) (bool, error) {
-				var n int
-				err := c.QueryRow(ctx, "SELECT count(*) FROM public.pgmig_migrations WHERE version = 1").Scan(&n)
-				return n == 1, err
-			})
+			standby.EventuallyTrue(ctx, "app", "the standby has migration 1", "SELECT count(*) = 1 FROM public.pgmig_migrations WHERE version = 1")
 			if tc.detach {
 				standby.Detach(ctx)
 			}
 			goOn()
 			if !tc.detach {
-				standby.EventuallyIn(ctx, "app", "the standby has the failed row of migration 2", func(c *pgx.Conn) (bool, error) {
-					var n int
-					err := c.QueryRow(ctx, "SELECT count(*) FROM public.pgmig_migrations WHERE version = 2 AND NOT success").Scan(&n)
-					return n == 1, err
-				})
+				standby.EventuallyTrue(ctx, "app", "the standby has the failed row of migration 2",
+					"SELECT count(*) = 1 FROM public.pgmig_migrations WHERE version = 2 AND NOT success")
 			}
 			failOver(t, ctx, primary, standby)
 			var res upResult
@@ -369,12 +333,6 @@ func report(t *testing.T, detail func() string) {
 		if d := detail(); d != "" {
 			line += "; " + d
 		}
-		t.Log(line)
-		if path := os.Getenv("PGMIG_STRESS_REPORT"); path != "" {
-			if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-				fmt.Fprintln(f, line)
-				f.Close()
-			}
-		}
+		pgtest.Report(t, line)
 	})
 }

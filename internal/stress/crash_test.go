@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // crashSet is n migrations, every fourth one no-transaction, each sleeping
@@ -35,61 +37,9 @@ func TestStressSigkill(t *testing.T) {
 	ms := crashSet(rng, 16)
 	tg := newTarget(t, ms)
 	c := connect(t, tg.url)
-
-	// An uninterrupted run tells how long the windows are.
-	full := tg.mustRun(0, "up")
-	if st, ps := check(c, ms); len(ps) > 0 || len(st.applied) != len(ms) {
-		t.Fatalf("the uninterrupted run: applied %v, problems:\n%s", st.applied, strings.Join(ps, "\n"))
-	}
-	upDur := full.dur
-	rb := tg.mustRun(0, "rollback", "--all")
-	rbDur := rb.dur
-	tg.mustRun(0, "up")
-	t.Logf("uninterrupted: up %s, rollback --all %s", upDur.Round(time.Millisecond), rbDur.Round(time.Millisecond))
-
 	start := time.Now()
-	trials, failures, killedMid, dirtyTrials, orphans := 0, 0, 0, 0, 0
-	for i := 1; i <= iterations; i++ {
-		if time.Since(start) > budget {
-			t.Logf("stopping after %d trials: the time budget of %s is spent", trials, budget)
-			break
-		}
-		trials++
-		var problems []string
-		var p *proc
-		var window time.Duration
-		var what string
-		if rng.IntN(3) < 2 {
-			// Roll back to a random version, then kill the up that follows.
-			to := rng.IntN(len(ms))
-			if to == 0 {
-				tg.mustRun(0, "rollback", "--all")
-			} else {
-				tg.mustRun(0, "rollback", "--to", fmt.Sprint(to))
-			}
-			if _, ps := check(c, ms); len(ps) > 0 {
-				problems = append(problems, "after the uninterrupted rollback: "+strings.Join(ps, "; "))
-			}
-			window = upDur * time.Duration(len(ms)-to) / time.Duration(len(ms))
-			what = fmt.Sprintf("up from %d", to)
-			p = tg.start("up")
-		} else {
-			steps := 1 + rng.IntN(len(ms))
-			window = rbDur * time.Duration(steps) / time.Duration(len(ms))
-			what = fmt.Sprintf("rollback --steps %d", steps)
-			p = tg.start("rollback", "--steps", fmt.Sprint(steps))
-		}
-		// The process's start-up is part of the window: a kill may land
-		// before it connects.
-		delay := time.Duration(rng.Int64N(int64(window + 20*time.Millisecond)))
-		time.Sleep(delay)
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		r := p.wait(t, time.Minute)
-		if r.signal != "" {
-			killedMid++
-		} else if r.code != 0 {
-			problems = append(problems, fmt.Sprintf("the run ended before the kill, but not with exit 0:\n%s", r))
-		}
+	dirtyTrials, orphans := 0, 0
+	trials, failures, killedMid := tg.killTrials(rng, c, iterations, budget, "", func(killed) ([]string, string) {
 		waitLockFree(t, c)
 		// The lock is free, but the killed run's work session may still be
 		// finishing its query (see TestStressKillThenRetry).
@@ -97,18 +47,13 @@ func TestStressSigkill(t *testing.T) {
 			orphans++
 		}
 		waitBackendsGone(t, c)
-		st, ps := check(c, ms)
-		problems = append(problems, ps...)
+		st, problems := check(c, ms)
 		if len(st.dirty) > 0 {
 			dirtyTrials++
 		}
 		problems = append(problems, tg.recover(c, st.dirty)...)
-		if len(problems) > 0 {
-			failures++
-			t.Errorf("trial %d (%s, killed after %s; applied %v, failed rows %v):\n%s",
-				i, what, delay.Round(time.Millisecond), st.applied, st.dirty, strings.Join(problems, "\n"))
-		}
-	}
+		return problems, fmt.Sprintf("applied %v, failed rows %v", st.applied, st.dirty)
+	})
 	summary(t, "sigkill", trials, failures, seed,
 		fmt.Sprintf("%d killed mid-run, %d left a failed no-transaction row, %d left a server session running after the lock was free, %s",
 			killedMid, dirtyTrials, orphans, time.Since(start).Round(time.Millisecond)))
@@ -180,6 +125,17 @@ func TestStressTerminateBackend(t *testing.T) {
 	summary(t, "terminate-backend", trials, failures, seed, time.Since(start).Round(time.Millisecond).String())
 }
 
+// waitBlocked gives p up to 20s to end, or to be seen blocked on a lock:
+// a pgmig session other than pid (the killed run's session, still
+// running its statement) waiting on one.
+func waitBlocked(c *pgx.Conn, p *proc, pid int) {
+	poll(20*time.Second, func() (bool, error) {
+		n, err := queryInt(c, `SELECT count(*) FROM pg_stat_activity
+  WHERE datname = current_database() AND application_name = 'pgmig' AND pid <> $1 AND wait_event_type = 'Lock'`, pid)
+		return n > 0 || p.exited(), err
+	})
+}
+
 // TestStressKillThenRetry is what a deploy system does after a killed run:
 // run pgmig again at once. The killed client's lock session ends with its
 // socket, so the retry gets the lock at once, while the killed run's work
@@ -232,11 +188,7 @@ func TestStressKillThenRetry(t *testing.T) {
 			waitLockFree(t, c)
 			b := tg.start(tc.retry...)
 			// Let the retry run into the orphan (blocked on its locks) or end.
-			poll(20*time.Second, func() (bool, error) {
-				n, err := queryInt(c, `SELECT count(*) FROM pg_stat_activity
-  WHERE datname = current_database() AND application_name = 'pgmig' AND pid <> $1 AND wait_event_type = 'Lock'`, orphan)
-				return n > 0 || b.exited(), err
-			})
+			waitBlocked(c, b, orphan)
 			if _, err := c.Exec(ctx, "DELETE FROM stress_hold"); err != nil {
 				t.Fatal(err)
 			}
@@ -306,18 +258,11 @@ func TestStressLockSessionLost(t *testing.T) {
 	// The lock itself goes with its session; the first run's work session
 	// keeps its shared fence until the run stops, so the second run, once
 	// it has the lock, waits for that before it reads the history.
-	if err := poll(10*time.Second, func() (bool, error) {
-		n, err := queryInt(c, lockCountSQL+" AND mode = 'ExclusiveLock'")
-		return n == 0, err
-	}); err != nil {
+	if err := pollZero(c, lockCountSQL+" AND mode = 'ExclusiveLock'", 10*time.Second); err != nil {
 		t.Errorf("advisory lock still held after its session ended: %v", err)
 	}
 	b := tg.start("up")
-	poll(20*time.Second, func() (bool, error) {
-		n, err := queryInt(c, `SELECT count(*) FROM pg_stat_activity
-  WHERE datname = current_database() AND application_name = 'pgmig' AND pid <> $1 AND wait_event_type = 'Lock'`, work)
-		return n > 0 || b.exited(), err
-	})
+	waitBlocked(c, b, work)
 	if _, err := c.Exec(ctx, "DELETE FROM stress_hold"); err != nil {
 		t.Fatal(err)
 	}

@@ -3,15 +3,12 @@ package stress
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-)
 
-// appliedVersion captures the version of each applied-migration line.
-var appliedVersion = regexp.MustCompile(`(?m)^applied\s+(\d+) \S+ \(`)
+	"github.com/pgmig/pgmig/internal/pgtest"
+)
 
 // TestStressLockTerminatedDuringQuickCommit: issue 16's second hole, from
 // outside. Among quick migrations (well under the 5 ms after which the lock
@@ -71,7 +68,7 @@ CREATE CONSTRAINT TRIGGER stress_slow_commit AFTER INSERT ON stress_log DEFERRAB
 		if ra.code != 0 && (ra.code != 1 || !strings.Contains(ra.stderr, "migration lock was lost")) {
 			bad("the run that lost its lock: want exit 0, or 1 naming the lost lock:\n%s", ra)
 		}
-		byA, byB := appliedIn(ra.stdout), appliedIn(rb.stdout)
+		byA, byB := pgtest.Applied(ra.stdout), pgtest.Applied(rb.stdout)
 		if byA[k] {
 			lateCommits++
 		}
@@ -90,13 +87,4 @@ CREATE CONSTRAINT TRIGGER stress_slow_commit AFTER INSERT ON stress_log DEFERRAB
 	}
 	summary(t, "lock-terminated-during-quick-commit", trials, failures, seed,
 		fmt.Sprintf("%d trials committed the migration in flight after the lock session ended", lateCommits))
-}
-
-func appliedIn(out string) map[int]bool {
-	set := map[int]bool{}
-	for _, m := range appliedVersion.FindAllStringSubmatch(out, -1) {
-		v, _ := strconv.Atoi(m[1])
-		set[v] = true
-	}
-	return set
 }

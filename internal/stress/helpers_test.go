@@ -70,14 +70,7 @@ func summary(t testing.TB, name string, trials, failures int, seed uint64, extra
 	if extra != "" {
 		line += "; " + extra
 	}
-	t.Log(line)
-	// CI collects the lines from every package run without -v.
-	if path := os.Getenv("PGMIG_STRESS_REPORT"); path != "" {
-		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			fmt.Fprintln(f, line)
-			f.Close()
-		}
-	}
+	pgtest.Report(t, line)
 	if failures > 0 {
 		t.Errorf("%d of %d trials broke the invariant", failures, trials)
 	}
@@ -378,16 +371,20 @@ func waitForQuery(c *pgx.Conn, like string, limit time.Duration) (int, error) {
 	return pid, err
 }
 
+// pollZero polls until the count sql returns on c is 0, for up to limit.
+func pollZero(c *pgx.Conn, sql string, limit time.Duration) error {
+	return poll(limit, func() (bool, error) {
+		n, err := queryInt(c, sql)
+		return n == 0, err
+	})
+}
+
 // waitLockFree fails the test unless the advisory lock is free within a
 // few seconds of the process's death: the lock's session ends with the
 // client's socket.
 func waitLockFree(t testing.TB, c *pgx.Conn) {
 	t.Helper()
-	err := poll(10*time.Second, func() (bool, error) {
-		n, err := queryInt(c, lockCountSQL)
-		return n == 0, err
-	})
-	if err != nil {
+	if err := pollZero(c, lockCountSQL, 10*time.Second); err != nil {
 		t.Errorf("advisory lock still held after the process died: %v", err)
 	}
 }
@@ -397,11 +394,7 @@ func waitLockFree(t testing.TB, c *pgx.Conn) {
 // notices the client is gone, so the schema settles only then.
 func waitBackendsGone(t testing.TB, c *pgx.Conn) {
 	t.Helper()
-	err := poll(2*time.Minute, func() (bool, error) {
-		n, err := queryInt(c, backendCountSQL)
-		return n == 0, err
-	})
-	if err != nil {
+	if err := pollZero(c, backendCountSQL, 2*time.Minute); err != nil {
 		t.Fatalf("pgmig backends still running after the process died: %v", err)
 	}
 }

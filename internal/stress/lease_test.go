@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -67,11 +65,8 @@ func leaseOwner(c *pgx.Conn) (string, error) {
 // the index) before it reads the closed socket.
 func waitPoolSettled(t testing.TB, c *pgx.Conn) {
 	t.Helper()
-	err := poll(2*time.Minute, func() (bool, error) {
-		n, err := queryInt(c, `SELECT count(*) FROM pg_stat_activity
-  WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'`)
-		return n == 0, err
-	})
+	err := pollZero(c, `SELECT count(*) FROM pg_stat_activity
+  WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'`, 2*time.Minute)
 	if err != nil {
 		t.Fatalf("sessions still working after the process died: %v", err)
 	}
@@ -88,42 +83,21 @@ func waitPoolSettled(t testing.TB, c *pgx.Conn) {
 func TestStressLeaseUpRollback(t *testing.T) {
 	t.Parallel()
 	const ups, rollbacks, migrations = 4, 4, 16
-	rounds := envCount(t, "PGMIG_STRESS_LEASE_RACE_ROUNDS", 3) * scale(t)
+	n := envCount(t, "PGMIG_STRESS_LEASE_RACE_ROUNDS", 3) * scale(t)
 	rng, seed := newRand(t)
 	b := bouncer.Start(t, bouncer.Options{PoolSize: 5})
 	ms := crashSet(rng, migrations)
-	failures := 0
 	start := time.Now()
-	for round := 1; round <= rounds; round++ {
+	fresh := func() (*target, *pgx.Conn) {
 		tg, direct := newLeaseTarget(t, b, ms, 0)
-		c := connect(t, direct)
+		return tg, connect(t, direct)
+	}
+	failures := rounds(t, n, fresh, func(round int, tg *target, c *pgx.Conn) []string {
 		// Start half-way, so that the first rollbacks have work.
 		tg.mustRun(0, "up", "--steps", fmt.Sprint(migrations/2))
-		var args [][]string
-		for range ups {
-			args = append(args, []string{"up", "--format", "json", "--lock-timeout", "2m"})
-		}
-		for range rollbacks {
-			args = append(args, []string{"rollback", "--steps", "2", "--format", "json", "--lock-timeout", "2m"})
-		}
-		rng.Shuffle(len(args), func(i, j int) { args[i], args[j] = args[j], args[i] })
-		var mu sync.Mutex
-		var ps []*proc
-		var wg sync.WaitGroup
-		for _, a := range args {
-			wg.Add(1)
-			time.AfterFunc(time.Duration(rng.IntN(400))*time.Millisecond, func() {
-				defer wg.Done()
-				p := tg.start(a...)
-				mu.Lock()
-				ps = append(ps, p)
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
 		var problems []string
 		applied, rolledBack := 0, 0
-		for _, p := range ps {
+		for _, p := range tg.raceRuns(rng, ups, rollbacks, 400*time.Millisecond, "--format", "json") {
 			r := p.wait(t, 2*time.Minute)
 			if r.code != 0 {
 				problems = append(problems, fmt.Sprintf("want exit 0, got\n%s", r))
@@ -138,14 +112,9 @@ func TestStressLeaseUpRollback(t *testing.T) {
 			rolledBack += len(rep.RolledBack)
 		}
 		waitPoolSettled(t, c)
-		st, ps2 := check(c, ms)
-		problems = append(problems, ps2...)
-		for i, v := range st.applied {
-			if v != i+1 {
-				problems = append(problems, fmt.Sprintf("applied versions %v are not a prefix of the set", st.applied))
-				break
-			}
-		}
+		st, ps := check(c, ms)
+		problems = append(problems, ps...)
+		problems = append(problems, notPrefix(st.applied)...)
 		// What the processes say they did adds up to what the history holds.
 		if got, want := migrations/2+applied-rolledBack, len(st.applied); got != want && len(problems) == 0 {
 			problems = append(problems, fmt.Sprintf("reports: %d applied and %d rolled back from %d, so %d, but history holds %d", applied, rolledBack, migrations/2, got, want))
@@ -154,16 +123,12 @@ func TestStressLeaseUpRollback(t *testing.T) {
 			problems = append(problems, fmt.Sprintf("lease row %q (%v) left after every run exited", owner, err))
 		}
 		t.Logf("round %d: %d applied and %d rolled back in the race, %d applied after it", round, applied, rolledBack, len(st.applied))
-		problems = append(problems, tg.recover(c, st.dirty)...)
-		if len(problems) > 0 {
-			failures++
-			t.Errorf("round %d:\n%s", round, strings.Join(problems, "\n"))
-		}
-	}
+		return append(problems, tg.recover(c, st.dirty)...)
+	})
 	if t.Failed() {
 		t.Logf("pgbouncer log:\n%s", b.Log())
 	}
-	summary(t, "lease-up-vs-rollback", rounds, failures, seed,
+	summary(t, "lease-up-vs-rollback", n, failures, seed,
 		fmt.Sprintf("%d ups + %d rollbacks a round through PgBouncer, %s", ups, rollbacks, time.Since(start).Round(time.Millisecond)))
 }
 
@@ -185,60 +150,15 @@ func TestStressLeaseSigkill(t *testing.T) {
 	ms := crashSet(rng, 12)
 	tg, direct := newLeaseTarget(t, b, ms, ttl)
 	c := connect(t, direct)
-
-	full := tg.mustRun(0, "up")
-	if st, ps := check(c, ms); len(ps) > 0 || len(st.applied) != len(ms) {
-		t.Fatalf("the uninterrupted run: applied %v, problems:\n%s", st.applied, strings.Join(ps, "\n"))
-	}
-	upDur := full.dur
-	rbDur := tg.mustRun(0, "rollback", "--all").dur
-	tg.mustRun(0, "up")
-	t.Logf("uninterrupted through PgBouncer: up %s, rollback --all %s", upDur.Round(time.Millisecond), rbDur.Round(time.Millisecond))
-
 	start := time.Now()
-	trials, failures, killedMid, leftLease, dirtyTrials := 0, 0, 0, 0, 0
-	for i := 1; i <= iterations; i++ {
-		if time.Since(start) > budget {
-			t.Logf("stopping after %d trials: the time budget of %s is spent", trials, budget)
-			break
-		}
-		trials++
-		var problems []string
-		var p *proc
-		var window time.Duration
-		var what string
-		if rng.IntN(3) < 2 {
-			to := rng.IntN(len(ms))
-			if to == 0 {
-				tg.mustRun(0, "rollback", "--all")
-			} else {
-				tg.mustRun(0, "rollback", "--to", fmt.Sprint(to))
-			}
-			window = upDur * time.Duration(len(ms)-to) / time.Duration(len(ms))
-			what = fmt.Sprintf("up from %d", to)
-			p = tg.start("up")
-		} else {
-			steps := 1 + rng.IntN(len(ms))
-			window = rbDur * time.Duration(steps) / time.Duration(len(ms))
-			what = fmt.Sprintf("rollback --steps %d", steps)
-			p = tg.start("rollback", "--steps", fmt.Sprint(steps))
-		}
-		delay := time.Duration(rng.Int64N(int64(window + 20*time.Millisecond)))
-		time.Sleep(delay)
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		r := p.wait(t, time.Minute)
-		if r.signal != "" {
-			killedMid++
-		} else if r.code != 0 {
-			problems = append(problems, fmt.Sprintf("the run ended before the kill, but not with exit 0:\n%s", r))
-		}
+	leftLease, dirtyTrials := 0, 0
+	trials, failures, killedMid := tg.killTrials(rng, c, iterations, budget, " through PgBouncer", func(killed) ([]string, string) {
 		waitPoolSettled(t, c)
 		owner, err := leaseOwner(c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, ps := check(c, ms)
-		problems = append(problems, ps...)
+		st, problems := check(c, ms)
 		if len(st.dirty) > 0 {
 			dirtyTrials++
 		}
@@ -269,12 +189,8 @@ func TestStressLeaseSigkill(t *testing.T) {
 		if o, err := leaseOwner(c); err != nil || o != "" {
 			problems = append(problems, fmt.Sprintf("lease row %q (%v) left after the recovering runs exited", o, err))
 		}
-		if len(problems) > 0 {
-			failures++
-			t.Errorf("trial %d (%s, killed after %s; applied %v, failed rows %v, lease left %q):\n%s",
-				i, what, delay.Round(time.Millisecond), st.applied, st.dirty, owner, strings.Join(problems, "\n"))
-		}
-	}
+		return problems, fmt.Sprintf("applied %v, failed rows %v, lease left %q", st.applied, st.dirty, owner)
+	})
 	if t.Failed() {
 		t.Logf("pgbouncer log:\n%s", b.Log())
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmig/pgmig/internal/cluster"
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/source"
 )
@@ -21,10 +22,10 @@ import (
 // throwaway server of its own: on the shared one, every test running beside
 // it would fail with "out of shared memory" too.
 func TestStressLockTableFull(t *testing.T) {
-	srv := startServerAt(t, 15, 25215)
+	srv := cluster.Start(t, 15, 25215)
 	ctx := context.Background()
 	// A small lock table fills after a few hundred tables, not thousands.
-	admin, err := pgxpool.New(ctx, srv.url)
+	admin, err := pgxpool.New(ctx, srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,14 +33,14 @@ func TestStressLockTableFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin.Close()
-	srv.restartFast()
+	srv.Restart()
 	t.Cleanup(func() {
-		if a, err := pgxpool.New(ctx, srv.url); err == nil {
+		if a, err := pgxpool.New(ctx, srv.URL); err == nil {
 			a.Exec(ctx, "ALTER SYSTEM RESET max_locks_per_transaction")
 			a.Close()
 		}
 	})
-	url := srv.database("locktable")
+	url := database(t, srv, "locktable")
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		t.Fatal(err)

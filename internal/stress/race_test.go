@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // plainSet is n transactional migrations without sleeps.
@@ -41,14 +42,11 @@ func parseReport(r result) (jsonReport, error) {
 // connections.
 func TestStressConcurrentUp(t *testing.T) {
 	const procs, migrations = 20, 50
-	rounds := 3 * scale(t)
+	n := 3 * scale(t)
 	_, seed := newRand(t)
 	ms := plainSet(migrations)
-	failures := 0
 	start := time.Now()
-	for round := 1; round <= rounds; round++ {
-		tg := newTarget(t, ms)
-		c := connect(t, tg.url)
+	failures := rounds(t, n, freshTarget(t, ms), func(round int, tg *target, c *pgx.Conn) []string {
 		ps := make([]*proc, procs)
 		for i := range ps {
 			ps[i] = tg.start("up", "--format", "json", "--lock-timeout", "2m")
@@ -82,12 +80,9 @@ func TestStressConcurrentUp(t *testing.T) {
 		if n, err := queryInt(c, "SELECT n FROM stress_counter"); err != nil || n != migrations {
 			problems = append(problems, fmt.Sprintf("counter %d (%v), want %d", n, err, migrations))
 		}
-		if len(problems) > 0 {
-			failures++
-			t.Errorf("round %d:\n%s", round, strings.Join(problems, "\n"))
-		}
-	}
-	summary(t, "concurrent-up", rounds, failures, seed,
+		return problems
+	})
+	summary(t, "concurrent-up", n, failures, seed,
 		fmt.Sprintf("%d processes x %d migrations a round, %s", procs, migrations, time.Since(start).Round(time.Millisecond)))
 }
 
@@ -97,59 +92,24 @@ func TestStressConcurrentUp(t *testing.T) {
 // schema, and a final `up` applies the rest.
 func TestStressUpRollback(t *testing.T) {
 	const ups, rollbacks, migrations = 5, 5, 30
-	rounds := 3 * scale(t)
+	n := 3 * scale(t)
 	rng, seed := newRand(t)
 	ms := plainSet(migrations)
-	failures := 0
 	start := time.Now()
-	for round := 1; round <= rounds; round++ {
-		tg := newTarget(t, ms)
-		c := connect(t, tg.url)
-		var args [][]string
-		for range ups {
-			args = append(args, []string{"up", "--lock-timeout", "2m"})
-		}
-		for range rollbacks {
-			args = append(args, []string{"rollback", "--steps", "2", "--lock-timeout", "2m"})
-		}
-		rng.Shuffle(len(args), func(i, j int) { args[i], args[j] = args[j], args[i] })
-		// Jitter the starts so that some runs overlap and some queue.
-		var mu sync.Mutex
-		var ps []*proc
-		var wg sync.WaitGroup
-		for _, a := range args {
-			wg.Add(1)
-			time.AfterFunc(time.Duration(rng.IntN(300))*time.Millisecond, func() {
-				defer wg.Done()
-				p := tg.start(a...)
-				mu.Lock()
-				ps = append(ps, p)
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
+	failures := rounds(t, n, freshTarget(t, ms), func(round int, tg *target, c *pgx.Conn) []string {
 		var problems []string
-		for _, p := range ps {
+		for _, p := range tg.raceRuns(rng, ups, rollbacks, 300*time.Millisecond) {
 			if r := p.wait(t, 2*time.Minute); r.code != 0 {
 				problems = append(problems, fmt.Sprintf("want exit 0, got\n%s", r))
 			}
 		}
-		st, ps2 := check(c, ms)
-		problems = append(problems, ps2...)
-		for i, v := range st.applied {
-			if v != i+1 {
-				problems = append(problems, fmt.Sprintf("applied versions %v are not a prefix of the set", st.applied))
-				break
-			}
-		}
+		st, ps := check(c, ms)
+		problems = append(problems, ps...)
+		problems = append(problems, notPrefix(st.applied)...)
 		t.Logf("round %d: %d applied after the race", round, len(st.applied))
-		problems = append(problems, tg.recover(c, st.dirty)...)
-		if len(problems) > 0 {
-			failures++
-			t.Errorf("round %d:\n%s", round, strings.Join(problems, "\n"))
-		}
-	}
-	summary(t, "up-vs-rollback", rounds, failures, seed,
+		return append(problems, tg.recover(c, st.dirty)...)
+	})
+	summary(t, "up-vs-rollback", n, failures, seed,
 		fmt.Sprintf("%d ups + %d rollbacks a round, %s", ups, rollbacks, time.Since(start).Round(time.Millisecond)))
 }
 
@@ -171,15 +131,12 @@ var appliedLine = regexp.MustCompile(`(?m)^applied +[0-9]+ `)
 // on its virtual transaction, the deadlock the contract's polling avoids.
 func TestStressCreateIndexConcurrently(t *testing.T) {
 	t.Parallel()
-	rounds := 2 * scale(t)
+	n := 2 * scale(t)
 	_, seed := newRand(t)
 	ms := cicSet()
 	const bound = 45 * time.Second
-	failures := 0
 	start := time.Now()
-	for round := 1; round <= rounds; round++ {
-		tg := newTarget(t, ms)
-		c := connect(t, tg.url)
+	failures := rounds(t, n, freshTarget(t, ms), func(round int, tg *target, c *pgx.Conn) []string {
 		var problems []string
 		a := tg.start("up")
 		if _, err := waitForQuery(c, "%stress_cic%", 20*time.Second); err != nil {
@@ -208,11 +165,8 @@ func TestStressCreateIndexConcurrently(t *testing.T) {
 		if len(st.applied) != len(ms) {
 			problems = append(problems, fmt.Sprintf("applied %v, want all %d", st.applied, len(ms)))
 		}
-		if len(problems) > 0 {
-			failures++
-			t.Errorf("round %d:\n%s", round, strings.Join(problems, "\n"))
-		}
-	}
+		return problems
+	})
 
 	// Control: a blocking waiter deadlocks with the build until cancelled.
 	tg := newTarget(t, ms)
@@ -249,6 +203,6 @@ func TestStressCreateIndexConcurrently(t *testing.T) {
 	if r := a.wait(t, bound); r.code != 0 {
 		t.Errorf("control: once the blocker was cancelled the run must finish; got\n%s", r)
 	}
-	summary(t, "create-index-concurrently", rounds, failures, seed,
+	summary(t, "create-index-concurrently", n, failures, seed,
 		fmt.Sprintf("plus a blocking-waiter control, %s", time.Since(start).Round(time.Millisecond)))
 }

@@ -3,9 +3,9 @@
 package stress
 
 import (
-	"os"
-	"strconv"
 	"testing"
+
+	"github.com/pgmig/pgmig/internal/cluster"
 )
 
 // TestStressServerRestartPG13 runs TestStressServerRestart's trials against
@@ -16,13 +16,5 @@ import (
 // times PGMIG_STRESS_SCALE; one of each mode).
 func TestStressServerRestartPG13(t *testing.T) {
 	t.Parallel()
-	port := 25113
-	if s := os.Getenv("PGMIG_STRESS_PG13_PORT"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatalf("PGMIG_STRESS_PG13_PORT=%q: %v", s, err)
-		}
-		port = n
-	}
-	restartTrials(t, startServerAt(t, 13, port), "server-restart-pg13", envCount(t, "PGMIG_STRESS_PG13_TRIALS", 3)*scale(t))
+	restartTrials(t, cluster.Start(t, 13, envCount(t, "PGMIG_STRESS_PG13_PORT", 25113)), "server-restart-pg13", envCount(t, "PGMIG_STRESS_PG13_TRIALS", 3)*scale(t))
 }
