@@ -119,7 +119,7 @@ func TestTableModeStalledHolderIsFenced(t *testing.T) {
 			t.Errorf("trial %d:\n%s\nA stdout:\n%s\nA stderr:\n%s\nB stdout:\n%s\nB stderr:\n%s\npgbouncer log:\n%s", i+1, join(problems), aout.String(), aerr.String(), bout.String(), berr.String(), b.Log())
 		}
 	}
-	t.Logf("fence: stalled lease holder: %d trials, %d failures", trials, failures)
+	pgtest.Report(t, fmt.Sprintf("fence: stalled lease holder through PgBouncer: %d trials, %d failures", trials, failures))
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
