@@ -42,7 +42,7 @@ func (a *cliApp) baseline(c *cli.Context) error {
 	}
 	defer s.close()
 	start := time.Now()
-	rep, err := s.r.Baseline(c.Context, v)
+	rep, err := s.r.BaselineVersion(c.Context, v)
 	if err != nil {
 		return err
 	}
