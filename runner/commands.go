@@ -76,6 +76,22 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 	}
 	rep := Report{DryRun: opts.DryRun || opts.Rehearse}
 	run := func(s *session) error {
+		// Before anything changes, as every check above: what the server
+		// refuses in a transaction depends on its version.
+		ms, err := s.forServer(ctx, ms)
+		if err != nil {
+			return err
+		}
+		if opts.SingleTransaction {
+			for i := range ms {
+				if ms[i].Up.NoTransaction && upTo(&ms[i]) {
+					return singleTxRefused(&ms[i])
+				}
+			}
+		}
+		if err := repeatablesRunnable(ms); err != nil {
+			return err
+		}
 		if !opts.DryRun && !opts.Rehearse && (hasRepeatables(ms) || hasDotted(ms)) {
 			if err := s.tr.upgrade(ctx, s.conn); err != nil {
 				return err
@@ -203,6 +219,10 @@ func (r *Runner) Rollback(ctx context.Context, opts RollbackOptions) (Report, er
 	}
 	rep := Report{DryRun: opts.DryRun}
 	run := func(s *session) error {
+		ms, err := s.forServer(ctx, ms)
+		if err != nil {
+			return err
+		}
 		recs, err := s.history(ctx)
 		if err != nil {
 			return err
@@ -316,6 +336,10 @@ func (r *Runner) Redo(ctx context.Context) (Report, error) {
 	}
 	var rep Report
 	err = r.write(ctx, func(s *session) error {
+		ms, err := s.forServer(ctx, ms)
+		if err != nil {
+			return err
+		}
 		recs, err := s.history(ctx)
 		if err != nil {
 			return err

@@ -281,14 +281,26 @@ func (p *plan) pendingRepeatables(todo []*source.Migration) []*source.Migration 
 }
 
 // current reads the files and the history into a plan, without the lock
-// and without creating the table.
-func (r *Runner) current(ctx context.Context) (*plan, error) {
+// and without creating the table. With onServer it also checks the
+// sections against the server's version (see onServer), returning those
+// problems beside the plan.
+func (r *Runner) current(ctx context.Context, onServer bool) (*plan, error) {
 	ms, err := r.migrations(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var p *plan
+	var serverErr error
 	err = r.read(ctx, func(s *session) error {
+		if onServer {
+			var err error
+			if ms, serverErr = s.forServer(ctx, ms); serverErr != nil && ms == nil {
+				return serverErr
+			}
+			if err = repeatablesRunnable(ms); err != nil {
+				serverErr = errors.Join(serverErr, err)
+			}
+		}
 		recs, err := s.history(ctx)
 		if err != nil {
 			return err
@@ -296,13 +308,16 @@ func (r *Runner) current(ctx context.Context) (*plan, error) {
 		p = newPlan(ms, recs)
 		return nil
 	})
-	return p, err
+	if err != nil {
+		return nil, err
+	}
+	return p, serverErr
 }
 
 // Status reports every migration known from the files and the history. It
 // takes no lock and changes nothing, not even creating the table.
 func (r *Runner) Status(ctx context.Context) (Status, error) {
-	p, err := r.current(ctx)
+	p, err := r.current(ctx, false)
 	if err != nil {
 		return Status{}, err
 	}
@@ -310,13 +325,14 @@ func (r *Runner) Status(ctx context.Context) (Status, error) {
 }
 
 // Validate checks the files and the history without changing anything: the
-// files' own problems (matching source.ErrInvalid) first, then every
-// disagreement with the history (matching ErrValidation), joined. It
-// returns the status it checked.
+// files' own problems (matching source.ErrInvalid) first, those that
+// depend on the server's version among them (a statement it refuses in a
+// transaction), then every disagreement with the history (matching
+// ErrValidation), joined. It returns the status it checked.
 func (r *Runner) Validate(ctx context.Context) (Status, error) {
-	p, err := r.current(ctx)
-	if err != nil {
+	p, err := r.current(ctx, true)
+	if p == nil {
 		return Status{}, err
 	}
-	return p.status(), p.validate(r.opts.AllowOutOfOrder)
+	return p.status(), errors.Join(err, p.validate(r.opts.AllowOutOfOrder))
 }
