@@ -209,7 +209,7 @@ func problemsOf(err error) []problemDoc {
 	if errors.As(err, &ge) {
 		ps := make([]problemDoc, 0, len(ge.Problems))
 		for _, f := range ge.Problems {
-			ps = append(ps, problemDoc{File: f.File, Line: f.Line, Column: f.Column, Version: errVersion(f.Version, source.Version{}), Level: string(f.Level), Rule: f.Rule, Message: f.Message})
+			ps = append(ps, problemDoc{File: f.File, Line: f.Line, Column: f.Column, Version: errVersion(f.Version, f.Ver), Level: string(f.Level), Rule: f.Rule, Message: f.Message})
 		}
 		return ps
 	}
