@@ -170,7 +170,7 @@ func (res *resume) replan(p *plan, opts *UpOptions) bool {
 	}
 	res.applied = kept
 	for _, st := range ev.Lost {
-		res.r.log.Warn("applied migration lost in the failover, applying it again", "version", st.Version, "name", st.Name)
+		res.r.log.Warn("applied migration lost in the failover, applying it again", "version", stepVersion(st), "name", st.Name)
 	}
 	res.r.log.Info("reconnected", "attempt", ev.Attempt, "waited", ev.Waited, "lost", len(ev.Lost))
 	res.r.emit(Event{Kind: Reconnected, Failover: ev})

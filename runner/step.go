@@ -44,7 +44,7 @@ func (r *Runner) runStep(ctx context.Context, s *session, m *source.Migration, d
 		r.emit(Event{Kind: StepFailed, Step: step, Err: err})
 		return step, err
 	}
-	r.log.Info("migration done", "version", m.Version, "name", m.Name, "direction", string(dir), "duration", step.Duration)
+	r.log.Info("migration done", "version", logVersion(m), "name", m.Name, "direction", string(dir), "duration", step.Duration)
 	r.emit(Event{Kind: StepFinished, Step: step})
 	return step, nil
 }
@@ -76,7 +76,7 @@ func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migra
 			return err
 		}
 		wait := b.NextBackOff()
-		r.log.Warn("lock timeout, retrying", "version", m.Version, "name", m.Name, "direction", string(dir), "attempt", attempt, "wait", wait, "blockers", len(blockers))
+		r.log.Warn("lock timeout, retrying", "version", logVersion(m), "name", m.Name, "direction", string(dir), "attempt", attempt, "wait", wait, "blockers", len(blockers))
 		r.emit(Event{Kind: StepRetrying, Step: planned(m, dir), Retry: Retry{Attempt: attempt, Max: retries, Wait: wait, Blockers: blockers, Err: err}})
 		t := time.NewTimer(wait)
 		select {

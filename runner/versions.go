@@ -68,3 +68,22 @@ func hasDotted(ms []source.Migration) bool {
 func keyLiteral(v source.Version) string {
 	return "'{" + strings.ReplaceAll(v.Canonical(), ".", ",") + "}'::bigint[]"
 }
+
+// logVersion is a migration's "version" in the log: the version as its
+// file spells it, which a JSON handler writes as a number when whole (as
+// the int64 always was) and as a string when dotted; 0 for a repeatable
+// migration, as before.
+func logVersion(m *source.Migration) any {
+	if m.Repeatable {
+		return m.Version
+	}
+	return verOf(*m)
+}
+
+// stepVersion is logVersion for a step.
+func stepVersion(st Step) any {
+	if st.Repeatable {
+		return st.Version
+	}
+	return orInt(st.Version, st.Ver)
+}
