@@ -367,3 +367,46 @@ INSERT INTO flyway_schema_history VALUES (1, '1', 'SQL', true), (2, '1.9', 'SQL'
 		t.Fatalf("adopt of an unknown 1.9: %v", err)
 	}
 }
+
+// TestDottedChangedMissingAndRepair: the history's dotted rows are found
+// by status, validate and repair, however the file spells the version.
+func TestDottedChangedMissingAndRepair(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	files := dottedSet()
+	if _, err := e.flywayRunner(files, runner.Options{}).Up(ctx, runner.UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// 1.1 renamed to 1.01 with another body; 1.10 gone.
+	files["V1.01__b.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE b (id int); -- edited\n")}
+	delete(files, "V1.1__b.sql")
+	delete(files, "U1.1__b.sql")
+	delete(files, "V1.10__e.sql")
+	delete(files, "U1.10__e.sql")
+	r := e.flywayRunner(files, runner.Options{})
+	_, err := r.Validate(ctx)
+	var cm *runner.ChecksumMismatchError
+	var mf *runner.MissingFileError
+	if !errors.As(err, &cm) || cm.Ver.String() != "1.01" || !errors.As(err, &mf) || mf.Ver.String() != "1.10" ||
+		!strings.Contains(err.Error(), "migration 1.10 e is applied but its file is missing") {
+		t.Fatalf("validate: %v, want 1.01 changed and 1.10 missing", err)
+	}
+	changes, err := r.Repair(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 || changes[0].Ver.String() != "1.01" || changes[0].Action != runner.UpdatedChecksum {
+		t.Fatalf("repair %+v, want 1.01's checksum updated", changes)
+	}
+	st, err := r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range st.Migrations {
+		got = append(got, m.Ver.String()+"="+string(m.State))
+	}
+	if want := "1=applied 1.01=applied 1.2=applied 1.3=applied 1.10=missing 2=applied"; strings.Join(got, " ") != want {
+		t.Errorf("status %s, want %s", strings.Join(got, " "), want)
+	}
+}
