@@ -26,8 +26,9 @@ type DriftOptions struct {
 // when the schema is what the migrations build.
 type DriftReport struct {
 	// Current is the newest applied version in the live database; nil when
-	// none is.
-	Current *int64
+	// none is, and when it is dotted: CurrentVer has it whatever its form.
+	Current    *int64
+	CurrentVer source.Version
 	// Applied is how many migrations were built: those the live tracking
 	// table records as applied.
 	Applied int
@@ -77,7 +78,7 @@ func Drift(ctx context.Context, live *pgxpool.Pool, src source.Source, opts Drif
 	if err != nil {
 		return rep, err
 	}
-	rep.Current = st.Current
+	rep.Current, rep.CurrentVer = st.Current, st.CurrentVer
 	ms, err := appliedMigrations(all, st)
 	if err != nil {
 		return rep, err
@@ -114,8 +115,11 @@ func Drift(ctx context.Context, live *pgxpool.Pool, src source.Source, opts Drif
 		return rep, fmt.Errorf("drift: %w", err)
 	}
 	built.Label = "migrations"
-	if st.Current != nil {
+	switch {
+	case st.Current != nil:
 		built.Label = fmt.Sprintf("migrations up to %03d", *st.Current)
+	case !st.CurrentVer.IsZero():
+		built.Label = "migrations up to " + st.CurrentVer.String()
 	}
 	liveSnap.Label = "database"
 	diff, objects := schema.Diff(built, liveSnap)
@@ -129,22 +133,33 @@ func Drift(ctx context.Context, live *pgxpool.Pool, src source.Source, opts Drif
 // applied, from the source. A history the files cannot rebuild (a changed
 // or missing file, a failed row) is a validation failure.
 func appliedMigrations(all []source.Migration, st runner.Status) ([]source.Migration, error) {
-	byVersion := map[int64]source.Migration{}
+	// Keyed as the runner pairs files and rows: by the version as Flyway
+	// compares it (a dotted one has no int64), a repeatable one by name.
+	key := func(repeatable bool, name string, n int64, v source.Version) string {
+		switch {
+		case repeatable:
+			return "R " + name
+		case v.IsZero():
+			return source.IntVersion(n).Canonical()
+		}
+		return v.Canonical()
+	}
+	byVersion := map[string]source.Migration{}
 	for _, m := range all {
-		byVersion[m.Version] = m
+		byVersion[key(m.Repeatable, m.Name, m.Version, m.Ver)] = m
 	}
 	var ms []source.Migration
 	var problems []error
 	for _, m := range st.Migrations {
 		switch m.State {
 		case runner.Applied:
-			ms = append(ms, byVersion[m.Version])
+			ms = append(ms, byVersion[key(m.Repeatable, m.Name, m.Version, m.Ver)])
 		case runner.Changed:
-			problems = append(problems, &runner.ChecksumMismatchError{Version: m.Version, Name: m.Name, File: m.File, Recorded: m.Recorded, Current: m.Checksum})
+			problems = append(problems, &runner.ChecksumMismatchError{Version: m.Version, Ver: m.Ver, Name: m.Name, File: m.File, Recorded: m.Recorded, Current: m.Checksum})
 		case runner.Missing:
-			problems = append(problems, &runner.MissingFileError{Version: m.Version, Name: m.Name})
+			problems = append(problems, &runner.MissingFileError{Version: m.Version, Ver: m.Ver, Name: m.Name})
 		case runner.Failed:
-			problems = append(problems, &runner.DirtyError{Version: m.Version, Name: m.Name, Statement: m.FailedStatement, Message: m.Error})
+			problems = append(problems, &runner.DirtyError{Version: m.Version, Ver: m.Ver, Name: m.Name, Statement: m.FailedStatement, Message: m.Error})
 		}
 	}
 	if len(problems) > 0 {

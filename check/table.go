@@ -63,6 +63,11 @@ func (s static) Migrations(context.Context) ([]source.Migration, error) { return
 
 // label names a migration in messages and diff headers, as pgmig prints
 // versions: zero-padded to three digits.
-func label(version int64, name string) string {
+// label names a migration in messages: a whole version zero-padded, a
+// dotted one as its file spells it.
+func label(version int64, v source.Version, name string) string {
+	if v.Dotted() || (version == 0 && !v.IsZero()) {
+		return v.String() + " " + name
+	}
 	return fmt.Sprintf("%03d %s", version, name)
 }

@@ -29,7 +29,8 @@ type VerifyOptions struct {
 // Verified is a migration whose down restored the schema its up found,
 // and whose up, applied again, gave the same schema as the first time.
 type Verified struct {
-	Version int64
+	Version int64          // 0 for a dotted version
+	Ver     source.Version // the version as the file spells it
 	Name    string
 }
 
@@ -56,7 +57,8 @@ type VerifyReport struct {
 // schema is not what it should be. It matches runner.ErrValidation: the
 // migrations are at fault.
 type DifferenceError struct {
-	Version int64
+	Version int64          // 0 for a dotted version
+	Ver     source.Version // the version as the file spells it; may be unset (then Version)
 	Name    string
 	// Step is "down" (rolling back did not restore the schema before the
 	// up) or "up" (applying again after the down gave another schema than
@@ -71,9 +73,9 @@ type DifferenceError struct {
 
 func (e *DifferenceError) Error() string {
 	if e.Step == "down" {
-		return fmt.Sprintf("rolling back %s does not restore the schema before it", label(e.Version, e.Name))
+		return fmt.Sprintf("rolling back %s does not restore the schema before it", label(e.Version, e.Ver, e.Name))
 	}
-	return fmt.Sprintf("applying %s again after its down gives another schema than the first time", label(e.Version, e.Name))
+	return fmt.Sprintf("applying %s again after its down gives another schema than the first time", label(e.Version, e.Ver, e.Name))
 }
 
 func (e *DifferenceError) Is(target error) bool { return target == runner.ErrValidation }
@@ -207,7 +209,7 @@ func verifyCycle(ctx context.Context, pool *pgxpool.Pool, ms []source.Migration,
 		return err
 	}
 	for _, m := range ms {
-		l := label(m.Version, m.Name)
+		l := label(m.Version, m.Ver, m.Name)
 		before.Label = "before " + l
 		if _, err := r.Up(ctx, runner.UpOptions{Steps: 1}); err != nil {
 			return err
@@ -217,7 +219,7 @@ func verifyCycle(ctx context.Context, pool *pgxpool.Pool, ms []source.Migration,
 			return err
 		}
 		if m.Down == nil {
-			return fmt.Errorf("cannot verify %s: %w", l, &runner.MissingDownError{Version: m.Version, Name: m.Name, File: m.Up.File})
+			return fmt.Errorf("cannot verify %s: %w", l, &runner.MissingDownError{Version: m.Version, Ver: m.Ver, Name: m.Name, File: m.Up.File})
 		}
 		if _, err := r.Rollback(ctx, runner.RollbackOptions{Steps: 1}); err != nil {
 			return err
@@ -227,7 +229,7 @@ func verifyCycle(ctx context.Context, pool *pgxpool.Pool, ms []source.Migration,
 			return err
 		}
 		if d, objects := schema.Diff(before, back); len(objects) > 0 {
-			return &DifferenceError{Version: m.Version, Name: m.Name, Step: "down", Objects: objects, Diff: d}
+			return &DifferenceError{Version: m.Version, Ver: m.Ver, Name: m.Name, Step: "down", Objects: objects, Diff: d}
 		}
 		if _, err := r.Up(ctx, runner.UpOptions{Steps: 1}); err != nil {
 			return err
@@ -237,9 +239,9 @@ func verifyCycle(ctx context.Context, pool *pgxpool.Pool, ms []source.Migration,
 			return err
 		}
 		if d, objects := schema.Diff(after, again); len(objects) > 0 {
-			return &DifferenceError{Version: m.Version, Name: m.Name, Step: "up", Objects: objects, Diff: d}
+			return &DifferenceError{Version: m.Version, Ver: m.Ver, Name: m.Name, Step: "up", Objects: objects, Diff: d}
 		}
-		v := Verified{Version: m.Version, Name: m.Name}
+		v := Verified{Version: m.Version, Ver: m.Ver, Name: m.Name}
 		rep.Verified = append(rep.Verified, v)
 		if opts.OnVerified != nil {
 			opts.OnVerified(v)

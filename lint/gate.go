@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/pgmig/pgmig/source"
 )
 
 // String formats the finding the way a compiler reports one:
@@ -20,6 +22,21 @@ type GateOptions struct {
 	// migration's findings can no longer be acted on, and must not block
 	// every later deploy. An empty, non-nil slice judges nothing.
 	Versions []int64
+	// Vers, when not nil, limits the gate by versions of any form as
+	// Versions does, Flyway's dotted ones included (whose int64 is 0 for
+	// them all): a finding with a Ver is judged when Vers holds that
+	// version; one without (a repeatable migration's, version 0) when
+	// Versions holds its int64.
+	Vers []source.Version
+}
+
+// judges tells whether the gate judges the findings of the migration of
+// version n (v as its file spells it).
+func (o GateOptions) judges(n int64, v source.Version) bool {
+	if o.Vers == nil || v.IsZero() {
+		return slices.Contains(o.Versions, n)
+	}
+	return slices.ContainsFunc(o.Vers, func(w source.Version) bool { return w.Compare(v) == 0 })
 }
 
 // GateError is the gate refusing. Problems are the error-level findings
@@ -52,15 +69,15 @@ func (e *GateError) Error() string {
 // warnings and silenced findings alongside.
 func Gate(res Result, opts GateOptions) (Result, error) {
 	judged := res
-	if opts.Versions != nil {
+	if opts.Versions != nil || opts.Vers != nil {
 		judged = Result{}
 		for _, f := range res.Findings {
-			if slices.Contains(opts.Versions, f.Version) {
+			if opts.judges(f.Version, f.Ver) {
 				judged.Findings = append(judged.Findings, f)
 			}
 		}
 		for _, ig := range res.Ignored {
-			if slices.Contains(opts.Versions, ig.Version) {
+			if opts.judges(ig.Version, ig.Ver) {
 				judged.Ignored = append(judged.Ignored, ig)
 			}
 		}

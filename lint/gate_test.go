@@ -1,9 +1,13 @@
 package lint
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/pgmig/pgmig/source"
 )
 
 func TestGate(t *testing.T) {
@@ -62,5 +66,33 @@ func TestGateCountsParseErrors(t *testing.T) {
 	var ge *GateError
 	if !errors.As(err, &ge) || len(ge.Problems) != 1 || ge.Problems[0].Rule != RuleParseError {
 		t.Errorf("got %v, want the parse error as the one problem", err)
+	}
+}
+
+// TestGateByDottedVersion: Flyway's dotted versions all have int64 0, so
+// the gate tells pending migrations apart by their version of any form.
+func TestGateByDottedVersion(t *testing.T) {
+	ms, err := source.FromFSWith(fstest.MapFS{
+		"V1__users.sql":   {Data: []byte("-- pgmig:lock-timeout 5s\nCREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text);\n")},
+		"V1.1__email.sql": {Data: []byte("-- pgmig:lock-timeout 5s\nCREATE INDEX users_email ON users (email);\n")},
+		"V1.2__name.sql":  {Data: []byte("-- pgmig:lock-timeout 5s\nALTER TABLE users ADD COLUMN name text;\n")},
+	}, source.Options{FlywayVersions: true}).Migrations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Lint(ms, Options{})
+	v := func(s string) source.Version {
+		ver, err := source.ParseVersion(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ver
+	}
+	if _, err := Gate(res, GateOptions{Vers: []source.Version{v("1.2")}}); err != nil {
+		t.Errorf("1.2 pending: %v, want the applied 1.1's index not judged", err)
+	}
+	var ge *GateError
+	if _, err := Gate(res, GateOptions{Vers: []source.Version{v("1.01"), v("1.2")}}); !errors.As(err, &ge) || ge.Problems[0].Ver.String() != "1.1" {
+		t.Errorf("1.1 pending: %v, want its index refused", err)
 	}
 }

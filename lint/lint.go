@@ -31,7 +31,10 @@ type Options struct {
 type Finding struct {
 	Rule    string
 	Level   Level
-	Version int64
+	Version int64 // 0 for a dotted version (see Ver)
+	// Ver is the migration's version as its file spells it, integer or
+	// dotted (source.Migration.Ver).
+	Ver source.Version
 	// File is the migration file, relative to the source root; Line and
 	// Column (1-based, the column in characters) are those of the
 	// statement's first token in File, or for a parse error of the place
@@ -49,6 +52,7 @@ type Finding struct {
 type Ignored struct {
 	Rule    string
 	Version int64
+	Ver     source.Version
 	File    string
 	Line    int
 	Reason  string
@@ -191,13 +195,13 @@ func (l *linter) report(s *sectionState, cur, at stmt, rule, format string, args
 		for _, id := range ig.rules {
 			if id == rule {
 				ig.used[id] = true
-				l.res.Ignored = append(l.res.Ignored, Ignored{Rule: rule, Version: s.m.Version, File: s.sec.File, Line: at.line, Reason: ig.reason})
+				l.res.Ignored = append(l.res.Ignored, Ignored{Rule: rule, Version: s.m.Version, Ver: s.m.Ver, File: s.sec.File, Line: at.line, Reason: ig.reason})
 				return
 			}
 		}
 	}
 	l.res.Findings = append(l.res.Findings, Finding{
-		Rule: rule, Level: r.Level, Version: s.m.Version, File: s.sec.File, Line: at.line, Column: at.col,
+		Rule: rule, Level: r.Level, Version: s.m.Version, Ver: s.m.Ver, File: s.sec.File, Line: at.line, Column: at.col,
 		Message: fmt.Sprintf(format, args...), Help: r.Help,
 	})
 }

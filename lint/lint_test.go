@@ -267,7 +267,7 @@ func TestIgnore(t *testing.T) {
 		"002_b.sql": up("-- pgmig:lock-timeout 1s\nSELECT 1;\n-- pgmig:lint-ignore index-not-concurrent the table holds ten rows\nCREATE INDEX i ON t (a);\nCREATE INDEX j ON t (a);\n"),
 	})
 	res := Lint(ms, Options{})
-	want := []Ignored{{Rule: RuleIndexNotConcurrent, Version: 2, File: "002_b.sql", Line: 5, Reason: "the table holds ten rows"}}
+	want := []Ignored{{Rule: RuleIndexNotConcurrent, Version: 2, Ver: source.IntVersion(2), File: "002_b.sql", Line: 5, Reason: "the table holds ten rows"}}
 	if fmt.Sprint(res.Ignored) != fmt.Sprint(want) {
 		t.Errorf("ignored %+v, want %+v", res.Ignored, want)
 	}

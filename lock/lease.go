@@ -360,7 +360,7 @@ func ensureLeaseTable(ctx context.Context, db DB, table pgx.Identifier) error {
   heartbeat_at     timestamptz NOT NULL DEFAULT now(),
   expires_at       timestamptz NOT NULL
 );
-COMMENT ON TABLE ` + ident + ` IS 'pgmig lock leases (--lock-mode table): one row per locked tracking table'`
+COMMENT ON TABLE ` + ident + ` IS 'pgmig lock leases (lock mode table): one row per locked tracking table'`
 	for attempt := 1; ; attempt++ {
 		ok, err := exists()
 		if err != nil || ok {

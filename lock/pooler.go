@@ -12,8 +12,8 @@ import (
 // pooling mode, such as PgBouncer with pool_mode=transaction, hands each
 // transaction to whichever server connection is free, so a session lock
 // would be taken on one server connection and never released, and other
-// runs would not reliably see it. The remedy is a lease (AcquireLease;
-// pgmig --lock-mode table).
+// runs would not reliably see it. The remedy is a lease (NewLease;
+// runner.Options.LockMode = runner.LockTable).
 type PoolerError struct {
 	Name   string // what the lock protects: the tracking table's qualified name
 	Reason string // what was observed

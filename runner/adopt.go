@@ -56,13 +56,27 @@ type AdoptError struct {
 	Tool  Tool
 	Table string // the history table as named to Adopt
 	// Versions are the applied versions the files lack, when that is the
-	// problem.
+	// problem (0 for a dotted one); Vers has them whatever their form.
 	Versions []int64
-	Msg      string
+	Vers     []source.Version
+	// Msg says what is wrong, naming the options to change as the Go API
+	// does (see OptionError); Message names them otherwise.
+	Msg  string
+	hint *OptionError // Msg with its options marked, when it names any
 }
 
 func (e *AdoptError) Error() string {
 	return fmt.Sprintf("adopt %s history from %s: %s", e.Tool, e.Table, e.Msg)
+}
+
+// Message is Error with each option the message names rendered by name,
+// as OptionError.Message does: a CLI names its flags.
+func (e *AdoptError) Message(name func(option string) string) string {
+	msg := e.Msg
+	if e.hint != nil {
+		msg = e.hint.Message(name)
+	}
+	return fmt.Sprintf("adopt %s history from %s: %s", e.Tool, e.Table, msg)
 }
 
 func (e *AdoptError) Is(target error) bool { return target == ErrValidation }
@@ -88,14 +102,14 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 		for i, t := range Tools() {
 			names[i] = string(t)
 		}
-		return Report{}, invalidOption("--from %q: want one of %s", from, strings.Join(names, ", "))
+		return Report{}, optionError("{Adopt.from} %q: want one of %s", from, strings.Join(names, ", "))
 	}
 	if table == "" {
 		table = from.DefaultTable()
 	}
 	parts, err := ParseTable(table)
 	if err != nil {
-		return Report{}, invalidOption("--from-table %q: %v", table, err)
+		return Report{}, optionError("{Adopt.table} %q: %v", table, err)
 	}
 	ident := pgx.Identifier(parts).Sanitize()
 	ms, err := r.migrations(ctx)
@@ -103,7 +117,8 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 		return Report{}, err
 	}
 	refuse := func(format string, a ...any) error {
-		return &AdoptError{Tool: from, Table: table, Msg: fmt.Sprintf(format, a...)}
+		h := optionError(format, a...)
+		return &AdoptError{Tool: from, Table: table, Msg: h.Message(func(o string) string { return o }), hint: h}
 	}
 	var rep Report
 	err = r.locked(ctx, false, func(s *session) error {
@@ -112,7 +127,7 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 			return fmt.Errorf("look up %s history table %s: %w", from, table, err)
 		}
 		if reg == nil {
-			return refuse("no such table; check --from, and name the table with --from-table if %s was configured to keep its history elsewhere", from)
+			return refuse("no such table; check {Adopt.from}, and name the table with {Adopt.table} if %s was configured to keep its history elsewhere", from)
 		}
 		recs, err := s.history(ctx)
 		if err != nil {
@@ -130,7 +145,7 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 			}
 			return err
 		}
-		var missing []int64
+		var missing []source.Version
 		for _, v := range applied {
 			if !hasVersion(ms, v) {
 				missing = append(missing, v)
@@ -138,12 +153,14 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 		}
 		if len(missing) > 0 {
 			list := make([]string, len(missing))
+			ns := make([]int64, len(missing))
 			for i, v := range missing {
-				list[i] = strconv.FormatInt(v, 10)
+				list[i], ns[i] = v.String(), intOf(v)
 			}
-			return &AdoptError{Tool: from, Table: table, Versions: missing, Msg: fmt.Sprintf(
-				"it records version(s) %s as applied, but no migration file has them; add those files to the source, or point --source at the directory %s ran from",
-				strings.Join(list, ", "), from)}
+			ae := refuse("it records version(s) %s as applied, but no migration file has them; add those files to the source, or point {New.src} at the directory %s ran from",
+				strings.Join(list, ", "), from).(*AdoptError)
+			ae.Versions, ae.Vers = ns, missing
+			return ae
 		}
 		var repeatables map[string]string // name: the checksum to record
 		if from == Flyway {
@@ -157,16 +174,18 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 		if err := s.createTable(ctx); err != nil {
 			return err
 		}
+		var record []*source.Migration
+		for i := range ms {
+			if !ms[i].Repeatable && slices.ContainsFunc(applied, func(v source.Version) bool { return v.Compare(verOf(ms[i])) == 0 }) {
+				record = append(record, &ms[i])
+			}
+		}
 		if len(repeatables) > 0 {
 			if err := s.tr.upgrade(ctx, s.conn); err != nil {
 				return err
 			}
-		}
-		var record []*source.Migration
-		for i := range ms {
-			if !ms[i].Repeatable && slices.Contains(applied, ms[i].Version) {
-				record = append(record, &ms[i])
-			}
+		} else if err := s.upgradeFor(ctx, record); err != nil {
+			return err
 		}
 		for i := range ms {
 			if sum, ok := repeatables[ms[i].Name]; ok && ms[i].Repeatable {
@@ -180,10 +199,7 @@ func (r *Runner) Adopt(ctx context.Context, from Tool, table string) (Report, er
 		}
 		for _, m := range record {
 			rep.Baselined = append(rep.Baselined, planned(m, Up))
-			if !m.Repeatable {
-				v := m.Version
-				rep.Current = &v
-			}
+			rep.advance(verOf(*m), false)
 		}
 		return nil
 	})
@@ -240,14 +256,21 @@ func flywayChecksum(text string) int32 {
 }
 
 // readForeign returns the versions the tool's history table ident records
-// as applied, ascending.
-func readForeign(ctx context.Context, conn *pgx.Conn, from Tool, ident string, ms []source.Migration, refuse func(string, ...any) error) ([]int64, error) {
-	upTo := func(v int64) []int64 {
-		var vs []int64
+// as applied, ascending. Only Flyway's may be dotted.
+func readForeign(ctx context.Context, conn *pgx.Conn, from Tool, ident string, ms []source.Migration, refuse func(string, ...any) error) ([]source.Version, error) {
+	upTo := func(v source.Version) []source.Version {
+		var vs []source.Version
 		for _, m := range ms {
-			if !m.Repeatable && m.Version <= v {
-				vs = append(vs, m.Version)
+			if !m.Repeatable && verOf(m).Compare(v) <= 0 {
+				vs = append(vs, verOf(m))
 			}
+		}
+		return vs
+	}
+	ints := func(ns []int64) []source.Version {
+		vs := make([]source.Version, len(ns))
+		for i, n := range ns {
+			vs[i] = source.IntVersion(n)
 		}
 		return vs
 	}
@@ -272,11 +295,11 @@ func readForeign(ctx context.Context, conn *pgx.Conn, from Tool, ident string, m
 			return nil, refuse("it holds %d rows, but golang-migrate keeps one, the current version", len(rs))
 		case rs[0].Dirty:
 			return nil, refuse("version %d is dirty: a migration failed part-way and may be half-applied; fix the database, run `migrate force VERSION` to record the version it is really at, then adopt", rs[0].Version)
-		case !hasVersion(ms, rs[0].Version):
+		case !hasVersion(ms, source.IntVersion(rs[0].Version)):
 			// Reported with the other tools' missing versions.
-			return []int64{rs[0].Version}, nil
+			return ints([]int64{rs[0].Version}), nil
 		}
-		return upTo(rs[0].Version), nil
+		return upTo(source.IntVersion(rs[0].Version)), nil
 
 	case Goose:
 		rows, err := conn.Query(ctx, `SELECT version_id::bigint, is_applied FROM `+ident+` ORDER BY id`)
@@ -301,7 +324,7 @@ func readForeign(ctx context.Context, conn *pgx.Conn, from Tool, ident string, m
 			}
 		}
 		slices.Sort(vs)
-		return vs, nil
+		return ints(vs), nil
 
 	case Dbmate:
 		var dirty bool
@@ -309,7 +332,7 @@ func readForeign(ctx context.Context, conn *pgx.Conn, from Tool, ident string, m
 			return nil, err
 		}
 		if dirty {
-			return nil, refuse("the table has a dirty column, as golang-migrate's does; use --from golang-migrate")
+			return nil, refuse("the table has a dirty column, as golang-migrate's does; use {Adopt.from} golang-migrate")
 		}
 		rows, err := conn.Query(ctx, `SELECT version::text FROM `+ident)
 		if err != nil {
@@ -328,7 +351,7 @@ func readForeign(ctx context.Context, conn *pgx.Conn, from Tool, ident string, m
 			vs = append(vs, v)
 		}
 		slices.Sort(vs)
-		return slices.Compact(vs), nil
+		return ints(slices.Compact(vs)), nil
 
 	case Flyway:
 		rows, err := conn.Query(ctx, `SELECT installed_rank, version, type, success FROM `+ident+` ORDER BY installed_rank`)
@@ -340,8 +363,8 @@ func readForeign(ctx context.Context, conn *pgx.Conn, from Tool, ident string, m
 			version  *string
 			typ      string
 			success  bool
-			applied  = map[int64]bool{}
-			baseline int64
+			applied  = map[string]source.Version{} // by canonical version: 1.1 and 1.01 are one
+			baseline source.Version
 		)
 		if _, err := pgx.ForEachRow(rows, []any{&rank, &version, &typ, &success}, func() error {
 			if !success {
@@ -354,31 +377,37 @@ func readForeign(ctx context.Context, conn *pgx.Conn, from Tool, ident string, m
 			if version == nil {
 				return nil // the schema marker, a repeatable migration
 			}
-			v, err := strconv.ParseInt(*version, 10, 64)
-			if err != nil || v <= 0 {
-				return refuse("installed_rank %d has version %q: pgmig supports only whole-number versions", rank, *version)
+			// Flyway writes a dotted version with '.', as its file name
+			// reads with '_' taken for '.'.
+			v, err := source.ParseVersion(strings.ReplaceAll(*version, "_", "."))
+			if err != nil {
+				return refuse("installed_rank %d has version %q, which is no Flyway version pgmig reads: %v", rank, *version, err)
 			}
 			switch {
 			case typ == "BASELINE" || strings.HasSuffix(typ, "_BASELINE"):
-				baseline = max(baseline, v)
+				if v.Compare(baseline) > 0 {
+					baseline = v
+				}
 			case strings.HasPrefix(typ, "UNDO_") || typ == "DELETE":
-				delete(applied, v)
+				delete(applied, v.Canonical())
 			case typ == "SCHEMA":
 			default:
-				applied[v] = true
+				applied[v.Canonical()] = v
 			}
 			return nil
 		}); err != nil {
 			return nil, err
 		}
-		for _, v := range upTo(baseline) {
-			applied[v] = true
+		if !baseline.IsZero() {
+			for _, v := range upTo(baseline) {
+				applied[v.Canonical()] = v
+			}
 		}
-		var vs []int64
-		for v := range applied {
+		var vs []source.Version
+		for _, v := range applied {
 			vs = append(vs, v)
 		}
-		slices.Sort(vs)
+		slices.SortFunc(vs, source.Version.Compare)
 		return vs, nil
 	}
 	return nil, fmt.Errorf("unknown tool %q", from)

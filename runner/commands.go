@@ -14,9 +14,13 @@ import (
 
 // UpOptions bounds Up. The zero value applies everything pending.
 type UpOptions struct {
-	To     int64 // apply pending migrations up to and including this version; 0: no bound
-	Steps  int   // apply at most this many; 0: no bound
-	DryRun bool  // report what would be applied, change nothing
+	To int64 // apply pending migrations up to and including this version; 0: no bound
+	// ToVer is To as a version of any form, dotted ones included
+	// (source.ParseVersion("1.2")); zero: no bound. Set one of To and ToVer,
+	// or both to the same version.
+	ToVer  source.Version
+	Steps  int  // apply at most this many; 0: no bound
+	DryRun bool // report what would be applied, change nothing
 	// Rehearse runs every pending transactional section in one transaction
 	// that is rolled back, reporting each one's duration and the locks it
 	// took (Report.Rehearsed). Nothing persists; the history is untouched.
@@ -30,24 +34,29 @@ type UpOptions struct {
 // up is one attempt of Up; res, when set, carries earlier attempts' work.
 func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, error) {
 	if opts.To < 0 || opts.Steps < 0 {
-		return Report{}, invalidOption("--to and --steps must not be negative")
+		return Report{}, optionError("{UpOptions.To} and {UpOptions.Steps} must not be negative")
+	}
+	to, err := target("UpOptions", opts.To, opts.ToVer)
+	if err != nil {
+		return Report{}, err
 	}
 	ms, err := r.migrations(ctx)
 	if err != nil {
 		return Report{}, err
 	}
-	if opts.To > 0 && !hasVersion(ms, opts.To) {
-		return Report{}, invalidOption("--to %d: no migration has that version", opts.To)
+	if !to.IsZero() && !hasVersion(ms, to) {
+		return Report{}, optionError("{UpOptions.To} %s: no migration has that version", to)
 	}
 	if opts.DryRun && opts.Rehearse {
-		return Report{}, invalidOption("choose one of --dry-run and --rehearse")
+		return Report{}, optionError("choose one of {UpOptions.DryRun} and {UpOptions.Rehearse}")
 	}
+	upTo := func(m *source.Migration) bool { return to.IsZero() || verOf(*m).Compare(to) <= 0 }
 	if opts.SingleTransaction || opts.Rehearse {
 		for i := range ms {
-			if len(ms[i].Up.Copies) > 0 && (opts.To == 0 || ms[i].Version <= opts.To) {
-				what := "--single-transaction"
+			if len(ms[i].Up.Copies) > 0 && upTo(&ms[i]) {
+				what := "{UpOptions.SingleTransaction}"
 				if opts.Rehearse {
-					what = "--rehearse"
+					what = "{UpOptions.Rehearse}"
 				}
 				return Report{}, copyRefused(&ms[i], what)
 			}
@@ -55,12 +64,10 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 	}
 	if opts.SingleTransaction {
 		for i := range ms {
-			if ms[i].Up.NoTransaction {
-				// Checked against every file, pending or not, so the answer
-				// does not depend on the database's state.
-				if err := singleTxRefused(&ms[i], opts); err != nil {
-					return Report{}, err
-				}
+			// Checked against every file, pending or not, so the answer
+			// does not depend on the database's state.
+			if ms[i].Up.NoTransaction && upTo(&ms[i]) {
+				return Report{}, singleTxRefused(&ms[i])
 			}
 		}
 	}
@@ -69,7 +76,23 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 	}
 	rep := Report{DryRun: opts.DryRun || opts.Rehearse}
 	run := func(s *session) error {
-		if !opts.DryRun && !opts.Rehearse && hasRepeatables(ms) {
+		// Before anything changes, as every check above: what the server
+		// refuses in a transaction depends on its version.
+		ms, err := s.forServer(ctx, ms)
+		if err != nil {
+			return err
+		}
+		if opts.SingleTransaction {
+			for i := range ms {
+				if ms[i].Up.NoTransaction && upTo(&ms[i]) {
+					return singleTxRefused(&ms[i])
+				}
+			}
+		}
+		if err := repeatablesRunnable(ms); err != nil {
+			return err
+		}
+		if !opts.DryRun && !opts.Rehearse && (hasRepeatables(ms) || hasDotted(ms)) {
 			if err := s.tr.upgrade(ctx, s.conn); err != nil {
 				return err
 			}
@@ -80,17 +103,17 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 		}
 		p := newPlan(ms, recs)
 		if res != nil && res.again && !res.replan(p, &opts) {
-			rep.Current = p.current()
+			rep.setCurrent(p.current())
 			return nil
 		}
 		if err := p.validate(r.opts.AllowOutOfOrder); err != nil {
 			return err
 		}
-		rep.Current = p.current()
+		rep.setCurrent(p.current())
 		if opts.DryRun {
-			rep.Planned = rep.Current
+			rep.setPlanned(rep.CurrentVer)
 		}
-		todo := p.pending(opts.To, opts.Steps)
+		todo := p.pending(to, opts.Steps)
 		todo = append(todo, p.pendingRepeatables(todo)...)
 		what := ""
 		switch {
@@ -122,13 +145,7 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 			}
 			rep.Applied = steps
 			for _, st := range steps {
-				if st.Repeatable {
-					continue
-				}
-				if rep.Current == nil || st.Version > *rep.Current {
-					v := st.Version
-					rep.Current = &v
-				}
+				rep.advance(st.Ver, false)
 			}
 			return nil
 		}
@@ -136,13 +153,7 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 			if opts.DryRun {
 				// A dry run changes nothing: Current stays as it is.
 				rep.Applied = append(rep.Applied, planned(m, Up))
-				if m.Repeatable {
-					continue
-				}
-				if rep.Planned == nil || m.Version > *rep.Planned {
-					v := m.Version
-					rep.Planned = &v
-				}
+				rep.advance(verOf(*m), true)
 				continue
 			}
 			step, err := r.runStep(ctx, s, m, Up)
@@ -150,13 +161,7 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 				return err
 			}
 			rep.Applied = append(rep.Applied, step)
-			if m.Repeatable {
-				continue
-			}
-			if rep.Current == nil || m.Version > *rep.Current {
-				v := m.Version
-				rep.Current = &v
-			}
+			rep.advance(verOf(*m), false)
 		}
 		return r.stamp(ctx, s, rep.Applied)
 	}
@@ -176,10 +181,13 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 // RollbackOptions chooses what Rollback undoes: Steps (default 1), To, or
 // All; at most one of them.
 type RollbackOptions struct {
-	Steps  int   // undo this many of the newest applied migrations
-	To     int64 // undo every applied migration newer than To, leaving To applied
-	All    bool  // undo every applied migration
-	DryRun bool  // report what would be rolled back, change nothing
+	Steps int   // undo this many of the newest applied migrations
+	To    int64 // undo every applied migration newer than To, leaving To applied
+	// ToVer is To as a version of any form, dotted ones included; set one
+	// of To and ToVer, or both to the same version.
+	ToVer  source.Version
+	All    bool // undo every applied migration
+	DryRun bool // report what would be rolled back, change nothing
 }
 
 // Rollback runs down sections newest first, each in its own transaction
@@ -187,16 +195,20 @@ type RollbackOptions struct {
 // migration to undo has its file unchanged and a down section.
 func (r *Runner) Rollback(ctx context.Context, opts RollbackOptions) (Report, error) {
 	set := 0
-	for _, b := range []bool{opts.Steps != 0, opts.To != 0, opts.All} {
+	for _, b := range []bool{opts.Steps != 0, opts.To != 0 || !opts.ToVer.IsZero(), opts.All} {
 		if b {
 			set++
 		}
 	}
 	if set > 1 {
-		return Report{}, invalidOption("choose one of --steps, --to and --all")
+		return Report{}, optionError("choose one of {RollbackOptions.Steps}, {RollbackOptions.To} and {RollbackOptions.All}")
 	}
 	if opts.Steps < 0 || opts.To < 0 {
-		return Report{}, invalidOption("--to and --steps must not be negative")
+		return Report{}, optionError("{RollbackOptions.To} and {RollbackOptions.Steps} must not be negative")
+	}
+	to, err := target("RollbackOptions", opts.To, opts.ToVer)
+	if err != nil {
+		return Report{}, err
 	}
 	if set == 0 {
 		opts.Steps = 1
@@ -207,21 +219,24 @@ func (r *Runner) Rollback(ctx context.Context, opts RollbackOptions) (Report, er
 	}
 	rep := Report{DryRun: opts.DryRun}
 	run := func(s *session) error {
+		ms, err := s.forServer(ctx, ms)
+		if err != nil {
+			return err
+		}
 		recs, err := s.history(ctx)
 		if err != nil {
 			return err
 		}
 		p := newPlan(ms, recs)
-		targets, err := p.rollbackTargets(opts)
+		targets, err := p.rollbackTargets(opts, to)
 		if err != nil {
 			return err
 		}
-		rep.Current = p.current()
+		rep.setCurrent(p.current())
 		if opts.DryRun {
 			for _, e := range p.entries {
-				if e.applied() && !contains(targets, e.version()) {
-					v := e.version()
-					rep.Planned = &v
+				if e.applied() && !contains(targets, e.ver()) {
+					rep.setPlanned(e.ver())
 				}
 			}
 		}
@@ -237,7 +252,7 @@ func (r *Runner) Rollback(ctx context.Context, opts RollbackOptions) (Report, er
 			}
 			rep.RolledBack = append(rep.RolledBack, step)
 			e.rec.Success = false // no longer applied, for current()
-			rep.Current = p.current()
+			rep.setCurrent(p.current())
 		}
 		return nil
 	}
@@ -249,9 +264,9 @@ func (r *Runner) Rollback(ctx context.Context, opts RollbackOptions) (Report, er
 	return rep, err
 }
 
-func contains(es []*entry, v int64) bool {
+func contains(es []*entry, v source.Version) bool {
 	for _, e := range es {
-		if e.version() == v {
+		if e.ver().Compare(v) == 0 {
 			return true
 		}
 	}
@@ -259,14 +274,14 @@ func contains(es []*entry, v int64) bool {
 }
 
 // rollbackTargets picks the applied migrations to undo, newest first, and
-// checks them all before any is undone.
-func (p *plan) rollbackTargets(opts RollbackOptions) ([]*entry, error) {
+// checks them all before any is undone; to is opts' To or ToVer.
+func (p *plan) rollbackTargets(opts RollbackOptions, to source.Version) ([]*entry, error) {
 	var applied []*entry
 	var errs []error
 	for i := range p.entries {
 		e := &p.entries[i]
 		if e.state() == Failed {
-			errs = append(errs, &DirtyError{Version: e.rec.Version, Name: e.rec.Name, Statement: e.rec.FailedStatement, Message: e.rec.Error})
+			errs = append(errs, dirty(*e))
 		}
 		if e.applied() {
 			applied = append(applied, e)
@@ -275,22 +290,22 @@ func (p *plan) rollbackTargets(opts RollbackOptions) ([]*entry, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	sort.Slice(applied, func(i, j int) bool { return applied[i].version() > applied[j].version() })
+	sort.Slice(applied, func(i, j int) bool { return applied[i].ver().Compare(applied[j].ver()) > 0 })
 	var targets []*entry
 	switch {
 	case opts.All:
 		targets = applied
-	case opts.To > 0:
+	case !to.IsZero():
 		found := false
 		for _, e := range applied {
-			if e.version() == opts.To {
+			if e.ver().Compare(to) == 0 {
 				found = true
 				break
 			}
 			targets = append(targets, e)
 		}
 		if !found {
-			return nil, invalidOption("--to %d: that version is not applied", opts.To)
+			return nil, optionError("{RollbackOptions.To} %s: that version is not applied", to)
 		}
 	default:
 		targets = applied[:min(opts.Steps, len(applied))]
@@ -298,11 +313,11 @@ func (p *plan) rollbackTargets(opts RollbackOptions) ([]*entry, error) {
 	for _, e := range targets {
 		switch {
 		case e.m == nil:
-			errs = append(errs, &MissingFileError{Version: e.rec.Version, Name: e.rec.Name})
+			errs = append(errs, &MissingFileError{Version: e.rec.Version, Ver: e.ver(), Name: e.rec.Name})
 		case e.m.Checksum != e.rec.Checksum:
-			errs = append(errs, &ChecksumMismatchError{Version: e.m.Version, Name: e.m.Name, File: e.m.Up.File, Recorded: e.rec.Checksum, Current: e.m.Checksum})
+			errs = append(errs, &ChecksumMismatchError{Version: e.m.Version, Ver: verOf(*e.m), Name: e.m.Name, File: e.m.Up.File, Recorded: e.rec.Checksum, Current: e.m.Checksum})
 		case e.m.Down == nil:
-			errs = append(errs, &MissingDownError{Version: e.m.Version, Name: e.m.Name, File: e.m.Up.File})
+			errs = append(errs, &MissingDownError{Version: e.m.Version, Ver: verOf(*e.m), Name: e.m.Name, File: e.m.Up.File})
 		default:
 			if err := transactionControl(e.m, *e.m.Down); err != nil {
 				errs = append(errs, err)
@@ -321,6 +336,10 @@ func (r *Runner) Redo(ctx context.Context) (Report, error) {
 	}
 	var rep Report
 	err = r.write(ctx, func(s *session) error {
+		ms, err := s.forServer(ctx, ms)
+		if err != nil {
+			return err
+		}
 		recs, err := s.history(ctx)
 		if err != nil {
 			return err
@@ -329,11 +348,11 @@ func (r *Runner) Redo(ctx context.Context) (Report, error) {
 		if err := p.validate(true); err != nil {
 			return err
 		}
-		targets, err := p.rollbackTargets(RollbackOptions{Steps: 1})
+		targets, err := p.rollbackTargets(RollbackOptions{Steps: 1}, source.Version{})
 		if err != nil {
 			return err
 		}
-		rep.Current = p.current()
+		rep.setCurrent(p.current())
 		if len(targets) == 0 {
 			return nil
 		}
@@ -356,10 +375,12 @@ func (r *Runner) Redo(ctx context.Context) (Report, error) {
 // table recorded (the server's clock, as status shows it later), in one
 // query, so that a report and the history agree to the microsecond.
 func (r *Runner) stamp(ctx context.Context, s *session, steps []Step) error {
-	versions := make([]int64, 0, len(steps))
+	versions := make([]source.Version, 0, len(steps))
 	for _, st := range steps {
-		if !st.AppliedAt.IsZero() { // a dry run's planned steps were not
-			versions = append(versions, st.Version)
+		// A dry run's planned steps were not applied; a repeatable
+		// migration's row has no version to find it by.
+		if !st.AppliedAt.IsZero() && !st.Repeatable {
+			versions = append(versions, st.Ver)
 		}
 	}
 	if len(versions) == 0 {
@@ -370,7 +391,7 @@ func (r *Runner) stamp(ctx context.Context, s *session, steps []Step) error {
 		return err
 	}
 	for i := range steps {
-		if rec, ok := recorded[steps[i].Version]; ok {
+		if rec, ok := recorded[steps[i].Ver.Canonical()]; ok && !steps[i].Repeatable {
 			steps[i].AppliedAt = rec.AppliedAt
 		}
 	}
@@ -382,14 +403,23 @@ func (r *Runner) stamp(ctx context.Context, s *session, steps []Step) error {
 // refuses a tracking table that already holds history.
 func (r *Runner) Baseline(ctx context.Context, version int64) (Report, error) {
 	if version <= 0 {
-		return Report{}, invalidOption("--version must be a positive version")
+		return Report{}, optionError("{Baseline.version} must be a positive version")
+	}
+	return r.BaselineVersion(ctx, source.IntVersion(version))
+}
+
+// BaselineVersion is Baseline with a version of any form, dotted ones
+// included.
+func (r *Runner) BaselineVersion(ctx context.Context, version source.Version) (Report, error) {
+	if version.IsZero() {
+		return Report{}, optionError("{Baseline.version} must be a positive version")
 	}
 	ms, err := r.migrations(ctx)
 	if err != nil {
 		return Report{}, err
 	}
 	if !hasVersion(ms, version) {
-		return Report{}, invalidOption("--version %d: no migration has that version", version)
+		return Report{}, optionError("{Baseline.version} %s: no migration has that version", version)
 	}
 	var rep Report
 	err = r.write(ctx, func(s *session) error {
@@ -404,9 +434,12 @@ func (r *Runner) Baseline(ctx context.Context, version int64) (Report, error) {
 		for i := range ms {
 			// A repeatable migration is not recorded: up runs it, as for
 			// any database new to it.
-			if !ms[i].Repeatable && ms[i].Version <= version {
+			if !ms[i].Repeatable && verOf(ms[i]).Compare(version) <= 0 {
 				record = append(record, &ms[i])
 			}
+		}
+		if err := s.upgradeFor(ctx, record); err != nil {
+			return err
 		}
 		if err := s.tr.record(ctx, s.conn, record); err != nil {
 			return fmt.Errorf("baseline: %w", err)
@@ -414,8 +447,7 @@ func (r *Runner) Baseline(ctx context.Context, version int64) (Report, error) {
 		for _, m := range record {
 			rep.Baselined = append(rep.Baselined, planned(m, Up))
 		}
-		v := version
-		rep.Current = &v
+		rep.setCurrent(verOf(*record[len(record)-1]))
 		return nil
 	})
 	return rep, err
@@ -433,6 +465,7 @@ const (
 // RepairChange is one change Repair made to the tracking table.
 type RepairChange struct {
 	Version int64
+	Ver     source.Version // the version as the file or the row spells it; zero for a repeatable migration
 	Name    string
 	Action  RepairAction
 	Old     string // the recorded value (checksum, name or error)
@@ -460,27 +493,28 @@ func (r *Runner) Repair(ctx context.Context) ([]RepairChange, error) {
 				if e.rec == nil {
 					continue
 				}
+				v := e.ver()
 				switch {
 				case !e.rec.Success:
-					if err := s.tr.remove(ctx, tx, e.rec.Version); err != nil {
-						return fmt.Errorf("repair %d: %w", e.rec.Version, err)
+					if err := s.tr.remove(ctx, tx, v); err != nil {
+						return fmt.Errorf("repair %s: %w", v, err)
 					}
-					changes = append(changes, RepairChange{Version: e.rec.Version, Name: e.rec.Name, Action: RemovedFailed, Old: e.rec.Error})
+					changes = append(changes, RepairChange{Version: e.rec.Version, Ver: v, Name: e.rec.Name, Action: RemovedFailed, Old: e.rec.Error})
 					continue
 				case e.m == nil:
 					continue
 				}
 				if e.m.Checksum != e.rec.Checksum {
-					if err := s.tr.setChecksum(ctx, tx, e.m.Version, e.m.Checksum); err != nil {
-						return fmt.Errorf("repair %d: %w", e.m.Version, err)
+					if err := s.tr.setChecksum(ctx, tx, v, e.m.Checksum); err != nil {
+						return fmt.Errorf("repair %s: %w", v, err)
 					}
-					changes = append(changes, RepairChange{Version: e.m.Version, Name: e.m.Name, Action: UpdatedChecksum, Old: e.rec.Checksum, New: e.m.Checksum})
+					changes = append(changes, RepairChange{Version: e.m.Version, Ver: v, Name: e.m.Name, Action: UpdatedChecksum, Old: e.rec.Checksum, New: e.m.Checksum})
 				}
 				if e.m.Name != e.rec.Name {
-					if err := s.tr.setName(ctx, tx, e.m.Version, e.m.Name); err != nil {
-						return fmt.Errorf("repair %d: %w", e.m.Version, err)
+					if err := s.tr.setName(ctx, tx, v, e.m.Name); err != nil {
+						return fmt.Errorf("repair %s: %w", v, err)
 					}
-					changes = append(changes, RepairChange{Version: e.m.Version, Name: e.m.Name, Action: UpdatedName, Old: e.rec.Name, New: e.m.Name})
+					changes = append(changes, RepairChange{Version: e.m.Version, Ver: v, Name: e.m.Name, Action: UpdatedName, Old: e.rec.Name, New: e.m.Name})
 				}
 			}
 			return nil
@@ -494,19 +528,42 @@ func planned(m *source.Migration, dir Direction) Step {
 	if dir == Down && m.Down != nil {
 		sec = *m.Down
 	}
-	return Step{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Checksum: m.Checksum, NoTransaction: sec.NoTransaction, Repeatable: m.Repeatable}
+	return Step{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Checksum: m.Checksum, NoTransaction: sec.NoTransaction, Repeatable: m.Repeatable}
 }
 
 // hasVersion tells whether a versioned migration has version v. The
 // source lists versioned migrations in version order, repeatable ones
 // after them.
-func hasVersion(ms []source.Migration, v int64) bool {
+func hasVersion(ms []source.Migration, v source.Version) bool {
 	n := len(ms)
 	for n > 0 && ms[n-1].Repeatable {
 		n--
 	}
-	i := sort.Search(n, func(i int) bool { return ms[i].Version >= v })
-	return i < n && ms[i].Version == v
+	i := sort.Search(n, func(i int) bool { return verOf(ms[i]).Compare(v) >= 0 })
+	return i < n && verOf(ms[i]).Compare(v) == 0
+}
+
+// target is the version an options struct's To and ToVer give, zero for
+// none; typ names the struct in the error of two that disagree.
+func target(typ string, to int64, toVer source.Version) (source.Version, error) {
+	switch {
+	case toVer.IsZero() && to > 0:
+		return source.IntVersion(to), nil
+	case to > 0 && toVer.Compare(source.IntVersion(to)) != 0:
+		return source.Version{}, optionError("{"+typ+".To} %d and {"+typ+".ToVer} %s: set one of them, or both to the same version", to, toVer)
+	}
+	return toVer, nil
+}
+
+// upgradeFor upgrades the tracking table when a migration of ms has a
+// version its first layout cannot hold.
+func (s *session) upgradeFor(ctx context.Context, ms []*source.Migration) error {
+	for _, m := range ms {
+		if !m.Repeatable && needsText(m.Ver) {
+			return s.tr.upgrade(ctx, s.conn)
+		}
+	}
+	return nil
 }
 
 func hasRepeatables(ms []source.Migration) bool {

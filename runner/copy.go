@@ -90,11 +90,11 @@ func execPieces(ctx context.Context, s *session, m *source.Migration, dir Direct
 }
 
 // copyRefused refuses COPY … FROM STDIN where a section is sent whole in a
-// larger query (--single-transaction, --rehearse), which the copy
+// larger query (UpOptions.SingleTransaction, Rehearse), which the copy
 // protocol cannot join.
 func copyRefused(m *source.Migration, what string) error {
-	return invalidOption("%s: migration %d %s (%s) holds COPY … FROM stdin data, which goes through the copy protocol on its own; apply it on its own first",
-		what, m.Version, m.Name, m.Up.File)
+	return optionError(what+": migration %s %s (%s) holds COPY … FROM stdin data, which goes through the copy protocol on its own; apply it on its own first",
+		verOf(*m), m.Name, m.Up.File)
 }
 
 // copyLineRE finds the data line in the context of a COPY error, as in
@@ -104,7 +104,7 @@ var copyLineRE = regexp.MustCompile(`^COPY [^,]+, line (\d+)`)
 // locateCopy locates a failed COPY … FROM STDIN: on the data line the
 // server names, or else on the COPY statement.
 func locateCopy(m *source.Migration, dir Direction, sec source.Section, stmts []source.Statement, index int, c source.CopyIn, err error) *MigrationError {
-	merr := &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
+	merr := &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Err: err}
 	if index < len(stmts) {
 		merr.Statement = index + 1
 	}

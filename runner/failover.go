@@ -151,18 +151,18 @@ func (r *Runner) serverStart(ctx context.Context) (time.Time, error) {
 // replan runs in the next attempt, under the new lock, once the history is
 // read: it finds which of the earlier attempts' steps that history lost,
 // reports the reconnection, and takes the steps that survived off a
-// --steps budget. It returns false when that budget is spent.
+// UpOptions.Steps budget. It returns false when that budget is spent.
 func (res *resume) replan(p *plan, opts *UpOptions) bool {
-	applied := map[int64]bool{}
+	applied := map[string]bool{}
 	for _, e := range p.entries {
 		if e.applied() {
-			applied[e.version()] = true
+			applied[e.ver().Canonical()] = true
 		}
 	}
 	kept := res.applied[:0:0]
 	ev := res.event
 	for _, st := range res.applied {
-		if applied[st.Version] {
+		if applied[st.Ver.Canonical()] {
 			kept = append(kept, st)
 		} else {
 			ev.Lost = append(ev.Lost, st)
@@ -170,7 +170,7 @@ func (res *resume) replan(p *plan, opts *UpOptions) bool {
 	}
 	res.applied = kept
 	for _, st := range ev.Lost {
-		res.r.log.Warn("applied migration lost in the failover, applying it again", "version", st.Version, "name", st.Name)
+		res.r.log.Warn("applied migration lost in the failover, applying it again", "version", stepVersion(st), "name", st.Name)
 	}
 	res.r.log.Info("reconnected", "attempt", ev.Attempt, "waited", ev.Waited, "lost", len(ev.Lost))
 	res.r.emit(Event{Kind: Reconnected, Failover: ev})
@@ -187,7 +187,7 @@ func inFlight(err error) *Step {
 	if !errors.As(err, &me) {
 		return nil
 	}
-	return &Step{Version: me.Version, Name: me.Name, Direction: me.Direction, File: me.File, NoTransaction: me.NoTransaction}
+	return &Step{Version: me.Version, Ver: me.Ver, Name: me.Name, Direction: me.Direction, File: me.File, NoTransaction: me.NoTransaction}
 }
 
 // awaitPrimary drops every pooled connection (one may still reach the old

@@ -69,17 +69,17 @@ func checkGoMigrations(gms []GoMigration) (map[int64]*GoMigration, error) {
 	for i := range gms {
 		g := &gms[i]
 		if g.Version <= 0 {
-			return nil, invalidOption("Go migration %q: version %d must be positive", g.Name, g.Version)
+			return nil, optionNamed("Options.GoMigrations", "Go migration %q: version %d must be positive", g.Name, g.Version)
 		}
 		if _, dup := byVersion[g.Version]; dup {
-			return nil, invalidOption("Go migration %d registered twice", g.Version)
+			return nil, optionNamed("Options.GoMigrations", "Go migration %d registered twice", g.Version)
 		}
 		if g.Up == nil {
-			return nil, invalidOption("Go migration %d %s has no up function", g.Version, g.Name)
+			return nil, optionNamed("Options.GoMigrations", "Go migration %d %s has no up function", g.Version, g.Name)
 		}
 		for dir, f := range map[Direction]*GoFunc{Up: g.Up, Down: g.Down} {
 			if f != nil && (f.RunTx == nil) == (f.RunDB == nil) {
-				return nil, invalidOption("Go migration %d %s: its %s function must set exactly one of RunTx and RunDB", g.Version, g.Name, dir)
+				return nil, optionNamed("Options.GoMigrations", "Go migration %d %s: its %s function must set exactly one of RunTx and RunDB", g.Version, g.Name, dir)
 			}
 		}
 		byVersion[g.Version] = g
@@ -105,10 +105,10 @@ func (r *Runner) withGo(ms []source.Migration) ([]source.Migration, error) {
 		}
 		seen[m.Version] = true
 		if !m.Go {
-			return nil, invalidOption("Go migration %d %s: %s already has version %d", g.Version, g.Name, m.Up.File, m.Version)
+			return nil, optionNamed("Options.GoMigrations", "Go migration %d %s: %s already has version %d", g.Version, g.Name, m.Up.File, m.Version)
 		}
 		if g.Name != "" && g.Name != m.Name {
-			return nil, invalidOption("Go migration %d is registered as %q but its file %s names it %q", g.Version, g.Name, m.Up.File, m.Name)
+			return nil, optionNamed("Options.GoMigrations", "Go migration %d is registered as %q but its file %s names it %q", g.Version, g.Name, m.Up.File, m.Name)
 		}
 		m.Up.NoTransaction = g.Up.RunDB != nil
 		if g.Down != nil {
@@ -120,7 +120,7 @@ func (r *Runner) withGo(ms []source.Migration) ([]source.Migration, error) {
 			continue
 		}
 		if g.Name == "" {
-			return nil, invalidOption("Go migration %d has no name and no .go file to take one from", g.Version)
+			return nil, optionNamed("Options.GoMigrations", "Go migration %d has no name and no .go file to take one from", g.Version)
 		}
 		m := source.Migration{Version: g.Version, Ver: source.IntVersion(g.Version), Name: g.Name, Go: true, Checksum: goChecksum(g.Name),
 			Up: source.Section{NoTransaction: g.Up.RunDB != nil}}
@@ -147,12 +147,12 @@ func (r *Runner) withGo(ms []source.Migration) ([]source.Migration, error) {
 }
 
 // verOf is m's version as the source spells it, or its integer version
-// for a Source that leaves Ver unset.
+// for a Source that leaves Ver unset; zero for a repeatable migration.
 func verOf(m source.Migration) source.Version {
-	if m.Ver.IsZero() {
-		return source.IntVersion(m.Version)
+	if m.Repeatable {
+		return source.Version{}
 	}
-	return m.Ver
+	return orInt(m.Version, m.Ver)
 }
 
 // UnregisteredGoError reports a pending goose migration written in Go
@@ -205,7 +205,7 @@ func (r *Runner) goStep(ctx context.Context, s *session, m *source.Migration, di
 	file := m.Up.File
 	if fn == nil {
 		// Refused before the run by goPending and rollbackTargets.
-		return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: file, Err: errors.New("no Go function registered for this direction")}
+		return &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: file, Err: errors.New("no Go function registered for this direction")}
 	}
 	if fn.RunDB != nil {
 		return r.goDB(ctx, s, m, dir, fn.RunDB)
@@ -218,11 +218,11 @@ func (r *Runner) goStep(ctx context.Context, s *session, m *source.Migration, di
 func (r *Runner) goTx(ctx context.Context, s *session, m *source.Migration, dir Direction, fn func(context.Context, pgx.Tx) error) error {
 	fail := func(err error) error {
 		rollback(ctx, s)
-		return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: m.Up.File, Err: err}
+		return &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: m.Up.File, Err: err}
 	}
 	tx, err := s.conn.Begin(ctx)
 	if err != nil {
-		return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: m.Up.File, Err: fmt.Errorf("begin: %w", err)}
+		return &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: m.Up.File, Err: fmt.Errorf("begin: %w", err)}
 	}
 	if t := r.opts.DDLLockTimeout; t > 0 {
 		if _, err := execSimple(ctx, s.conn, fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", t.Milliseconds()), nil); err != nil {
@@ -240,14 +240,14 @@ func (r *Runner) goTx(ctx context.Context, s *session, m *source.Migration, dir 
 	switch s.conn.PgConn().TxStatus() {
 	case 'I':
 		// Whatever it did is committed, without its history row.
-		return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: m.Up.File,
+		return &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: m.Up.File,
 			Err: errors.New("the Go function ended the transaction pgmig opened for it; its changes may be kept without a history row: check the database")}
 	case 'E':
 		return fail(errors.New("the Go function returned no error but left its transaction failed (an error it did not return?)"))
 	}
-	record := s.tr.insertSQL(m.Version, m.Name, m.Checksum, sinceStatement)
+	record := s.tr.insertSQL(verOf(*m), m.Name, m.Checksum, sinceStatement)
 	if dir == Down {
-		record = s.tr.deleteSQL(m.Version)
+		record = s.tr.deleteSQL(verOf(*m))
 	}
 	// The reset ends every migration, so the next one starts from the
 	// session pgmig opened, whatever the function set.
@@ -271,7 +271,7 @@ func (r *Runner) goTx(ctx context.Context, s *session, m *source.Migration, dir 
 		return fail(err)
 	}
 	if err := commit(ctx, s); err != nil {
-		return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: m.Up.File, Err: fmt.Errorf("at COMMIT: %w", err)}
+		return &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: m.Up.File, Err: fmt.Errorf("at COMMIT: %w", err)}
 	}
 	return nil
 }
@@ -281,10 +281,10 @@ func (r *Runner) goTx(ctx context.Context, s *session, m *source.Migration, dir 
 // marked successful (or, rolling back, removed) once fn returns nil.
 func (r *Runner) goDB(ctx context.Context, s *session, m *source.Migration, dir Direction, fn func(context.Context, *pgxpool.Pool) error) error {
 	merr := func(err error) error {
-		return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: m.Up.File, NoTransaction: true, Err: err}
+		return &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: m.Up.File, NoTransaction: true, Err: err}
 	}
-	if err := s.tr.markStarted(ctx, s.conn, dir, m.Version, m.Name, m.Checksum); err != nil {
-		return fmt.Errorf("%s %d %s: record start: %w", dir.verb(), m.Version, m.Name, err)
+	if err := s.tr.markStarted(ctx, s.conn, dir, verOf(*m), m.Name, m.Checksum); err != nil {
+		return fmt.Errorf("%s %s %s: record start: %w", dir.verb(), verOf(*m), m.Name, err)
 	}
 	if err := s.checkHeld(ctx); err != nil {
 		return merr(err)
@@ -295,13 +295,13 @@ func (r *Runner) goDB(ctx context.Context, s *session, m *source.Migration, dir 
 	cancel()
 	if err != nil {
 		e := merr(err)
-		if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, m.Version, "Go function failed: "+errorText(err), false); uerr != nil {
+		if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, verOf(*m), "Go function failed: "+errorText(err), false); uerr != nil {
 			return errors.Join(e, fmt.Errorf("record failure: %w", uerr))
 		}
 		return e
 	}
-	if err := s.tr.markDone(ctx, s.conn, dir, m.Version, time.Since(start)); err != nil {
-		return fmt.Errorf("%s %d %s: record finish: %w", dir.verb(), m.Version, m.Name, err)
+	if err := s.tr.markDone(ctx, s.conn, dir, verOf(*m), time.Since(start)); err != nil {
+		return fmt.Errorf("%s %s %s: record finish: %w", dir.verb(), verOf(*m), m.Name, err)
 	}
 	return nil
 }

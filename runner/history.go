@@ -15,7 +15,12 @@ import (
 
 // Record is one row of the tracking table.
 type Record struct {
-	Version   int64
+	// Version is the row's version as an integer; 0 for a dotted one and
+	// for a repeatable migration's row.
+	Version int64
+	// Ver is the version as the row records it, integer or dotted; the
+	// zero Version for a repeatable migration's row.
+	Ver       source.Version
 	Name      string
 	Checksum  string
 	AppliedAt time.Time
@@ -77,11 +82,12 @@ func (t tracking) layout(ctx context.Context, conn *pgx.Conn) (exists, upgraded 
 
 // upgrade brings a table of the first layout (version bigint, its primary
 // key) to the one that also holds repeatable migrations, whose rows have
-// no version: version becomes text (Flyway's dotted versions fit it too),
-// version_key orders it part by part as integers, and a repeatable row is
-// unique by name instead. It runs under the lock, in one transaction:
-// a failure leaves the table as it was. Integer-only projects never call
-// it, so their table keeps the first layout.
+// no version, and Flyway's dotted versions, which are no bigint: version
+// becomes text (the rows so far keep their digits), version_key orders it
+// part by part as integers, and a repeatable row is unique by name
+// instead. It runs under the lock, in one transaction: a failure leaves
+// the table as it was. Integer-only projects never call it, so their
+// table keeps the first layout.
 func (t *tracking) upgrade(ctx context.Context, conn *pgx.Conn) error {
 	if t.upgraded {
 		return nil
@@ -111,7 +117,7 @@ CREATE UNIQUE INDEX ` + pgx.Identifier{t.table + "_repeatable_key"}.Sanitize() +
 COMMIT;`
 	if _, err := conn.Exec(ctx, ddl); err != nil {
 		conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
-		return fmt.Errorf("upgrade tracking table %s for repeatable migrations: %w", t.name(), err)
+		return fmt.Errorf("upgrade tracking table %s for repeatable migrations and dotted versions: %w", t.name(), err)
 	}
 	t.upgraded = true
 	return nil
@@ -158,12 +164,12 @@ COMMENT ON TABLE ` + t.ident + ` IS 'pgmig migration history: one row per applie
 // read reads the whole table in one query, in version order, the
 // repeatable migrations' rows last.
 func (t tracking) read(ctx context.Context, conn *pgx.Conn) ([]Record, error) {
-	q := `SELECT version, name, checksum, applied_at, duration_ms, applied_by, success,
+	// The version is read as text in either layout, and parsed here: the
+	// upgraded layout's may be dotted.
+	q := `SELECT version::text, name, checksum, applied_at, duration_ms, applied_by, success,
   coalesce(error, ''), coalesce(failed_statement, 0), false FROM ` + t.ident + ` ORDER BY version`
 	if t.upgraded {
-		// The versions are whole numbers: a dotted one is refused when
-		// scanned into Record.Version.
-		q = `SELECT coalesce(version::bigint, 0), name, checksum, applied_at, duration_ms, applied_by, success,
+		q = `SELECT version, name, checksum, applied_at, duration_ms, applied_by, success,
   coalesce(error, ''), coalesce(failed_statement, 0), repeatable FROM ` + t.ident + ` ORDER BY repeatable, version_key, name`
 	}
 	rows, err := conn.Query(ctx, q)
@@ -176,8 +182,15 @@ func (t tracking) read(ctx context.Context, conn *pgx.Conn) ([]Record, error) {
 		var rec Record
 		var ms float64
 		var failed int32
-		if err := rows.Scan(&rec.Version, &rec.Name, &rec.Checksum, &rec.AppliedAt, &ms, &rec.AppliedBy, &rec.Success, &rec.Error, &failed, &rec.Repeatable); err != nil {
+		var version *string
+		if err := rows.Scan(&version, &rec.Name, &rec.Checksum, &rec.AppliedAt, &ms, &rec.AppliedBy, &rec.Success, &rec.Error, &failed, &rec.Repeatable); err != nil {
 			return nil, fmt.Errorf("read history from %s: %w", t.name(), err)
+		}
+		if version != nil && !rec.Repeatable {
+			if rec.Ver, err = source.ParseVersion(*version); err != nil {
+				return nil, fmt.Errorf("read history from %s: the row of %s: %w", t.name(), rec.Name, err)
+			}
+			rec.Version = intOf(rec.Ver)
 		}
 		rec.Duration = time.Duration(ms * float64(time.Millisecond))
 		rec.FailedStatement = int(failed)
@@ -189,22 +202,43 @@ func (t tracking) read(ctx context.Context, conn *pgx.Conn) ([]Record, error) {
 	return recs, nil
 }
 
-// durations reads back the recorded duration and time of each version.
-func (t tracking) durations(ctx context.Context, conn *pgx.Conn, versions []int64) (map[int64]Step, error) {
-	rows, err := conn.Query(ctx, "SELECT "+t.versionCol()+", duration_ms, applied_at FROM "+t.ident+" WHERE "+t.versionIn("$1"), versions)
+// durations reads back the recorded duration and time of each version,
+// keyed by the version's canonical form.
+func (t tracking) durations(ctx context.Context, conn *pgx.Conn, versions []source.Version) (map[string]Step, error) {
+	// The rows were just written with literal(v): look them up by that.
+	cond, arg := "version = ANY($1::bigint[])", any(nil)
+	if t.upgraded {
+		texts := make([]string, len(versions))
+		for i, v := range versions {
+			texts[i] = v.String()
+		}
+		cond, arg = "version = ANY($1::text[])", texts
+	} else {
+		ns := make([]int64, len(versions))
+		for i, v := range versions {
+			ns[i] = intOf(v)
+		}
+		arg = ns
+	}
+	rows, err := conn.Query(ctx, "SELECT version::text, duration_ms, applied_at FROM "+t.ident+" WHERE "+cond, arg)
 	if err != nil {
 		return nil, fmt.Errorf("read back durations: %w", err)
 	}
 	defer rows.Close()
-	out := map[int64]Step{}
+	out := map[string]Step{}
 	for rows.Next() {
 		var st Step
 		var ms float64
-		if err := rows.Scan(&st.Version, &ms, &st.AppliedAt); err != nil {
+		var text string
+		if err := rows.Scan(&text, &ms, &st.AppliedAt); err != nil {
+			return nil, fmt.Errorf("read back durations: %w", err)
+		}
+		v, err := source.ParseVersion(text)
+		if err != nil {
 			return nil, fmt.Errorf("read back durations: %w", err)
 		}
 		st.Duration = time.Duration(ms * float64(time.Millisecond))
-		out[st.Version] = st
+		out[v.Canonical()] = st
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read back durations: %w", err)
@@ -212,29 +246,27 @@ func (t tracking) durations(ctx context.Context, conn *pgx.Conn, versions []int6
 	return out, nil
 }
 
-// versionIs is the condition that selects the row of the integer version
-// v (a literal or a parameter), in either layout.
-func (t tracking) versionIs(v string) string {
-	if t.upgraded {
-		return "version = (" + v + ")::bigint::text"
+// versionIs is the condition that selects the row of version v, in
+// either layout. In the upgraded one it compares the parts as integers,
+// trailing zero parts aside, so that it finds the row however the file
+// that wrote it spelt the version (1.1, 1_1, 01.1 and 1.1.0 are one
+// version to Flyway and to pgmig).
+func (t tracking) versionIs(v source.Version) string {
+	if !t.upgraded {
+		return "version = " + strconv.FormatInt(intOf(v), 10)
 	}
-	return "version = " + v
+	n := strconv.Itoa(strings.Count(v.Canonical(), ".") + 1)
+	return "(version_key[1:" + n + "] = " + keyLiteral(v) + " AND version_key[" + n + "+1:] <@ '{0}'::bigint[])"
 }
 
-// versionIn selects the rows of the integer versions in the bigint[] vs.
-func (t tracking) versionIn(vs string) string {
-	if t.upgraded {
-		return "version = ANY((" + vs + ")::bigint[]::text[])"
+// literal is v as the version column records it: the integer in the
+// first layout; in the upgraded one the text as the file spells it
+// (dotted, or the integer's digits as the first layout's rows read).
+func (t tracking) literal(v source.Version) string {
+	if !t.upgraded {
+		return strconv.FormatInt(intOf(v), 10)
 	}
-	return "version = ANY(" + vs + ")"
-}
-
-// versionCol reads the version column as a bigint, in either layout.
-func (t tracking) versionCol() string {
-	if t.upgraded {
-		return "version::bigint"
-	}
-	return "version"
+	return quoteLiteral(v.String())
 }
 
 // quoteLiteral quotes s as an E'…' string, whose meaning does not depend on
@@ -273,9 +305,9 @@ func (t tracking) errGuarded(what string) error {
 // own transaction, with literals, so it can join the step's query; the
 // duration is the server's time since since. It inserts one row, or none
 // when the guard finds the lock gone.
-func (t tracking) insertSQL(version int64, name, checksum, since string) string {
+func (t tracking) insertSQL(version source.Version, name, checksum, since string) string {
 	q := "INSERT INTO " + t.ident + " (version, name, checksum, applied_at, duration_ms, applied_by, success) SELECT " +
-		strconv.FormatInt(version, 10) + ", " + quoteLiteral(name) + ", " + quoteLiteral(checksum) +
+		t.literal(version) + ", " + quoteLiteral(name) + ", " + quoteLiteral(checksum) +
 		", now(), extract(epoch FROM clock_timestamp() - " + since + ") * 1000, current_user, true"
 	if t.guard != "" {
 		q += " WHERE " + t.guard
@@ -303,26 +335,31 @@ const markSQL = "SELECT set_config('pgmig.mark', clock_timestamp()::text, true)"
 
 // deleteSQL is the statement that forgets a version: a rollback's inside
 // its transaction, or repair's for a failed row.
-func (t tracking) deleteSQL(version int64) string {
-	return "DELETE FROM " + t.ident + " WHERE " + t.where(t.versionIs(strconv.FormatInt(version, 10)))
+func (t tracking) deleteSQL(version source.Version) string {
+	return "DELETE FROM " + t.ident + " WHERE " + t.where(t.versionIs(version))
 }
 
 // record writes, in one statement, the rows of migrations recorded without
 // running them (baseline, adopt).
 func (t tracking) record(ctx context.Context, conn *pgx.Conn, ms []*source.Migration) error {
-	vs, names, sums := make([]int64, len(ms)), make([]string, len(ms)), make([]string, len(ms))
-	reps := make([]bool, len(ms))
+	ns, texts := make([]int64, len(ms)), make([]*string, len(ms))
+	names, sums := make([]string, len(ms)), make([]string, len(ms))
 	for i, m := range ms {
-		vs[i], names[i], sums[i], reps[i] = m.Version, m.Name, m.Checksum, m.Repeatable
+		names[i], sums[i] = m.Name, m.Checksum
+		if !m.Repeatable {
+			// A repeatable migration's row has no version.
+			v := verOf(*m)
+			ns[i], texts[i] = intOf(v), new(string)
+			*texts[i] = v.String()
+		}
 	}
 	q := `INSERT INTO ` + t.ident + ` (version, name, checksum, duration_ms, success)
 SELECT v, n, c, 0, true FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(v, n, c)`
-	args := []any{vs, names, sums}
+	args := []any{ns, names, sums}
 	if t.upgraded {
-		// A repeatable migration's row has no version.
 		q = `INSERT INTO ` + t.ident + ` (version, name, checksum, duration_ms, success, repeatable)
-SELECT CASE WHEN r THEN NULL ELSE v END, n, c, 0, true, r FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[]) AS u(v, n, c, r)`
-		args = append(args, reps)
+SELECT v, n, c, 0, true, v IS NULL FROM unnest($1::text[], $2::text[], $3::text[]) AS u(v, n, c)`
+		args[0] = texts
 	}
 	if t.guard != "" {
 		q += " WHERE " + t.guard
@@ -346,16 +383,16 @@ func (t tracking) one(tag pgconn.CommandTag, err error, what string) error {
 // statement, so a run that dies half-way leaves a failed row, and marked
 // successful only at the end.
 
-func (t tracking) markStarted(ctx context.Context, conn *pgx.Conn, dir Direction, version int64, name, checksum string) error {
+func (t tracking) markStarted(ctx context.Context, conn *pgx.Conn, dir Direction, version source.Version, name, checksum string) error {
 	if dir == Up {
-		q := `INSERT INTO ` + t.ident + ` (version, name, checksum, success, error) SELECT $1::bigint, $2, $3, false, 'interrupted: the no-transaction section did not finish'`
+		q := `INSERT INTO ` + t.ident + ` (version, name, checksum, success, error) SELECT ` + t.literal(version) + `, $1, $2, false, 'interrupted: the no-transaction section did not finish'`
 		if t.guard != "" {
 			q += " WHERE " + t.guard
 		}
-		tag, err := conn.Exec(ctx, q, version, name, checksum)
+		tag, err := conn.Exec(ctx, q, name, checksum)
 		return t.one(tag, err, "the failed row that marks its start")
 	}
-	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET success = false, error = 'interrupted: the no-transaction down section did not finish' WHERE `+t.where(t.versionIs("$1")), version)
+	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET success = false, error = 'interrupted: the no-transaction down section did not finish' WHERE `+t.where(t.versionIs(version)))
 	return t.one(tag, err, "the mark of its start")
 }
 
@@ -364,35 +401,35 @@ func (t tracking) markStarted(ctx context.Context, conn *pgx.Conn, dir Direction
 // every write, so it changes nothing once another run may hold the lock;
 // that run then finds the failed row and refuses, which errs on the safe
 // side.
-func (t tracking) takeBack(ctx context.Context, conn *pgx.Conn, dir Direction, version int64) error {
-	q := `DELETE FROM ` + t.ident + ` WHERE ` + t.where(t.versionIs("$1")+" AND NOT success")
+func (t tracking) takeBack(ctx context.Context, conn *pgx.Conn, dir Direction, version source.Version) error {
+	q := `DELETE FROM ` + t.ident + ` WHERE ` + t.where(t.versionIs(version)+" AND NOT success")
 	if dir == Down {
-		q = `UPDATE ` + t.ident + ` SET success = true, error = NULL, failed_statement = NULL WHERE ` + t.where(t.versionIs("$1")+" AND NOT success")
+		q = `UPDATE ` + t.ident + ` SET success = true, error = NULL, failed_statement = NULL WHERE ` + t.where(t.versionIs(version)+" AND NOT success")
 	}
-	tag, err := conn.Exec(ctx, q, version)
+	tag, err := conn.Exec(ctx, q)
 	return t.one(tag, err, "the removal of the failed row that marked its start")
 }
 
-func (t tracking) markStatement(ctx context.Context, conn *pgx.Conn, version int64, statement int) error {
-	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET failed_statement = $2 WHERE `+t.where(t.versionIs("$1")), version, statement)
+func (t tracking) markStatement(ctx context.Context, conn *pgx.Conn, version source.Version, statement int) error {
+	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET failed_statement = $1 WHERE `+t.where(t.versionIs(version)), statement)
 	return t.one(tag, err, "the statement about to run")
 }
 
 // markFailed records why the section failed; keepStatement says whether
 // the failed statement recorded so far is still the one to blame.
-func (t tracking) markFailed(ctx context.Context, conn *pgx.Conn, version int64, msg string, keepStatement bool) error {
-	set := "error = $2"
+func (t tracking) markFailed(ctx context.Context, conn *pgx.Conn, version source.Version, msg string, keepStatement bool) error {
+	set := "error = $1"
 	if !keepStatement {
-		set = "error = $2, failed_statement = NULL"
+		set = "error = $1, failed_statement = NULL"
 	}
-	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET `+set+` WHERE `+t.where(t.versionIs("$1")), version, msg)
+	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET `+set+` WHERE `+t.where(t.versionIs(version)), msg)
 	return t.one(tag, err, "the failure")
 }
 
-func (t tracking) markDone(ctx context.Context, conn *pgx.Conn, dir Direction, version int64, d time.Duration) error {
+func (t tracking) markDone(ctx context.Context, conn *pgx.Conn, dir Direction, version source.Version, d time.Duration) error {
 	if dir == Up {
 		ms := float64(d) / float64(time.Millisecond)
-		tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET success = true, error = NULL, failed_statement = NULL, applied_at = now(), duration_ms = $2 WHERE `+t.where(t.versionIs("$1")), version, ms)
+		tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET success = true, error = NULL, failed_statement = NULL, applied_at = now(), duration_ms = $1 WHERE `+t.where(t.versionIs(version)), ms)
 		return t.one(tag, err, "its success")
 	}
 	tag, err := conn.Exec(ctx, t.deleteSQL(version))
@@ -401,17 +438,17 @@ func (t tracking) markDone(ctx context.Context, conn *pgx.Conn, dir Direction, v
 
 // Repair's changes, inside its transaction.
 
-func (t tracking) remove(ctx context.Context, tx pgx.Tx, version int64) error {
+func (t tracking) remove(ctx context.Context, tx pgx.Tx, version source.Version) error {
 	tag, err := tx.Exec(ctx, t.deleteSQL(version))
 	return t.one(tag, err, "the removal of the row")
 }
 
-func (t tracking) setChecksum(ctx context.Context, tx pgx.Tx, version int64, checksum string) error {
-	tag, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET checksum = $2 WHERE `+t.where(t.versionIs("$1")), version, checksum)
+func (t tracking) setChecksum(ctx context.Context, tx pgx.Tx, version source.Version, checksum string) error {
+	tag, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET checksum = $1 WHERE `+t.where(t.versionIs(version)), checksum)
 	return t.one(tag, err, "the checksum")
 }
 
-func (t tracking) setName(ctx context.Context, tx pgx.Tx, version int64, name string) error {
-	tag, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET name = $2 WHERE `+t.where(t.versionIs("$1")), version, name)
+func (t tracking) setName(ctx context.Context, tx pgx.Tx, version source.Version, name string) error {
+	tag, err := tx.Exec(ctx, `UPDATE `+t.ident+` SET name = $1 WHERE `+t.where(t.versionIs(version)), name)
 	return t.one(tag, err, "the name")
 }

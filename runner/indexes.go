@@ -17,6 +17,7 @@ import (
 // use such an index, but writes still maintain it.
 type InvalidIndexError struct {
 	Version int64
+	Ver     source.Version // may be unset (then Version)
 	Name    string
 	Indexes []string // schema-qualified, quoted where SQL needs it
 }
@@ -26,8 +27,8 @@ func (e *InvalidIndexError) Error() string {
 	for i, ix := range e.Indexes {
 		drops[i] = "DROP INDEX CONCURRENTLY " + ix + ";"
 	}
-	return fmt.Sprintf("migration %d %s left INVALID index %s; drop it (%s), run `pgmig repair`, then `pgmig up` to build it again",
-		e.Version, e.Name, strings.Join(e.Indexes, ", "), strings.Join(drops, " "))
+	return fmt.Sprintf("migration %s %s left INVALID index %s; drop it (%s), run `pgmig repair`, then `pgmig up` to build it again",
+		verText(e.Version, e.Ver), e.Name, strings.Join(e.Indexes, ", "), strings.Join(drops, " "))
 }
 
 // checkIndexes finds INVALID indexes that the section names: an index
@@ -39,7 +40,7 @@ func checkIndexes(ctx context.Context, s *session, m *source.Migration, sec sour
 JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT i.indisvalid ORDER BY 1, 2`)
 	if err != nil {
-		return fmt.Errorf("check indexes of %d %s: %w", m.Version, m.Name, err)
+		return fmt.Errorf("check indexes of %s %s: %w", verOf(*m), m.Name, err)
 	}
 	names, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([2]string, error) {
 		var n [2]string
@@ -47,7 +48,7 @@ WHERE NOT i.indisvalid ORDER BY 1, 2`)
 		return n, err
 	})
 	if err != nil {
-		return fmt.Errorf("check indexes of %d %s: %w", m.Version, m.Name, err)
+		return fmt.Errorf("check indexes of %s %s: %w", verOf(*m), m.Name, err)
 	}
 	var bad []string
 	lower := strings.ToLower(sec.SQL)
@@ -58,7 +59,7 @@ WHERE NOT i.indisvalid ORDER BY 1, 2`)
 		}
 	}
 	if len(bad) > 0 {
-		return &InvalidIndexError{Version: m.Version, Name: m.Name, Indexes: bad}
+		return &InvalidIndexError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Indexes: bad}
 	}
 	return nil
 }

@@ -26,7 +26,10 @@ const (
 
 // MigrationStatus is one line of Status.
 type MigrationStatus struct {
-	Version   int64
+	Version int64 // 0 for a dotted version (see Ver) and a repeatable migration
+	// Ver is the version as the file spells it, or as the history records
+	// it when the file is missing; zero for a repeatable migration.
+	Ver       source.Version
 	Name      string
 	State     State
 	File      string     // empty when missing
@@ -47,7 +50,10 @@ type MigrationStatus struct {
 
 // Status is every migration known from the files and the history.
 type Status struct {
-	Current *int64 // newest applied version; nil when none is
+	// Current is the newest applied version; nil when none is, and when
+	// it is dotted: CurrentVer has it whatever its form.
+	Current    *int64
+	CurrentVer source.Version // zero when none is applied
 	// Migrations are the versioned migrations in version order, then the
 	// repeatable ones in name order.
 	Migrations []MigrationStatus
@@ -68,7 +74,8 @@ type plan struct {
 }
 
 func newPlan(ms []source.Migration, recs []Record) *plan {
-	byVersion := make(map[int64]*entry, len(ms)+len(recs))
+	// Keyed by the canonical version: 1, 01 and 1.0 are one migration.
+	byVersion := make(map[string]*entry, len(ms)+len(recs))
 	byName := map[string]*entry{}
 	var p plan
 	for i := range ms {
@@ -76,7 +83,7 @@ func newPlan(ms []source.Migration, recs []Record) *plan {
 			byName[ms[i].Name] = &entry{m: &ms[i]}
 			continue
 		}
-		byVersion[ms[i].Version] = &entry{m: &ms[i]}
+		byVersion[verOf(ms[i]).Canonical()] = &entry{m: &ms[i]}
 	}
 	for i := range recs {
 		if recs[i].Repeatable {
@@ -87,17 +94,18 @@ func newPlan(ms []source.Migration, recs []Record) *plan {
 			}
 			continue
 		}
-		if e, ok := byVersion[recs[i].Version]; ok {
+		k := orInt(recs[i].Version, recs[i].Ver).Canonical()
+		if e, ok := byVersion[k]; ok {
 			e.rec = &recs[i]
 		} else {
-			byVersion[recs[i].Version] = &entry{rec: &recs[i]}
+			byVersion[k] = &entry{rec: &recs[i]}
 		}
 	}
 	p.entries = make([]entry, 0, len(byVersion))
 	for _, e := range byVersion {
 		p.entries = append(p.entries, *e)
 	}
-	sort.Slice(p.entries, func(i, j int) bool { return p.entries[i].version() < p.entries[j].version() })
+	sort.Slice(p.entries, func(i, j int) bool { return p.entries[i].ver().Compare(p.entries[j].ver()) < 0 })
 	for _, e := range byName {
 		p.repeatables = append(p.repeatables, *e)
 	}
@@ -105,11 +113,13 @@ func newPlan(ms []source.Migration, recs []Record) *plan {
 	return &p
 }
 
-func (e entry) version() int64 {
+// ver is the entry's version: as its file spells it, else as its row
+// records it.
+func (e entry) ver() source.Version {
 	if e.m != nil {
-		return e.m.Version
+		return verOf(*e.m)
 	}
-	return e.rec.Version
+	return orInt(e.rec.Version, e.rec.Ver)
 }
 
 func (e entry) repeatable() bool {
@@ -148,21 +158,25 @@ func (e entry) state() State {
 // as the history knows: a recorded, successful row.
 func (e entry) applied() bool { return e.rec != nil && e.rec.Success }
 
-// current is the newest applied version, nil when none is.
-func (p *plan) current() *int64 {
+// current is the newest applied version, zero when none is.
+func (p *plan) current() source.Version {
 	for i := len(p.entries) - 1; i >= 0; i-- {
 		if p.entries[i].applied() {
-			v := p.entries[i].version()
-			return &v
+			return p.entries[i].ver()
 		}
 	}
-	return nil
+	return source.Version{}
 }
 
 func (p *plan) status() Status {
-	st := Status{Current: p.current(), Migrations: make([]MigrationStatus, 0, len(p.entries)+len(p.repeatables))}
+	cur := p.current()
+	st := Status{Current: intPtr(cur), CurrentVer: cur, Migrations: make([]MigrationStatus, 0, len(p.entries)+len(p.repeatables))}
 	for _, e := range slices.Concat(p.entries, p.repeatables) {
-		ms := MigrationStatus{Version: e.version(), Name: e.name(), State: e.state(), Repeatable: e.repeatable()}
+		ms := MigrationStatus{Name: e.name(), State: e.state(), Repeatable: e.repeatable()}
+		if !ms.Repeatable {
+			ms.Ver = e.ver()
+			ms.Version = intOf(ms.Ver)
+		}
 		if e.m != nil {
 			ms.File = e.m.Up.File
 			ms.Checksum = e.m.Checksum
@@ -189,21 +203,18 @@ func (p *plan) status() Status {
 // pending migrations older than the newest applied one.
 func (p *plan) validate(allowOutOfOrder bool) error {
 	var errs []error
-	latest := int64(-1)
-	if c := p.current(); c != nil {
-		latest = *c
-	}
+	latest := p.current()
 	for _, e := range p.entries {
 		switch e.state() {
 		case Changed:
-			errs = append(errs, &ChecksumMismatchError{Version: e.m.Version, Name: e.m.Name, File: e.m.Up.File, Recorded: e.rec.Checksum, Current: e.m.Checksum})
+			errs = append(errs, &ChecksumMismatchError{Version: e.m.Version, Ver: e.ver(), Name: e.m.Name, File: e.m.Up.File, Recorded: e.rec.Checksum, Current: e.m.Checksum})
 		case Missing:
-			errs = append(errs, &MissingFileError{Version: e.rec.Version, Name: e.rec.Name})
+			errs = append(errs, &MissingFileError{Version: e.rec.Version, Ver: e.ver(), Name: e.rec.Name})
 		case Failed:
-			errs = append(errs, &DirtyError{Version: e.rec.Version, Name: e.rec.Name, Statement: e.rec.FailedStatement, Message: e.rec.Error})
+			errs = append(errs, dirty(e))
 		case Pending:
-			if !allowOutOfOrder && e.version() < latest {
-				errs = append(errs, &OutOfOrderError{Version: e.m.Version, Name: e.m.Name, Latest: latest})
+			if !allowOutOfOrder && !latest.IsZero() && e.ver().Compare(latest) < 0 {
+				errs = append(errs, &OutOfOrderError{Version: e.m.Version, Ver: e.ver(), Name: e.m.Name, Latest: intOf(latest), LatestVer: latest})
 			}
 		}
 	}
@@ -211,21 +222,30 @@ func (p *plan) validate(allowOutOfOrder bool) error {
 	// refused: nothing comes after it, and no down undoes it.
 	for _, e := range p.repeatables {
 		if e.state() == Failed {
-			errs = append(errs, &DirtyError{Version: e.rec.Version, Name: e.rec.Name, Statement: e.rec.FailedStatement, Message: e.rec.Error})
+			errs = append(errs, dirty(e))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// pending lists the migrations Up would apply, in order, bounded by to (0:
-// no bound) and steps (0: no bound).
-func (p *plan) pending(to int64, steps int) []*source.Migration {
+// dirty is the error of an entry whose row is marked failed.
+func dirty(e entry) *DirtyError {
+	de := &DirtyError{Version: e.rec.Version, Name: e.rec.Name, Statement: e.rec.FailedStatement, Message: e.rec.Error}
+	if !e.rec.Repeatable {
+		de.Ver = e.ver()
+	}
+	return de
+}
+
+// pending lists the migrations Up would apply, in order, bounded by to
+// (zero: no bound) and steps (0: no bound).
+func (p *plan) pending(to source.Version, steps int) []*source.Migration {
 	var out []*source.Migration
 	for _, e := range p.entries {
 		if e.state() != Pending {
 			continue
 		}
-		if to > 0 && e.m.Version > to {
+		if !to.IsZero() && e.ver().Compare(to) > 0 {
 			break
 		}
 		if steps > 0 && len(out) == steps {
@@ -261,14 +281,26 @@ func (p *plan) pendingRepeatables(todo []*source.Migration) []*source.Migration 
 }
 
 // current reads the files and the history into a plan, without the lock
-// and without creating the table.
-func (r *Runner) current(ctx context.Context) (*plan, error) {
+// and without creating the table. With onServer it also checks the
+// sections against the server's version (see onServer), returning those
+// problems beside the plan.
+func (r *Runner) current(ctx context.Context, onServer bool) (*plan, error) {
 	ms, err := r.migrations(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var p *plan
+	var serverErr error
 	err = r.read(ctx, func(s *session) error {
+		if onServer {
+			var err error
+			if ms, serverErr = s.forServer(ctx, ms); serverErr != nil && ms == nil {
+				return serverErr
+			}
+			if err = repeatablesRunnable(ms); err != nil {
+				serverErr = errors.Join(serverErr, err)
+			}
+		}
 		recs, err := s.history(ctx)
 		if err != nil {
 			return err
@@ -276,13 +308,16 @@ func (r *Runner) current(ctx context.Context) (*plan, error) {
 		p = newPlan(ms, recs)
 		return nil
 	})
-	return p, err
+	if err != nil {
+		return nil, err
+	}
+	return p, serverErr
 }
 
 // Status reports every migration known from the files and the history. It
 // takes no lock and changes nothing, not even creating the table.
 func (r *Runner) Status(ctx context.Context) (Status, error) {
-	p, err := r.current(ctx)
+	p, err := r.current(ctx, false)
 	if err != nil {
 		return Status{}, err
 	}
@@ -290,13 +325,14 @@ func (r *Runner) Status(ctx context.Context) (Status, error) {
 }
 
 // Validate checks the files and the history without changing anything: the
-// files' own problems (matching source.ErrInvalid) first, then every
-// disagreement with the history (matching ErrValidation), joined. It
-// returns the status it checked.
+// files' own problems (matching source.ErrInvalid) first, those that
+// depend on the server's version among them (a statement it refuses in a
+// transaction), then every disagreement with the history (matching
+// ErrValidation), joined. It returns the status it checked.
 func (r *Runner) Validate(ctx context.Context) (Status, error) {
-	p, err := r.current(ctx)
-	if err != nil {
+	p, err := r.current(ctx, true)
+	if p == nil {
 		return Status{}, err
 	}
-	return p.status(), p.validate(r.opts.AllowOutOfOrder)
+	return p.status(), errors.Join(err, p.validate(r.opts.AllowOutOfOrder))
 }

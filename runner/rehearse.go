@@ -96,7 +96,7 @@ func (r *Runner) rehearse(ctx context.Context, s *session, todo []*source.Migrat
 			var rows bool
 			// The migration already holds ACCESS EXCLUSIVE, so this waits for nothing.
 			if err := s.conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM ONLY "+lk.Relation+")").Scan(&rows); err != nil {
-				return out, fmt.Errorf("rehearse %d %s: %w", m.Version, m.Name, err)
+				return out, fmt.Errorf("rehearse %s %s: %w", verOf(*m), m.Name, err)
 			}
 			lk.Blocking = rows
 		}

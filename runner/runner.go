@@ -161,7 +161,12 @@ type Retry struct {
 
 // Step is one migration applied, rolled back or recorded.
 type Step struct {
-	Version       int64
+	// Version is the migration's version as an integer; 0 for a dotted
+	// version and for a repeatable migration.
+	Version int64
+	// Ver is the version as the file spells it, integer or dotted; zero
+	// for a repeatable migration.
+	Ver           source.Version
 	Name          string
 	Direction     Direction
 	File          string
@@ -179,12 +184,32 @@ type Report struct {
 	Baselined  []Step
 	Rehearsed  []Rehearsal
 	// Current is the newest applied version after the command, nil when
-	// none is applied.
-	Current *int64
-	DryRun  bool
+	// none is applied, and when that version is dotted: CurrentVer has it
+	// whatever its form (zero when none is applied).
+	Current    *int64
+	CurrentVer source.Version
+	DryRun     bool
 	// Planned is, on a dry run, the newest version that would be applied
-	// after the command; nil when none would be.
-	Planned *int64
+	// after the command; nil when none would be (or dotted, as Current).
+	Planned    *int64
+	PlannedVer source.Version
+}
+
+// setCurrent sets Current and CurrentVer to v.
+func (rep *Report) setCurrent(v source.Version) { rep.Current, rep.CurrentVer = intPtr(v), v }
+
+// setPlanned sets Planned and PlannedVer to v.
+func (rep *Report) setPlanned(v source.Version) { rep.Planned, rep.PlannedVer = intPtr(v), v }
+
+// advance sets Current (or, on a dry run, Planned) to v when v is newer.
+func (rep *Report) advance(v source.Version, planned bool) {
+	switch {
+	case v.IsZero():
+	case planned && v.Compare(rep.PlannedVer) > 0:
+		rep.setPlanned(v)
+	case !planned && v.Compare(rep.CurrentVer) > 0:
+		rep.setCurrent(v)
+	}
 }
 
 // Runner applies a source's migrations to one database. Its methods are
@@ -212,13 +237,13 @@ func New(pool *pgxpool.Pool, src source.Source, opts Options) (*Runner, error) {
 	switch opts.LockMode {
 	case "", LockSession, LockTable:
 	default:
-		return nil, invalidOption("lock mode %q: want %q or %q", opts.LockMode, LockSession, LockTable)
+		return nil, optionNamed("Options.LockMode", "lock mode %q: want %q or %q", opts.LockMode, LockSession, LockTable)
 	}
 	if opts.LockTTL < 0 {
-		return nil, invalidOption("lock TTL %s must not be negative", opts.LockTTL)
+		return nil, optionNamed("Options.LockTTL", "lock TTL %s must not be negative", opts.LockTTL)
 	}
 	if opts.DDLRetries < 0 {
-		return nil, invalidOption("DDL retries %d must not be negative", opts.DDLRetries)
+		return nil, optionNamed("Options.DDLRetries", "DDL retries %d must not be negative", opts.DDLRetries)
 	}
 	var err error
 	if r.goMigs, err = checkGoMigrations(slices.Clone(opts.GoMigrations)); err != nil {
@@ -230,7 +255,7 @@ func New(pool *pgxpool.Pool, src source.Source, opts Options) (*Runner, error) {
 	}
 	parts, err := ParseTable(table)
 	if err != nil {
-		return nil, invalidOption("table %q: %v", table, err)
+		return nil, optionNamed("Options.Table", "table %q: %v", table, err)
 	}
 	r.table = parts[len(parts)-1]
 	switch {
@@ -455,7 +480,7 @@ func (r *Runner) open(ctx context.Context, conn *pgx.Conn) (*session, error) {
 			return nil, fmt.Errorf("resolve tracking table schema: %w", err)
 		}
 		if cur == nil {
-			return nil, invalidOption("table %q has no schema and the search_path names no existing schema", r.table)
+			return nil, optionNamed("Options.Table", "table %q has no schema and the search_path names no existing schema", r.table)
 		}
 		schema = *cur
 	}

@@ -203,11 +203,24 @@ func TestBadOptions(t *testing.T) {
 	e := newEnv(t)
 	r := e.runner(three(), runner.Options{})
 	ctx := context.Background()
-	if _, err := r.Up(ctx, runner.UpOptions{To: 7}); !errors.Is(err, runner.ErrInvalidOption) {
-		t.Errorf("up --to 7: %v, want ErrInvalidOption", err)
+	// The engine names its options as Go does; a CLI renders its flags.
+	flag := func(o string) string {
+		return "--" + strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(o, "UpOptions."), "RollbackOptions."))
 	}
-	if _, err := r.Rollback(ctx, runner.RollbackOptions{Steps: 1, All: true}); !errors.Is(err, runner.ErrInvalidOption) {
-		t.Errorf("rollback --steps --all: %v, want ErrInvalidOption", err)
+	_, err := r.Up(ctx, runner.UpOptions{To: 7})
+	var oe *runner.OptionError
+	if !errors.As(err, &oe) || !errors.Is(err, runner.ErrInvalidOption) || oe.Option != "UpOptions.To" ||
+		err.Error() != "invalid option: UpOptions.To 7: no migration has that version" ||
+		oe.Message(flag) != "--to 7: no migration has that version" {
+		t.Errorf("up --to 7: %v (%+v), want an *OptionError naming UpOptions.To", err, oe)
+	}
+	_, err = r.Rollback(ctx, runner.RollbackOptions{Steps: 1, All: true})
+	if !errors.As(err, &oe) || !errors.Is(err, runner.ErrInvalidOption) || strings.Join(oe.Options, " ") != "RollbackOptions.Steps RollbackOptions.To RollbackOptions.All" ||
+		oe.Message(flag) != "choose one of --steps, --to and --all" {
+		t.Errorf("rollback --steps --all: %v, want an *OptionError naming the three", err)
+	}
+	if _, err := r.Up(ctx, runner.UpOptions{Steps: -1}); !errors.As(err, &oe) || strings.Contains(err.Error(), "--") {
+		t.Errorf("up --steps -1: %v, want an *OptionError naming no flag", err)
 	}
 	if _, err := r.Up(ctx, runner.UpOptions{To: 1}); err != nil {
 		t.Fatal(err)

@@ -13,14 +13,12 @@ import (
 	"github.com/pgmig/pgmig/source"
 )
 
-// singleTxRefused refuses --single-transaction for a run that would apply
-// a no-transaction section: it cannot run inside the one transaction.
-func singleTxRefused(m *source.Migration, opts UpOptions) error {
-	if opts.To > 0 && m.Version > opts.To {
-		return nil
-	}
-	return invalidOption("--single-transaction: migration %d %s (%s) runs without a transaction, so it cannot join one; apply it on its own first",
-		m.Version, m.Name, m.Up.File)
+// singleTxRefused refuses UpOptions.SingleTransaction for a run that
+// would apply a no-transaction section: it cannot run inside the one
+// transaction.
+func singleTxRefused(m *source.Migration) error {
+	return optionError("{UpOptions.SingleTransaction}: migration %s %s (%s) runs without a transaction, so it cannot join one; apply it on its own first",
+		verOf(*m), m.Name, m.Up.File)
 }
 
 // segment is where one migration's section sits in the combined query.
@@ -59,7 +57,7 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 				n++
 			}
 		}
-		record := s.tr.insertSQL(m.Version, m.Name, m.Checksum, sinceMark)
+		record := s.tr.insertSQL(verOf(*m), m.Name, m.Checksum, sinceMark)
 		if m.Repeatable {
 			record = s.tr.upsertRepeatableSQL(m.Name, m.Checksum, sinceMark)
 		}
@@ -106,19 +104,19 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 		switch row := at - sg.ours; {
 		case err != nil:
 		case row >= done:
-			err = fmt.Errorf("single transaction: %d results for the statements sent; cannot tell whether the history row of %d %s was written", done, sg.m.Version, sg.m.Name)
+			err = fmt.Errorf("single transaction: %d results for the statements sent; cannot tell whether the history row of %s %s was written", done, verOf(*sg.m), sg.m.Name)
 		case rows[row].RowsAffected() != 1:
-			err = s.tr.errGuarded(fmt.Sprintf("the history row of %d %s", sg.m.Version, sg.m.Name))
+			err = s.tr.errGuarded(fmt.Sprintf("the history row of %s %s", verOf(*sg.m), sg.m.Name))
 		}
 	}
 	if err != nil {
 		rollback(ctx, s)
 		last := segs[len(segs)-1].m
-		return nil, &MigrationError{Version: last.Version, Name: last.Name, Direction: Up, Err: err}
+		return nil, &MigrationError{Version: last.Version, Ver: verOf(*last), Name: last.Name, Direction: Up, Err: err}
 	}
 	if err := commit(ctx, s); err != nil {
 		last := segs[len(segs)-1].m
-		return nil, &MigrationError{Version: last.Version, Name: last.Name, Direction: Up, Err: fmt.Errorf("at COMMIT of the single transaction: %w", err)}
+		return nil, &MigrationError{Version: last.Version, Ver: verOf(*last), Name: last.Name, Direction: Up, Err: fmt.Errorf("at COMMIT of the single transaction: %w", err)}
 	}
 	elapsed := time.Since(start)
 
@@ -130,7 +128,7 @@ func (r *Runner) runAll(ctx context.Context, s *session, todo []*source.Migratio
 	steps := make([]Step, len(todo))
 	for i, m := range todo {
 		st := planned(m, Up)
-		rec := byVersion[m.Version]
+		rec := byVersion[verOf(*m).Canonical()]
 		st.Duration, st.AppliedAt = rec.Duration, rec.AppliedAt
 		steps[i] = st
 		r.emit(Event{Kind: StepFinished, Step: st})
@@ -159,20 +157,24 @@ func locateInBatch(segs []segment, err error, done int) error {
 		if done < sg.statements {
 			if done >= sg.statements-sg.ours {
 				// Our history insert, reset or mark failed, not the section.
-				return &MigrationError{Version: sg.m.Version, Name: sg.m.Name, Direction: Up, Err: err}
+				return &MigrationError{Version: sg.m.Version, Ver: verOf(*sg.m), Name: sg.m.Name, Direction: Up, Err: err}
 			}
 			return locate(sg.m, Up, sg.m.Up, err, sent{base: sg.base, index: done})
 		}
 		done -= sg.statements
 	}
 	last := segs[len(segs)-1].m
-	return &MigrationError{Version: last.Version, Name: last.Name, Direction: Up, Err: err}
+	return &MigrationError{Version: last.Version, Ver: verOf(*last), Name: last.Name, Direction: Up, Err: err}
 }
 
-func versionsOf(ms []*source.Migration) []int64 {
-	vs := make([]int64, len(ms))
-	for i, m := range ms {
-		vs[i] = m.Version
+// versionsOf lists the versions of ms that a history row is found by,
+// leaving out the repeatable migrations.
+func versionsOf(ms []*source.Migration) []source.Version {
+	vs := make([]source.Version, 0, len(ms))
+	for _, m := range ms {
+		if !m.Repeatable {
+			vs = append(vs, verOf(*m))
+		}
 	}
 	return vs
 }

@@ -44,7 +44,7 @@ func (r *Runner) runStep(ctx context.Context, s *session, m *source.Migration, d
 		r.emit(Event{Kind: StepFailed, Step: step, Err: err})
 		return step, err
 	}
-	r.log.Info("migration done", "version", m.Version, "name", m.Name, "direction", string(dir), "duration", step.Duration)
+	r.log.Info("migration done", "version", logVersion(m), "name", m.Name, "direction", string(dir), "duration", step.Duration)
 	r.emit(Event{Kind: StepFinished, Step: step})
 	return step, nil
 }
@@ -76,7 +76,7 @@ func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migra
 			return err
 		}
 		wait := b.NextBackOff()
-		r.log.Warn("lock timeout, retrying", "version", m.Version, "name", m.Name, "direction", string(dir), "attempt", attempt, "wait", wait, "blockers", len(blockers))
+		r.log.Warn("lock timeout, retrying", "version", logVersion(m), "name", m.Name, "direction", string(dir), "attempt", attempt, "wait", wait, "blockers", len(blockers))
 		r.emit(Event{Kind: StepRetrying, Step: planned(m, dir), Retry: Retry{Attempt: attempt, Max: retries, Wait: wait, Blockers: blockers, Err: err}})
 		t := time.NewTimer(wait)
 		select {
@@ -97,12 +97,12 @@ func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migra
 // rolls back the section and its history row together. It returns the
 // sessions seen blocking it.
 func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction, lockTimeout time.Duration) ([]Blocker, error) {
-	record := s.tr.insertSQL(m.Version, m.Name, m.Checksum, sinceStatement)
+	record := s.tr.insertSQL(verOf(*m), m.Name, m.Checksum, sinceStatement)
 	switch {
 	case m.Repeatable:
 		record = s.tr.upsertRepeatableSQL(m.Name, m.Checksum, sinceStatement)
 	case dir == Down:
-		record = s.tr.deleteSQL(m.Version)
+		record = s.tr.deleteSQL(verOf(*m))
 	}
 	prefix := "BEGIN;\n"
 	if lockTimeout > 0 {
@@ -167,14 +167,14 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 		}
 		if err := held; err != nil {
 			rollback(ctx, s)
-			return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
+			return nil, &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Err: err}
 		}
 		err = commit(ctx, s)
 		if err == nil {
 			return nil, nil
 		}
 		// Everything ran; the COMMIT failed (a deferred constraint).
-		return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: fmt.Errorf("at COMMIT: %w", err)}
+		return nil, &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Err: fmt.Errorf("at COMMIT: %w", err)}
 	}
 	rollback(ctx, s)
 	if located {
@@ -198,7 +198,7 @@ const sendAlone = 1 << 20
 // rolls back. It returns the command tags of the last statements.
 func execAlone(ctx context.Context, s *session, m *source.Migration, dir Direction, sec source.Section, prefix, record string, ours int) ([]pgconn.CommandTag, error) {
 	if _, err := execSimple(ctx, s.conn, prefix, nil); err != nil {
-		return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
+		return nil, &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Err: err}
 	}
 	// Alone, the section needs no "\n;" after it: the end of the query
 	// ends a last line comment and a last statement.
@@ -208,7 +208,7 @@ func execAlone(ctx context.Context, s *session, m *source.Migration, dir Directi
 	}
 	last := lastTags{n: 1 + s.resets()}
 	if _, err := execSimple(ctx, s.conn, record+";\n"+s.reset, last.add); err != nil {
-		return nil, &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Err: err}
+		return nil, &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Err: err}
 	}
 	return last.tags, nil
 }
@@ -277,13 +277,13 @@ func (r *Runner) watch(ctx context.Context, s *session, m *source.Migration, dir
 // just after the guarded write of that row went through (a renewal that
 // timed out may still have been applied), which is when this happens.
 func (r *Runner) stopBefore(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction, i int, err error) error {
-	merr := &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
+	merr := &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
 	if i > 0 {
 		return merr
 	}
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), takeBackTimeout)
 	defer cancel()
-	if terr := s.tr.takeBack(tctx, s.conn, dir, m.Version); terr != nil {
+	if terr := s.tr.takeBack(tctx, s.conn, dir, verOf(*m)); terr != nil {
 		merr.Err = errors.Join(err, fmt.Errorf("its failed row stays: %w", terr))
 		return merr
 	}
@@ -307,25 +307,25 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	}
 	// Nothing is written for a section once the lock is known lost.
 	if err := s.checkHeld(ctx); err != nil {
-		return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: 1, Err: err}
+		return &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Statement: 1, Err: err}
 	}
-	if err := s.tr.markStarted(ctx, s.conn, dir, m.Version, m.Name, m.Checksum); err != nil {
+	if err := s.tr.markStarted(ctx, s.conn, dir, verOf(*m), m.Name, m.Checksum); err != nil {
 		if lerr := s.checkHeld(ctx); lerr != nil {
 			// Cancelled on the loss, or refused by the guard: the
 			// one-statement write left nothing.
-			return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: 1, Err: lerr}
+			return &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Statement: 1, Err: lerr}
 		}
-		return fmt.Errorf("%s %d %s: record start: %w", dir.verb(), m.Version, m.Name, err)
+		return fmt.Errorf("%s %s %s: record start: %w", dir.verb(), verOf(*m), m.Name, err)
 	}
 	start := time.Now()
 	for i, st := range stmts {
-		if err := s.tr.markStatement(ctx, s.conn, m.Version, i+1); err != nil {
+		if err := s.tr.markStatement(ctx, s.conn, verOf(*m), i+1); err != nil {
 			if errors.Is(err, ErrLockLost) {
 				// Not run: the statements before it stay, with the row
 				// written under the lock that says so.
-				return &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
+				return &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Statement: i + 1, NoTransaction: true, Err: err}
 			}
-			return fmt.Errorf("%s %d %s: record progress: %w", dir.verb(), m.Version, m.Name, err)
+			return fmt.Errorf("%s %s %s: record progress: %w", dir.verb(), verOf(*m), m.Name, err)
 		}
 		err := s.checkHeld(ctx)
 		if err == nil {
@@ -349,7 +349,7 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 			}
 			merr.Statement = i + 1
 			msg := fmt.Sprintf("statement %d failed: %s", i+1, errorText(err))
-			if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, m.Version, msg, true); uerr != nil {
+			if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, verOf(*m), msg, true); uerr != nil {
 				return errors.Join(merr, fmt.Errorf("record failure: %w", uerr))
 			}
 			return merr
@@ -358,18 +358,18 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	if dir == Up {
 		if err := checkIndexes(ctx, s, m, sec); err != nil {
 			msg := err.Error()
-			if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, m.Version, msg, false); uerr != nil {
+			if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, verOf(*m), msg, false); uerr != nil {
 				return errors.Join(err, fmt.Errorf("record failure: %w", uerr))
 			}
 			return err
 		}
 	}
-	if err := s.tr.markDone(ctx, s.conn, dir, m.Version, time.Since(start)); err != nil {
-		return fmt.Errorf("%s %d %s: record finish: %w", dir.verb(), m.Version, m.Name, err)
+	if err := s.tr.markDone(ctx, s.conn, dir, verOf(*m), time.Since(start)); err != nil {
+		return fmt.Errorf("%s %s %s: record finish: %w", dir.verb(), verOf(*m), m.Name, err)
 	}
 	// The next migration starts from the session pgmig opened.
 	if _, err := execSimple(ctx, s.conn, s.reset, nil); err != nil {
-		return fmt.Errorf("%s %d %s: reset the session: %w", dir.verb(), m.Version, m.Name, err)
+		return fmt.Errorf("%s %s %s: reset the session: %w", dir.verb(), verOf(*m), m.Name, err)
 	}
 	return nil
 }
@@ -454,7 +454,7 @@ type sent struct {
 // section's file: by the error's position when the server gives one,
 // else at the first token of the failed statement.
 func locate(m *source.Migration, dir Direction, sec source.Section, err error, at sent) *MigrationError {
-	merr := &MigrationError{Version: m.Version, Name: m.Name, Direction: dir, File: sec.File, NoTransaction: sec.NoTransaction, Err: err}
+	merr := &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, NoTransaction: sec.NoTransaction, Err: err}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return merr

@@ -14,6 +14,7 @@ import (
 // the migration on its own, and a later failure would leave it half done.
 type TransactionControlError struct {
 	Version   int64
+	Ver       source.Version // may be unset (then Version)
 	Name      string
 	File      string
 	Line      int
@@ -21,8 +22,8 @@ type TransactionControlError struct {
 }
 
 func (e *TransactionControlError) Error() string {
-	return fmt.Sprintf("%s:%d: migration %d %s runs %s inside the transaction pgmig wraps it in; remove BEGIN/COMMIT from the file, or begin the section with `-- pgmig:no-transaction` to run it statement by statement",
-		e.File, e.Line, e.Version, e.Name, e.Statement)
+	return fmt.Sprintf("%s:%d: migration %s %s runs %s inside the transaction pgmig wraps it in; remove BEGIN/COMMIT from the file, or begin the section with `-- pgmig:no-transaction` to run it statement by statement",
+		e.File, e.Line, verText(e.Version, e.Ver), e.Name, e.Statement)
 }
 
 func (e *TransactionControlError) Is(target error) bool { return target == ErrValidation }
@@ -55,7 +56,7 @@ func transactionControl(m *source.Migration, sec source.Section) error {
 		}
 		if bad {
 			line, _, _ := fileLine(sec, st.Start)
-			return &TransactionControlError{Version: m.Version, Name: m.Name, File: sec.File, Line: line, Statement: strings.Join(words[:min(len(words), 2)], " ")}
+			return &TransactionControlError{Version: m.Version, Ver: verOf(*m), Name: m.Name, File: sec.File, Line: line, Statement: strings.Join(words[:min(len(words), 2)], " ")}
 		}
 	}
 	return nil

@@ -282,10 +282,19 @@ func (s Section) OnServer(num int) (Section, error) {
 			return s, nil
 		}
 		return s, &FileError{File: s.File, Line: st.Line, Msg: fmt.Sprintf(
-			"%s cannot run inside a transaction block on this server (PostgreSQL %d.%d; from %d on it can), and this section runs in one; %s",
-			st.What, num/10000, num%10000/100, st.BeforeServer/10000, s.noTxFix)}
+			"%s cannot run inside a transaction block on this server (PostgreSQL %s; from %d on it can), and this section runs in one; %s",
+			st.What, serverRelease(num), st.BeforeServer/10000, s.noTxFix)}
 	}
 	return s, nil
+}
+
+// serverRelease writes a server_version_num as its release: 110009 is
+// 11.9 (from PostgreSQL 10 on, two parts), 90624 is 9.6.24.
+func serverRelease(num int) string {
+	if num >= 100000 {
+		return fmt.Sprintf("%d.%d", num/10000, num%10000)
+	}
+	return fmt.Sprintf("%d.%d.%d", num/10000, num/100%100, num%100)
 }
 
 // noTxRuleFor returns how the file's own tool runs a section holding a

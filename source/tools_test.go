@@ -168,7 +168,7 @@ func TestNoTxByTheFilesTool(t *testing.T) {
 		t.Errorf("OnServer(17) = %v, %v; want it as it is", s.NoTransaction, err)
 	}
 	_, err = mood.OnServer(110009)
-	wantErr(t, err, "3_mood.up.sql:2: ALTER TYPE … ADD VALUE cannot run inside a transaction block on this server (PostgreSQL 11.0; from 12 on it can)",
+	wantErr(t, err, "3_mood.up.sql:2: ALTER TYPE … ADD VALUE cannot run inside a transaction block on this server (PostgreSQL 11.9; from 12 on it can)",
 		"move it into a file of its own")
 	if s, err := migs[2].Up.OnServer(110009); err != nil || !s.NoTransaction || !strings.Contains(s.NoTransactionReason, "before PostgreSQL 12") {
 		t.Errorf("one-statement ALTER TYPE on 11: %+v, %v; want it run alone", s, err)

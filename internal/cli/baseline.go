@@ -36,7 +36,7 @@ func (a *cliApp) baseline(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return a.reported(c, func(r *runner.Runner, ctx context.Context) (runner.Report, error) { return r.Baseline(ctx, v) })
+	return a.reported(c, func(r *runner.Runner, ctx context.Context) (runner.Report, error) { return r.BaselineVersion(ctx, v) })
 }
 
 // adopt is `baseline --from TOOL`: it records what another tool applied.

@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/pgmig/pgmig/source"
 )
 
 // cliApp holds one invocation's settings, resolved from the global flags.
@@ -226,10 +228,22 @@ func (a *cliApp) commands() []*cli.Command {
 }
 
 // parseVersion reads a version flag: digits, compared as an integer.
-func parseVersion(flag, s string) (int64, error) {
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < 0 {
-		return 0, usagef("--%s %q: want a migration version (digits)", flag, s)
+// parseVersion reads a version flag: a whole number, or a dotted one
+// (1.2, or 1_2 as a Flyway file name writes it). A version of zero parts
+// only ("0", "000") is the zero Version, which up --to and rollback --to
+// read as no version.
+func parseVersion(flag, s string) (source.Version, error) {
+	if strings.Trim(s, "0") == "" && s != "" {
+		return source.Version{}, nil
+	}
+	v, err := source.ParseVersion(strings.ReplaceAll(s, "_", "."))
+	if err != nil {
+		return source.Version{}, usagef("--%s %q: want a migration version (digits, or dotted digits such as 1.2)", flag, s)
+	}
+	if n, ok := v.Int(); ok && !v.Dotted() && !strings.Contains(v.String(), ".") {
+		// A whole number is named as the integer it is (007 is 7), as
+		// messages always named it.
+		return source.IntVersion(n), nil
 	}
 	return v, nil
 }

@@ -29,9 +29,9 @@ func openSource(ctx context.Context, spec string, opts remote.Options) (source.S
 func openSourceWith(ctx context.Context, spec string, opts remote.Options, goMigrations bool) (source.Source, error) {
 	// The source's warnings (an empty up section, migrations in a
 	// subdirectory) go to stderr with the engine's other warnings.
-	// Repeatable migrations are read; dotted versions are still refused,
-	// since the runner orders by integer versions.
-	sopts := source.Options{Logger: opts.Logger, GoMigrations: goMigrations, Repeatables: true}
+	// Flyway's repeatable migrations and dotted versions are read: the
+	// runner orders by the source's versions and applies repeatables.
+	sopts := source.Options{Logger: opts.Logger, GoMigrations: goMigrations, FlywayVersions: true}
 	switch {
 	case spec == "builtin":
 		return source.Builtin(), nil

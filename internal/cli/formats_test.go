@@ -152,8 +152,11 @@ func TestFormatsHostile(t *testing.T) {
 	}{
 		{"markers of two tools", map[string]string{"002_x.sql": "-- +goose Up\nCREATE TABLE h (id int);\n-- pgmig:down\nDROP TABLE h;\n"},
 			`002_x.sql:3: "-- pgmig:down" is pgmig's, but line 1 ("-- +goose Up") is goose's`},
-		{"flyway dotted version", map[string]string{"V2.1__x.sql": "CREATE TABLE h (id int);"}, "V2.1__x.sql: Flyway version 2.1 is dotted"},
+		{"flyway dotted version spelt twice", map[string]string{"V2.1__x.sql": "CREATE TABLE h (id int);", "V2_01__y.sql": "SELECT 1;"},
+			"is claimed by more than one file: V2.1__x.sql, V2_01__y.sql"},
 		{"flyway repeatable outside a transaction", map[string]string{"R__v.sql": "CREATE INDEX CONCURRENTLY h ON first (id);"}, "R__v.sql: a repeatable migration runs in a transaction"},
+		{"golang-migrate version zero", map[string]string{"0_initial.up.sql": "CREATE TABLE h (id int);"}, "0_initial.up.sql: version 0 is not allowed: versions start at 1"},
+		{"flyway version zero", map[string]string{"V0__initial.sql": "CREATE TABLE h (id int);"}, "V0__initial.sql: version 0 is not allowed: versions start at 1"},
 		{"flyway undo alone", map[string]string{"U2__x.sql": "DROP TABLE h;"}, "U2__x.sql: undo file without its versioned file"},
 		{"duplicate across formats", map[string]string{"V2__a.sql": "CREATE TABLE h (id int);", "002_b.sql": "-- migrate:up\nSELECT 1;\n"},
 			"version 2 is claimed by more than one file: 002_b.sql, V2__a.sql"},

@@ -87,13 +87,18 @@ func gatePending(ctx context.Context, r *runner.Runner, res lint.Result) (lint.R
 	if err != nil {
 		return lint.Result{}, err
 	}
-	pending := []int64{}
+	// Versioned migrations by their version of any form; repeatable ones,
+	// which have none, by their int64, 0, as before.
+	pending, repeatables := []source.Version{}, []int64{}
 	for _, m := range st.Migrations {
-		if m.State == runner.Pending {
-			pending = append(pending, m.Version)
+		switch {
+		case m.State == runner.Pending && m.Repeatable:
+			repeatables = []int64{0}
+		case m.State == runner.Pending:
+			pending = append(pending, m.Ver)
 		}
 	}
-	return lint.Gate(res, lint.GateOptions{Versions: pending})
+	return lint.Gate(res, lint.GateOptions{Versions: repeatables, Vers: pending})
 }
 
 // lintCacheDir is where lint keeps PostgreSQL's parser compiled between

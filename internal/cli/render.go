@@ -72,20 +72,50 @@ func (p *printer) paint(attrs ...color.Attribute) func(a ...any) string {
 
 func fmtVersion(v int64) string { return fmt.Sprintf("%03d", v) }
 
-// fmtVer is fmtVersion, or "R" for a repeatable migration, which has no
+// fmtV is a version as text output shows it: a whole number zero-padded,
+// as pgmig has always shown versions, and a dotted one as its file
+// spells it (13.1, 1.0). v unset (a value built with only the int64)
+// falls back to n.
+func fmtV(n int64, v source.Version) string {
+	if v.IsZero() {
+		return fmtVersion(n)
+	}
+	if i, ok := v.Int(); ok && !strings.Contains(v.String(), ".") {
+		return fmtVersion(i)
+	}
+	return v.String()
+}
+
+// fmtVer is fmtV, or "R" for a repeatable migration, which has no
 // version (Flyway's R__name.sql).
-func fmtVer(v int64, repeatable bool) string {
+func fmtVer(n int64, v source.Version, repeatable bool) string {
 	if repeatable {
 		return "R"
 	}
-	return fmtVersion(v)
+	return fmtV(n, v)
 }
 
-// jsonVersion is a migration's "version" in JSON: null for a repeatable
-// migration.
-func jsonVersion(v int64, repeatable bool) *int64 {
+// jsonVersion is a migration's "version" in JSON: a number for a whole
+// one, a string as the file spells it for a dotted one (a JSON number
+// cannot tell 1.1 from 1.10), and null for a repeatable migration.
+func jsonVersion(n int64, v source.Version, repeatable bool) *source.Version {
 	if repeatable {
 		return nil
+	}
+	if v.IsZero() {
+		v = source.IntVersion(n)
+	}
+	return &v
+}
+
+// jsonCurrent is a "current" version in JSON, as jsonVersion writes a
+// version: null when there is none.
+func jsonCurrent(n *int64, v source.Version) *source.Version {
+	if v.IsZero() {
+		if n == nil {
+			return nil
+		}
+		v = source.IntVersion(*n)
 	}
 	return &v
 }
@@ -149,11 +179,12 @@ type errorDoc struct {
 	Line      int    `json:"line,omitempty"`
 	Column    int    `json:"column,omitempty"`
 	Statement int    `json:"statement,omitempty"`
-	Version   int64  `json:"version,omitempty"`
-	Direction string `json:"direction,omitempty"`
-	Detail    string `json:"detail,omitempty"`
-	Hint      string `json:"hint,omitempty"`
-	Where     string `json:"where,omitempty"`
+	// Version is a number for a whole version, a string for a dotted one.
+	Version   *source.Version `json:"version,omitempty"`
+	Direction string          `json:"direction,omitempty"`
+	Detail    string          `json:"detail,omitempty"`
+	Hint      string          `json:"hint,omitempty"`
+	Where     string          `json:"where,omitempty"`
 	// Problems lists each problem when there are several: each lint
 	// error that refused up --lint, each bad file, each validation failure.
 	Problems []problemDoc `json:"problems,omitempty"`
@@ -162,13 +193,13 @@ type errorDoc struct {
 // problemDoc is one of several problems, with the fields that apply; a
 // lint finding has them all.
 type problemDoc struct {
-	File    string `json:"file,omitempty"`
-	Line    int    `json:"line,omitempty"`
-	Column  int    `json:"column,omitempty"`
-	Version int64  `json:"version,omitempty"`
-	Level   string `json:"level,omitempty"`
-	Rule    string `json:"rule,omitempty"`
-	Message string `json:"message"`
+	File    string          `json:"file,omitempty"`
+	Line    int             `json:"line,omitempty"`
+	Column  int             `json:"column,omitempty"`
+	Version *source.Version `json:"version,omitempty"`
+	Level   string          `json:"level,omitempty"`
+	Rule    string          `json:"rule,omitempty"`
+	Message string          `json:"message"`
 }
 
 // problemsOf lists the problems err holds: the findings of a lint gate
@@ -178,7 +209,7 @@ func problemsOf(err error) []problemDoc {
 	if errors.As(err, &ge) {
 		ps := make([]problemDoc, 0, len(ge.Problems))
 		for _, f := range ge.Problems {
-			ps = append(ps, problemDoc{File: f.File, Line: f.Line, Column: f.Column, Version: f.Version, Level: string(f.Level), Rule: f.Rule, Message: f.Message})
+			ps = append(ps, problemDoc{File: f.File, Line: f.Line, Column: f.Column, Version: errVersion(f.Version, f.Ver), Level: string(f.Level), Rule: f.Rule, Message: f.Message})
 		}
 		return ps
 	}
@@ -209,7 +240,7 @@ func problemsOf(err error) []problemDoc {
 }
 
 // locate is the file, line and version a problem is about, where it says.
-func locate(err error) (file string, line int, version int64) {
+func locate(err error) (file string, line int, version *source.Version) {
 	var fe *source.FileError
 	var dv *source.DuplicateVersionError
 	var cm *runner.ChecksumMismatchError
@@ -219,21 +250,30 @@ func locate(err error) (file string, line int, version int64) {
 	var md *runner.MissingDownError
 	switch {
 	case errors.As(err, &fe):
-		return fe.File, fe.Line, 0
+		return fe.File, fe.Line, nil
 	case errors.As(err, &dv):
-		return "", 0, dv.Version
+		return "", 0, errVersion(dv.Version, dv.Ver)
 	case errors.As(err, &cm):
-		return cm.File, 0, cm.Version
+		return cm.File, 0, errVersion(cm.Version, cm.Ver)
 	case errors.As(err, &mf):
-		return "", 0, mf.Version
+		return "", 0, errVersion(mf.Version, mf.Ver)
 	case errors.As(err, &de):
-		return "", 0, de.Version
+		return "", 0, errVersion(de.Version, de.Ver)
 	case errors.As(err, &oo):
-		return "", 0, oo.Version
+		return "", 0, errVersion(oo.Version, oo.Ver)
 	case errors.As(err, &md):
-		return md.File, 0, md.Version
+		return md.File, 0, errVersion(md.Version, md.Ver)
 	}
-	return "", 0, 0
+	return "", 0, nil
+}
+
+// errVersion is an error document's "version": none (omitted) for a
+// repeatable migration or an error about no one version.
+func errVersion(n int64, v source.Version) *source.Version {
+	if n == 0 && v.IsZero() {
+		return nil
+	}
+	return jsonVersion(n, v, false)
 }
 
 func newErrorDoc(err error, code int) errorDoc {
@@ -248,16 +288,16 @@ func newErrorDoc(err error, code int) errorDoc {
 	var de *runner.DirtyError
 	switch {
 	case errors.As(err, &me):
-		d.File, d.Line, d.Column, d.Statement, d.Version = me.File, me.Line, me.Column, me.Statement, me.Version
+		d.File, d.Line, d.Column, d.Statement, d.Version = me.File, me.Line, me.Column, me.Statement, errVersion(me.Version, me.Ver)
 		d.Direction = string(me.Direction)
 	case errors.As(err, &md):
-		d.File, d.Version = md.File, md.Version
+		d.File, d.Version = md.File, errVersion(md.Version, md.Ver)
 	case errors.As(err, &cm):
-		d.File, d.Version = cm.File, cm.Version
+		d.File, d.Version = cm.File, errVersion(cm.Version, cm.Ver)
 	case errors.As(err, &de):
 		// A failed no-transaction row: which migration, and which of its
 		// statements to look at before repair.
-		d.Version, d.Statement = de.Version, de.Statement
+		d.Version, d.Statement = errVersion(de.Version, de.Ver), de.Statement
 	}
 	d.Problems = problemsOf(err)
 	return d
@@ -298,7 +338,7 @@ func (p *printer) migrationError(me *runner.MigrationError, pe *pgconn.PgError) 
 	if pe != nil {
 		msg = fmt.Sprintf("%s (SQLSTATE %s)", pe.Message, pe.Code)
 	}
-	fmt.Fprintf(p.stderr, "%s %s %s %s: %s\n", red("error:"), verbOf(me.Direction), fmtVersion(me.Version), me.Name, msg)
+	fmt.Fprintf(p.stderr, "%s %s %s %s: %s\n", red("error:"), verbOf(me.Direction), fmtV(me.Version, me.Ver), me.Name, msg)
 	if me.File != "" {
 		loc := me.File
 		if me.Line > 0 {

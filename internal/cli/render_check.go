@@ -8,12 +8,13 @@ import (
 
 	"github.com/pgmig/pgmig/check"
 	"github.com/pgmig/pgmig/lint"
+	"github.com/pgmig/pgmig/source"
 )
 
 // verifiedMigration is a migration verify found right, as JSON shows it.
 type verifiedMigration struct {
-	Version int64  `json:"version"`
-	Name    string `json:"name"`
+	Version *source.Version `json:"version"`
+	Name    string          `json:"name"`
 }
 
 // verifiedStep prints one verified migration as it finishes.
@@ -21,7 +22,7 @@ func (p *printer) verifiedStep(v check.Verified) {
 	if p.json || p.quiet {
 		return
 	}
-	fmt.Fprintf(p.stdout, "%s %s %s (up, down, up)\n", p.paint(color.FgGreen)("verified"), fmtVersion(v.Version), v.Name)
+	fmt.Fprintf(p.stdout, "%s %s %s (up, down, up)\n", p.paint(color.FgGreen)("verified"), fmtV(v.Version, v.Ver), v.Name)
 }
 
 // verified prints verify's result: a summary line, or what differs, or
@@ -29,12 +30,12 @@ func (p *printer) verifiedStep(v check.Verified) {
 func (p *printer) verified(rep check.VerifyReport, diff *check.DifferenceError, failure error) {
 	if p.json {
 		type jsonDifference struct {
-			Version int64    `json:"version"`
-			Name    string   `json:"name"`
-			Step    string   `json:"step"`
-			Message string   `json:"message"`
-			Objects []string `json:"objects"`
-			Diff    string   `json:"diff"`
+			Version *source.Version `json:"version"`
+			Name    string          `json:"name"`
+			Step    string          `json:"step"`
+			Message string          `json:"message"`
+			Objects []string        `json:"objects"`
+			Diff    string          `json:"diff"`
 		}
 		doc := struct {
 			Verified   []verifiedMigration `json:"verified"`
@@ -44,10 +45,10 @@ func (p *printer) verified(rep check.VerifyReport, diff *check.DifferenceError, 
 			DurationMS float64             `json:"duration_ms"`
 		}{Verified: []verifiedMigration{}, OK: diff == nil && failure == nil, DurationMS: ms(rep.Duration)}
 		for _, v := range rep.Verified {
-			doc.Verified = append(doc.Verified, verifiedMigration{v.Version, v.Name})
+			doc.Verified = append(doc.Verified, verifiedMigration{jsonVersion(v.Version, v.Ver, false), v.Name})
 		}
 		if diff != nil {
-			doc.Difference = &jsonDifference{diff.Version, diff.Name, diff.Step, diff.Error(), diff.Objects, diff.Diff}
+			doc.Difference = &jsonDifference{jsonVersion(diff.Version, diff.Ver, false), diff.Name, diff.Step, diff.Error(), diff.Objects, diff.Diff}
 		}
 		if failure != nil {
 			doc.Error = errorJSON(failure, 3)
@@ -74,12 +75,12 @@ func (p *printer) verified(rep check.VerifyReport, diff *check.DifferenceError, 
 func (p *printer) drifted(rep check.DriftReport) {
 	if p.json {
 		doc := struct {
-			Drift      bool     `json:"drift"`
-			Objects    []string `json:"objects"`
-			Diff       string   `json:"diff"`
-			Current    *int64   `json:"current"`
-			DurationMS float64  `json:"duration_ms"`
-		}{rep.Drifted(), rep.Objects, rep.Diff, rep.Current, ms(rep.Duration)}
+			Drift      bool            `json:"drift"`
+			Objects    []string        `json:"objects"`
+			Diff       string          `json:"diff"`
+			Current    *source.Version `json:"current"`
+			DurationMS float64         `json:"duration_ms"`
+		}{rep.Drifted(), rep.Objects, rep.Diff, jsonCurrent(rep.Current, rep.CurrentVer), ms(rep.Duration)}
 		if doc.Objects == nil {
 			doc.Objects = []string{}
 		}
@@ -87,8 +88,8 @@ func (p *printer) drifted(rep check.DriftReport) {
 		return
 	}
 	upTo := "no migration applied"
-	if rep.Current != nil {
-		upTo = fmt.Sprintf("%s applied, up to %s", plural(rep.Applied, "migration"), fmtVersion(*rep.Current))
+	if cur := jsonCurrent(rep.Current, rep.CurrentVer); cur != nil {
+		upTo = fmt.Sprintf("%s applied, up to %s", plural(rep.Applied, "migration"), fmtV(0, *cur))
 	}
 	if !rep.Drifted() {
 		if !p.quiet {

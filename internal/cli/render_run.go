@@ -11,6 +11,7 @@ import (
 
 	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/runner"
+	"github.com/pgmig/pgmig/source"
 )
 
 // event prints a line per migration as it finishes, and says why a run waits.
@@ -27,7 +28,7 @@ func (p *printer) event(e runner.Event) {
 		if e.Step.Direction == runner.Down {
 			verb, paint = "rolled back", p.paint(color.FgYellow)
 		}
-		fmt.Fprintf(p.stdout, "%s %s %s (%s)\n", paint(fmt.Sprintf("%-11s", verb)), fmtVer(e.Step.Version, e.Step.Repeatable), e.Step.Name, fmtDuration(e.Step.Duration))
+		fmt.Fprintf(p.stdout, "%s %s %s (%s)\n", paint(fmt.Sprintf("%-11s", verb)), fmtVer(e.Step.Version, e.Step.Ver, e.Step.Repeatable), e.Step.Name, fmtDuration(e.Step.Duration))
 		p.flush()
 	case runner.StepRetrying:
 		p.retrying(e)
@@ -43,7 +44,7 @@ func (p *printer) event(e runner.Event) {
 		f := e.Failover
 		in := ""
 		if f.InFlight != nil {
-			in = fmt.Sprintf(" during %s %s", fmtVersion(f.InFlight.Version), f.InFlight.Name)
+			in = fmt.Sprintf(" during %s %s", fmtV(f.InFlight.Version, f.InFlight.Ver), f.InFlight.Name)
 		}
 		fmt.Fprintf(p.stderr, "%s the server went away%s (%s); waiting for a primary, then taking the lock again and re-reading the history\n",
 			p.paint(color.FgYellow)("reconnecting"), in, firstLine(f.Err.Error()))
@@ -51,25 +52,25 @@ func (p *printer) event(e runner.Event) {
 		f := e.Failover
 		fmt.Fprintf(p.stderr, "%s after %s\n", p.paint(color.FgYellow)("reconnected"), fmtDuration(f.Waited))
 		for _, st := range f.Lost {
-			fmt.Fprintf(p.stderr, "migration %s %s was committed on the old server but is not in the new primary's history; applying it again\n", fmtVersion(st.Version), st.Name)
+			fmt.Fprintf(p.stderr, "migration %s %s was committed on the old server but is not in the new primary's history; applying it again\n", fmtV(st.Version, st.Ver), st.Name)
 		}
 	}
 }
 
 type jsonMigration struct {
-	Version    *int64   `json:"version"` // null for a repeatable migration
-	Repeatable bool     `json:"repeatable,omitempty"`
-	Name       string   `json:"name"`
-	State      string   `json:"state"`
-	AppliedAt  *string  `json:"applied_at"`
-	DurationMS *float64 `json:"duration_ms"`
-	Checksum   string   `json:"checksum"`
-	File       string   `json:"file,omitempty"`
-	Error      string   `json:"error,omitempty"`
+	Version    *source.Version `json:"version"` // null for a repeatable migration
+	Repeatable bool            `json:"repeatable,omitempty"`
+	Name       string          `json:"name"`
+	State      string          `json:"state"`
+	AppliedAt  *string         `json:"applied_at"`
+	DurationMS *float64        `json:"duration_ms"`
+	Checksum   string          `json:"checksum"`
+	File       string          `json:"file,omitempty"`
+	Error      string          `json:"error,omitempty"`
 }
 
 func stepJSON(s runner.Step, state string, dryRun bool) jsonMigration {
-	j := jsonMigration{Version: jsonVersion(s.Version, s.Repeatable), Repeatable: s.Repeatable, Name: s.Name, State: state, Checksum: s.Checksum, File: s.File}
+	j := jsonMigration{Version: jsonVersion(s.Version, s.Ver, s.Repeatable), Repeatable: s.Repeatable, Name: s.Name, State: state, Checksum: s.Checksum, File: s.File}
 	if !dryRun {
 		d := ms(s.Duration)
 		j.DurationMS = &d
@@ -87,10 +88,10 @@ func (p *printer) report(rep runner.Report, total time.Duration) {
 			Applied    []jsonMigration `json:"applied"`
 			RolledBack []jsonMigration `json:"rolled_back"`
 			Baselined  []jsonMigration `json:"baselined,omitempty"`
-			Current    *int64          `json:"current"`
+			Current    *source.Version `json:"current"`
 			DryRun     bool            `json:"dry_run,omitempty"`
 			DurationMS float64         `json:"duration_ms"`
-		}{Applied: []jsonMigration{}, RolledBack: []jsonMigration{}, Current: rep.Current, DryRun: rep.DryRun, DurationMS: ms(total)}
+		}{Applied: []jsonMigration{}, RolledBack: []jsonMigration{}, Current: jsonCurrent(rep.Current, rep.CurrentVer), DryRun: rep.DryRun, DurationMS: ms(total)}
 		// A step's state is its state after the command: a dry run
 		// changes nothing, so what it would apply is still pending.
 		upState, downState := "applied", "pending"
@@ -114,31 +115,31 @@ func (p *printer) report(rep runner.Report, total time.Duration) {
 		return
 	}
 	now := "no version applied"
-	if rep.Current != nil {
-		now = "now at version " + fmtVersion(*rep.Current)
+	if cur := jsonCurrent(rep.Current, rep.CurrentVer); cur != nil {
+		now = "now at version " + fmtV(0, *cur)
 	}
 	bold := p.paint(color.Bold)
 	switch {
 	case rep.DryRun:
 		for _, s := range rep.Applied {
-			fmt.Fprintf(p.stdout, "would apply       %s %s%s\n", fmtVer(s.Version, s.Repeatable), s.Name, noTx(s))
+			fmt.Fprintf(p.stdout, "would apply       %s %s%s\n", fmtVer(s.Version, s.Ver, s.Repeatable), s.Name, noTx(s))
 		}
 		for _, s := range rep.RolledBack {
-			fmt.Fprintf(p.stdout, "would roll back   %s %s%s\n", fmtVersion(s.Version), s.Name, noTx(s))
+			fmt.Fprintf(p.stdout, "would roll back   %s %s%s\n", fmtV(s.Version, s.Ver), s.Name, noTx(s))
 		}
 		n := len(rep.Applied) + len(rep.RolledBack)
 		now = "would leave no version applied"
-		if rep.Planned != nil {
-			now = "would be at version " + fmtVersion(*rep.Planned)
+		if pl := jsonCurrent(rep.Planned, rep.PlannedVer); pl != nil {
+			now = "would be at version " + fmtV(0, *pl)
 		}
 		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("dry run: %s, nothing changed; %s", plural(n, "migration"), now)))
 	case len(rep.Baselined) > 0:
 		for _, s := range rep.Baselined {
-			fmt.Fprintf(p.stdout, "%s %s %s\n", p.paint(color.FgGreen)("baselined  "), fmtVersion(s.Version), s.Name)
+			fmt.Fprintf(p.stdout, "%s %s %s\n", p.paint(color.FgGreen)("baselined  "), fmtV(s.Version, s.Ver), s.Name)
 		}
 		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("baselined %s in %s; %s", plural(len(rep.Baselined), "migration"), fmtDuration(total), now)))
 	case len(rep.Applied) > 0 && len(rep.RolledBack) > 0:
-		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("redid %s in %s; %s", fmtVersion(rep.Applied[0].Version), fmtDuration(total), now)))
+		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("redid %s in %s; %s", fmtV(rep.Applied[0].Version, rep.Applied[0].Ver), fmtDuration(total), now)))
 	case len(rep.Applied) > 0:
 		fmt.Fprintf(p.stdout, "%s\n", bold(fmt.Sprintf("applied %s in %s; %s", plural(len(rep.Applied), "migration"), fmtDuration(total), now)))
 	case len(rep.RolledBack) > 0:
@@ -149,14 +150,14 @@ func (p *printer) report(rep runner.Report, total time.Duration) {
 }
 
 type jsonStatus struct {
-	Current    *int64          `json:"current"`
+	Current    *source.Version `json:"current"`
 	Migrations []jsonMigration `json:"migrations"`
 }
 
 func statusJSON(st runner.Status) jsonStatus {
-	doc := jsonStatus{Current: st.Current, Migrations: []jsonMigration{}}
+	doc := jsonStatus{Current: jsonCurrent(st.Current, st.CurrentVer), Migrations: []jsonMigration{}}
 	for _, m := range st.Migrations {
-		j := jsonMigration{Version: jsonVersion(m.Version, m.Repeatable), Repeatable: m.Repeatable, Name: m.Name, State: string(m.State), Checksum: m.Checksum, File: m.File, Error: m.Error}
+		j := jsonMigration{Version: jsonVersion(m.Version, m.Ver, m.Repeatable), Repeatable: m.Repeatable, Name: m.Name, State: string(m.State), Checksum: m.Checksum, File: m.File, Error: m.Error}
 		if m.AppliedAt != nil {
 			j.AppliedAt = rfc3339(*m.AppliedAt)
 			d := ms(m.Duration)
@@ -179,7 +180,7 @@ func (p *printer) writeStatusJSON(doc jsonStatus) {
 	// The head is writeJSON's document without its last key: the target
 	// and "current", indented the same way.
 	head, _ := json.Marshal(struct {
-		Current *int64 `json:"current"`
+		Current *source.Version `json:"current"`
 	}{doc.Current})
 	var hb bytes.Buffer
 	json.Indent(&hb, withTarget(head, p.target), "", "  ")
@@ -222,15 +223,15 @@ func (p *printer) status(st runner.Status) {
 			at = m.AppliedAt.Local().Format("2006-01-02 15:04:05")
 			dur = fmtDuration(m.Duration)
 		}
-		t.append(fmtVer(m.Version, m.Repeatable), m.Name, p.state(m.State), at, dur)
+		t.append(fmtVer(m.Version, m.Ver, m.Repeatable), m.Name, p.state(m.State), at, dur)
 	}
 	if !p.quiet {
 		// Quiet leaves the answer, not the table: the summary line below.
 		t.render(p.stdout)
 	}
 	cur := "none"
-	if st.Current != nil {
-		cur = fmtVersion(*st.Current)
+	if c := jsonCurrent(st.Current, st.CurrentVer); c != nil {
+		cur = fmtV(0, *c)
 	}
 	var parts []string
 	for _, s := range []runner.State{runner.Applied, runner.Pending, runner.Outdated, runner.Changed, runner.Missing, runner.Failed} {
@@ -244,7 +245,7 @@ func (p *printer) status(st runner.Status) {
 	fmt.Fprintf(p.stdout, "current version: %s (%s)\n", cur, strings.Join(parts, ", "))
 	for _, m := range st.Migrations {
 		if m.State == runner.Failed && m.Error != "" {
-			fmt.Fprintf(p.stdout, "%s %s %s: %s\n", p.paint(color.FgRed)("failed"), fmtVersion(m.Version), m.Name, m.Error)
+			fmt.Fprintf(p.stdout, "%s %s %s: %s\n", p.paint(color.FgRed)("failed"), fmtVer(m.Version, m.Ver, m.Repeatable), m.Name, m.Error)
 		}
 	}
 }
@@ -283,17 +284,17 @@ func (p *printer) validated(st runner.Status) {
 func (p *printer) repaired(changes []runner.RepairChange) {
 	if p.json {
 		type change struct {
-			Version int64  `json:"version"`
-			Name    string `json:"name"`
-			Action  string `json:"action"`
-			Old     string `json:"old,omitempty"`
-			New     string `json:"new,omitempty"`
+			Version *source.Version `json:"version"`
+			Name    string          `json:"name"`
+			Action  string          `json:"action"`
+			Old     string          `json:"old,omitempty"`
+			New     string          `json:"new,omitempty"`
 		}
 		doc := struct {
 			Changes []change `json:"changes"`
 		}{Changes: []change{}}
 		for _, c := range changes {
-			doc.Changes = append(doc.Changes, change{c.Version, c.Name, string(c.Action), c.Old, c.New})
+			doc.Changes = append(doc.Changes, change{jsonVersion(c.Version, c.Ver, c.Version == 0 && c.Ver.IsZero()), c.Name, string(c.Action), c.Old, c.New})
 		}
 		p.writeJSON(doc)
 		return
@@ -302,7 +303,7 @@ func (p *printer) repaired(changes []runner.RepairChange) {
 		return
 	}
 	for _, c := range changes {
-		v := fmtVersion(c.Version) + " " + c.Name
+		v := fmtVer(c.Version, c.Ver, c.Version == 0 && c.Ver.IsZero()) + " " + c.Name
 		switch c.Action {
 		case runner.RemovedFailed:
 			fmt.Fprintf(p.stdout, "removed failed row %s (it said: %s)\n", v, c.Old)
@@ -376,7 +377,7 @@ func (p *printer) retrying(e runner.Event) {
 	}
 	yellow := p.paint(color.FgYellow, color.Bold)
 	fmt.Fprintf(p.stderr, "%s %s %s hit its lock timeout (retry %d of %d in %s)\n",
-		yellow("lock timeout:"), fmtVersion(e.Step.Version), e.Step.Name, e.Retry.Attempt, e.Retry.Max, fmtDuration(e.Retry.Wait))
+		yellow("lock timeout:"), fmtVer(e.Step.Version, e.Step.Ver, e.Step.Repeatable), e.Step.Name, e.Retry.Attempt, e.Retry.Max, fmtDuration(e.Retry.Wait))
 	if len(e.Retry.Blockers) == 0 {
 		fmt.Fprintln(p.stderr, "  the blocking session let go before it could be identified")
 	}
@@ -393,7 +394,7 @@ func (p *printer) progress(e runner.Event) {
 	}
 	pr := e.Progress
 	var b strings.Builder
-	fmt.Fprintf(&b, "… %s %s running for %s", fmtVersion(e.Step.Version), e.Step.Name, fmtDuration(pr.Elapsed))
+	fmt.Fprintf(&b, "… %s %s running for %s", fmtVer(e.Step.Version, e.Step.Ver, e.Step.Repeatable), e.Step.Name, fmtDuration(pr.Elapsed))
 	if pr.Statement > 0 {
 		fmt.Fprintf(&b, ", statement %d", pr.Statement)
 	}
@@ -425,11 +426,11 @@ type jsonLock struct {
 }
 
 type jsonRehearsal struct {
-	Version    int64      `json:"version"`
-	Name       string     `json:"name"`
-	DurationMS *float64   `json:"duration_ms"`
-	Skipped    *string    `json:"skipped"` // why not rehearsed; null when it was
-	Locks      []jsonLock `json:"locks"`
+	Version    *source.Version `json:"version"`
+	Name       string          `json:"name"`
+	DurationMS *float64        `json:"duration_ms"`
+	Skipped    *string         `json:"skipped"` // why not rehearsed; null when it was
+	Locks      []jsonLock      `json:"locks"`
 }
 
 // rehearsal prints what each rehearsed migration did.
@@ -437,11 +438,12 @@ func (p *printer) rehearsal(rep runner.Report, total time.Duration) {
 	if p.json {
 		doc := struct {
 			Rehearsed []jsonRehearsal `json:"rehearsed"`
-			Current   *int64          `json:"current"`
+			Current   *source.Version `json:"current"`
 			DryRun    bool            `json:"dry_run"`
-		}{Rehearsed: []jsonRehearsal{}, Current: rep.Current, DryRun: true}
+		}{Rehearsed: []jsonRehearsal{}, Current: jsonCurrent(rep.Current, rep.CurrentVer), DryRun: true}
 		for _, r := range rep.Rehearsed {
-			j := jsonRehearsal{Version: r.Step.Version, Name: r.Step.Name, Locks: []jsonLock{}}
+			// A repeatable migration's version has always read 0 here.
+			j := jsonRehearsal{Version: jsonVersion(r.Step.Version, r.Step.Ver, false), Name: r.Step.Name, Locks: []jsonLock{}}
 			if r.Skipped != "" {
 				j.Skipped = &r.Skipped
 			} else {
@@ -463,10 +465,10 @@ func (p *printer) rehearsal(rep runner.Report, total time.Duration) {
 	blocking := 0
 	for _, r := range rep.Rehearsed {
 		if r.Skipped != "" {
-			fmt.Fprintf(p.stdout, "%s %s: not rehearsed: %s\n", fmtVersion(r.Step.Version), r.Step.Name, r.Skipped)
+			fmt.Fprintf(p.stdout, "%s %s: not rehearsed: %s\n", fmtVer(r.Step.Version, r.Step.Ver, r.Step.Repeatable), r.Step.Name, r.Skipped)
 			continue
 		}
-		fmt.Fprintf(p.stdout, "%s %s (%s)\n", fmtVersion(r.Step.Version), r.Step.Name, fmtDuration(r.Step.Duration))
+		fmt.Fprintf(p.stdout, "%s %s (%s)\n", fmtVer(r.Step.Version, r.Step.Ver, r.Step.Repeatable), r.Step.Name, fmtDuration(r.Step.Duration))
 		for _, l := range r.Locks {
 			flag := ""
 			if l.Blocking {

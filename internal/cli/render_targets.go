@@ -11,6 +11,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/pgmig/pgmig/fleet"
+	"github.com/pgmig/pgmig/source"
 )
 
 // targetResult is one target's outcome as printed.
@@ -21,7 +22,7 @@ type targetResult struct {
 	Canary     bool            `json:"canary,omitempty"`
 	DurationMS float64         `json:"duration_ms"`
 	Applied    []jsonMigration `json:"applied,omitempty"`
-	Current    *int64          `json:"current"`
+	Current    *source.Version `json:"current"`
 	Migrations []jsonMigration `json:"migrations,omitempty"`
 	Valid      *bool           `json:"valid,omitempty"`
 	Error      *errorDoc       `json:"error,omitempty"`
@@ -47,7 +48,7 @@ func (p *printer) targets(rs []targetResult) {
 		counts[r.Outcome]++
 		cur := "none"
 		if r.Current != nil {
-			cur = fmtVersion(*r.Current)
+			cur = fmtV(0, *r.Current)
 		}
 		outcome := string(r.Outcome)
 		switch r.Outcome {

@@ -31,10 +31,12 @@ func (a *cliApp) rollback(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if v == 0 {
+		// --to 0 leaves version 0 applied, which no migration has:
+		// every migration is rolled back.
+		if v.IsZero() {
 			opts.All = true
 		}
-		opts.To = v
+		opts.ToVer = v
 	}
 	return a.reported(c, func(r *runner.Runner, ctx context.Context) (runner.Report, error) { return r.Rollback(ctx, opts) })
 }

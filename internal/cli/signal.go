@@ -61,18 +61,18 @@ func interrupted(sig *Signaled, err error, done []runner.Step) error {
 		}
 		names := make([]string, len(done))
 		for i, s := range done {
-			names[i] = fmtVersion(s.Version) + " " + s.Name
+			names[i] = fmtVer(s.Version, s.Ver, s.Repeatable) + " " + s.Name
 		}
 		parts = append(parts, verb+" "+strings.Join(names, ", "))
 	}
 	var me *runner.MigrationError
 	switch {
 	case errors.As(err, &me) && me.NoTransaction:
-		parts = append(parts, fmt.Sprintf("%s %s ran without a transaction: its statement in flight was cancelled, the statements before it were kept, and its history row is marked failed (fix the database by hand, then run `pgmig repair`)", fmtVersion(me.Version), me.Name))
+		parts = append(parts, fmt.Sprintf("%s %s ran without a transaction: its statement in flight was cancelled, the statements before it were kept, and its history row is marked failed (fix the database by hand, then run `pgmig repair`)", fmtV(me.Version, me.Ver), me.Name))
 	case errors.As(err, &me) && me.Direction == runner.Up:
-		parts = append(parts, fmt.Sprintf("%s %s was rolled back: nothing of it was kept; it and the migrations after it are not applied", fmtVersion(me.Version), me.Name))
+		parts = append(parts, fmt.Sprintf("%s %s was rolled back: nothing of it was kept; it and the migrations after it are not applied", fmtV(me.Version, me.Ver), me.Name))
 	case errors.As(err, &me):
-		parts = append(parts, fmt.Sprintf("rolling back %s %s was undone: it is still applied", fmtVersion(me.Version), me.Name))
+		parts = append(parts, fmt.Sprintf("rolling back %s %s was undone: it is still applied", fmtV(me.Version, me.Ver), me.Name))
 	case len(done) == 0:
 		parts = append(parts, "nothing was changed")
 	default:

@@ -145,16 +145,76 @@ func distance(a, b string) int {
 	return d[len(ra)][len(rb)]
 }
 
+// optionFlags are the flags that set the engine's options, by the name
+// a *runner.OptionError gives them.
+var optionFlags = map[string]string{
+	"UpOptions.To":                "--to",
+	"UpOptions.ToVer":             "--to",
+	"UpOptions.Steps":             "--steps",
+	"UpOptions.DryRun":            "--dry-run",
+	"UpOptions.Rehearse":          "--rehearse",
+	"UpOptions.SingleTransaction": "--single-transaction",
+	"RollbackOptions.To":          "--to",
+	"RollbackOptions.ToVer":       "--to",
+	"RollbackOptions.Steps":       "--steps",
+	"RollbackOptions.All":         "--all",
+	"Baseline.version":            "--version",
+	"Adopt.from":                  "--from",
+	"Adopt.table":                 "--from-table",
+	"New.src":                     "--source",
+	"Options.Table":               "--table",
+	"Options.LockMode":            "--lock-mode",
+	"Options.LockTTL":             "--lock-ttl",
+	"Options.DDLRetries":          "--ddl-retries",
+}
+
+// flagOf is the flag that sets an engine option; an option with no flag
+// keeps its Go name.
+func flagOf(option string) string {
+	if f, ok := optionFlags[option]; ok {
+		return f
+	}
+	return option
+}
+
+// optionMessage is err's message with the options a *runner.OptionError
+// in it names turned into the flags that set them.
+type optionMessage struct {
+	msg string
+	err error
+}
+
+func (e *optionMessage) Error() string { return e.msg }
+func (e *optionMessage) Unwrap() error { return e.err }
+
 // withHint adds the CLI's remedy to an engine error that has one: the
 // engine names no flags (STYLE.md), the CLI knows which flag helps.
 func withHint(err error) error {
 	var oo *runner.OutOfOrderError
 	var pe *lock.PoolerError
+	var oe *runner.OptionError
 	switch {
+	case errors.As(err, &oe), errors.As(err, new(*runner.AdoptError)):
+		return flagNames(err)
 	case errors.As(err, &oo):
 		return fmt.Errorf("%w (--allow-out-of-order)", err)
 	case errors.As(err, &pe):
 		return fmt.Errorf("%w: use --lock-mode table, or connect to the server directly or through session pooling", err)
+	}
+	return err
+}
+
+// flagNames is err with the options a *runner.OptionError or a
+// *runner.AdoptError in it names turned into the flags that set them, in
+// place, wrapped or not.
+func flagNames(err error) error {
+	var oe *runner.OptionError
+	var ae *runner.AdoptError
+	switch {
+	case errors.As(err, &oe):
+		return &optionMessage{msg: strings.Replace(err.Error(), oe.Error(), runner.ErrInvalidOption.Error()+": "+oe.Message(flagOf), 1), err: err}
+	case errors.As(err, &ae):
+		return &optionMessage{msg: strings.Replace(err.Error(), ae.Error(), ae.Message(flagOf), 1), err: err}
 	}
 	return err
 }

@@ -96,9 +96,9 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, migs []source.
 		for _, s := range rep.Applied {
 			res.Applied = append(res.Applied, stepJSON(s, "applied", rep.DryRun))
 		}
-		res.Current, res.applied = rep.Current, len(rep.Applied)
+		res.Current, res.applied = jsonCurrent(rep.Current, rep.CurrentVer), len(rep.Applied)
 		if st.Migrations != nil {
-			res.Current = st.Current
+			res.Current = jsonCurrent(st.Current, st.CurrentVer)
 			res.Migrations = statusJSON(st).Migrations
 			for _, m := range st.Migrations {
 				switch m.State {
@@ -121,7 +121,7 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, migs []source.
 		res.Target, res.Outcome, res.Canary, res.DurationMS = r.Target.Name, r.Outcome, r.Canary, ms(r.Duration)
 		if r.Err != nil {
 			res.Code = exitCode(r.Err)
-			d := newErrorDoc(r.Err, res.Code)
+			d := newErrorDoc(flagNames(r.Err), res.Code)
 			res.Error = &d
 			worst = max(worst, res.Code)
 		}

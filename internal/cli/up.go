@@ -36,7 +36,7 @@ func (a *cliApp) up(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		opts.To = v
+		opts.ToVer = v
 	}
 	opts.Steps, opts.DryRun, opts.Rehearse = c.Int("steps"), c.Bool("dry-run"), c.Bool("rehearse")
 	opts.SingleTransaction = c.Bool("single-transaction")
