@@ -190,6 +190,14 @@ func (fn fileName) describe() string {
 // versions (V1.2__x.sql, or V1_2__x.sql, which Flyway reads as 1.2).
 // Without ext those are refused: the runner must know about them.
 func flywayName(file string, ext flywayExt) (fileName, bool, error) {
+	if len(file) > 1 && file[0] == 'B' && isDigit(file[1]) && strings.Contains(file, "__") {
+		// Flyway's baseline migrations (a Flyway Teams feature) stand in
+		// for every V file up to their version on a new database only.
+		ver, _, _ := strings.Cut(file[1:], "__")
+		return fileName{}, true, &FileError{File: file, Msg: fmt.Sprintf(
+			"Flyway baseline migrations (B<version>__name.sql) are not supported: on a new database Flyway applies it in place of the V files up to %s; rename it V%s__… to apply it as that version, and move the V files it replaces out of the source",
+			strings.ReplaceAll(ver, "_", "."), ver)}
+	}
 	if len(file) < 2 || strings.IndexByte("VUR", file[0]) < 0 {
 		return fileName{}, false, nil
 	}

@@ -348,14 +348,17 @@ func txControlWords(stmt string) string {
 }
 
 // ownTransactions makes a transactional section that is a whole
-// golang-migrate file (N_name.up.sql or .down.sql) holding its own BEGIN
-// and COMMIT, other than a wrapper around the whole file (see
-// stripWrapper), run as golang-migrate runs it: golang-migrate sends the
-// file as it is, outside any transaction of its own, so the file's BEGIN
-// and COMMIT decide its transactions. pgmig runs it statement by
+// golang-migrate or Flyway file (N_name.up.sql or .down.sql, V or U
+// files) holding its own BEGIN and COMMIT, other than a wrapper around the
+// whole file (see stripWrapper), run as its tool runs it. golang-migrate
+// sends the file as it is, outside any transaction of its own, so the
+// file's BEGIN and COMMIT decide its transactions. Flyway runs the file in
+// a transaction, but a COMMIT in it commits that transaction part-way (a
+// BEGIN only draws a warning), and what follows runs in the next: again
+// the file's own COMMITs draw the lines. pgmig runs it statement by
 // statement, outside a transaction of its own, which keeps them. stmts are
 // the section's Statements; it reports whether it changed the section.
-func ownTransactions(r region, stmts []Statement) bool {
+func ownTransactions(r region, stmts []Statement, flyway bool) bool {
 	sec := r.sec
 	if sec.NoTransaction {
 		return false
@@ -374,6 +377,9 @@ func ownTransactions(r region, stmts []Statement) bool {
 			l, _ := LineCol(sec.SQL, st.Start)
 			sec.NoTransaction = true
 			sec.NoTransactionReason = fmt.Sprintf("golang-migrate sends the file as it is, so its own %s (line %d) and COMMIT decide its transactions", w, sec.Line+l-1)
+			if flyway {
+				sec.NoTransactionReason = fmt.Sprintf("Flyway's transaction for the file ends at the file's own COMMIT, so its %s (line %d) and COMMIT decide its transactions", w, sec.Line+l-1)
+			}
 			return true
 		}
 	}

@@ -366,7 +366,7 @@ func parseFileEnv(file string, fn fileName, content string, lookup func(string) 
 			}
 			return stmts
 		}
-		if fn.kind != kindSingle && !fn.flyway && words.txControl && ownTransactions(r, statements()) {
+		if fn.kind != kindSingle && words.txControl && ownTransactions(r, statements(), fn.flyway) {
 			stmts = r.sec.Statements()
 		}
 		if !words.noTx && !(words.value && holdsAddValue(r.sec.SQL)) {

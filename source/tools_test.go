@@ -455,6 +455,10 @@ func TestFlywayDottedAndRepeatable(t *testing.T) {
 	wantErr(t, err, "version 1.0 is claimed by more than one file: V1.0__a.sql, V1__b.sql")
 	_, err = FromFSWith(mapFS(map[string]string{"R1__a.sql": ""}), Options{FlywayVersions: true}).Migrations(context.Background())
 	wantErr(t, err, "R1__a.sql: a Flyway repeatable migration has no version")
+	// A baseline file (seen in a real set, beside the V files after it) is
+	// named as what it is, not as a file without a version.
+	_, err = FromFSWith(mapFS(map[string]string{"B1_20_0__baseline.sql": "", "V1_20_1__b.sql": ""}), Options{FlywayVersions: true}).Migrations(context.Background())
+	wantErr(t, err, "B1_20_0__baseline.sql: Flyway baseline migrations (B<version>__name.sql) are not supported: on a new database Flyway applies it in place of the V files up to 1.20.0; rename it V1_20_0__…")
 }
 
 // golang-migrate sends a file as it is: its own BEGIN and COMMIT, other
@@ -480,5 +484,29 @@ func TestOwnTransactions(t *testing.T) {
 	// which refuses their BEGIN and COMMIT.
 	if migs[1].Up.NoTransaction || migs[2].Up.NoTransaction {
 		t.Errorf("savepoints or a pgmig file run outside a transaction: %+v %+v", migs[1].Up, migs[2].Up)
+	}
+}
+
+// Flyway runs a V file in a transaction that the file's own COMMIT ends
+// part-way (a BEGIN inside only draws a warning), so, as for
+// golang-migrate, the file's BEGIN and COMMIT decide its transactions
+// (seen in a real set: a V file that rebuilds a table between BEGIN and
+// COMMIT after some statements of its own). A whole-file wrapper is still
+// stripped.
+func TestFlywayOwnTransactions(t *testing.T) {
+	t.Parallel()
+	migs, err := FromFSWith(mapFS(map[string]string{
+		"V1_1__rebuild.sql": "UPDATE t SET a = '' WHERE a IS NULL;\n-- rebuild in order\nBEGIN;\nCREATE TABLE t2 (a text NOT NULL);\nCOMMIT;\n",
+		"V1_2__wrapped.sql": "BEGIN;\nALTER TABLE t2 ADD b int;\nCOMMIT;\n",
+	}), Options{FlywayVersions: true}).Migrations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Flyway's transaction for the file ends at the file's own COMMIT, so its BEGIN (line 3) and COMMIT decide its transactions"
+	if up := migs[0].Up; !up.NoTransaction || up.NoTransactionReason != want {
+		t.Errorf("V1.1: no-transaction %v, reason %q; want %q", up.NoTransaction, up.NoTransactionReason, want)
+	}
+	if up := migs[1].Up; up.NoTransaction || up.SQL != "ALTER TABLE t2 ADD b int;\n" {
+		t.Errorf("V1.2, a whole-file wrapper: %+v", up)
 	}
 }
