@@ -167,13 +167,17 @@ dump() {
 		grep -vE '^(--|\\restrict|\\unrestrict|SET |SELECT pg_catalog.set_config)' | grep -v '^$' >"$2"
 }
 
-# hasdowns: whether the set has down sections in the tool's format.
+# hasdowns: whether the set has down sections in the tool's format. Globs,
+# not `ls | grep -q`: under pipefail, grep -q leaving at its first match
+# kills ls with SIGPIPE on a long listing, and the set read as having none
+# (openmeter's 539 files skipped the rollback step in silence).
 hasdowns() {
+	local f
 	case $tool in
-	golang-migrate) ls "$dir" | grep -q '\.down\.sql$' ;;
+	golang-migrate) for f in "$dir"/*.down.sql; do [ -e "$f" ] && return 0; done; return 1 ;;
 	goose) grep -qil -- '^-- *+goose *down' "$dir"/*.sql 2>/dev/null ;;
 	dbmate) grep -qil -- '^-- *migrate:down' "$dir"/*.sql 2>/dev/null ;;
-	flyway) ls "$dir" | grep -q '^U.*__.*\.sql$' ;;
+	flyway) for f in "$dir"/U*__*.sql; do [ -e "$f" ] && return 0; done; return 1 ;;
 	psql) false ;;
 	esac
 }
