@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/pgmig/pgmig/lint"
 	"github.com/pgmig/pgmig/lock"
 	"github.com/pgmig/pgmig/runner"
 )
@@ -146,7 +147,7 @@ func distance(a, b string) int {
 }
 
 // optionFlags are the flags that set the engine's options, by the name
-// a *runner.OptionError gives them.
+// a *runner.OptionError or a lint finding gives them.
 var optionFlags = map[string]string{
 	"UpOptions.To":                "--to",
 	"UpOptions.ToVer":             "--to",
@@ -166,6 +167,8 @@ var optionFlags = map[string]string{
 	"Options.LockMode":            "--lock-mode",
 	"Options.LockTTL":             "--lock-ttl",
 	"Options.DDLRetries":          "--ddl-retries",
+	// How lint's findings name the run's lock timeout.
+	lint.OptionDDLLockTimeout: "--ddl-lock-timeout",
 }
 
 // flagOf is the flag that sets an engine option; an option with no flag
