@@ -132,7 +132,7 @@ func (p *planner) cannot(object, format string, args ...any) {
 // diff writes always does. The object is named, as anything else Plan
 // cannot write.
 func (p *planner) unlintable(object, what string) {
-	p.cannot(object, "creating %s: PostgreSQL 18 syntax, which pgmig lint's parser (PostgreSQL 17's) cannot read; write this change by hand", what)
+	p.cannot(object, "creating %s: PostgreSQL 18 syntax, which the linter's parser (package lint, PostgreSQL 17's) cannot read; write this change by hand", what)
 }
 
 func (p *planner) plan() (*planResult, error) {

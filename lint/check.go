@@ -118,7 +118,7 @@ func (l *linter) locks(s *sectionState, cur stmt, what string) {
 	s.lockReported = true
 	where := "this section sets none and pgmig sets none for it"
 	if s.tx {
-		where = "the section has no -- pgmig:lock-timeout, the run no --ddl-lock-timeout, and no SET lock_timeout comes first"
+		where = "the section has no -- pgmig:lock-timeout, the run no " + l.name(OptionDDLLockTimeout) + ", and no SET lock_timeout comes first"
 	} else {
 		where = "pgmig sets none in a -- pgmig:no-transaction section, and no SET lock_timeout comes first"
 	}

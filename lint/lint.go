@@ -11,10 +11,15 @@ import (
 
 // Options tell the linter what the run will do. The zero value works.
 type Options struct {
-	// DDLLockTimeout is the run's --ddl-lock-timeout, the lock_timeout
-	// pgmig sets for each transactional section; when it is set those
-	// sections satisfy the no-lock-timeout rule. Zero: not set.
+	// DDLLockTimeout is the run's runner.Options.DDLLockTimeout, the
+	// lock_timeout pgmig sets for each transactional section; when it is
+	// set those sections satisfy the no-lock-timeout rule. Zero: not set.
 	DDLLockTimeout time.Duration
+	// Name renders each option a finding's Message or Help names, given
+	// as the Go API names it (OptionDDLLockTimeout); nil keeps that name.
+	// A CLI names the flag that sets the option: the linter's messages
+	// name no flag.
+	Name func(option string) string
 	// CacheDir is a directory where the compiled parser is kept for later
 	// processes. Compiling PostgreSQL's parser to machine code takes a
 	// second or more of CPU and some 250 MB; loading it from CacheDir, tens
@@ -202,8 +207,16 @@ func (l *linter) report(s *sectionState, cur, at stmt, rule, format string, args
 	}
 	l.res.Findings = append(l.res.Findings, Finding{
 		Rule: rule, Level: r.Level, Version: s.m.Version, Ver: s.m.Ver, File: s.sec.File, Line: at.line, Column: at.col,
-		Message: fmt.Sprintf(format, args...), Help: r.Help,
+		Message: fmt.Sprintf(format, args...), Help: named(r.Help, l.name),
 	})
+}
+
+// name is an option as the caller names it (Options.Name).
+func (l *linter) name(option string) string {
+	if l.opts.Name == nil {
+		return option
+	}
+	return l.opts.Name(option)
 }
 
 // ignore is one "-- pgmig:lint-ignore RULE[,RULE] [reason]" line.

@@ -287,9 +287,57 @@ func TestDocsListEveryRule(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range Rules() {
-		row := fmt.Sprintf("| `%s` | %s | %s | %s |", r.ID, r.Level, r.Why, r.Help)
+		// docs/safety.md is the CLI's reference: it names the flag
+		// that sets an option, as pgmig lint's findings do.
+		help := strings.ReplaceAll(r.Help, OptionDDLLockTimeout, "--ddl-lock-timeout")
+		row := fmt.Sprintf("| `%s` | %s | %s | %s |", r.ID, r.Level, r.Why, help)
 		if !strings.Contains(string(doc), row) {
 			t.Errorf("docs/safety.md lacks the row\n%s", row)
 		}
+	}
+}
+
+// TestFindingsNameNoFlag: the no-lock-timeout finding advises the run's
+// lock timeout as the Go API names it (no rule names a CLI flag), and
+// Options.Name renders it as the caller offers it, in the message and
+// the help alike.
+func TestFindingsNameNoFlag(t *testing.T) {
+	for _, r := range Rules() {
+		if strings.Contains(r.Why+r.Help, "--") && !strings.Contains(r.Why+r.Help, "-- pgmig:") {
+			t.Errorf("rule %s names a flag: %s / %s", r.ID, r.Why, r.Help)
+		}
+	}
+	ms := load(t, map[string]string{"001_a.sql": up("ALTER TABLE users ADD COLUMN n int;\n")})
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"Go names", Options{}, OptionDDLLockTimeout},
+		{"a CLI's names", Options{Name: func(o string) string {
+			if o == OptionDDLLockTimeout {
+				return "--ddl-lock-timeout"
+			}
+			return o
+		}}, "--ddl-lock-timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := Lint(ms, tc.opts).Findings
+			if len(fs) != 1 || fs[0].Rule != RuleNoLockTimeout {
+				t.Fatalf("findings:\n%s", format(fs))
+			}
+			f := fs[0]
+			for what, text := range map[string]string{"message": f.Message, "help": f.Help} {
+				if !strings.Contains(text, "the run no "+tc.want) && !strings.Contains(text, "(or run with "+tc.want+")") {
+					t.Errorf("the %s does not name %s: %s", what, tc.want, text)
+				}
+				if strings.Contains(text, "{") {
+					t.Errorf("the %s keeps a mark: %s", what, text)
+				}
+			}
+			if tc.opts.Name == nil && strings.Contains(f.Message+f.Help, "--ddl") {
+				t.Errorf("a finding names a flag: %s / %s", f.Message, f.Help)
+			}
+		})
 	}
 }

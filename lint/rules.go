@@ -1,5 +1,7 @@
 package lint
 
+import "regexp"
+
 // Level is how serious a finding is: an error makes `pgmig lint` exit 3
 // and `pgmig up --lint` refuse to apply anything; a warning is reported.
 type Level string
@@ -111,7 +113,7 @@ var rules = []Rule{
 		"do it by hand, not in a migration"},
 	{RuleNoLockTimeout, Warning,
 		"without lock_timeout a DDL statement waiting behind a long transaction makes every query on the table queue behind it",
-		"begin the section with -- pgmig:lock-timeout 5s (or run with --ddl-lock-timeout); in a -- pgmig:no-transaction section, SET lock_timeout = '5s' first"},
+		"begin the section with -- pgmig:lock-timeout 5s (or run with {runner.Options.DDLLockTimeout}); in a -- pgmig:no-transaction section, SET lock_timeout = '5s' first"},
 	{RuleIntKey, Warning,
 		"an integer or serial key runs out at 2^31 rows, and a later switch to bigint rewrites the table",
 		"bigint GENERATED ALWAYS AS IDENTITY (or uuid)"},
@@ -132,8 +134,28 @@ var rules = []Rule{
 		"remove the line, or move it to the line before the statement it is for"},
 }
 
-// Rules returns every rule the linter checks, in a fixed order.
-func Rules() []Rule { return append([]Rule(nil), rules...) }
+// Rules returns every rule the linter checks, in a fixed order, with the
+// options their Help names named as the Go API does.
+func Rules() []Rule {
+	rs := append([]Rule(nil), rules...)
+	for i := range rs {
+		rs[i].Help = named(rs[i].Help, func(o string) string { return o })
+	}
+	return rs
+}
+
+// OptionDDLLockTimeout is the option the no-lock-timeout rule advises, as
+// a finding names it before Options.Name renders it.
+const OptionDDLLockTimeout = "runner.Options.DDLLockTimeout"
+
+// optionRE marks an option in a rule's Help:
+// {runner.Options.DDLLockTimeout}.
+var optionRE = regexp.MustCompile(`\{([A-Za-z]+(?:\.[A-Za-z]+)+)\}`)
+
+// named is help with each option it marks rendered by name.
+func named(help string, name func(option string) string) string {
+	return optionRE.ReplaceAllStringFunc(help, func(m string) string { return name(m[1 : len(m)-1]) })
+}
 
 func lookupRule(id string) (Rule, bool) {
 	for _, r := range rules {

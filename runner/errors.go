@@ -32,9 +32,14 @@ type ChecksumMismatchError struct {
 	Current  string // checksum of the file now
 }
 
-func (e *ChecksumMismatchError) Error() string {
-	return fmt.Sprintf("migration %s %s: %s changed since it was applied (checksum recorded %s, file now %s); restore the file, or run `pgmig repair` if the change is intended",
-		verText(e.Version, e.Ver), e.Name, e.File, short(e.Recorded), short(e.Current))
+func (e *ChecksumMismatchError) Error() string { return e.Text(goName) }
+
+// Text is the message with the remedy it advises, a Runner method
+// (MethodRepair), named as name renders it: Error names the method, a
+// CLI names the command that calls it.
+func (e *ChecksumMismatchError) Text(name func(method string) string) string {
+	return fmt.Sprintf("migration %s %s: %s changed since it was applied (checksum recorded %s, file now %s); restore the file, or run %s if the change is intended",
+		verText(e.Version, e.Ver), e.Name, e.File, short(e.Recorded), short(e.Current), name(MethodRepair))
 }
 
 func (e *ChecksumMismatchError) Is(target error) bool { return target == ErrValidation }
@@ -54,7 +59,8 @@ func (e *MissingFileError) Is(target error) bool { return target == ErrValidatio
 
 // DirtyError reports a migration recorded as failed: a no-transaction
 // section that stopped half-way, or a run killed during one. Nothing more
-// is applied until the database is fixed by hand and `pgmig repair` run.
+// is applied until the database is fixed by hand and the row repaired
+// (Runner.Repair).
 type DirtyError struct {
 	Version   int64
 	Ver       source.Version // may be unset (then Version); zero for a repeatable migration
@@ -63,7 +69,11 @@ type DirtyError struct {
 	Message   string // what was recorded
 }
 
-func (e *DirtyError) Error() string {
+func (e *DirtyError) Error() string { return e.Text(goName) }
+
+// Text is the message with the remedy it advises, a Runner method
+// (MethodRepair), named as name renders it, as ChecksumMismatchError's.
+func (e *DirtyError) Text(name func(method string) string) string {
 	msg := fmt.Sprintf("migration %s %s failed part-way and may be half-applied", verText(e.Version, e.Ver), e.Name)
 	if e.Statement > 0 {
 		msg += fmt.Sprintf(" (statement %d)", e.Statement)
@@ -71,7 +81,7 @@ func (e *DirtyError) Error() string {
 	if e.Message != "" {
 		msg += ": " + e.Message
 	}
-	return msg + "; fix the database by hand, then run `pgmig repair`"
+	return msg + "; fix the database by hand, then run " + name(MethodRepair)
 }
 
 func (e *DirtyError) Is(target error) bool { return target == ErrValidation }
@@ -116,6 +126,18 @@ type HistoryError struct {
 
 func (e *HistoryError) Error() string        { return e.Msg }
 func (e *HistoryError) Is(target error) bool { return target == ErrValidation }
+
+// The Runner methods that the messages of ChecksumMismatchError,
+// DirtyError and InvalidIndexError advise, as their Text methods name
+// them: the engine's messages name no CLI command (a program that offers
+// the methods as commands renders them through Text).
+const (
+	MethodRepair = "Runner.Repair"
+	MethodUp     = "Runner.Up"
+)
+
+// goName names a method as the Go API does, for Error.
+func goName(method string) string { return method }
 
 func invalidOption(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, a...)...)

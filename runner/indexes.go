@@ -22,13 +22,24 @@ type InvalidIndexError struct {
 	Indexes []string // schema-qualified, quoted where SQL needs it
 }
 
-func (e *InvalidIndexError) Error() string {
+func (e *InvalidIndexError) Error() string { return e.Text(goName) }
+
+// Text is the message with the remedies it advises, Runner methods
+// (MethodRepair, MethodUp), named as name renders them, as
+// ChecksumMismatchError's.
+func (e *InvalidIndexError) Text(name func(method string) string) string {
+	return fmt.Sprintf("migration %s %s %s, run %s, then %s to build it again",
+		verText(e.Version, e.Ver), e.Name, e.left(), name(MethodRepair), name(MethodUp))
+}
+
+// left is what the section left behind and the SQL that removes it: what
+// the history row records, which outlives the message and its remedies.
+func (e *InvalidIndexError) left() string {
 	drops := make([]string, len(e.Indexes))
 	for i, ix := range e.Indexes {
 		drops[i] = "DROP INDEX CONCURRENTLY " + ix + ";"
 	}
-	return fmt.Sprintf("migration %s %s left INVALID index %s; drop it (%s), run `pgmig repair`, then `pgmig up` to build it again",
-		verText(e.Version, e.Ver), e.Name, strings.Join(e.Indexes, ", "), strings.Join(drops, " "))
+	return fmt.Sprintf("left INVALID index %s; drop it (%s)", strings.Join(e.Indexes, ", "), strings.Join(drops, " "))
 }
 
 // checkIndexes finds INVALID indexes that the section names: an index

@@ -272,7 +272,7 @@ func (r *Runner) watch(ctx context.Context, s *session, m *source.Migration, dir
 // stopBefore ends a no-transaction section before its statement i+1 runs,
 // the lock lost or the run cancelled. Before the first statement nothing
 // ran, so the failed row that marked the start is taken back: a row left
-// there would make every later run refuse until `pgmig repair`, for a
+// there would make every later run refuse until Runner.Repair, for a
 // migration that never started. The renewal of a lease can find the loss
 // just after the guarded write of that row went through (a renewal that
 // timed out may still have been applied), which is when this happens.
@@ -297,7 +297,7 @@ const takeBackTimeout = 5 * time.Second
 // runStatements runs a no-transaction section one statement at a time. The
 // history row is written first, marked failed, and only marked successful
 // at the end: a run that dies half-way leaves a failed row, and Up refuses
-// to go on until the database is checked and `pgmig repair` run.
+// to go on until the database is checked and the row repaired (Runner.Repair).
 func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction) error {
 	var stmts []source.Statement
 	for _, st := range sec.Statements() {
@@ -358,6 +358,13 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	if dir == Up {
 		if err := checkIndexes(ctx, s, m, sec); err != nil {
 			msg := err.Error()
+			var ie *InvalidIndexError
+			if errors.As(err, &ie) {
+				// The row records what the section left, not the
+				// remedy: a DirtyError advises that when it is read,
+				// named as its reader names it.
+				msg = ie.left()
+			}
 			if uerr := s.tr.markFailed(context.WithoutCancel(ctx), s.conn, verOf(*m), msg, false); uerr != nil {
 				return errors.Join(err, fmt.Errorf("record failure: %w", uerr))
 			}

@@ -31,6 +31,7 @@ func (a *cliApp) lintCommand() *cli.Command {
 func (a *cliApp) lintAll(c *cli.Context, ms []source.Migration) lint.Result {
 	return lint.Lint(ms, lint.Options{
 		DDLLockTimeout: c.Duration("ddl-lock-timeout"),
+		Name:           flagOf,
 		CacheDir:       lintCacheDir(),
 		Logger:         a.logger,
 	})

@@ -230,7 +230,7 @@ func problemsOf(err error) []problemDoc {
 		}
 		ps := make([]problemDoc, 0, len(errs))
 		for _, p := range errs {
-			d := problemDoc{Message: p.Error()}
+			d := problemDoc{Message: cliText(p)}
 			d.File, d.Line, d.Version = locate(p)
 			ps = append(ps, d)
 		}
@@ -279,7 +279,7 @@ func errVersion(n int64, v source.Version) *source.Version {
 func newErrorDoc(err error, code int) errorDoc {
 	var me *runner.MigrationError
 	var pe *pgconn.PgError
-	d := errorDoc{Message: err.Error(), Code: code}
+	d := errorDoc{Message: cliText(err), Code: code}
 	if errors.As(err, &pe) {
 		d.SQLState, d.Detail, d.Hint, d.Where = pe.Code, pe.Detail, pe.Hint, pe.Where
 	}
@@ -318,7 +318,7 @@ func (p *printer) error(err error, code int) {
 	}
 	red := p.paint(color.FgRed, color.Bold)
 	if me == nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
+		for _, line := range strings.Split(cliText(err), "\n") {
 			fmt.Fprintf(p.stderr, "%s %s\n", red("error:"), line)
 		}
 		if code == 2 {

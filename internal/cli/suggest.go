@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/pgmig/pgmig/lint"
 	"github.com/pgmig/pgmig/lock"
 	"github.com/pgmig/pgmig/runner"
 )
@@ -146,7 +147,7 @@ func distance(a, b string) int {
 }
 
 // optionFlags are the flags that set the engine's options, by the name
-// a *runner.OptionError gives them.
+// a *runner.OptionError or a lint finding gives them.
 var optionFlags = map[string]string{
 	"UpOptions.To":                "--to",
 	"UpOptions.ToVer":             "--to",
@@ -166,6 +167,8 @@ var optionFlags = map[string]string{
 	"Options.LockMode":            "--lock-mode",
 	"Options.LockTTL":             "--lock-ttl",
 	"Options.DDLRetries":          "--ddl-retries",
+	// How lint's findings name the run's lock timeout.
+	lint.OptionDDLLockTimeout: "--ddl-lock-timeout",
 }
 
 // flagOf is the flag that sets an engine option; an option with no flag
@@ -177,25 +180,30 @@ func flagOf(option string) string {
 	return option
 }
 
-// optionMessage is err's message with the options a *runner.OptionError
-// in it names turned into the flags that set them.
-type optionMessage struct {
-	msg string
-	err error
+// methodCommands are the commands that do what a Runner method does, by
+// the name the Text of an engine error gives the method it advises.
+var methodCommands = map[string]string{
+	runner.MethodRepair: "`pgmig repair`",
+	runner.MethodUp:     "`pgmig up`",
 }
 
-func (e *optionMessage) Error() string { return e.msg }
-func (e *optionMessage) Unwrap() error { return e.err }
+// commandOf is the command that calls a Runner method; a method with no
+// command keeps its Go name.
+func commandOf(method string) string {
+	if c, ok := methodCommands[method]; ok {
+		return c
+	}
+	return method
+}
 
 // withHint adds the CLI's remedy to an engine error that has one: the
-// engine names no flags (STYLE.md), the CLI knows which flag helps.
+// engine names no flags (STYLE.md), the CLI knows which flag helps. The
+// options and methods engine errors name in their messages become flags
+// and commands when the error is shown (cliText).
 func withHint(err error) error {
 	var oo *runner.OutOfOrderError
 	var pe *lock.PoolerError
-	var oe *runner.OptionError
 	switch {
-	case errors.As(err, &oe), errors.As(err, new(*runner.AdoptError)):
-		return flagNames(err)
 	case errors.As(err, &oo):
 		return fmt.Errorf("%w (--allow-out-of-order)", err)
 	case errors.As(err, &pe):
@@ -204,17 +212,49 @@ func withHint(err error) error {
 	return err
 }
 
-// flagNames is err with the options a *runner.OptionError or a
-// *runner.AdoptError in it names turned into the flags that set them, in
-// place, wrapped or not.
-func flagNames(err error) error {
-	var oe *runner.OptionError
-	var ae *runner.AdoptError
-	switch {
-	case errors.As(err, &oe):
-		return &optionMessage{msg: strings.Replace(err.Error(), oe.Error(), runner.ErrInvalidOption.Error()+": "+oe.Message(flagOf), 1), err: err}
-	case errors.As(err, &ae):
-		return &optionMessage{msg: strings.Replace(err.Error(), ae.Error(), ae.Message(flagOf), 1), err: err}
+// cliText is err's message in the CLI's words: each option an engine
+// error in it names becomes the flag that sets it, and each Runner
+// method it advises the command that calls it, in place, however the
+// error is wrapped or joined.
+func cliText(err error) string {
+	msg := err.Error()
+	var walk func(error)
+	walk = func(e error) {
+		if engine, cli, ok := inCLIWords(e); ok {
+			// An error's message holds those it wraps, so the engine
+			// error's own text is in msg as it wrote it.
+			msg = strings.Replace(msg, engine, cli, 1)
+			return
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			if w := u.Unwrap(); w != nil {
+				walk(w)
+			}
+		case interface{ Unwrap() []error }:
+			for _, w := range u.Unwrap() {
+				walk(w)
+			}
+		}
 	}
-	return err
+	walk(err)
+	return msg
+}
+
+// inCLIWords is an engine error's message as the engine writes it and as
+// the CLI shows it, for the errors whose messages name options or methods.
+func inCLIWords(err error) (engine, cli string, ok bool) {
+	switch e := err.(type) {
+	case *runner.OptionError:
+		return e.Error(), runner.ErrInvalidOption.Error() + ": " + e.Message(flagOf), true
+	case *runner.AdoptError:
+		return e.Error(), e.Message(flagOf), true
+	case *runner.ChecksumMismatchError:
+		return e.Error(), e.Text(commandOf), true
+	case *runner.DirtyError:
+		return e.Error(), e.Text(commandOf), true
+	case *runner.InvalidIndexError:
+		return e.Error(), e.Text(commandOf), true
+	}
+	return "", "", false
 }

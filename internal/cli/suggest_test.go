@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -66,5 +68,48 @@ func TestEngineNamesNoFlags(t *testing.T) {
 		if msg := withHint(tc.err).Error(); !strings.Contains(msg, tc.hint) {
 			t.Errorf("the CLI's message for %T lacks %s: %s", tc.err, tc.hint, msg)
 		}
+	}
+}
+
+// TestCLINamesTheCommandsEngineErrorsAdvise: the engine's errors advise
+// Runner methods; the CLI shows the commands instead, in the words pgmig
+// always printed, in its text, its JSON message and each JSON problem.
+func TestCLINamesTheCommandsEngineErrorsAdvise(t *testing.T) {
+	t.Parallel()
+	cm := &runner.ChecksumMismatchError{Version: 1, Name: "a", File: "001_a.sql", Recorded: "0123456789abcdef", Current: "fedcba9876543210"}
+	de := &runner.DirtyError{Version: 2, Name: "b", Statement: 3, Message: "statement 3 failed: boom (SQLSTATE 42P01)"}
+	ie := &runner.InvalidIndexError{Version: 3, Name: "c", Indexes: []string{"public.c_id"}}
+	want := []string{
+		"migration 1 a: 001_a.sql changed since it was applied (checksum recorded 0123456789ab, file now fedcba987654); restore the file, or run `pgmig repair` if the change is intended",
+		"migration 2 b failed part-way and may be half-applied (statement 3): statement 3 failed: boom (SQLSTATE 42P01); fix the database by hand, then run `pgmig repair`",
+		"migration 3 c left INVALID index public.c_id; drop it (DROP INDEX CONCURRENTLY public.c_id;), run `pgmig repair`, then `pgmig up` to build it again",
+	}
+	for i, e := range []error{cm, de, ie} {
+		if m := e.Error(); strings.Contains(m, "pgmig") || strings.Contains(m, "`") {
+			t.Errorf("%T names a command: %s", e, m)
+		}
+		if got := cliText(fmt.Errorf("up: %w", e)); got != "up: "+want[i] {
+			t.Errorf("the CLI shows %T as\n%s\nwant\n%s", e, got, "up: "+want[i])
+		}
+	}
+
+	joined := exit(withHint(fmt.Errorf("validate: %w", errors.Join(cm, de, ie))))
+	d := newErrorDoc(joined, exitCode(joined))
+	if d.Message != "validate: "+strings.Join(want, "\n") {
+		t.Errorf("JSON message:\n%s\nwant\n%s", d.Message, "validate: "+strings.Join(want, "\n"))
+	}
+	if len(d.Problems) != len(want) {
+		t.Fatalf("%d problems, want %d: %+v", len(d.Problems), len(want), d.Problems)
+	}
+	for i, p := range d.Problems {
+		if p.Message != want[i] {
+			t.Errorf("problem %d:\n%s\nwant\n%s", i, p.Message, want[i])
+		}
+	}
+
+	var stderr strings.Builder
+	newPrinter(&strings.Builder{}, &stderr, false, false, false).error(joined, 3)
+	if wantText := "error: validate: " + want[0] + "\nerror: " + want[1] + "\nerror: " + want[2] + "\n"; stderr.String() != wantText {
+		t.Errorf("text:\n%s\nwant\n%s", stderr.String(), wantText)
 	}
 }

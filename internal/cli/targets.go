@@ -121,7 +121,7 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, migs []source.
 		res.Target, res.Outcome, res.Canary, res.DurationMS = r.Target.Name, r.Outcome, r.Canary, ms(r.Duration)
 		if r.Err != nil {
 			res.Code = exitCode(r.Err)
-			d := newErrorDoc(flagNames(r.Err), res.Code)
+			d := newErrorDoc(r.Err, res.Code)
 			res.Error = &d
 			worst = max(worst, res.Code)
 		}
