@@ -369,7 +369,7 @@ func TestNonRegularFilesRefused(t *testing.T) {
 
 func TestVersionCompare(t *testing.T) {
 	t.Parallel()
-	order := []string{"1", "1.0.1", "1.1", "1.2", "1.9", "1.10", "2", "2.0.1", "10", "999999999999999999"}
+	order := []string{"0.1", "0.9.1", "1", "1.0.1", "1.1", "1.2", "1.9", "1.10", "2", "2.0.1", "10", "999999999999999999"}
 	for i := range order {
 		for j := range order {
 			a, err := ParseVersion(order[i])
@@ -390,7 +390,7 @@ func TestVersionCompare(t *testing.T) {
 			t.Errorf("%s and %s: compare %d, canonical %q %q", p[0], p[1], a.Compare(b), a.Canonical(), b.Canonical())
 		}
 	}
-	for _, bad := range []string{"", "0", "1..2", ".1", "1.", "a", "1.2a", "1234567890123456789"} {
+	for _, bad := range []string{"", "0", "0.0", "000", "1..2", ".1", "1.", "a", "1.2a", "1234567890123456789"} {
 		if _, err := ParseVersion(bad); err == nil {
 			t.Errorf("ParseVersion(%q) succeeded", bad)
 		}

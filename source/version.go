@@ -30,8 +30,9 @@ func IntVersion(n int64) Version {
 
 // ParseVersion parses a version written with digits and dots ("12",
 // "1.2.3", "001.02"). Each part is at most 18 digits without its leading
-// zeros; the first part, or the whole of a one-part version, may not be
-// zero.
+// zeros. A version equal to zero ("0", "0.0") is refused, since versions
+// start at 1 and `rollback --to 0` means all; one below 1 ("0.1", as
+// Flyway projects often begin) sorts first.
 func ParseVersion(s string) (Version, error) {
 	if s == "" {
 		return Version{}, errors.New("empty version")
