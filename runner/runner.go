@@ -121,7 +121,9 @@ type EventKind int
 const (
 	// StepStarted: a migration step begins.
 	StepStarted EventKind = iota
-	// StepFinished: a migration step committed; Step.Duration is set.
+	// StepFinished: a migration step committed; Step.Duration is set. A
+	// transactional step's COMMIT travels with the next step's query, so
+	// the next step's StepStarted may come first.
 	StepFinished
 	// StepFailed: a migration step failed; Err is set.
 	StepFailed
@@ -255,6 +257,12 @@ type session struct {
 	// reset brings the session back to the state prepare left it in (see
 	// Runner.resetSQL); it ends every migration.
 	reset string
+	// chain says whether a transactional step's COMMIT is owed and sent
+	// with the next query (see owed): under a session lock, whose own
+	// connection can find out a COMMIT's outcome when its result is lost.
+	chain bool
+	// owed is the step whose COMMIT is owed, if any.
+	owed *owed
 }
 
 // history reads the tracking table; nothing when it does not exist.
@@ -336,6 +344,7 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 	}
 	s.held = held
 	s.tr.guard = held.Guard()
+	s.chain = lockConn != nil
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -388,6 +397,14 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 		}
 	}
 	err = fn(s)
+	switch {
+	case s.owed != nil && err == nil:
+		err = r.settle(ctx, s)
+	case s.owed != nil:
+		// Not committed, and not reported: the connection closes, and
+		// the server rolls it back.
+		s.owed = nil
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" && pe.SchemaName == s.tr.schema && pe.TableName == s.tr.table {
 		// The tracking table's primary key caught a second apply of one
