@@ -49,7 +49,7 @@ func FromFS(fsys fs.FS) Source { return &fsSource{fsys: fsys} }
 // FromFS(os.DirFS(dir)) does. A path that does not exist, is not a
 // directory or cannot be read makes Migrations return a plain error (not
 // ErrInvalid) naming the path.
-func Dir(dir string) Source { return &fsSource{fsys: os.DirFS(dir), dir: dir} }
+func Dir(dir string) Source { return &fsSource{fsys: newDirFS(dir), dir: dir} }
 
 type fsSource struct {
 	fsys fs.FS
