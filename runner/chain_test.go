@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmig/pgmig/lock"
 	"github.com/pgmig/pgmig/runner"
 )
 
@@ -178,5 +180,45 @@ CREATE CONSTRAINT TRIGGER probe_commit AFTER INSERT ON probe DEFERRABLE INITIALL
 	}
 	if h := e.history(""); h != "1" || e.exists("after3") {
 		t.Errorf("history %q, after3 %v: want only 1", h, e.exists("after3"))
+	}
+}
+
+// The lock check before each COMMIT (owed or not) stops a migration whose
+// lock session ended while it ran: here the migration itself ends that
+// session, and waits until the server has dropped its locks.
+func TestLockLostDuringMigrationStopsBeforeCommit(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	key := lock.Key(runner.DefaultTable)
+	holding := fmt.Sprintf(`locktype = 'advisory' AND granted AND classid::bigint = %d AND objid::bigint = %d AND objsubid = 1
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, int64(uint64(key)>>32), int64(uint64(key)&0xffffffff))
+	files := fstest.MapFS{
+		"001_one.sql": mig("CREATE TABLE one (id int);", ""),
+		"002_cut.sql": mig(`CREATE TABLE two (id int);
+DO $$
+DECLARE holder int;
+BEGIN
+  SELECT pid INTO holder FROM pg_locks WHERE `+holding+`;
+  PERFORM pg_terminate_backend(holder);
+  FOR i IN 1..200 LOOP
+    EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_locks WHERE `+holding+`);
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+  -- Longer than the 5 ms after which the lock is checked again before
+  -- the COMMIT: a quicker migration is left to the fence.
+  PERFORM pg_sleep(0.05);
+END $$;`, ""),
+		"003_three.sql": mig("CREATE TABLE three (id int);", ""),
+	}
+	rep, err := e.runner(files, runner.Options{}).Up(ctx, runner.UpOptions{})
+	var me *runner.MigrationError
+	if !errors.Is(err, runner.ErrLockLost) || !errors.As(err, &me) || me.Version != 2 {
+		t.Fatalf("up: %v, want migration 2 stopped with ErrLockLost", err)
+	}
+	if v := versions(rep.Applied); v != "1" {
+		t.Errorf("reported applied %s, want 1", v)
+	}
+	if h := e.history(""); h != "1" || e.exists("two") || e.exists("three") {
+		t.Errorf("history %q, two %v, three %v: want only 1", h, e.exists("two"), e.exists("three"))
 	}
 }

@@ -116,13 +116,16 @@ func (r *Runner) outcome(ctx context.Context, s *session, ow *owed) (bool, error
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	c := s.mon.conn
-	pid := s.conn.PgConn().PID()
-	if _, err := c.Exec(ctx, "SELECT pg_terminate_backend($1)", pgx.QueryExecModeSimpleProtocol, int64(pid)); err != nil {
+	pid := s.pid
+	if pid == 0 {
+		return false, errors.New("the work session's backend is not known")
+	}
+	if _, err := c.Exec(ctx, "SELECT pg_terminate_backend($1)", pgx.QueryExecModeSimpleProtocol, pid); err != nil {
 		return false, fmt.Errorf("end the work session (pid %d): %w", pid, err)
 	}
 	for {
 		var alive bool
-		if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", pgx.QueryExecModeSimpleProtocol, int64(pid)).Scan(&alive); err != nil {
+		if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", pgx.QueryExecModeSimpleProtocol, pid).Scan(&alive); err != nil {
 			return false, fmt.Errorf("wait for the work session (pid %d) to end: %w", pid, err)
 		}
 		if !alive {
@@ -180,9 +183,26 @@ func execChained(ctx context.Context, conn *pgx.Conn, sql string, committed func
 	}
 	cerr := mrr.Close()
 	if !committed(cdone, cerr) && !pc.IsClosed() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_ = pc.CancelRequest(cctx) // at worst sql runs to its end, and is rolled back
-		cancel()
+		// A cancel that reaches the backend between the two queries is
+		// ignored (it cancels only a statement running), so it is sent
+		// again until sql's results are in. At worst sql runs to its
+		// end, and is rolled back.
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			t := time.NewTicker(50 * time.Millisecond)
+			defer t.Stop()
+			for {
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				_ = pc.CancelRequest(cctx)
+				cancel()
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+				}
+			}
+		}()
 	}
 	if pc.IsClosed() {
 		return 0, lostResult{fmt.Errorf("connection closed: %w", cerr)}

@@ -263,6 +263,10 @@ type session struct {
 	chain bool
 	// owed is the step whose COMMIT is owed, if any.
 	owed *owed
+	// pid is the work connection's server backend, as pg_backend_pid()
+	// gives it (behind a session pooler the pid pgx was told is made up);
+	// 0 when not read.
+	pid int64
 }
 
 // history reads the tracking table; nothing when it does not exist.
@@ -338,13 +342,20 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 		return err
 	}
 	s.reset = r.resetSQL(conn)
+	if lockConn != nil {
+		// The real backend, which outcome may have to end: a session
+		// pooler makes up the pid it reports at connection start.
+		if s.pid, err = backendPID(ctx, conn); err != nil {
+			return err
+		}
+		s.chain = true
+	}
 	held, err := locker.Lock(ctx)
 	if err != nil {
 		return err
 	}
 	s.held = held
 	s.tr.guard = held.Guard()
-	s.chain = lockConn != nil
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -412,6 +423,15 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 		return fmt.Errorf("another run recorded the same migration in %s meanwhile, though this run held the lock (lost, or taken over after it expired?); nothing of this migration was kept: %w", s.tr.name(), err)
 	}
 	return err
+}
+
+// backendPID returns the server backend running conn's statements.
+func backendPID(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	var pid int64
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
+		return 0, fmt.Errorf("read the backend pid: %w", err)
+	}
+	return pid, nil
 }
 
 // locker makes the lock of the configured mode for s's tracking table:
