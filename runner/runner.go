@@ -256,7 +256,8 @@ type session struct {
 	held lock.Held
 	// reset brings the session back to the state prepare left it in (see
 	// Runner.resetSQL); it ends every migration.
-	reset string
+	reset  string
+	nreset int // statements in reset, once counted (see resets)
 	// chain says whether a transactional step's COMMIT is owed and sent
 	// with the next query (see owed): under a session lock, whose own
 	// connection can find out a COMMIT's outcome when its result is lost.

@@ -285,13 +285,14 @@ func execAlone(ctx context.Context, s *session, m *source.Migration, dir Directi
 // resets counts the statements of the session reset that follow each
 // migration's history row.
 func (s *session) resets() int {
-	n := 0
-	for _, st := range source.Split(s.reset) {
-		if !st.Empty() {
-			n++
+	if s.nreset == 0 { // counted once: it was a split of the reset per migration
+		for _, st := range source.Split(s.reset) {
+			if !st.Empty() {
+				s.nreset++
+			}
 		}
 	}
-	return n
+	return s.nreset
 }
 
 // recheckAfter is how long a migration's query may run before the lock
