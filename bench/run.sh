@@ -22,6 +22,12 @@
 #   bench/run.sh -big 1000                        # N = 10,000 for pgmig and the floor only
 #   bench/run.sh -runs 3 -only apply -sizes 1,100 # a quick look
 #   bench/run.sh -big 1000 -peers-big tern        # and tern
+#   bench/run.sh -only trivial,status -peers '' -status-sizes 10000
+#                                                 # issue 14's floor rows, pgmig only
+#
+# Wall times are printed with the client CPU time (user + sys, getrusage)
+# of the same runs for the trivial and status rows: on a shared machine
+# the CPU time is the figure to trust.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")

@@ -149,6 +149,10 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 			}
 			return nil
 		}
+		applied := func(st Step) {
+			rep.Applied = append(rep.Applied, st)
+			rep.advance(st.Ver, false)
+		}
 		for _, m := range todo {
 			if opts.DryRun {
 				// A dry run changes nothing: Current stays as it is.
@@ -156,12 +160,12 @@ func (r *Runner) up(ctx context.Context, opts UpOptions, res *resume) (Report, e
 				rep.advance(verOf(*m), true)
 				continue
 			}
-			step, err := r.runStep(ctx, s, m, Up)
-			if err != nil {
+			if err := r.runStep(ctx, s, m, Up, applied); err != nil {
 				return err
 			}
-			rep.Applied = append(rep.Applied, step)
-			rep.advance(verOf(*m), false)
+		}
+		if err := r.settle(ctx, s); err != nil {
+			return err
 		}
 		return r.stamp(ctx, s, rep.Applied)
 	}
@@ -246,15 +250,15 @@ func (r *Runner) Rollback(ctx context.Context, opts RollbackOptions) (Report, er
 				rep.RolledBack = append(rep.RolledBack, planned(e.m, Down))
 				continue
 			}
-			step, err := r.runStep(ctx, s, e.m, Down)
-			if err != nil {
+			if err := r.runStep(ctx, s, e.m, Down, func(st Step) {
+				rep.RolledBack = append(rep.RolledBack, st)
+				e.rec.Success = false // no longer applied, for current()
+				rep.setCurrent(p.current())
+			}); err != nil {
 				return err
 			}
-			rep.RolledBack = append(rep.RolledBack, step)
-			e.rec.Success = false // no longer applied, for current()
-			rep.setCurrent(p.current())
 		}
-		return nil
+		return r.settle(ctx, s)
 	}
 	if opts.DryRun {
 		err = r.read(ctx, run)
@@ -357,15 +361,15 @@ func (r *Runner) Redo(ctx context.Context) (Report, error) {
 			return nil
 		}
 		m := targets[0].m
-		step, err := r.runStep(ctx, s, m, Down)
-		if err != nil {
+		if err := r.runStep(ctx, s, m, Down, func(st Step) { rep.RolledBack = append(rep.RolledBack, st) }); err != nil {
 			return err
 		}
-		rep.RolledBack = append(rep.RolledBack, step)
-		if step, err = r.runStep(ctx, s, m, Up); err != nil {
+		if err := r.runStep(ctx, s, m, Up, func(st Step) { rep.Applied = append(rep.Applied, st) }); err != nil {
 			return err
 		}
-		rep.Applied = append(rep.Applied, step)
+		if err := r.settle(ctx, s); err != nil {
+			return err
+		}
 		return r.stamp(ctx, s, rep.Applied)
 	})
 	return rep, err

@@ -230,8 +230,9 @@ func (e *MigrationError) Error() string {
 		}
 		b.WriteString(": ")
 	}
-	var pe *pgconn.PgError
-	if errors.As(e.Err, &pe) {
+	// A server error wrapped with what it means here ("at COMMIT: …") is
+	// shown with that; its own text is the same either way.
+	if pe, ok := e.Err.(*pgconn.PgError); ok {
 		fmt.Fprintf(&b, "%s: %s (SQLSTATE %s)", pe.Severity, pe.Message, pe.Code)
 	} else {
 		b.WriteString(e.Err.Error())

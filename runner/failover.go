@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -167,6 +168,12 @@ func (res *resume) replan(p *plan, opts *UpOptions) bool {
 		} else {
 			ev.Lost = append(ev.Lost, st)
 		}
+	}
+	if f := ev.InFlight; f != nil && f.Direction == Up && !f.Repeatable && !f.NoTransaction && applied[f.Ver.Canonical()] && !slices.ContainsFunc(kept, func(st Step) bool { return st.Ver.Compare(f.Ver) == 0 }) {
+		// The step in flight committed, its result lost with the
+		// connection (a COMMIT sent ahead of the next step's query, or on
+		// its own): the history under the new lock says it is applied.
+		kept = append(kept, *f)
 	}
 	res.applied = kept
 	for _, st := range ev.Lost {

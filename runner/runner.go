@@ -121,7 +121,9 @@ type EventKind int
 const (
 	// StepStarted: a migration step begins.
 	StepStarted EventKind = iota
-	// StepFinished: a migration step committed; Step.Duration is set.
+	// StepFinished: a migration step committed; Step.Duration is set. A
+	// transactional step's COMMIT travels with the next step's query, so
+	// the next step's StepStarted may come first.
 	StepFinished
 	// StepFailed: a migration step failed; Err is set.
 	StepFailed
@@ -279,7 +281,18 @@ type session struct {
 	held lock.Held
 	// reset brings the session back to the state prepare left it in (see
 	// Runner.resetSQL); it ends every migration.
-	reset string
+	reset  string
+	nreset int // statements in reset, once counted (see resets)
+	// chain says whether a transactional step's COMMIT is owed and sent
+	// with the next query (see owed): under a session lock, whose own
+	// connection can find out a COMMIT's outcome when its result is lost.
+	chain bool
+	// owed is the step whose COMMIT is owed, if any.
+	owed *owed
+	// pid is the work connection's server backend, as pg_backend_pid()
+	// gives it (behind a session pooler the pid pgx was told is made up);
+	// 0 when not read.
+	pid int64
 }
 
 // history reads the tracking table; nothing when it does not exist.
@@ -355,6 +368,14 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 		return err
 	}
 	s.reset = r.resetSQL(conn)
+	if lockConn != nil {
+		// The real backend, which outcome may have to end: a session
+		// pooler makes up the pid it reports at connection start.
+		if s.pid, err = backendPID(ctx, conn); err != nil {
+			return err
+		}
+		s.chain = true
+	}
 	held, err := locker.Lock(ctx)
 	if err != nil {
 		return err
@@ -426,6 +447,14 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 		}
 	}
 	err = fn(s)
+	switch {
+	case s.owed != nil && err == nil:
+		err = r.settle(ctx, s)
+	case s.owed != nil:
+		// Not committed, and not reported: the connection closes, and
+		// the server rolls it back.
+		s.owed = nil
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" && pe.SchemaName == s.tr.schema && pe.TableName == s.tr.table {
 		// The tracking table's primary key caught a second apply of one
@@ -438,6 +467,15 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 // cancelRequestWait bounds the wait for a cancel request sent on a lost
 // lock.
 const cancelRequestWait = 10 * time.Second
+
+// backendPID returns the server backend running conn's statements.
+func backendPID(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	var pid int64
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
+		return 0, fmt.Errorf("read the backend pid: %w", err)
+	}
+	return pid, nil
+}
 
 // locker makes the lock of the configured mode for s's tracking table:
 // the session lock on lockConn, which the progress monitor samples from

@@ -19,39 +19,63 @@ import (
 )
 
 // runStep applies (or rolls back) one migration and records it, reporting
-// progress through events and the logger.
-func (r *Runner) runStep(ctx context.Context, s *session, m *source.Migration, dir Direction) (Step, error) {
+// progress through events and the logger. A transactional step may return
+// with its COMMIT owed (see owed): it is passed to finished, and reported,
+// once committed, by the next step's query or by settle, which every run
+// calls at its end. A step that fails reports its own error, or, when the
+// COMMIT it carried for the step before failed, that step's.
+func (r *Runner) runStep(ctx context.Context, s *session, m *source.Migration, dir Direction, finished func(Step)) error {
 	sec := m.Up
 	if dir == Down {
 		sec = *m.Down
 	}
+	if m.Go || sec.NoTransaction || sentInPieces(sec) {
+		// These commit as they go, or are sent in several queries: the
+		// owed COMMIT goes first and alone (a round trip beside a MiB or
+		// a COPY).
+		if err := r.settle(ctx, s); err != nil {
+			return err
+		}
+	}
 	step := planned(m, dir)
 	r.emit(Event{Kind: StepStarted, Step: step})
 	start := time.Now()
-	var err error
+	var (
+		err  error
+		owes bool
+	)
 	switch {
 	case m.Go:
 		err = r.goStep(ctx, s, m, dir)
 	case sec.NoTransaction:
 		err = r.runStatements(ctx, s, m, sec, dir)
 	default:
-		err = r.runTransaction(ctx, s, m, sec, dir)
+		owes, err = r.runTransaction(ctx, s, m, sec, dir)
 	}
 	step.Duration = time.Since(start)
 	step.AppliedAt = time.Now()
+	if cerr, ok := err.(*commitError); ok {
+		// The step before this one did not commit; this one did not run
+		// (or was rolled back with it).
+		r.emit(Event{Kind: StepFailed, Step: cerr.ow.step, Err: cerr.err})
+		return cerr.err
+	}
 	if err != nil {
 		// The error is returned, not logged: the caller reports it once.
 		r.emit(Event{Kind: StepFailed, Step: step, Err: err})
-		return step, err
+		return err
 	}
-	r.log.Info("migration done", "version", logVersion(m), "name", m.Name, "direction", string(dir), "duration", step.Duration)
-	r.emit(Event{Kind: StepFinished, Step: step})
-	return step, nil
+	if owes {
+		s.owed = &owed{m: m, dir: dir, step: step, finished: finished}
+		return nil
+	}
+	r.finish(step, finished)
+	return nil
 }
 
 // runTransaction runs a transactional section, retrying it when it hits
 // its lock_timeout.
-func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction) error {
+func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction) (owes bool, _ error) {
 	timeout := r.opts.DDLLockTimeout
 	if sec.LockTimeout > 0 {
 		timeout = sec.LockTimeout
@@ -70,10 +94,11 @@ func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migra
 	b.MaxElapsedTime = 0
 	b.Reset()
 	for attempt := 1; ; attempt++ {
-		blockers, err := r.tryTransaction(ctx, s, m, sec, dir, timeout)
+		blockers, owes, err := r.tryTransaction(ctx, s, m, sec, dir, timeout)
 		var pe *pgconn.PgError
-		if err == nil || attempt > retries || !errors.As(err, &pe) || pe.Code != "55P03" {
-			return err
+		var cerr *commitError
+		if err == nil || attempt > retries || errors.As(err, &cerr) || !errors.As(err, &pe) || pe.Code != "55P03" {
+			return owes, err
 		}
 		wait := b.NextBackOff()
 		r.log.Warn("lock timeout, retrying", "version", logVersion(m), "name", m.Name, "direction", string(dir), "attempt", attempt, "wait", wait, "blockers", len(blockers))
@@ -82,27 +107,39 @@ func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migra
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return false, err
 		case <-t.C:
 		}
 	}
 }
 
 // tryTransaction sends BEGIN, the section and its history change as one
-// simple-protocol query, then COMMIT on its own. The COMMIT waits for the
-// section's outcome on purpose: a server runs a query to its end even
-// after its client died, and a COMMIT inside it would commit the work of a
-// process killed half-way. Sent separately, it never arrives from a dead
-// client, whose transaction the server then rolls back. A failure anywhere
-// rolls back the section and its history row together. It returns the
-// sessions seen blocking it.
-func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction, lockTimeout time.Duration) ([]Blocker, error) {
+// simple-protocol query, then COMMIT. The COMMIT waits for the section's
+// outcome on purpose: a server runs a query to its end even after its
+// client died, and a COMMIT inside it would commit the work of a process
+// killed half-way. Sent after the result, it never arrives from a dead
+// client, whose transaction the server then rolls back. Where the session
+// chains (session.chain) the COMMIT is owed rather than sent (owes is
+// true), and a COMMIT owed by the step before rides at the head of this
+// step's query: one round trip a migration. A failure anywhere rolls back
+// the section and its history row together. It returns the sessions seen
+// blocking it.
+func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migration, sec source.Section, dir Direction, lockTimeout time.Duration) (_ []Blocker, owes bool, _ error) {
 	record := s.tr.insertSQL(verOf(*m), m.Name, m.Checksum, sinceStatement)
 	switch {
 	case m.Repeatable:
 		record = s.tr.upsertRepeatableSQL(m.Name, m.Checksum, sinceStatement)
 	case dir == Down:
 		record = s.tr.deleteSQL(verOf(*m))
+	}
+	alone := sentInPieces(sec)
+	ow := s.owed
+	s.owed = nil
+	if ow != nil && ctx.Err() != nil {
+		// Stopped between the steps: the owed step is not committed,
+		// and this one does not start.
+		rollback(ctx, s)
+		return nil, false, &commitError{ow: ow, err: &MigrationError{Version: ow.m.Version, Name: ow.m.Name, Direction: ow.dir, File: ow.step.File, Err: fmt.Errorf("not committed: %w", context.Cause(ctx))}}
 	}
 	prefix := "BEGIN;\n"
 	if lockTimeout > 0 {
@@ -133,6 +170,9 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 		done    int
 		err     error
 		located bool
+		// the owed COMMIT's result, when ow is not settled by it
+		owedDone int
+		owedErr  error
 	)
 	switch {
 	case len(sec.Copies) > 0:
@@ -146,7 +186,19 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 		// statement left without one.
 		q := prefix + sec.SQL + "\n;\n" + record + ";\n" + s.reset
 		last := lastTags{n: 1 + s.resets()}
-		done, err = execSimple(ctx, s.conn, q, last.add)
+		if ow == nil {
+			done, err = execSimple(ctx, s.conn, q, last.add)
+		} else {
+			done, err = execChained(ctx, s.conn, q, func(n int, err error) bool {
+				owedDone, owedErr = n, err
+				if n == 1 {
+					// Reported now, while this step's section runs.
+					r.finish(ow.step, ow.finished)
+					ow = nil
+				}
+				return n == 1 || !isPgError(err)
+			}, last.add)
+		}
 		tags = last.tags
 	}
 	ran := time.Since(start)
@@ -154,6 +206,13 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	var held error
 	if early != nil {
 		held = <-early // the lock's connection is free again from here
+	}
+	if ow != nil {
+		if cerr := r.decide(ctx, s, ow, owedDone, owedErr); cerr != nil {
+			// Whatever of this step ran is not kept.
+			rollback(ctx, s)
+			return nil, false, cerr
+		}
 	}
 	if err == nil {
 		if held == nil && (early == nil || ran > recheckAfter) {
@@ -167,20 +226,30 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 		}
 		if err := held; err != nil {
 			rollback(ctx, s)
-			return nil, &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Err: err}
+			return nil, false, &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Err: err}
+		}
+		if s.chain && !alone {
+			return nil, true, nil
 		}
 		err = commit(ctx, s)
 		if err == nil {
-			return nil, nil
+			return nil, false, nil
 		}
 		// Everything ran; the COMMIT failed (a deferred constraint).
-		return nil, &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Err: fmt.Errorf("at COMMIT: %w", err)}
+		return nil, false, &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Err: fmt.Errorf("at COMMIT: %w", err)}
 	}
 	rollback(ctx, s)
 	if located {
-		return blockers, err
+		return blockers, false, err
 	}
-	return blockers, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), index: done - ours})
+	return blockers, false, locate(m, dir, sec, err, sent{base: utf8.RuneCountInString(prefix), index: done - ours})
+}
+
+// sentInPieces says whether a transactional section is sent in several
+// queries (execPieces, execAlone) rather than in one with its BEGIN and
+// history row: such a step neither carries an owed COMMIT nor owes one.
+func sentInPieces(sec source.Section) bool {
+	return len(sec.Copies) > 0 || len(sec.SQL) >= sendAlone
 }
 
 // sendAlone is the size from which a transactional section is sent as a
@@ -216,13 +285,14 @@ func execAlone(ctx context.Context, s *session, m *source.Migration, dir Directi
 // resets counts the statements of the session reset that follow each
 // migration's history row.
 func (s *session) resets() int {
-	n := 0
-	for _, st := range source.Split(s.reset) {
-		if !st.Empty() {
-			n++
+	if s.nreset == 0 { // counted once: it was a split of the reset per migration
+		for _, st := range source.Split(s.reset) {
+			if !st.Empty() {
+				s.nreset++
+			}
 		}
 	}
-	return n
+	return s.nreset
 }
 
 // recheckAfter is how long a migration's query may run before the lock
@@ -414,6 +484,11 @@ func execSimple(ctx context.Context, conn *pgx.Conn, sql string, tag func(i int,
 		done++
 	}
 	return done, mrr.Close()
+}
+
+func isPgError(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe)
 }
 
 // lastTags keeps the command tags of the last n statements a query ran,

@@ -54,7 +54,7 @@ func FromFSWith(fsys fs.FS, opts Options) Source {
 // DirWith returns the Source reading the directory path, as Dir does,
 // with opts.
 func DirWith(path string, opts Options) Source {
-	return &fsSource{fsys: os.DirFS(path), dir: path, opts: opts}
+	return &fsSource{fsys: newDirFS(path), dir: path, opts: opts}
 }
 
 // A region is the stretch of a file's text that one section holds.

@@ -49,7 +49,7 @@ func FromFS(fsys fs.FS) Source { return &fsSource{fsys: fsys} }
 // FromFS(os.DirFS(dir)) does. A path that does not exist, is not a
 // directory or cannot be read makes Migrations return a plain error (not
 // ErrInvalid) naming the path.
-func Dir(dir string) Source { return &fsSource{fsys: os.DirFS(dir), dir: dir} }
+func Dir(dir string) Source { return &fsSource{fsys: newDirFS(dir), dir: dir} }
 
 type fsSource struct {
 	fsys fs.FS
@@ -305,8 +305,10 @@ func (s *fsSource) path(name string) string {
 // order, then the repeatable ones in name order, reporting versions
 // claimed twice and down files without their up file.
 func assemble(files []parsedFile) ([]Migration, []error) {
-	byVersion := map[string][]parsedFile{}
-	var versions []Version
+	// Sized for one file a version, the usual case: at 10,000 files,
+	// growing these (Migration is large) was a third of assemble's time.
+	byVersion := make(map[string][]parsedFile, len(files))
+	versions := make([]Version, 0, len(files))
 	var repeatables []parsedFile
 	for _, f := range files {
 		if f.repeatable {
@@ -321,10 +323,8 @@ func assemble(files []parsedFile) ([]Migration, []error) {
 	}
 	slices.SortFunc(versions, Version.Compare)
 
-	var (
-		migs []Migration
-		errs []error
-	)
+	migs := make([]Migration, 0, len(versions)+len(repeatables))
+	var errs []error
 	for _, ver := range versions {
 		group := byVersion[ver.Canonical()]
 		v, _ := ver.Int()
@@ -396,6 +396,9 @@ func assemble(files []parsedFile) ([]Migration, []error) {
 			mig.Up = *r.up
 		}
 		migs = append(migs, mig)
+	}
+	if len(migs) == 0 {
+		migs = nil // as before the preallocation: no migrations is nil
 	}
 	return migs, errs
 }

@@ -188,18 +188,12 @@ func (p *printer) writeStatusJSON(doc jsonStatus) {
 	out = append(out, bytes.TrimSuffix(hb.Bytes(), []byte("\n}"))...)
 	out = append(out, `,
   "migrations": [`...)
-	var one bytes.Buffer
-	enc := json.NewEncoder(&one)
-	enc.SetIndent("    ", "  ")
-	enc.SetEscapeHTML(false)
 	for i, m := range doc.Migrations {
 		if i > 0 {
 			out = append(out, ',')
 		}
 		out = append(out, "\n    "...)
-		one.Reset()
-		enc.Encode(m)
-		out = append(out, bytes.TrimSuffix(one.Bytes(), []byte("\n"))...)
+		out = appendMigrationJSON(out, m)
 		if len(out) > 60<<10 {
 			p.stdout.Write(out)
 			out = out[:0]

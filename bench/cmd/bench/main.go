@@ -43,6 +43,7 @@ var (
 	fleetM   = flag.Int("fleet-migrations", 20, "migrations per database there")
 	fleetR   = flag.Int("fleet-runs", 3, "timed runs of each fleet cell")
 	work     = flag.String("work", "", "scratch directory (default: a new temp dir, removed at the end)")
+	peerList = flag.String("peers", "goose,golang-migrate,tern,dbmate", "peers to measure (comma-separated; empty: pgmig and the floor only)")
 )
 
 type kind int
@@ -235,6 +236,11 @@ func run(argv []string) time.Duration {
 	return d
 }
 
+// lastCPU is the CPU time (user + system, from getrusage through
+// os.ProcessState) of the command tryRun ran last: the client's own, the
+// server's not included. On a loaded machine it is the figure to trust.
+var lastCPU time.Duration
+
 // tryRun times argv, returning its failure with the tail of its stderr.
 func tryRun(argv []string) (time.Duration, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -243,6 +249,10 @@ func tryRun(argv []string) (time.Duration, error) {
 	start := time.Now()
 	err := cmd.Run()
 	d := time.Since(start)
+	lastCPU = 0
+	if cmd.ProcessState != nil {
+		lastCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if err != nil {
 		return d, fmt.Errorf("%s: %v\n%s", strings.Join(argv, " "), err, tail(errb.String()))
 	}
@@ -408,7 +418,7 @@ var hasSingleFlag bool
 
 // applyRuns times `up` of n migrations of kind k on a fresh database for
 // each tool, the tools interleaved within each run.
-func applyRuns(base string, k kind, n int, ts []tool, res results, oneTrip bool) {
+func applyRuns(base string, k kind, n int, ts []tool, res results, oneTrip bool, cpu results) {
 	d := dirs(base, k, n, ts)
 	script := filepath.Join(base, fmt.Sprintf("floor-%d-%d-%v.sql", k, n, oneTrip))
 	floorScript(script, k, n, oneTrip)
@@ -438,6 +448,7 @@ func applyRuns(base string, k kind, n int, ts []tool, res results, oneTrip bool)
 			}
 			db := freshDB()
 			dur, err := tryRun(jb.argv(db))
+			used := lastCPU // before dropDB's psql replaces it
 			dropDB(db)
 			if err != nil {
 				if jb.col != "pgmig single-tx" {
@@ -450,6 +461,9 @@ func applyRuns(base string, k kind, n int, ts []tool, res results, oneTrip bool)
 				continue
 			}
 			res.add(n, jb.col, dur)
+			if cpu != nil {
+				cpu.add(n, jb.col, used)
+			}
 		}
 		progress("apply kind=%d n=%d run %d/%d done", k, n, r+1, *runs)
 	}
@@ -458,6 +472,9 @@ func applyRuns(base string, k kind, n int, ts []tool, res results, oneTrip bool)
 func toolsFor(n int) []tool {
 	ts := []tool{pgmigTool}
 	for _, p := range peers {
+		if !slices.Contains(strings.Split(*peerList, ","), p.name) {
+			continue
+		}
 		if n <= *big || slices.Contains(strings.Split(*peersBig, ","), p.name) {
 			ts = append(ts, p)
 		}
@@ -489,7 +506,7 @@ func sectionApply(base string) {
 	allTs := toolsFor(0)
 	for _, n := range ns {
 		progress("apply small n=%d", n)
-		applyRuns(base, small, n, toolsFor(n), res, false)
+		applyRuns(base, small, n, toolsFor(n), res, false, nil)
 	}
 	table("Apply N small migrations (a table and an index each), fresh database", "N", cols(allTs), ns, res.get)
 	say("\nPer migration (median ms / N), for linearity:\n")
@@ -507,12 +524,14 @@ func sectionApply(base string) {
 }
 
 func sectionTrivial(base string) {
-	res := results{}
+	res, cpu := results{}, results{}
 	ts := toolsFor(1000)
 	progress("apply trivial n=1000")
-	applyRuns(base, trivial, 1000, ts, res, true)
+	applyRuns(base, trivial, 1000, ts, res, true, cpu)
 	table("Apply 1,000 trivial migrations (`SELECT 1;` each); floor: one round trip per migration (`BEGIN \\; SELECT 1 \\; INSERT … \\; COMMIT;`)",
 		"N", cols(ts, "psql, one statement a trip"), []int{1000}, res.get)
+	table("The same runs' client CPU time (user + sys of the client process; the server's is not in it)",
+		"N", cols(ts, "psql, one statement a trip"), []int{1000}, cpu.get)
 }
 
 // sectionStatus times status and a no-op up against n applied trivial
@@ -533,6 +552,7 @@ func sectionStatus(base string) {
 	ns := intList(*statusN)
 	st, noop := results{}, results{}
 	parts := results{}
+	stCPU, noopCPU, partsCPU := results{}, results{}, results{}
 	for _, n := range ns {
 		ts := toolsFor(n)
 		d := dirs(base, trivial, n, ts)
@@ -546,17 +566,36 @@ func sectionStatus(base string) {
 			dbs[t.name] = freshDB()
 			run(t.up(dbs[t.name], d[t.name]))
 		}
-		selectAll := psql(fdb, "-c", "SELECT * FROM hist ORDER BY version")
+		// Issue 14's floor: what a careful client needs, the history
+		// read and dropped by psql, and the files read and hashed by a
+		// minimal Go program on 4 goroutines.
+		selectAll := []string{"psql", "-X", "-A", "-t", "-o", "/dev/null", "-d", dbURL(fdb), "-c", "SELECT * FROM hist ORDER BY version"}
 		hash := []string{*hashBin, d["pgmig"]}
+		jsonStatus := append(pgmigTool.status(dbs["pgmig"], d["pgmig"]), "--format", "json")
 		for r := 0; r < *runs; r++ {
-			a, b := run(selectAll), run(hash)
-			st.add(n, "floor", a+b)
-			noop.add(n, "floor", a+b)
+			a := run(selectAll)
+			ac := lastCPU
+			b := run(hash)
+			bc := lastCPU
+			for _, res := range []results{st, noop} {
+				res.add(n, "floor", a+b)
+			}
+			for _, res := range []results{stCPU, noopCPU} {
+				res.add(n, "floor", ac+bc)
+			}
 			parts.add(n, "select", a)
 			parts.add(n, "hash", b)
+			partsCPU.add(n, "select", ac)
+			partsCPU.add(n, "hash", bc)
 			for _, t := range ts {
 				st.add(n, t.name, run(t.status(dbs[t.name], d[t.name])))
+				stCPU.add(n, t.name, lastCPU)
 				noop.add(n, t.name, run(t.up(dbs[t.name], d[t.name])))
+				noopCPU.add(n, t.name, lastCPU)
+				if t.name == "pgmig" {
+					st.add(n, "pgmig --format json", run(jsonStatus))
+					stCPU.add(n, "pgmig --format json", lastCPU)
+				}
 			}
 		}
 		dropDB(fdb)
@@ -567,11 +606,16 @@ func sectionStatus(base string) {
 	}
 	c := cols(toolsFor(0))
 	c = slices.DeleteFunc(c, func(s string) bool { return s == "pgmig single-tx" })
-	table("`status` with N applied (golang-migrate: `version`, it has no status)", "N applied", c, ns, st.get)
+	sc := slices.Insert(slices.Clone(c), 2, "pgmig --format json")
+	const floorNote = "; floor: `psql -X -A -t -o /dev/null -c 'SELECT * FROM hist ORDER BY version'` + reading and SHA-256 hashing the N files on 4 goroutines (bench/cmd/hashfiles)"
+	table("`status` with N applied (golang-migrate: `version`, it has no status)"+floorNote, "N applied", sc, ns, st.get)
+	table("The same `status` runs' client CPU time (user + sys; the server's is not in it)", "N applied", sc, ns, stCPU.get)
 	table("No-op `up` with N applied", "N applied", c, ns, noop.get)
-	say("\nFloor parts (median ms): psql `SELECT * FROM hist` / reading and SHA-256 hashing the N files:\n")
+	table("The same no-op `up` runs' client CPU time", "N applied", c, ns, noopCPU.get)
+	say("\nFloor parts (median ms, wall / CPU): psql `SELECT * FROM hist` / reading and SHA-256 hashing the N files:\n")
 	for _, n := range ns {
-		say("- N=%d: %s / %s", n, ms(median(parts.get(n, "select"))), ms(median(parts.get(n, "hash"))))
+		say("- N=%d: %s / %s (CPU %s / %s)", n, ms(median(parts.get(n, "select"))), ms(median(parts.get(n, "hash"))),
+			ms(median(partsCPU.get(n, "select"))), ms(median(partsCPU.get(n, "hash"))))
 	}
 }
 
