@@ -222,3 +222,52 @@ END $$;`, ""),
 		t.Errorf("history %q, two %v, three %v: want only 1", h, e.exists("two"), e.exists("three"))
 	}
 }
+
+// Events come in the order things happen: a step is reported started only
+// after the step before is reported finished, and by then that step is
+// committed, so an OnEvent that takes its time at StepStarted never holds
+// the step before's transaction (and its locks) open. Reported first, as
+// the chained COMMIT had it at first, a hook waiting at StepStarted
+// waited on a COMMIT that only its own return could send (the failover
+// test deadlocked so).
+func TestChainedStepStartsAfterTheOneBeforeCommitted(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	files := fstest.MapFS{
+		"001_one.sql":   mig("CREATE TABLE one (id int);", ""),
+		"002_two.sql":   mig("CREATE TABLE two (id int);", ""),
+		"003_three.sql": mig("CREATE TABLE three (id int);", ""),
+	}
+	var order []string
+	var problems []string
+	r := e.runner(files, runner.Options{OnEvent: func(ev runner.Event) {
+		switch ev.Kind {
+		case runner.StepStarted:
+			order = append(order, fmt.Sprintf("start %d", ev.Step.Version))
+			if ev.Step.Version > 1 {
+				// From another session: the step before is committed.
+				if h := e.history(""); h != fmt.Sprint(map[int64]string{2: "1", 3: "1,2"}[ev.Step.Version]) {
+					problems = append(problems, fmt.Sprintf("at the start of %d another session sees history %q", ev.Step.Version, h))
+				}
+				ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				var locked bool
+				prev := map[int64]string{2: "one", 3: "two"}[ev.Step.Version]
+				if err := e.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = $1)", prev).Scan(&locked); err != nil || locked {
+					problems = append(problems, fmt.Sprintf("at the start of %d table %s is still locked (%v)", ev.Step.Version, prev, err))
+				}
+			}
+		case runner.StepFinished:
+			order = append(order, fmt.Sprintf("finish %d", ev.Step.Version))
+		}
+	}})
+	if _, err := r.Up(ctx, runner.UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(order, ", "), "start 1, finish 1, start 2, finish 2, start 3, finish 3"; got != want {
+		t.Errorf("events %s, want %s", got, want)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}

@@ -38,7 +38,15 @@ func (r *Runner) runStep(ctx context.Context, s *session, m *source.Migration, d
 		}
 	}
 	step := planned(m, dir)
-	r.emit(Event{Kind: StepStarted, Step: step})
+	if s.owed == nil {
+		r.emit(Event{Kind: StepStarted, Step: step})
+	}
+	// Else the step before still owes its COMMIT, which rides with this
+	// step's query: this step is reported started once that COMMIT's
+	// result is in (tryTransaction), after the step before is reported
+	// finished. Reported first, an OnEvent that takes its time (or waits)
+	// at StepStarted would hold the step before's transaction open, with
+	// its locks.
 	start := time.Now()
 	var (
 		err  error
@@ -195,6 +203,7 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 					// Reported now, while this step's section runs.
 					r.finish(ow.step, ow.finished)
 					ow = nil
+					r.emit(Event{Kind: StepStarted, Step: planned(m, dir)})
 				}
 				return n == 1 || !isPgError(err)
 			}, last.add)
@@ -213,6 +222,8 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 			rollback(ctx, s)
 			return nil, false, cerr
 		}
+		// Committed after all (its result lost with the connection).
+		r.emit(Event{Kind: StepStarted, Step: planned(m, dir)})
 	}
 	if err == nil {
 		if held == nil && (early == nil || ran > recheckAfter) {
