@@ -38,7 +38,14 @@ func database(t testing.TB, srv *cluster.Server, name string) string {
 	}
 	defer admin.Close(ctx)
 	id := pgx.Identifier{name}.Sanitize()
-	for _, q := range []string{"DROP DATABASE IF EXISTS " + id + " WITH (FORCE)", "CREATE DATABASE " + id} {
+	// pg-start runs its servers with synchronous_commit off, which lets
+	// "stop -m immediate" lose the last commits it acknowledged: a crash
+	// trial then saw a no-transaction migration printed applied come back
+	// with only its failed start row, and pgmig rightly refuse it. The
+	// trials are about pgmig, so their database commits durably, as a
+	// production server does (a database setting outranks the server's
+	// command line; with fsync off it costs a write, not a flush).
+	for _, q := range []string{"DROP DATABASE IF EXISTS " + id + " WITH (FORCE)", "CREATE DATABASE " + id, "ALTER DATABASE " + id + " SET synchronous_commit = on"} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
