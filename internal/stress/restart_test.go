@@ -103,6 +103,7 @@ func restartTrials(t *testing.T, srv *cluster.Server, name string, trials int) {
 			tg.mustRun(0, "rollback", "--all")
 		}
 		var p *proc
+		dirtyStop := false // the run stopped (exit 3) at the failed row of a no-transaction migration
 		switch i % len(modes) {
 		case 0, 1:
 			c := connect(t, tg.url)
@@ -123,8 +124,13 @@ func restartTrials(t *testing.T, srv *cluster.Server, name string, trials int) {
 				srv.Resume()
 			}
 			r := p.wait(t, 90*time.Second)
-			if r.code != 0 && (r.code != 1 || !strings.Contains(r.stderr, "error:") || strings.Contains(r.stderr, "panic:")) {
-				problems = append(problems, fmt.Sprintf("want exit 0, or exit 1 with an error message, got\n%s", r))
+			// A restart in the middle of a no-transaction migration leaves
+			// its failed row: the run takes up again after the restart,
+			// finds that row and stops as any run would (exit 3, asking for
+			// repair), which the check below holds to the history.
+			dirtyStop = r.code == 3 && strings.Contains(r.stderr, "failed part-way")
+			if r.code != 0 && !dirtyStop && (r.code != 1 || !strings.Contains(r.stderr, "error:") || strings.Contains(r.stderr, "panic:")) {
+				problems = append(problems, fmt.Sprintf("want exit 0, exit 1 with an error message, or exit 3 for a no-transaction migration cut off, got\n%s", r))
 			}
 			t.Logf("trial %d (%s after %d applied): exit %d: %s", i, mode, k, r.code, firstLine(r.stderr))
 		case 2:
@@ -146,6 +152,9 @@ func restartTrials(t *testing.T, srv *cluster.Server, name string, trials int) {
 		waitBackendsGone(t, c)
 		st, ps := check(c, ms)
 		problems = append(problems, ps...)
+		if dirtyStop && (len(st.dirty) != 1 || !ms[st.dirty[0]-1].NoTx) {
+			problems = append(problems, fmt.Sprintf("exit 3 for a no-transaction migration cut off part-way, but the failed rows are %v", st.dirty))
+		}
 		problems = append(problems, tg.recover(c, st.dirty)...)
 		c.Close(context.Background())
 		if len(problems) > 0 {
