@@ -406,6 +406,22 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelRequestWait)
 			conn.PgConn().CancelRequest(cctx)
 			cancel()
+		case <-ctx.Done():
+			// The run was stopped (SIGINT, SIGTERM, a caller's cancel).
+			// pgx gives up on the connection at once, but the server
+			// notices a client gone only when it next talks to it, or,
+			// from PostgreSQL 14, within client_connection_check_interval
+			// (which prepare sets): on 13 a long statement ran on to its
+			// end, holding its locks, after pgmig had said it was rolled
+			// back. The cancel stops it now, on every version.
+			select {
+			case <-stop:
+				return // the run ended first; nothing is in flight
+			default:
+			}
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelRequestWait)
+			conn.PgConn().CancelRequest(cctx)
+			cancel()
 		case <-stop:
 		}
 	}()
