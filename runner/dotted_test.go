@@ -117,16 +117,8 @@ func TestDottedVersionsApplyInFlywayOrder(t *testing.T) {
 	if got := e.versionType(); got != "text" {
 		t.Errorf("version column %s, want text (upgraded)", got)
 	}
-	st, err := r.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, m := range st.Migrations {
-		got = append(got, m.Ver.String()+"="+string(m.State))
-	}
-	if want := "1=applied 1.1=applied 1.2=applied 1.3=applied 1.10=applied 2=applied"; strings.Join(got, " ") != want {
-		t.Errorf("status %s, want %s", strings.Join(got, " "), want)
+	if got, want := statusStates(t, r), "1=applied 1.1=applied 1.2=applied 1.3=applied 1.10=applied 2=applied"; got != want {
+		t.Errorf("status %s, want %s", got, want)
 	}
 	// Nothing pending: a second run does nothing.
 	if rep, err := r.Up(ctx, runner.UpOptions{}); err != nil || len(rep.Applied) != 0 {
@@ -398,7 +390,15 @@ func TestDottedChangedMissingAndRepair(t *testing.T) {
 	if len(changes) != 1 || changes[0].Ver.String() != "1.01" || changes[0].Action != runner.UpdatedChecksum {
 		t.Fatalf("repair %+v, want 1.01's checksum updated", changes)
 	}
-	st, err := r.Status(ctx)
+	if got, want := statusStates(t, r), "1=applied 1.01=applied 1.2=applied 1.3=applied 1.10=missing 2=applied"; got != want {
+		t.Errorf("status %s, want %s", got, want)
+	}
+}
+
+// statusStates is Status's migrations as "version=state", in order.
+func statusStates(t *testing.T, r *runner.Runner) string {
+	t.Helper()
+	st, err := r.Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +406,5 @@ func TestDottedChangedMissingAndRepair(t *testing.T) {
 	for _, m := range st.Migrations {
 		got = append(got, m.Ver.String()+"="+string(m.State))
 	}
-	if want := "1=applied 1.01=applied 1.2=applied 1.3=applied 1.10=missing 2=applied"; strings.Join(got, " ") != want {
-		t.Errorf("status %s, want %s", strings.Join(got, " "), want)
-	}
+	return strings.Join(got, " ")
 }

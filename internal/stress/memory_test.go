@@ -212,7 +212,9 @@ func TestStressPeakMemory(t *testing.T) {
 	// A 250 MiB comment.
 	comments := t.TempDir()
 	size := writeBig(t, filepath.Join(comments, "001_comment.sql"), "-- pgmig:up\nSELECT 1;\n", lines("-- a comment line of no statement\n", mib), sized(250))
-	comment := func() memRun { return runMeasured(t, nil, 3*time.Minute, "--no-color", "--source", comments, "validate") }
+	comment := func() memRun {
+		return runMeasured(t, nil, 3*time.Minute, "--no-color", "--source", comments, "validate")
+	}
 	cases = append(cases, memCase{name: "comment-validate", source: size, want: 0, run: comment(), again: comment})
 
 	// SELECT 1 statements, applied in one transaction.

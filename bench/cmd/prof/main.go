@@ -43,17 +43,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	if *cpu != "" {
-		f, err := os.Create(*cpu)
-		if err != nil {
-			fail(err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fail(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer profile(*cpu)()
 	start := time.Now()
 	for i := 0; i < *n; i++ {
 		switch what {
@@ -75,17 +65,7 @@ func main() {
 
 // runCLI runs pgmig's command line args n times in this process.
 func runCLI(ctx context.Context, cpu string, n int, args []string) {
-	if cpu != "" {
-		f, err := os.Create(cpu)
-		if err != nil {
-			fail(err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fail(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer profile(cpu)()
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		if code := (cli.Build{}).Run(ctx, append([]string{"pgmig"}, args...), io.Discard, io.Discard); code != 0 {
@@ -98,4 +78,22 @@ func runCLI(ctx context.Context, cpu string, n int, args []string) {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "prof:", err)
 	os.Exit(1)
+}
+
+// profile starts a CPU profile into path, if set, and returns what stops it.
+func profile(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fail(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fail(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
