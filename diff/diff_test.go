@@ -466,7 +466,7 @@ CREATE TEXT SEARCH CONFIGURATION ts (COPY = simple); ALTER DEFAULT PRIVILEGES GR
 			if tc.major != 0 {
 				pgtest.RequireVersion(t, tc.major, tc.feature)
 			}
-			a, b := connect(t, newDB(t)), connect(t, newDB(t))
+			a, b := pgtest.Connect(t, newDB(t)), pgtest.Connect(t, newDB(t))
 			execSQL(t, a, tc.current)
 			execSQL(t, b, tc.desired)
 			_, err := diff.Plan(inspect(t, a), inspect(t, b), diff.Options{})

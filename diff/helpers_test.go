@@ -44,18 +44,6 @@ func ensureRole(t *testing.T) {
 	})
 }
 
-func connect(t testing.TB, url string) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() { c.Close(context.Background()) })
-	return c
-}
-
 func execSQL(t testing.TB, c *pgx.Conn, sql string) {
 	t.Helper()
 	if strings.TrimSpace(sql) == "" {
@@ -115,7 +103,7 @@ func dump(t testing.TB, url string) string {
 func catalogDump(t testing.TB, url string) string {
 	t.Helper()
 	ctx := context.Background()
-	c := connect(t, url)
+	c := pgtest.Connect(t, url)
 	snap, err := schema.Take(ctx, c, schema.Options{})
 	if err != nil {
 		t.Fatalf("snapshot: %v", err)
@@ -293,7 +281,7 @@ func (e *stmtError) Unwrap() error { return e.err }
 func roundTrip(t testing.TB, current, desired string, opts diff.Options) (*diff.Migration, error) {
 	t.Helper()
 	urlA, urlB := pgtest.NewDB(t), pgtest.NewDB(t)
-	a, b := connect(t, urlA), connect(t, urlB)
+	a, b := pgtest.Connect(t, urlA), pgtest.Connect(t, urlB)
 	execSQL(t, a, current)
 	execSQL(t, b, desired)
 	before, want := dump(t, urlA), dump(t, urlB)

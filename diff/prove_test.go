@@ -215,7 +215,7 @@ func TestProvePgDump(t *testing.T) {
 	pgDump := pgtest.RequirePgDump(t, "a desired schema written by pg_dump")
 	server := serverPool(t)
 	url := pgtest.NewDB(t)
-	c := connect(t, url)
+	c := pgtest.Connect(t, url)
 	execSQL(t, c, proveSchema+`ALTER TABLE posts ADD COLUMN title text NOT NULL DEFAULT '';
 CREATE FUNCTION title_len(p posts) RETURNS int LANGUAGE sql AS $$SELECT length(p.title)$$;
 CREATE VIEW titled AS SELECT id, title FROM posts WHERE title <> '';

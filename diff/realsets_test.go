@@ -180,7 +180,7 @@ func realCase(t *testing.T, dir string, migs []source.Migration, k, k2 int) (res
 	if !res.lint {
 		res.note += fmt.Sprintf("lint: %v; ", lintErrorsAfter(all, mig))
 	}
-	c := connect(t, urlA)
+	c := pgtest.Connect(t, urlA)
 	if err := apply(t, c, mig.Up); err != nil {
 		res.note += "up: " + oneLine(err.Error())
 		return res

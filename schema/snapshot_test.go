@@ -5,25 +5,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmig/pgmig/internal/pgtest"
 	"github.com/pgmig/pgmig/schema"
 )
-
-func connect(t *testing.T, url string) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() { c.Close(context.Background()) })
-	return c
-}
 
 func exec(t *testing.T, c *pgx.Conn, sql string) {
 	t.Helper()
@@ -216,7 +203,7 @@ func TestObjectKinds(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := connect(t, pgtest.NewDB(t))
+			c := pgtest.Connect(t, pgtest.NewDB(t))
 			if tc.extension != "" {
 				var ok bool
 				if err := c.QueryRow(context.Background(), "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = $1)", tc.extension).Scan(&ok); err != nil {
@@ -274,8 +261,8 @@ CREATE TABLE app.jobs (
 );
 CREATE INDEX jobs_state ON app.jobs (state) WHERE state <> 'done';
 CREATE VIEW app.open_jobs AS SELECT id FROM app.jobs WHERE state = 'new';`
-	a := connect(t, pgtest.NewDB(t))
-	b := connect(t, pgtest.NewDB(t))
+	a := pgtest.Connect(t, pgtest.NewDB(t))
+	b := pgtest.Connect(t, pgtest.NewDB(t))
 	exec(t, a, ddl)
 	exec(t, a, `INSERT INTO app.jobs DEFAULT VALUES; SELECT nextval('app.jobs_n_seq'); ALTER TABLE app.jobs ADD COLUMN tmp int; ALTER TABLE app.jobs DROP COLUMN tmp`)
 	// b is read with another search_path, DateStyle and time zone: the
@@ -294,7 +281,7 @@ CREATE VIEW app.open_jobs AS SELECT id FROM app.jobs WHERE state = 'new';`
 // TestExclude leaves out the tracking table and everything hanging off it.
 func TestExclude(t *testing.T) {
 	t.Parallel()
-	c := connect(t, pgtest.NewDB(t))
+	c := pgtest.Connect(t, pgtest.NewDB(t))
 	exec(t, c, `CREATE SCHEMA "Ops"; CREATE TABLE "Ops"."History" (version bigint PRIMARY KEY, id serial);
 		CREATE INDEX history_id ON "Ops"."History" (id);
 		CREATE TABLE pgmig_migrations (version bigint PRIMARY KEY); CREATE TABLE kept (id int)`)
@@ -310,7 +297,7 @@ func TestExclude(t *testing.T) {
 func TestTakeInTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c := connect(t, pgtest.NewDB(t))
+	c := pgtest.Connect(t, pgtest.NewDB(t))
 	tx, err := c.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -334,7 +321,7 @@ func TestTakeInTransaction(t *testing.T) {
 
 func TestEmpty(t *testing.T) {
 	t.Parallel()
-	c := connect(t, pgtest.NewDB(t))
+	c := pgtest.Connect(t, pgtest.NewDB(t))
 	if s := take(t, c, schema.Options{}); !s.Empty() {
 		t.Errorf("a new database is not Empty:\n%s", s)
 	}
