@@ -188,3 +188,39 @@ CREATE TRIGGER hold_lease AFTER INSERT ON public.pgmig_migrations
 		t.Errorf("reported applied %s, want 1", versions(rep.Applied))
 	}
 }
+
+// A run stopped while it writes the failed row that marks a
+// no-transaction section's start (here held up by a trigger) leaves no
+// such row: every later run would refuse, asking for a repair of a
+// migration that never started. (It holds on 13 and on 15 with or without
+// the cancel a stopped run sends, so it guards the outcome, not that
+// mechanism; TestSignalStopsRun on 13 is what needs the cancel.)
+func TestStoppedRunCancelsItsStartRow(t *testing.T) {
+	e := newEnv(t)
+	files := fstest.MapFS{
+		"001_trap.sql": mig(`CREATE FUNCTION slow_start() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_sleep(3);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER slow_start AFTER INSERT ON public.pgmig_migrations
+  FOR EACH ROW WHEN (NOT NEW.success) EXECUTE FUNCTION slow_start();`, ""),
+		"002_two.sql": mig("-- pgmig:no-transaction\nCREATE TABLE two (id int);", ""),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := e.runner(files, runner.Options{OnEvent: func(ev runner.Event) {
+		if ev.Kind == runner.StepStarted && ev.Step.Version == 2 {
+			time.AfterFunc(500*time.Millisecond, cancel)
+		}
+	}})
+	start := time.Now()
+	if _, err := r.Up(ctx, runner.UpOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("up stopped during the start row's write: %v, want context.Canceled", err)
+	}
+	// The trigger would have let the insert commit 3 s in.
+	time.Sleep(time.Until(start.Add(4 * time.Second)))
+	if h := e.history(""); h != "1" || e.exists("two") {
+		t.Fatalf("history %s, table two %v: want only 1, and no failed row for 2", h, e.exists("two"))
+	}
+}

@@ -364,7 +364,15 @@ func (r *Runner) stopBefore(ctx context.Context, s *session, m *source.Migration
 	}
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), takeBackTimeout)
 	defer cancel()
-	if terr := s.tr.takeBack(tctx, s.conn, dir, verOf(*m)); terr != nil {
+	terr := s.tr.takeBack(tctx, s.conn, dir, verOf(*m))
+	var pe *pgconn.PgError
+	if errors.As(terr, &pe) && pe.Code == "57014" {
+		// The cancel a stopped run sends for its statement in flight
+		// (Runner.locked) landed on this write instead: it is sent once,
+		// so the write goes through the second time.
+		terr = s.tr.takeBack(tctx, s.conn, dir, verOf(*m))
+	}
+	if terr != nil {
 		merr.Err = errors.Join(err, fmt.Errorf("its failed row stays: %w", terr))
 		return merr
 	}
