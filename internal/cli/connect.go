@@ -101,18 +101,51 @@ func lastCause(err error) string {
 }
 
 // waitLine shows, on a terminal, that pgmig waits for a server and for how
-// long, rewriting one line in place; done clears it.
+// long, rewriting one line in place; done clears it. The count goes up
+// once a second on its own: Open retries on a backoff schedule (0.1 s
+// growing to 2 s, jittered), so a line rewritten only on each retry would
+// skip seconds and stand still between attempts.
 type waitLine struct {
 	mu    sync.Mutex
 	w     io.Writer
 	where string
-	shown int // width of what is on the line
+	start time.Time     // when the wait began; zero until the first retry
+	stop  chan struct{} // closed by done, ends the ticking
+	shown int           // width of what is on the line
 }
 
 func (l *waitLine) retry(_ int, elapsed time.Duration, _ error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := fmt.Sprintf("waiting for %s … %ds", l.where, int(elapsed.Round(time.Second)/time.Second))
+	if l.start.IsZero() {
+		l.start = time.Now().Add(-elapsed)
+		l.stop = make(chan struct{})
+		go l.tick(l.start, l.stop)
+	}
+	l.draw(elapsed)
+}
+
+// tick redraws the line on each whole second of the wait until stop.
+func (l *waitLine) tick(start time.Time, stop chan struct{}) {
+	for n := time.Duration(1); ; n++ {
+		t := time.NewTimer(time.Until(start.Add(n * time.Second)))
+		select {
+		case <-stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		l.mu.Lock()
+		if l.stop == stop {
+			l.draw(time.Since(start))
+		}
+		l.mu.Unlock()
+	}
+}
+
+// draw writes the line for elapsed; l.mu is held.
+func (l *waitLine) draw(elapsed time.Duration) {
+	s := fmt.Sprintf("waiting for %s … %ds", l.where, int(elapsed/time.Second))
 	fmt.Fprintf(l.w, "\r%-*s", l.shown, s)
 	l.shown = max(l.shown, len([]rune(s)))
 }
@@ -120,6 +153,10 @@ func (l *waitLine) retry(_ int, elapsed time.Duration, _ error) {
 func (l *waitLine) done() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.stop != nil {
+		close(l.stop)
+		l.stop = nil
+	}
 	if l.shown > 0 {
 		fmt.Fprintf(l.w, "\r%s\r", strings.Repeat(" ", l.shown))
 		l.shown = 0

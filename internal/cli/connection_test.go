@@ -137,10 +137,10 @@ func TestUnreachableServer(t *testing.T) {
 			t.Fatal("script (util-linux) is needed to run pgmig on a pseudo-terminal")
 		}
 		// script runs the command on a pseudo-terminal: stderr is a TTY.
-		cmd := exec.Command(scriptBin, "-qec", pgtest.Binary(t)+" status --source builtin -d postgres://u@127.0.0.1:1/db --connect-timeout 2500ms", "/dev/null")
+		cmd := exec.Command(scriptBin, "-qec", pgtest.Binary(t)+" status --source builtin -d postgres://u@127.0.0.1:1/db --connect-timeout 3500ms", "/dev/null")
 		out, _ := cmd.CombinedOutput()
 		s := string(out)
-		wantContains(t, "terminal", s, "\rwaiting for 127.0.0.1:1 … 0s", "waiting for 127.0.0.1:1 … 2s", "cannot connect to 127.0.0.1:1 (database db, user u): connection refused; gave up after 2.5s")
+		wantContains(t, "terminal", s, "\rwaiting for 127.0.0.1:1 … 0s", "waiting for 127.0.0.1:1 … 1s", "waiting for 127.0.0.1:1 … 2s", "waiting for 127.0.0.1:1 … 3s", "cannot connect to 127.0.0.1:1 (database db, user u): connection refused; gave up after 3.5s")
 		if n := strings.Count(s, "error:"); n != 1 {
 			t.Errorf("%d error lines, want 1:\n%q", n, s)
 		}
