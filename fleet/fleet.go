@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pgmig/pgmig/internal/wait"
 	"github.com/pgmig/pgmig/lock"
 )
 
@@ -200,17 +201,17 @@ func Run[T any](ctx context.Context, targets []Target, opts Options, fn func(con
 				break
 			}
 			// A canary decides whether the rest runs: wait for it.
-			if sleep(ctx, again) != nil {
+			if wait.Sleep(ctx, again) != nil {
 				return results
 			}
 		}
 	}
 
 	// next hands a worker the next target: the first not yet started, else
-	// the put-aside target due first. wait > 0 says to come back then; ok
+	// the put-aside target due first. pause > 0 says to come back then; ok
 	// false that nothing is left for this worker.
 	pending := canaries
-	next := func() (i int, wait time.Duration, ok bool) {
+	next := func() (i int, pause time.Duration, ok bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if stop || ctx.Err() != nil {
@@ -250,12 +251,12 @@ func Run[T any](ctx context.Context, targets []Target, opts Options, fn func(con
 		go func() {
 			defer wg.Done()
 			for {
-				i, wait, ok := next()
+				i, pause, ok := next()
 				switch {
 				case !ok:
 					return
-				case wait > 0:
-					if sleep(ctx, wait) != nil {
+				case pause > 0:
+					if wait.Sleep(ctx, pause) != nil {
 						return
 					}
 				default:
@@ -266,16 +267,4 @@ func Run[T any](ctx context.Context, targets []Target, opts Options, fn func(con
 	}
 	wg.Wait()
 	return results
-}
-
-// sleep waits for d, or until ctx is done, and returns ctx's error then.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmig/pgmig/internal/wait"
 )
 
 // DefaultTTL is a lease's time to live when LeaseOptions.TTL is zero.
@@ -226,9 +228,9 @@ func (l *Lease) renew(ctx context.Context) {
 	renewSQL := `UPDATE ` + l.table + ` SET heartbeat_at = now(), expires_at = now() + $3 * interval '1 millisecond'
 WHERE name = $1 AND owner = $2`
 	last := time.Now() // before the acquiring statement returned: errs on the safe side
-	wait := interval
+	pause := interval
 	for {
-		if sleep(ctx, wait) != nil {
+		if wait.Sleep(ctx, pause) != nil {
 			return
 		}
 		if since := time.Since(last); since+retry >= l.ttl {
@@ -251,7 +253,7 @@ WHERE name = $1 AND owner = $2`
 		case ctx.Err() != nil:
 			return
 		case err == nil && tag.RowsAffected() == 1:
-			last, wait = sent, interval
+			last, pause = sent, interval
 		case err == nil:
 			l.lose(fmt.Errorf("%w: %s: the row in %s no longer names this run (%s); another run took it over after it expired, or it was deleted",
 				ErrLeaseLost, l.name, l.tname, l.owner))
@@ -263,7 +265,7 @@ WHERE name = $1 AND owner = $2`
 				return
 			}
 			l.log.Warn("renew lock lease", "lock", l.name, "err", err)
-			wait = retry
+			pause = retry
 		}
 	}
 }

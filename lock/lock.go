@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/pgmig/pgmig/internal/wait"
 )
 
 // Locker takes the lock that lets one run at a time change the history of
@@ -203,27 +205,15 @@ func (p poll) run(ctx context.Context) error {
 			}
 			return p.timeout(elapsed, last)
 		}
-		wait := b.NextBackOff()
-		if last != nil && last.ExpiresIn > 0 && last.ExpiresIn < wait {
-			wait = last.ExpiresIn + 10*time.Millisecond
+		pause := b.NextBackOff()
+		if last != nil && last.ExpiresIn > 0 && last.ExpiresIn < pause {
+			pause = last.ExpiresIn + 10*time.Millisecond
 		}
-		if rest := timeout - elapsed; wait > rest {
-			wait = rest
+		if rest := timeout - elapsed; pause > rest {
+			pause = rest
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := wait.Sleep(ctx, pause); err != nil {
 			return fmt.Errorf("%s %s: %w", p.what, p.name, err)
 		}
-	}
-}
-
-// sleep waits for d, or until ctx is done, and returns ctx's error then.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

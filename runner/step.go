@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmig/pgmig/internal/wait"
 	"github.com/pgmig/pgmig/source"
 )
 
@@ -108,15 +109,11 @@ func (r *Runner) runTransaction(ctx context.Context, s *session, m *source.Migra
 		if err == nil || attempt > retries || errors.As(err, &cerr) || !errors.As(err, &pe) || pe.Code != "55P03" {
 			return owes, err
 		}
-		wait := b.NextBackOff()
-		r.log.Warn("lock timeout, retrying", "version", logVersion(m), "name", m.Name, "direction", string(dir), "attempt", attempt, "wait", wait, "blockers", len(blockers))
-		r.emit(Event{Kind: StepRetrying, Step: planned(m, dir), Retry: Retry{Attempt: attempt, Max: retries, Wait: wait, Blockers: blockers, Err: err}})
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		pause := b.NextBackOff()
+		r.log.Warn("lock timeout, retrying", "version", logVersion(m), "name", m.Name, "direction", string(dir), "attempt", attempt, "wait", pause, "blockers", len(blockers))
+		r.emit(Event{Kind: StepRetrying, Step: planned(m, dir), Retry: Retry{Attempt: attempt, Max: retries, Wait: pause, Blockers: blockers, Err: err}})
+		if wait.Sleep(ctx, pause) != nil {
 			return false, err
-		case <-t.C:
 		}
 	}
 }
