@@ -115,13 +115,8 @@ func scanPsql(text string) psqlText {
 		if first < 0 {
 			first = tok.start
 		}
+		parens = tok.nest(parens)
 		switch tok.kind {
-		case tokOpen:
-			parens++
-		case tokClose:
-			if parens > 0 {
-				parens--
-			}
 		case tokIdent:
 			word := text[tok.start:tok.end]
 			if idents == 0 && asciiEqualFold(word, "copy") {

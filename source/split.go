@@ -124,14 +124,8 @@ func splitEach(sql string, goose bool, yield func(Statement) bool) {
 			if first < 0 {
 				first = tok.start
 			}
-			switch tok.kind {
-			case tokOpen:
-				parens++
-			case tokClose:
-				if parens > 0 {
-					parens--
-				}
-			case tokIdent:
+			parens = tok.nest(parens)
+			if tok.kind == tokIdent {
 				atomic.ident(sql[tok.start:tok.end], parens)
 			}
 		}
@@ -232,6 +226,19 @@ const (
 type token struct {
 	kind       tokenKind
 	start, end int
+}
+
+// nest returns the parenthesis depth after tok, from depth before it. A
+// ')' with no '(' open does not go below zero: the statement is wrong,
+// and the server, not the splitter, says so.
+func (tok token) nest(depth int) int {
+	switch tok.kind {
+	case tokOpen:
+		return depth + 1
+	case tokClose:
+		return max(depth-1, 0)
+	}
+	return depth
 }
 
 // lexer cuts SQL into the tokens that matter for splitting, following the
