@@ -103,6 +103,21 @@ func (p *planner) addDrop(phase int, key string, sql string) *step {
 	return s
 }
 
+// alter adds a step that alters the object key names, and records the
+// change.
+func (p *planner) alter(phase int, key string, sql string) *step {
+	p.change(key, "alter")
+	return p.add(phase, key, sql)
+}
+
+// create adds the step that creates the object key names, and records the
+// change.
+func (p *planner) create(phase int, key string, sql string) *step {
+	p.change(key, "create")
+	return p.add(phase, key, sql)
+}
+
+// change records that object is created, altered or dropped, once.
 func (p *planner) change(object, action string) {
 	for _, c := range p.changes {
 		if c.Object == object && c.Action == action {
@@ -372,8 +387,7 @@ func (p *planner) schemasAndExtensions() {
 		c, d := p.cur.Items[k], p.des.Items[k]
 		switch {
 		case c == nil:
-			p.add(phSchema, k, "CREATE SCHEMA "+d.Name)
-			p.change(k, "create")
+			p.create(phSchema, k, "CREATE SCHEMA "+d.Name)
 		case d == nil:
 			p.addDrop(phDropLast, k, "DROP SCHEMA "+c.Name)
 			p.change(k, "drop")
@@ -383,19 +397,16 @@ func (p *planner) schemasAndExtensions() {
 		c, d := p.cur.Items[k], p.des.Items[k]
 		switch {
 		case c == nil:
-			p.add(phExtension, k, fmt.Sprintf("CREATE EXTENSION IF NOT EXISTS %s WITH SCHEMA %s VERSION %s", d.Name, d.Schema, lit(d.Def)))
-			p.change(k, "create")
+			p.create(phExtension, k, fmt.Sprintf("CREATE EXTENSION IF NOT EXISTS %s WITH SCHEMA %s VERSION %s", d.Name, d.Schema, lit(d.Def)))
 		case d == nil:
 			p.addDrop(phDropLast, k, "DROP EXTENSION "+c.Name)
 			p.change(k, "drop")
 		default:
 			if c.Schema != d.Schema {
-				p.add(phExtension, k, fmt.Sprintf("ALTER EXTENSION %s SET SCHEMA %s", d.Name, d.Schema))
-				p.change(k, "alter")
+				p.alter(phExtension, k, fmt.Sprintf("ALTER EXTENSION %s SET SCHEMA %s", d.Name, d.Schema))
 			}
 			if c.Def != d.Def {
-				p.add(phExtension, k, fmt.Sprintf("ALTER EXTENSION %s UPDATE TO %s", d.Name, lit(d.Def)))
-				p.change(k, "alter")
+				p.alter(phExtension, k, fmt.Sprintf("ALTER EXTENSION %s UPDATE TO %s", d.Name, lit(d.Def)))
 			}
 		}
 	}
@@ -406,8 +417,7 @@ func (p *planner) types() {
 		c, d := p.cur.Items[k], p.des.Items[k]
 		switch {
 		case c == nil:
-			p.add(phType, k, createType(d))
-			p.change(k, "create")
+			p.create(phType, k, createType(d))
 		case d == nil:
 			p.addDrop(phDropLast, k, "DROP TYPE "+c.Name)
 			p.change(k, "drop")
@@ -507,8 +517,7 @@ func (p *planner) domain(k string, c, d *schema.Item) {
 		return
 	}
 	alter := func(sql string) {
-		p.add(phType, k, "ALTER DOMAIN "+d.Name+" "+sql)
-		p.change(k, "alter")
+		p.alter(phType, k, "ALTER DOMAIN "+d.Name+" "+sql)
 	}
 	if c.Default != d.Default {
 		if d.Default == "" {
@@ -600,8 +609,7 @@ func (p *planner) sequences() {
 			if d.Unlogged {
 				kw = "UNLOGGED SEQUENCE"
 			}
-			p.add(phSequence, k, fmt.Sprintf("CREATE %s %s %s", kw, d.Name, d.Def))
-			p.change(k, "create")
+			p.create(phSequence, k, fmt.Sprintf("CREATE %s %s %s", kw, d.Name, d.Def))
 			if d.OwnedBy != "" {
 				p.add(phOwnedBy, k, fmt.Sprintf("ALTER SEQUENCE %s OWNED BY %s", d.Name, d.OwnedBy))
 			}
@@ -613,20 +621,17 @@ func (p *planner) sequences() {
 			p.change(k, "drop")
 		default:
 			if c.Def != d.Def {
-				p.add(phSequence, k, fmt.Sprintf("ALTER SEQUENCE %s %s", d.Name, d.Def))
-				p.change(k, "alter")
+				p.alter(phSequence, k, fmt.Sprintf("ALTER SEQUENCE %s %s", d.Name, d.Def))
 			}
 			if c.Unlogged != d.Unlogged {
-				p.add(phSequence, k, fmt.Sprintf("ALTER SEQUENCE %s SET %s", d.Name, map[bool]string{true: "UNLOGGED", false: "LOGGED"}[d.Unlogged]))
-				p.change(k, "alter")
+				p.alter(phSequence, k, fmt.Sprintf("ALTER SEQUENCE %s SET %s", d.Name, map[bool]string{true: "UNLOGGED", false: "LOGGED"}[d.Unlogged]))
 			}
 			if c.OwnedBy != d.OwnedBy {
 				owner := d.OwnedBy
 				if owner == "" {
 					owner = "NONE"
 				}
-				p.add(phOwnedBy, k, fmt.Sprintf("ALTER SEQUENCE %s OWNED BY %s", d.Name, owner))
-				p.change(k, "alter")
+				p.alter(phOwnedBy, k, fmt.Sprintf("ALTER SEQUENCE %s OWNED BY %s", d.Name, owner))
 			}
 		}
 	}
@@ -738,8 +743,7 @@ func (p *planner) triggersAndPolicies() {
 		}
 		if (p.creating(k) && d.Enabled != 'O') || (!p.creating(k) && c.Enabled != d.Enabled) {
 			what := map[byte]string{'O': "ENABLE", 'D': "DISABLE", 'R': "ENABLE REPLICA", 'A': "ENABLE ALWAYS"}[d.Enabled]
-			p.add(phTrigger, k, fmt.Sprintf("ALTER TABLE %s %s TRIGGER %s", d.Table, what, d.Local))
-			p.change(k, "alter")
+			p.alter(phTrigger, k, fmt.Sprintf("ALTER TABLE %s %s TRIGGER %s", d.Table, what, d.Local))
 		}
 	}
 	for _, k := range p.kind("policy") {

@@ -114,12 +114,10 @@ func (p *planner) createTable(k string, d *schema.Item) {
 
 func (p *planner) tableProps(k string, c, d *schema.Item) {
 	if c.RowSecurity != d.RowSecurity {
-		p.add(phTableProps, k, fmt.Sprintf("ALTER TABLE %s %s ROW LEVEL SECURITY", d.Name, map[bool]string{true: "ENABLE", false: "DISABLE"}[d.RowSecurity]))
-		p.change(k, "alter")
+		p.alter(phTableProps, k, fmt.Sprintf("ALTER TABLE %s %s ROW LEVEL SECURITY", d.Name, map[bool]string{true: "ENABLE", false: "DISABLE"}[d.RowSecurity]))
 	}
 	if c.ForceRLS != d.ForceRLS {
-		p.add(phTableProps, k, fmt.Sprintf("ALTER TABLE %s %s ROW LEVEL SECURITY", d.Name, map[bool]string{true: "FORCE", false: "NO FORCE"}[d.ForceRLS]))
-		p.change(k, "alter")
+		p.alter(phTableProps, k, fmt.Sprintf("ALTER TABLE %s %s ROW LEVEL SECURITY", d.Name, map[bool]string{true: "FORCE", false: "NO FORCE"}[d.ForceRLS]))
 	}
 }
 
@@ -615,8 +613,7 @@ func (p *planner) constraints() {
 		}
 		if !p.creating(k) {
 			if !c.Validated && d.Validated {
-				p.add(phFK, k, fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", d.Table, d.Local))
-				p.change(k, "alter")
+				p.alter(phFK, k, fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", d.Table, d.Local))
 			} else if c.Validated && !d.Validated {
 				p.addDrop(phDropCon, k, fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s", c.Table, c.Local))
 				p.add(phFK, k, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", d.Table, d.Local, d.Def))

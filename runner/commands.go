@@ -223,15 +223,10 @@ func (r *Runner) Rollback(ctx context.Context, opts RollbackOptions) (Report, er
 	}
 	rep := Report{DryRun: opts.DryRun}
 	run := func(s *session) error {
-		ms, err := s.forServer(ctx, ms)
+		p, err := s.plan(ctx, ms)
 		if err != nil {
 			return err
 		}
-		recs, err := s.history(ctx)
-		if err != nil {
-			return err
-		}
-		p := newPlan(ms, recs)
 		targets, err := p.rollbackTargets(opts, to)
 		if err != nil {
 			return err
@@ -340,15 +335,10 @@ func (r *Runner) Redo(ctx context.Context) (Report, error) {
 	}
 	var rep Report
 	err = r.write(ctx, func(s *session) error {
-		ms, err := s.forServer(ctx, ms)
+		p, err := s.plan(ctx, ms)
 		if err != nil {
 			return err
 		}
-		recs, err := s.history(ctx)
-		if err != nil {
-			return err
-		}
-		p := newPlan(ms, recs)
 		if err := p.validate(true); err != nil {
 			return err
 		}

@@ -73,6 +73,20 @@ type plan struct {
 	repeatables []entry
 }
 
+// plan reads the history under the session's lock and plans ms, as far as
+// this server can run them (forServer), against it.
+func (s *session) plan(ctx context.Context, ms []source.Migration) (*plan, error) {
+	ms, err := s.forServer(ctx, ms)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := s.history(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return newPlan(ms, recs), nil
+}
+
 func newPlan(ms []source.Migration, recs []Record) *plan {
 	// Keyed by the canonical version: 1, 01 and 1.0 are one migration.
 	byVersion := make(map[string]*entry, len(ms)+len(recs))
