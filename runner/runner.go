@@ -560,6 +560,24 @@ func (r *Runner) migrations(ctx context.Context) ([]source.Migration, error) {
 	return r.withGo(ms)
 }
 
+// readMigrations starts reading the migrations (r.migrations) and returns
+// the function that waits for them; it may be called more than once.
+func (r *Runner) readMigrations(ctx context.Context) func() ([]source.Migration, error) {
+	var (
+		ms   []source.Migration
+		err  error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		ms, err = r.migrations(ctx)
+	}()
+	return func() ([]source.Migration, error) {
+		<-done
+		return ms, err
+	}
+}
+
 // prepare sets up a work connection in one round trip. It asks the server
 // (PostgreSQL 14 and later) to check every second, while a statement runs,
 // that this client is still there: a killed pgmig's long migration is then

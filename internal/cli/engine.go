@@ -77,13 +77,24 @@ func (a *cliApp) remoteOptions(c *cli.Context) (remote.Options, error) {
 }
 
 // loaded reads a source once, so the CLI can validate the files before it
-// connects and the runner still sees the same migrations.
+// connects and the runner still sees the same migrations. With done set,
+// they are still being read: Migrations waits for them.
 type loaded struct {
-	ms  []source.Migration
-	err error
+	done chan struct{} // closed once ms and err are set; nil when they are from the start
+	ms   []source.Migration
+	err  error
 }
 
-func (l *loaded) Migrations(context.Context) ([]source.Migration, error) { return l.ms, l.err }
+func (l *loaded) Migrations(ctx context.Context) ([]source.Migration, error) {
+	if l.done != nil {
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return l.ms, l.err
+}
 
 // readSource reads --source, once: a command that both checks and applies
 // the files (up --lint, several targets) works on these migrations
@@ -107,19 +118,52 @@ func (a *cliApp) readSource(c *cli.Context) ([]source.Migration, error) {
 // session is what most commands work on: the migrations of --source, read
 // once, the database of --database-url and a runner over both.
 type session struct {
-	ms []source.Migration
-	db *pgdb.DB
-	r  *runner.Runner
+	files  *loaded
+	db     *pgdb.DB
+	r      *runner.Runner
+	target *jsonTarget
+	named  bool // the target line is printed
 }
 
 func (s *session) close() { s.db.Close() }
 
+// migrations returns the files of the session, once read.
+func (s *session) migrations() []source.Migration {
+	<-s.files.done
+	return s.files.ms
+}
+
+// name prints the target line, once: before anything changes, so the
+// user sees which database this is (the libpq defaults may lead elsewhere
+// than they think). Not when the files failed: then their error is all
+// there is to say.
+func (s *session) name(out *printer) {
+	if <-s.files.done; s.named || s.files.err != nil {
+		return
+	}
+	s.named = true
+	out.targetLine(s.target)
+}
+
 // session reads the source, connects and builds the runner, whose steps
-// are printed as they finish. The caller closes it.
+// are printed as they finish, and names the target. The caller closes it.
 func (a *cliApp) session(c *cli.Context) (*session, error) {
-	// Connect while the files are read: each takes tens of milliseconds
-	// for a large project. Bad files still win: the connection attempt is
-	// cancelled, so they are reported at once even when the server is down.
+	s, err := a.openSession(c, false)
+	if err != nil {
+		return nil, err
+	}
+	s.name(a.out)
+	return s, nil
+}
+
+// openSession connects while the files are read: each takes tens of
+// milliseconds for a large project. Bad files still win: the connection
+// attempt is cancelled, so they are reported at once even when the server
+// is down. With lazy it returns once connected, the files perhaps still
+// being read; the runner waits for them where it needs them (Status and
+// Validate read the history meanwhile), and the caller names the target
+// (session.name) once they are in.
+func (a *cliApp) openSession(c *cli.Context, lazy bool) (*session, error) {
 	type conn struct {
 		db  *pgdb.DB
 		err error
@@ -132,40 +176,62 @@ func (a *cliApp) session(c *cli.Context) (*session, error) {
 		db, err := a.dial(connCtx, c, url, from)
 		connected <- conn{db, err}
 	}()
-	ms, err := a.readSource(c)
-	if err != nil {
-		cancel()
-		if cn := <-connected; cn.db != nil {
-			cn.db.Close()
+	files := &loaded{done: make(chan struct{})}
+	go func() {
+		defer close(files.done)
+		files.ms, files.err = a.readSource(c)
+	}()
+	var cn conn
+	select {
+	case <-files.done:
+		if files.err != nil {
+			cancel()
+			if cn := <-connected; cn.db != nil {
+				cn.db.Close()
+			}
+			return nil, files.err
 		}
-		return nil, err
+		cn = <-connected
+	case cn = <-connected:
+		if !lazy || cn.err != nil {
+			// The files' error, if any, is the one to report.
+			<-files.done
+			if files.err != nil {
+				if cn.db != nil {
+					cn.db.Close()
+				}
+				return nil, files.err
+			}
+		}
 	}
-	cn := <-connected
 	if cn.err != nil {
 		return nil, cn.err
 	}
-	r, err := a.newRunner(c, cn.db, ms, runnerUse{onEvent: a.out.event})
+	r, err := runner.New(cn.db.Pool(), files, a.runnerOptions(c, runnerUse{onEvent: a.out.event}))
 	if err != nil {
 		cn.db.Close()
 		return nil, err
 	}
-	// Named before anything changes: the user sees which database this is
-	// (the libpq defaults may lead elsewhere than they think).
-	a.out.targetLine(targetOf(cn.db, c.String("table")))
-	return &session{ms: ms, db: cn.db, r: r}, nil
+	return &session{files: files, db: cn.db, r: r, target: targetOf(cn.db, c.String("table"))}, nil
 }
 
 // onSession is the shape of a command on one database: open the session,
 // run op on its runner and, when op succeeds, show what it returned with
-// the time it took. The session is closed either way.
-func onSession[T any](a *cliApp, c *cli.Context, op func(*runner.Runner, context.Context) (T, error), show func(T, time.Duration)) error {
-	s, err := a.session(c)
+// the time it took. The session is closed either way. A lazy session's op
+// runs while the files are still being read (see openSession): only for
+// an op that reads them before it changes anything.
+func onSession[T any](a *cliApp, c *cli.Context, lazy bool, op func(*runner.Runner, context.Context) (T, error), show func(T, time.Duration)) error {
+	s, err := a.openSession(c, lazy)
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	if !lazy {
+		s.name(a.out)
+	}
 	start := time.Now()
 	res, err := op(s.r, c.Context)
+	s.name(a.out)
 	if err != nil {
 		return err
 	}
@@ -175,7 +241,7 @@ func onSession[T any](a *cliApp, c *cli.Context, op func(*runner.Runner, context
 
 // reported is onSession for the commands that print a runner.Report.
 func (a *cliApp) reported(c *cli.Context, op func(*runner.Runner, context.Context) (runner.Report, error)) error {
-	return onSession(a, c, op, a.out.report)
+	return onSession(a, c, false, op, a.out.report)
 }
 
 // runnerUse says what a runner is for, where commands differ.

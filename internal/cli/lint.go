@@ -58,7 +58,7 @@ func (a *cliApp) lint(c *cli.Context) error {
 // lets lint.Gate judge the migrations up would apply. Error-level findings
 // refuse the deploy (exit 3); warnings are shown on stderr and never do.
 func (a *cliApp) lintPending(c *cli.Context, s *session) error {
-	judged, err := gatePending(c.Context, s.r, a.lintAll(c, s.ms))
+	judged, err := gatePending(c.Context, s.r, a.lintAll(c, s.migrations()))
 	if a.out.json {
 		// Warnings have no place in the up document; a refusal is the
 		// error document, with the findings under problems.

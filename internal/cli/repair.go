@@ -17,5 +17,5 @@ func (a *cliApp) repairCommand() *cli.Command {
 }
 
 func (a *cliApp) repair(c *cli.Context) error {
-	return onSession(a, c, (*runner.Runner).Repair, func(changes []runner.RepairChange, _ time.Duration) { a.out.repaired(changes) })
+	return onSession(a, c, false, (*runner.Runner).Repair, func(changes []runner.RepairChange, _ time.Duration) { a.out.repaired(changes) })
 }

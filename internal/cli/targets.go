@@ -170,5 +170,5 @@ func (a *cliApp) readStatus(c *cli.Context, op func(*runner.Runner, context.Cont
 			return runner.Report{}, st, err
 		})
 	}
-	return onSession(a, c, op, func(st runner.Status, _ time.Duration) { show(st) })
+	return onSession(a, c, true, op, func(st runner.Status, _ time.Duration) { show(st) })
 }

@@ -72,7 +72,7 @@ func (a *cliApp) up(c *cli.Context) error {
 		return err
 	}
 	defer s.close()
-	if len(s.ms) == 0 {
+	if len(s.migrations()) == 0 {
 		where := c.String("source")
 		if strings.Contains(where, "://") {
 			where = remote.Redact(where)
