@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -258,18 +257,8 @@ func TestForeignFormatErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			migs, err := FromFSWith(mapFS(tc.files), Options{LookupEnv: env(nil)}).Migrations(context.Background())
-			if err == nil {
-				t.Fatalf("no error; got %+v", migs)
-			}
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("error %v does not match ErrInvalid", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not contain %q:\n%v", w, err)
-				}
-			}
+			_, err := FromFSWith(mapFS(tc.files), Options{LookupEnv: env(nil)}).Migrations(context.Background())
+			wantErr(t, err, tc.want...)
 		})
 	}
 }

@@ -26,6 +26,22 @@ func sum(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// wantErr checks that err matches ErrInvalid and holds every substring.
+func wantErr(t *testing.T, err error, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", want)
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("error %v does not match ErrInvalid", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q:\n%v", w, err)
+		}
+	}
+}
+
 func TestMigrations(t *testing.T) {
 	type sec struct {
 		file  string
@@ -314,14 +330,9 @@ func TestMigrationsErrors(t *testing.T) {
 	for _, tc := range fileErrorCases {
 		t.Run(tc.name, func(t *testing.T) {
 			migs, err := FromFS(mapFS(tc.files)).Migrations(context.Background())
-			if err == nil {
-				t.Fatalf("no error; got %+v", migs)
-			}
+			wantErr(t, err, tc.want...)
 			if migs != nil {
 				t.Errorf("got migrations %+v with an error", migs)
-			}
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("error %v does not match ErrInvalid", err)
 			}
 			joined, ok := err.(interface{ Unwrap() []error })
 			if !ok {
@@ -334,11 +345,6 @@ func TestMigrationsErrors(t *testing.T) {
 			}
 			if n := len(joined.Unwrap()); n != len(tc.want) {
 				t.Errorf("got %d errors, want %d:\n%v", n, len(tc.want), err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error\n%v\ndoes not contain\n%s", err, w)
-				}
 			}
 		})
 	}

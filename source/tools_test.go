@@ -22,22 +22,6 @@ func fixture(t *testing.T, name string, opts Options) ([]Migration, error) {
 	return DirWith(filepath.Join("..", "testdata", "tools", name), opts).Migrations(context.Background())
 }
 
-// wantErr checks that err matches ErrInvalid and holds every substring.
-func wantErr(t *testing.T, err error, want ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one containing %q", want)
-	}
-	if !errors.Is(err, ErrInvalid) {
-		t.Errorf("error %v does not match ErrInvalid", err)
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error does not contain %q:\n%v", w, err)
-		}
-	}
-}
-
 // golang-migrate pairs an up and a down file by version alone.
 func TestPairByVersion(t *testing.T) {
 	t.Parallel()
