@@ -26,6 +26,16 @@ func sum(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// migrations returns what src reads, failing the test on error.
+func migrations(t *testing.T, src Source) []Migration {
+	t.Helper()
+	migs, err := src.Migrations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return migs
+}
+
 // wantErr checks that err matches ErrInvalid and holds every substring.
 func wantErr(t *testing.T, err error, want ...string) {
 	t.Helper()
@@ -229,10 +239,7 @@ func TestMigrations(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			migs, err := FromFS(mapFS(tc.files)).Migrations(context.Background())
-			if err != nil {
-				t.Fatalf("Migrations: %v", err)
-			}
+			migs := migrations(t, FromFS(mapFS(tc.files)))
 			if len(migs) != len(tc.want) {
 				t.Fatalf("got %d migrations, want %d: %+v", len(migs), len(tc.want), migs)
 			}
@@ -385,10 +392,7 @@ func TestChecksum(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			migs, err := FromFS(mapFS(tc.files)).Migrations(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			migs := migrations(t, FromFS(mapFS(tc.files)))
 			if migs[0].Checksum != tc.want {
 				t.Errorf("Checksum = %s, want %s", migs[0].Checksum, tc.want)
 			}
@@ -397,10 +401,7 @@ func TestChecksum(t *testing.T) {
 }
 
 func TestBuiltin(t *testing.T) {
-	migs, err := Builtin().Migrations(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	migs := migrations(t, Builtin())
 	want := []string{"create_users", "create_user_security", "create_audit_log", "create_sessions"}
 	if len(migs) != len(want) {
 		t.Fatalf("got %d migrations, want %d", len(migs), len(want))
@@ -423,10 +424,7 @@ func TestBuiltin(t *testing.T) {
 
 func TestDir(t *testing.T) {
 	t.Run("fixture", func(t *testing.T) {
-		migs, err := Dir(filepath.Join("testdata", "mixed")).Migrations(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		migs := migrations(t, Dir(filepath.Join("testdata", "mixed")))
 		var got []string
 		for _, m := range migs {
 			got = append(got, m.Up.File)
@@ -488,10 +486,7 @@ func TestSectionLinesMapErrors(t *testing.T) {
 	// The runner's path from a server error position to a file line:
 	// Section.Line plus the lines before the position in SQL.
 	file := "-- header\n-- pgmig:up\nCREATE TABLE é(\n  x int);\nSELECT 日本x;\n-- pgmig:down\nDROP TABLE é;\n"
-	migs, err := FromFS(mapFS(map[string]string{"001_a.sql": file})).Migrations(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	migs := migrations(t, FromFS(mapFS(map[string]string{"001_a.sql": file})))
 	up := migs[0].Up
 	charPos := strings.Count(up.SQL[:strings.Index(up.SQL, "x;")], "") // 1-based character index of "x;"
 	line, col := LineCol(up.SQL, Position(up.SQL, charPos))
