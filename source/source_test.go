@@ -446,31 +446,34 @@ func TestDir(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
-	for _, tc := range []struct{ name, path string }{
-		{"missing", filepath.Join(t.TempDir(), "nope")},
-		{"not a directory", filepath.Join("testdata", "mixed", "001_create_orders.sql")},
+	// A directory that cannot be read is an I/O error, not an invalid
+	// migration set.
+	for _, tc := range []struct {
+		name string
+		path func(t *testing.T) string
+	}{
+		{"missing", func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope") }},
+		{"not a directory", func(*testing.T) string { return filepath.Join("testdata", "mixed", "001_create_orders.sql") }},
+		{"unreadable", func(t *testing.T) string {
+			if os.Geteuid() == 0 {
+				t.Skip("root reads any directory")
+			}
+			dir := t.TempDir()
+			if err := os.Chmod(dir, 0); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Chmod(dir, 0o700) })
+			return dir
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Dir(tc.path).Migrations(context.Background())
-			if err == nil || errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.path) {
-				t.Fatalf("err = %v, want a plain error naming %s", err, tc.path)
+			path := tc.path(t)
+			_, err := Dir(path).Migrations(context.Background())
+			if err == nil || errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("err = %v, want a plain error naming %s", err, path)
 			}
 		})
 	}
-	t.Run("unreadable", func(t *testing.T) {
-		if os.Geteuid() == 0 {
-			t.Skip("root reads any directory")
-		}
-		dir := t.TempDir()
-		if err := os.Chmod(dir, 0); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Chmod(dir, 0o700) })
-		_, err := Dir(dir).Migrations(context.Background())
-		if err == nil || errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), dir) {
-			t.Fatalf("err = %v, want a plain error naming %s", err, dir)
-		}
-	})
 }
 
 func TestMigrationsContext(t *testing.T) {
