@@ -107,20 +107,8 @@ func TestNewMigrationMissingRoot(t *testing.T) {
 }
 
 func TestTemplateParses(t *testing.T) {
-	migs, err := parseOne(t, "001_x.sql", Template())
-	if err != nil {
-		t.Fatal(err)
+	m := migrations(t, FromFS(mapFS(map[string]string{"001_x.sql": Template()})))[0]
+	if m.Down == nil || strings.TrimSpace(m.Up.SQL) != "" {
+		t.Errorf("template parses as %+v", m)
 	}
-	if migs.Down == nil || strings.TrimSpace(migs.Up.SQL) != "" {
-		t.Errorf("template parses as %+v", migs)
-	}
-}
-
-func parseOne(t *testing.T, name, body string) (Migration, error) {
-	t.Helper()
-	migs, err := FromFS(mapFS(map[string]string{name: body})).Migrations(t.Context())
-	if err != nil {
-		return Migration{}, err
-	}
-	return migs[0], nil
 }

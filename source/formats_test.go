@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -157,10 +156,7 @@ func TestForeignFormats(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			migs, err := FromFSWith(mapFS(tc.files), Options{LookupEnv: env(tc.vars)}).Migrations(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			migs := migrations(t, FromFSWith(mapFS(tc.files), Options{LookupEnv: env(tc.vars)}))
 			if len(migs) != len(tc.versions) {
 				t.Fatalf("got %d migrations, want %d: %+v", len(migs), len(tc.versions), migs)
 			}
@@ -258,18 +254,8 @@ func TestForeignFormatErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			migs, err := FromFSWith(mapFS(tc.files), Options{LookupEnv: env(nil)}).Migrations(context.Background())
-			if err == nil {
-				t.Fatalf("no error; got %+v", migs)
-			}
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("error %v does not match ErrInvalid", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not contain %q:\n%v", w, err)
-				}
-			}
+			_, err := FromFSWith(mapFS(tc.files), Options{LookupEnv: env(nil)}).Migrations(context.Background())
+			wantErr(t, err, tc.want...)
 		})
 	}
 }
@@ -278,10 +264,7 @@ func TestForeignFormatErrors(t *testing.T) {
 func TestEnvsubFromEnvironment(t *testing.T) {
 	t.Setenv("PGMIG_TEST_SCHEMA", "tenant_1")
 	files := map[string]string{"001_x.sql": "-- +goose Up\n-- +goose ENVSUB ON\nCREATE SCHEMA ${PGMIG_TEST_SCHEMA};\n"}
-	migs, err := FromFS(mapFS(files)).Migrations(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	migs := migrations(t, FromFS(mapFS(files)))
 	if want := "-- +goose ENVSUB ON\nCREATE SCHEMA tenant_1;\n"; migs[0].Up.SQL != want {
 		t.Errorf("SQL = %q, want %q", migs[0].Up.SQL, want)
 	}
@@ -294,14 +277,8 @@ func TestEnvsubFromEnvironment(t *testing.T) {
 // The checksum of an ENVSUB file is the same whatever the variables hold.
 func TestEnvsubChecksumStable(t *testing.T) {
 	files := mapFS(map[string]string{"001_x.sql": "-- +goose Up\n-- +goose ENVSUB ON\nCREATE SCHEMA ${S};\n"})
-	a, err := FromFSWith(files, Options{LookupEnv: env(map[string]string{"S": "a"})}).Migrations(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := FromFSWith(files, Options{LookupEnv: env(map[string]string{"S": "b"})}).Migrations(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := migrations(t, FromFSWith(files, Options{LookupEnv: env(map[string]string{"S": "a"})}))
+	b := migrations(t, FromFSWith(files, Options{LookupEnv: env(map[string]string{"S": "b"})}))
 	if a[0].Up.SQL == b[0].Up.SQL || a[0].Checksum != b[0].Checksum {
 		t.Errorf("SQL %q / %q, checksums %s / %s: want different SQL, one checksum", a[0].Up.SQL, b[0].Up.SQL, a[0].Checksum, b[0].Checksum)
 	}

@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -39,9 +38,7 @@ func TestLintIgnoreDirective(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
-			}
+			wantErr(t, err, tc.wantErr)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"context"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -12,10 +11,7 @@ func TestLockTimeoutDirective(t *testing.T) {
 		"001_a.sql": {Data: []byte("-- pgmig:up\n-- pgmig:lock-timeout 2s\nALTER TABLE a ADD COLUMN b int;\n-- pgmig:down\nALTER TABLE a DROP COLUMN b;\n")},
 		"002_b.sql": {Data: []byte("-- pgmig:lock-timeout 750ms\n-- pgmig:up\nSELECT 1;\n-- pgmig:down\nSELECT 2;\n")},
 	}
-	ms, err := FromFS(fsys).Migrations(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ms := migrations(t, FromFS(fsys))
 	if got := ms[0].Up.LockTimeout; got != 2*time.Second {
 		t.Errorf("001 up lock timeout %s, want 2s", got)
 	}

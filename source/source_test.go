@@ -26,6 +26,32 @@ func sum(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// migrations returns what src reads, failing the test on error.
+func migrations(t *testing.T, src Source) []Migration {
+	t.Helper()
+	migs, err := src.Migrations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return migs
+}
+
+// wantErr checks that err matches ErrInvalid and holds every substring.
+func wantErr(t *testing.T, err error, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", want)
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("error %v does not match ErrInvalid", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q:\n%v", w, err)
+		}
+	}
+}
+
 func TestMigrations(t *testing.T) {
 	type sec struct {
 		file  string
@@ -213,10 +239,7 @@ func TestMigrations(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			migs, err := FromFS(mapFS(tc.files)).Migrations(context.Background())
-			if err != nil {
-				t.Fatalf("Migrations: %v", err)
-			}
+			migs := migrations(t, FromFS(mapFS(tc.files)))
 			if len(migs) != len(tc.want) {
 				t.Fatalf("got %d migrations, want %d: %+v", len(migs), len(tc.want), migs)
 			}
@@ -314,14 +337,9 @@ func TestMigrationsErrors(t *testing.T) {
 	for _, tc := range fileErrorCases {
 		t.Run(tc.name, func(t *testing.T) {
 			migs, err := FromFS(mapFS(tc.files)).Migrations(context.Background())
-			if err == nil {
-				t.Fatalf("no error; got %+v", migs)
-			}
+			wantErr(t, err, tc.want...)
 			if migs != nil {
 				t.Errorf("got migrations %+v with an error", migs)
-			}
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("error %v does not match ErrInvalid", err)
 			}
 			joined, ok := err.(interface{ Unwrap() []error })
 			if !ok {
@@ -334,11 +352,6 @@ func TestMigrationsErrors(t *testing.T) {
 			}
 			if n := len(joined.Unwrap()); n != len(tc.want) {
 				t.Errorf("got %d errors, want %d:\n%v", n, len(tc.want), err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error\n%v\ndoes not contain\n%s", err, w)
-				}
 			}
 		})
 	}
@@ -379,10 +392,7 @@ func TestChecksum(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			migs, err := FromFS(mapFS(tc.files)).Migrations(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			migs := migrations(t, FromFS(mapFS(tc.files)))
 			if migs[0].Checksum != tc.want {
 				t.Errorf("Checksum = %s, want %s", migs[0].Checksum, tc.want)
 			}
@@ -391,10 +401,7 @@ func TestChecksum(t *testing.T) {
 }
 
 func TestBuiltin(t *testing.T) {
-	migs, err := Builtin().Migrations(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	migs := migrations(t, Builtin())
 	want := []string{"create_users", "create_user_security", "create_audit_log", "create_sessions"}
 	if len(migs) != len(want) {
 		t.Fatalf("got %d migrations, want %d", len(migs), len(want))
@@ -417,10 +424,7 @@ func TestBuiltin(t *testing.T) {
 
 func TestDir(t *testing.T) {
 	t.Run("fixture", func(t *testing.T) {
-		migs, err := Dir(filepath.Join("testdata", "mixed")).Migrations(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		migs := migrations(t, Dir(filepath.Join("testdata", "mixed")))
 		var got []string
 		for _, m := range migs {
 			got = append(got, m.Up.File)
@@ -442,31 +446,34 @@ func TestDir(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
-	for _, tc := range []struct{ name, path string }{
-		{"missing", filepath.Join(t.TempDir(), "nope")},
-		{"not a directory", filepath.Join("testdata", "mixed", "001_create_orders.sql")},
+	// A directory that cannot be read is an I/O error, not an invalid
+	// migration set.
+	for _, tc := range []struct {
+		name string
+		path func(t *testing.T) string
+	}{
+		{"missing", func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope") }},
+		{"not a directory", func(*testing.T) string { return filepath.Join("testdata", "mixed", "001_create_orders.sql") }},
+		{"unreadable", func(t *testing.T) string {
+			if os.Geteuid() == 0 {
+				t.Skip("root reads any directory")
+			}
+			dir := t.TempDir()
+			if err := os.Chmod(dir, 0); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Chmod(dir, 0o700) })
+			return dir
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Dir(tc.path).Migrations(context.Background())
-			if err == nil || errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.path) {
-				t.Fatalf("err = %v, want a plain error naming %s", err, tc.path)
+			path := tc.path(t)
+			_, err := Dir(path).Migrations(context.Background())
+			if err == nil || errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("err = %v, want a plain error naming %s", err, path)
 			}
 		})
 	}
-	t.Run("unreadable", func(t *testing.T) {
-		if os.Geteuid() == 0 {
-			t.Skip("root reads any directory")
-		}
-		dir := t.TempDir()
-		if err := os.Chmod(dir, 0); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Chmod(dir, 0o700) })
-		_, err := Dir(dir).Migrations(context.Background())
-		if err == nil || errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), dir) {
-			t.Fatalf("err = %v, want a plain error naming %s", err, dir)
-		}
-	})
 }
 
 func TestMigrationsContext(t *testing.T) {
@@ -482,10 +489,7 @@ func TestSectionLinesMapErrors(t *testing.T) {
 	// The runner's path from a server error position to a file line:
 	// Section.Line plus the lines before the position in SQL.
 	file := "-- header\n-- pgmig:up\nCREATE TABLE é(\n  x int);\nSELECT 日本x;\n-- pgmig:down\nDROP TABLE é;\n"
-	migs, err := FromFS(mapFS(map[string]string{"001_a.sql": file})).Migrations(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	migs := migrations(t, FromFS(mapFS(map[string]string{"001_a.sql": file})))
 	up := migs[0].Up
 	charPos := strings.Count(up.SQL[:strings.Index(up.SQL, "x;")], "") // 1-based character index of "x;"
 	line, col := LineCol(up.SQL, Position(up.SQL, charPos))

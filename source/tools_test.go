@@ -15,36 +15,16 @@ import (
 	"time"
 )
 
-// fixture reads testdata/tools/NAME, the synthetic sets written for the
-// behaviour of other tools' files (issue 12).
-func fixture(t *testing.T, name string, opts Options) ([]Migration, error) {
-	t.Helper()
-	return DirWith(filepath.Join("..", "testdata", "tools", name), opts).Migrations(context.Background())
-}
-
-// wantErr checks that err matches ErrInvalid and holds every substring.
-func wantErr(t *testing.T, err error, want ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one containing %q", want)
-	}
-	if !errors.Is(err, ErrInvalid) {
-		t.Errorf("error %v does not match ErrInvalid", err)
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error does not contain %q:\n%v", w, err)
-		}
-	}
+// fixture is the Source of testdata/tools/NAME, the synthetic sets written
+// for the behaviour of other tools' files (issue 12).
+func fixture(name string, opts Options) Source {
+	return DirWith(filepath.Join("..", "testdata", "tools", name), opts)
 }
 
 // golang-migrate pairs an up and a down file by version alone.
 func TestPairByVersion(t *testing.T) {
 	t.Parallel()
-	migs, err := fixture(t, "gm_pair", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	migs := migrations(t, fixture("gm_pair", Options{}))
 	if len(migs) != 2 {
 		t.Fatalf("got %d migrations, want 2", len(migs))
 	}
@@ -103,7 +83,7 @@ func TestNoTxClassify(t *testing.T) {
 // the fix, found before anything runs.
 func TestNoTxPgmigRefused(t *testing.T) {
 	t.Parallel()
-	_, err := fixture(t, "notx_pgmig", Options{})
+	_, err := fixture("notx_pgmig", Options{}).Migrations(context.Background())
 	wantErr(t, err, `002_items_sku.sql:3: CREATE INDEX CONCURRENTLY cannot run inside a transaction block, and this section runs in one; `+
 		`begin the section with the line "-- pgmig:no-transaction"`)
 
@@ -125,10 +105,7 @@ func TestNoTxPgmigRefused(t *testing.T) {
 // itself; golang-migrate sends a one-statement file alone.
 func TestNoTxByTheFilesTool(t *testing.T) {
 	t.Parallel()
-	migs, err := fixture(t, "notx_flyway", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	migs := migrations(t, fixture("notx_flyway", Options{}))
 	up := migs[1].Up
 	if migs[0].Up.NoTransaction || !up.NoTransaction || !strings.Contains(up.NoTransactionReason, "Flyway") ||
 		!strings.Contains(up.NoTransactionReason, "line 2") {
@@ -141,20 +118,17 @@ func TestNoTxByTheFilesTool(t *testing.T) {
 		t.Errorf("U2 down = %+v, want NoTransaction", d)
 	}
 
-	_, err = fixture(t, "notx_gm", Options{})
+	_, err := fixture("notx_gm", Options{}).Migrations(context.Background())
 	wantErr(t, err, `4_reindex.up.sql:2: REINDEX CONCURRENTLY cannot run inside a transaction block, and this section runs in one; move it into a file of its own`)
 	if strings.Contains(err.Error(), "2_items_sku") || strings.Contains(err.Error(), "3_mood") {
 		t.Errorf("one-statement files or ALTER TYPE refused: %v", err)
 	}
-	migs, err = FromFS(mapFS(map[string]string{
+	migs = migrations(t, FromFS(mapFS(map[string]string{
 		"2_items_sku.up.sql":   "-- alone\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);\n",
 		"2_items_sku.down.sql": "DROP INDEX CONCURRENTLY i;",
 		"3_mood.up.sql":        "CREATE TYPE mood AS ENUM ('sad');\nALTER TYPE mood ADD VALUE 'happy';\n",
 		"5_mood.up.sql":        "ALTER TYPE mood ADD VALUE 'ok';\n",
-	})).Migrations(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	})))
 	if m := migs[0]; !m.Up.NoTransaction || !m.Down.NoTransaction || !strings.Contains(m.Up.NoTransactionReason, "golang-migrate") {
 		t.Errorf("2 = up %+v down %+v", m.Up, *m.Down)
 	}
@@ -179,10 +153,7 @@ func TestNoTxByTheFilesTool(t *testing.T) {
 // \restrict lines are skipped, other meta-commands are refused.
 func TestPgDump(t *testing.T) {
 	t.Parallel()
-	migs, err := fixture(t, "pgdump", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	migs := migrations(t, fixture("pgdump", Options{}))
 	up := migs[0].Up
 	if len(up.Copies) != 1 {
 		t.Fatalf("Copies = %+v", up.Copies)
@@ -219,7 +190,7 @@ func TestPgDump(t *testing.T) {
 		t.Errorf("statements %q, want %q", kinds, want)
 	}
 
-	_, err = fixture(t, "pgdump_meta", Options{})
+	_, err = fixture("pgdump_meta", Options{}).Migrations(context.Background())
 	wantErr(t, err, `001_meta.sql:5: psql meta-command "\\connect other"`, `001_meta.sql:7: psql meta-command "\\gset"`)
 	if strings.Contains(err.Error(), "001_meta.sql:3") {
 		t.Errorf("a backslash inside a string was taken for a meta-command: %v", err)
@@ -236,10 +207,7 @@ func TestPgDump(t *testing.T) {
 // dbmate sees its markers only at column 1, and not inside a $$ body.
 func TestDbmateMarkers(t *testing.T) {
 	t.Parallel()
-	migs, err := fixture(t, "dbmate", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	migs := migrations(t, fixture("dbmate", Options{}))
 	m := migs[0]
 	if !strings.Contains(m.Up.SQL, "CREATE FUNCTION bump()") || !strings.Contains(m.Up.SQL, "  -- migrate:down\n") || m.Down == nil ||
 		m.Down.Line != 14 || m.Down.SQL != "DROP FUNCTION bump();\nDROP TABLE counters;\n" {
@@ -265,16 +233,13 @@ func TestDuplicateVersionNamesFlywayPairing(t *testing.T) {
 // for a runner that holds their functions.
 func TestGooseGoMigrations(t *testing.T) {
 	t.Parallel()
-	_, err := fixture(t, "goose_go", Options{})
+	_, err := fixture("goose_go", Options{}).Migrations(context.Background())
 	wantErr(t, err, "00002_backfill_emails.go: goose migrations written in Go")
 	var ge *GoMigrationError
 	if !errors.As(err, &ge) || !slices.Equal(ge.Versions, []int64{2}) || !slices.Equal(ge.Files, []string{"00002_backfill_emails.go"}) {
 		t.Errorf("GoMigrationError = %+v", ge)
 	}
-	migs, err := fixture(t, "goose_go", Options{GoMigrations: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	migs := migrations(t, fixture("goose_go", Options{GoMigrations: true}))
 	if len(migs) != 3 {
 		t.Fatalf("got %d migrations, want 3", len(migs))
 	}
@@ -302,7 +267,7 @@ func TestSkippedFilesReported(t *testing.T) {
 		}
 		return a
 	}}))
-	_, err := fixture(t, "skipped", Options{Logger: logger})
+	_, err := fixture("skipped", Options{Logger: logger}).Migrations(context.Background())
 	wantErr(t, err,
 		`3_ok.SQL: file name ends in ".SQL": pgmig reads only names ending in ".sql", in lower case; rename it to 3_ok.sql`,
 		"V1_x.sql: a Flyway file name separates version and description with two underscores",
@@ -426,13 +391,10 @@ func cmpInt(a, b int) int {
 // migrations come after the versioned ones, in name order.
 func TestFlywayDottedAndRepeatable(t *testing.T) {
 	t.Parallel()
-	_, err := fixture(t, "flyway_dotted", Options{})
+	_, err := fixture("flyway_dotted", Options{}).Migrations(context.Background())
 	wantErr(t, err, "V1.1__add_price.sql: Flyway version 1.1 is dotted", "R__views.sql: Flyway repeatable migrations")
 
-	migs, err := fixture(t, "flyway_dotted", Options{FlywayVersions: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	migs := migrations(t, fixture("flyway_dotted", Options{FlywayVersions: true}))
 	var got []string
 	for _, m := range migs {
 		s := m.Ver.String()
@@ -465,15 +427,12 @@ func TestFlywayDottedAndRepeatable(t *testing.T) {
 // than a wrapper around the whole file, decide its transactions.
 func TestOwnTransactions(t *testing.T) {
 	t.Parallel()
-	migs, err := FromFS(mapFS(map[string]string{
+	migs := migrations(t, FromFS(mapFS(map[string]string{
 		"1_a.up.sql":   "ALTER TABLE t ADD b int;\n\nBEGIN;\nUPDATE t SET b = 0;\nALTER TABLE t ALTER b SET NOT NULL;\nCOMMIT;\n",
 		"1_a.down.sql": "BEGIN;\nALTER TABLE t DROP b;\nCOMMIT;\n",
 		"2_b.up.sql":   "SAVEPOINT s;\nROLLBACK TO SAVEPOINT s;\nRELEASE s;\n",
 		"3_c.sql":      "-- pgmig:up\nBEGIN;\nSELECT 1;\nCOMMIT;\nSELECT 2;\n",
-	})).Migrations(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	})))
 	if up := migs[0].Up; !up.NoTransaction || up.NoTransactionReason != "golang-migrate sends the file as it is, so its own BEGIN (line 3) and COMMIT decide its transactions" {
 		t.Errorf("1 up: %v %q", up.NoTransaction, up.NoTransactionReason)
 	}
@@ -495,13 +454,10 @@ func TestOwnTransactions(t *testing.T) {
 // stripped.
 func TestFlywayOwnTransactions(t *testing.T) {
 	t.Parallel()
-	migs, err := FromFSWith(mapFS(map[string]string{
+	migs := migrations(t, FromFSWith(mapFS(map[string]string{
 		"V1_1__rebuild.sql": "UPDATE t SET a = '' WHERE a IS NULL;\n-- rebuild in order\nBEGIN;\nCREATE TABLE t2 (a text NOT NULL);\nCOMMIT;\n",
 		"V1_2__wrapped.sql": "BEGIN;\nALTER TABLE t2 ADD b int;\nCOMMIT;\n",
-	}), Options{FlywayVersions: true}).Migrations(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	}), Options{FlywayVersions: true}))
 	want := "Flyway's transaction for the file ends at the file's own COMMIT, so its BEGIN (line 3) and COMMIT decide its transactions"
 	if up := migs[0].Up; !up.NoTransaction || up.NoTransactionReason != want {
 		t.Errorf("V1.1: no-transaction %v, reason %q; want %q", up.NoTransaction, up.NoTransactionReason, want)
