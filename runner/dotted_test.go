@@ -14,11 +14,7 @@ import (
 // flywayRunner reads files with Flyway's dotted versions admitted.
 func (e *env) flywayRunner(files fstest.MapFS, opts runner.Options) *runner.Runner {
 	e.t.Helper()
-	r, err := runner.New(e.pool, source.FromFSWith(files, source.Options{FlywayVersions: true}), opts)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
+	return e.newRunner(source.FromFSWith(files, source.Options{FlywayVersions: true}), opts)
 }
 
 // textHistory returns the recorded versions as the table holds them, in

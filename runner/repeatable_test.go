@@ -13,13 +13,9 @@ import (
 )
 
 // repeatableRunner reads files with repeatable migrations admitted.
-func (e *env) repeatableRunner(files fstest.MapFS) *runner.Runner {
+func (e *env) repeatableRunner(files fstest.MapFS, opts runner.Options) *runner.Runner {
 	e.t.Helper()
-	r, err := runner.New(e.pool, source.FromFSWith(files, source.Options{Repeatables: true}), runner.Options{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
+	return e.newRunner(source.FromFSWith(files, source.Options{Repeatables: true}), opts)
 }
 
 // states renders a status as "name=state" items, in its order.
@@ -46,7 +42,7 @@ func TestRepeatableAppliedAfterVersionedAndAgainWhenChanged(t *testing.T) {
 		"R__a_view.sql":   {Data: []byte("CREATE OR REPLACE VIEW v AS SELECT id, name FROM t;\n")},
 		"R__b_second.sql": {Data: []byte("CREATE OR REPLACE VIEW v2 AS SELECT * FROM v;\n")},
 	}
-	r := e.repeatableRunner(files)
+	r := e.repeatableRunner(files, runner.Options{})
 	st, err := r.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +143,7 @@ func TestRepeatableUpgradesIntegerHistoryInPlace(t *testing.T) {
 		"001_t.sql": {Data: []byte("CREATE TABLE t (id int);\n")},
 	}
 	// An integer-only project: its table keeps the bigint layout.
-	if _, err := e.repeatableRunner(files).Up(ctx, runner.UpOptions{}); err != nil {
+	if _, err := e.repeatableRunner(files, runner.Options{}).Up(ctx, runner.UpOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.columnType("version"); got != "bigint" {
@@ -155,7 +151,7 @@ func TestRepeatableUpgradesIntegerHistoryInPlace(t *testing.T) {
 	}
 	files["002_u.sql"] = &fstest.MapFile{Data: []byte("ALTER TABLE t ADD COLUMN n int;\n")}
 	files["R__v.sql"] = &fstest.MapFile{Data: []byte("CREATE OR REPLACE VIEW v AS SELECT * FROM t;\n")}
-	r := e.repeatableRunner(files)
+	r := e.repeatableRunner(files, runner.Options{})
 	// A dry run changes nothing, not even the layout.
 	if _, err := r.Up(ctx, runner.UpOptions{DryRun: true}); err != nil {
 		t.Fatal(err)
@@ -221,7 +217,7 @@ func TestRepeatableFailedUpgradeLeavesTableAsItWas(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	files := fstest.MapFS{"001_t.sql": {Data: []byte("CREATE TABLE t (id int);\n")}}
-	if _, err := e.repeatableRunner(files).Up(ctx, runner.UpOptions{}); err != nil {
+	if _, err := e.repeatableRunner(files, runner.Options{}).Up(ctx, runner.UpOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// The name of the upgrade's last index is taken: the upgrade's
@@ -230,7 +226,7 @@ func TestRepeatableFailedUpgradeLeavesTableAsItWas(t *testing.T) {
 		t.Fatal(err)
 	}
 	files["R__v.sql"] = &fstest.MapFile{Data: []byte("CREATE OR REPLACE VIEW v AS SELECT * FROM t;\n")}
-	_, err := e.repeatableRunner(files).Up(ctx, runner.UpOptions{})
+	_, err := e.repeatableRunner(files, runner.Options{}).Up(ctx, runner.UpOptions{})
 	if err == nil || !strings.Contains(err.Error(), "upgrade tracking table") {
 		t.Fatalf("up = %v, want the upgrade's error", err)
 	}
@@ -258,7 +254,7 @@ func TestRepeatableNoTransactionRefused(t *testing.T) {
 		"001_t.sql": {Data: []byte("CREATE TABLE t (id int);\n")},
 		"R__i.sql":  {Data: []byte("-- pgmig:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id);\n")},
 	}
-	_, err := e.repeatableRunner(files).Up(context.Background(), runner.UpOptions{})
+	_, err := e.repeatableRunner(files, runner.Options{}).Up(context.Background(), runner.UpOptions{})
 	if !errors.Is(err, source.ErrInvalid) || !strings.Contains(err.Error(), "R__i.sql") {
 		t.Fatalf("up = %v, want a file error naming R__i.sql", err)
 	}
@@ -275,7 +271,7 @@ func TestRepeatableWaitsForBoundedUp(t *testing.T) {
 		"002_u.sql": {Data: []byte("ALTER TABLE t ADD COLUMN n int;\n")},
 		"R__v.sql":  {Data: []byte("CREATE OR REPLACE VIEW v AS SELECT n FROM t;\n")},
 	}
-	r := e.repeatableRunner(files)
+	r := e.repeatableRunner(files, runner.Options{})
 	rep, err := r.Up(ctx, runner.UpOptions{To: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -346,7 +342,7 @@ CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varc
 		flywayCRC("CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';")); err != nil {
 		t.Fatal(err)
 	}
-	r := e.repeatableRunner(files)
+	r := e.repeatableRunner(files, runner.Options{})
 	rep, err := r.Adopt(ctx, runner.Flyway, "")
 	if err != nil {
 		t.Fatal(err)
@@ -382,13 +378,7 @@ func TestRepeatableUnderLeaseLock(t *testing.T) {
 		"001_t.sql": {Data: []byte("CREATE TABLE t (id int);\n")},
 		"R__v.sql":  {Data: []byte("CREATE OR REPLACE VIEW v AS SELECT id FROM t;\n")},
 	}
-	newR := func() *runner.Runner {
-		r, err := runner.New(e.pool, source.FromFSWith(files, source.Options{Repeatables: true}), runner.Options{LockMode: runner.LockTable})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	newR := func() *runner.Runner { return e.repeatableRunner(files, runner.Options{LockMode: runner.LockTable}) }
 	if rep, err := newR().Up(ctx, runner.UpOptions{}); err != nil || len(rep.Applied) != 2 {
 		t.Fatalf("up = %+v, %v; want 001 and v", rep.Applied, err)
 	}

@@ -39,13 +39,20 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, url: url, pool: pool}
 }
 
-func (e *env) runner(files fstest.MapFS, opts runner.Options) *runner.Runner {
+// newRunner is a Runner on this test's database reading src; the test
+// stops when New refuses the options.
+func (e *env) newRunner(src source.Source, opts runner.Options) *runner.Runner {
 	e.t.Helper()
-	r, err := runner.New(e.pool, source.FromFS(files), opts)
+	r, err := runner.New(e.pool, src, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return r
+}
+
+func (e *env) runner(files fstest.MapFS, opts runner.Options) *runner.Runner {
+	e.t.Helper()
+	return e.newRunner(source.FromFS(files), opts)
 }
 
 func (e *env) exists(rel string) bool {
@@ -117,10 +124,7 @@ func versions(steps []runner.Step) string {
 
 func TestBuiltinSchema(t *testing.T) {
 	e := newEnv(t)
-	r, err := runner.New(e.pool, source.Builtin(), runner.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := e.newRunner(source.Builtin(), runner.Options{})
 	ctx := context.Background()
 	rep, err := r.Up(ctx, runner.UpOptions{})
 	if err != nil {
