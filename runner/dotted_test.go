@@ -44,17 +44,6 @@ func (e *env) textHistory() string {
 	return strings.Join(parts, ",")
 }
 
-// versionType is the tracking table's version column type.
-func (e *env) versionType() string {
-	e.t.Helper()
-	var typ string
-	if err := e.pool.QueryRow(context.Background(), `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
-WHERE attrelid = $1::regclass AND attname = 'version'`, runner.DefaultTable).Scan(&typ); err != nil {
-		e.t.Fatal(err)
-	}
-	return typ
-}
-
 // flyway is one Flyway V file creating table name, with its undo file.
 func flyway(files fstest.MapFS, version, name string) {
 	files["V"+version+"__"+name+".sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE " + name + " (id int);\n")}
@@ -110,7 +99,7 @@ func TestDottedVersionsApplyInFlywayOrder(t *testing.T) {
 	if got, want := e.textHistory(), "1,1.1,1.2,1.3,1.10,2"; got != want {
 		t.Errorf("history %s, want %s", got, want)
 	}
-	if got := e.versionType(); got != "text" {
+	if got := e.columnType("version"); got != "text" {
 		t.Errorf("version column %s, want text (upgraded)", got)
 	}
 	if got, want := statusStates(t, r), "1=applied 1.1=applied 1.2=applied 1.3=applied 1.10=applied 2=applied"; got != want {
@@ -131,7 +120,7 @@ func TestIntegerSetKeepsTheFirstTableLayout(t *testing.T) {
 	if _, err := e.flywayRunner(files, runner.Options{}).Up(ctx, runner.UpOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.versionType(); got != "bigint" {
+	if got := e.columnType("version"); got != "bigint" {
 		t.Fatalf("version column %s, want bigint: an integer-only set never upgrades", got)
 	}
 	if e.exists(runner.DefaultTable + "_version_key") {
@@ -159,7 +148,7 @@ func TestDottedVersionUpgradesAnIntegerTableInPlace(t *testing.T) {
 	if rep, err := r.Up(ctx, runner.UpOptions{DryRun: true}); err != nil || vers(rep.Applied) != "2.1,3" {
 		t.Fatalf("dry run: %v %v", vers(rep.Applied), err)
 	}
-	if got := e.versionType(); got != "bigint" {
+	if got := e.columnType("version"); got != "bigint" {
 		t.Fatalf("dry run changed the version column to %s", got)
 	}
 	rep, err := r.Up(ctx, runner.UpOptions{})
@@ -169,7 +158,7 @@ func TestDottedVersionUpgradesAnIntegerTableInPlace(t *testing.T) {
 	if got, want := vers(rep.Applied), "2.1,3"; got != want {
 		t.Fatalf("applied %s, want %s", got, want)
 	}
-	if got := e.versionType(); got != "text" {
+	if got := e.columnType("version"); got != "text" {
 		t.Fatalf("version column %s, want text", got)
 	}
 	// The rows written before keep their version, time and checksum.
