@@ -21,27 +21,12 @@ func (e *env) flywayRunner(files fstest.MapFS, opts runner.Options) *runner.Runn
 // Flyway's order, failed ones marked with a '!'; it reads either layout.
 func (e *env) textHistory() string {
 	e.t.Helper()
-	rows, err := e.pool.Query(context.Background(), "SELECT version::text, success FROM "+runner.DefaultTable+
+	h, err := e.recorded("SELECT version::text, success FROM " + runner.DefaultTable +
 		" WHERE version IS NOT NULL ORDER BY string_to_array(version::text, '.')::bigint[]")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var parts []string
-	for rows.Next() {
-		var v string
-		var ok bool
-		if err := rows.Scan(&v, &ok); err != nil {
-			e.t.Fatal(err)
-		}
-		if !ok {
-			v += "!"
-		}
-		parts = append(parts, v)
-	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
-	}
-	return strings.Join(parts, ",")
+	return h
 }
 
 // flyway is one Flyway V file creating table name, with its undo file.

@@ -70,20 +70,31 @@ func (e *env) history(table string) string {
 	if table == "" {
 		table = runner.DefaultTable
 	}
-	rows, err := e.pool.Query(context.Background(), "SELECT version, success FROM "+table+" ORDER BY version")
+	h, err := e.recorded("SELECT version, success FROM " + table + " ORDER BY version")
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" {
+		return "<no table>"
+	}
 	if err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "42P01" {
-			return "<no table>"
-		}
 		e.t.Fatal(err)
 	}
+	return h
+}
+
+// recorded runs query, which selects a version and whether its migration
+// succeeded, and joins the versions with commas, failed ones marked '!'.
+func (e *env) recorded(query string) (string, error) {
+	rows, err := e.pool.Query(context.Background(), query)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
 	var parts []string
 	for rows.Next() {
-		var v int64
+		var v any // a bigint or a text, as the table's layout has it
 		var ok bool
 		if err := rows.Scan(&v, &ok); err != nil {
-			e.t.Fatal(err)
+			return "", err
 		}
 		s := fmt.Sprint(v)
 		if !ok {
@@ -91,10 +102,7 @@ func (e *env) history(table string) string {
 		}
 		parts = append(parts, s)
 	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
-	}
-	return strings.Join(parts, ",")
+	return strings.Join(parts, ","), rows.Err()
 }
 
 func mig(up, down string) *fstest.MapFile {
