@@ -18,8 +18,13 @@ func (e *env) repeatableRunner(files fstest.MapFS, opts runner.Options) *runner.
 	return e.newRunner(source.FromFSWith(files, source.Options{Repeatables: true}), opts)
 }
 
-// states renders a status as "name=state" items, in its order.
-func states(st runner.Status) string {
+// states is r's Status rendered as "name=state" items, in its order.
+func states(t *testing.T, r *runner.Runner) string {
+	t.Helper()
+	st, err := r.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	var parts []string
 	for _, m := range st.Migrations {
 		key := m.Name
@@ -43,11 +48,7 @@ func TestRepeatableAppliedAfterVersionedAndAgainWhenChanged(t *testing.T) {
 		"R__b_second.sql": {Data: []byte("CREATE OR REPLACE VIEW v2 AS SELECT * FROM v;\n")},
 	}
 	r := e.repeatableRunner(files, runner.Options{})
-	st, err := r.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=pending u=pending R:a_view=pending R:b_second=pending"; got != want {
+	if got, want := states(t, r), "t=pending u=pending R:a_view=pending R:b_second=pending"; got != want {
 		t.Fatalf("status before up: %s, want %s", got, want)
 	}
 	rep, err := r.Up(ctx, runner.UpOptions{})
@@ -75,10 +76,7 @@ func TestRepeatableAppliedAfterVersionedAndAgainWhenChanged(t *testing.T) {
 
 	// The view changes: status says outdated, up runs it alone again.
 	files["R__a_view.sql"] = &fstest.MapFile{Data: []byte("CREATE OR REPLACE VIEW v AS SELECT id, name, 1 AS one FROM t;\n")}
-	if st, err = r.Status(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=applied u=applied R:a_view=outdated R:b_second=applied"; got != want {
+	if got, want := states(t, r), "t=applied u=applied R:a_view=outdated R:b_second=applied"; got != want {
 		t.Fatalf("status after the change: %s, want %s", got, want)
 	}
 	if _, err := r.Validate(ctx); err != nil {
@@ -99,10 +97,7 @@ func TestRepeatableAppliedAfterVersionedAndAgainWhenChanged(t *testing.T) {
 	if err := e.pool.QueryRow(ctx, "SELECT count(*) FROM "+runner.DefaultTable+" WHERE repeatable AND name = 'a_view'").Scan(&rows); err != nil || rows != 1 {
 		t.Fatalf("rows of a_view: %d, %v; want 1", rows, err)
 	}
-	if st, err = r.Status(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=applied u=applied R:a_view=applied R:b_second=applied"; got != want {
+	if got, want := states(t, r), "t=applied u=applied R:a_view=applied R:b_second=applied"; got != want {
 		t.Fatalf("status after re-applying: %s, want %s", got, want)
 	}
 
@@ -128,10 +123,7 @@ func TestRepeatableAppliedAfterVersionedAndAgainWhenChanged(t *testing.T) {
 	if len(rep.RolledBack) != 2 {
 		t.Fatalf("rolled back %d, want 2", len(rep.RolledBack))
 	}
-	if st, err = r.Status(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=pending u=pending R:a_view=applied R:b_second=applied"; got != want {
+	if got, want := states(t, r), "t=pending u=pending R:a_view=applied R:b_second=applied"; got != want {
 		t.Fatalf("status after rollback: %s, want %s", got, want)
 	}
 }
@@ -174,11 +166,7 @@ func TestRepeatableUpgradesIntegerHistoryInPlace(t *testing.T) {
 	}
 	// The history kept survives, and the commands keyed by version work
 	// on the new layout.
-	st, err := r.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=applied u=applied R:v=applied"; got != want {
+	if got, want := states(t, r), "t=applied u=applied R:v=applied"; got != want {
 		t.Fatalf("status after the upgrade: %s, want %s", got, want)
 	}
 	// A no-transaction migration's row is written and updated by version
@@ -192,10 +180,7 @@ func TestRepeatableUpgradesIntegerHistoryInPlace(t *testing.T) {
 	if rep, err = r.Up(ctx, runner.UpOptions{}); err != nil || len(rep.Applied) != 1 || rep.Applied[0].Version != 3 {
 		t.Fatalf("up of a no-transaction migration on the upgraded table = %+v, %v", rep.Applied, err)
 	}
-	if st, err = r.Status(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=applied u=applied i=applied R:v=applied"; got != want {
+	if got, want := states(t, r), "t=applied u=applied i=applied R:v=applied"; got != want {
 		t.Fatalf("status after 003: %s, want %s", got, want)
 	}
 	if _, err := e.pool.Exec(ctx, "DROP VIEW v"); err != nil {
@@ -350,11 +335,7 @@ CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varc
 	if len(rep.Baselined) != 3 {
 		t.Fatalf("adopted %+v, want V1, a_view and b_fn", rep.Baselined)
 	}
-	st, err := r.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=applied R:a_view=applied R:b_fn=outdated R:c_new=pending"; got != want {
+	if got, want := states(t, r), "t=applied R:a_view=applied R:b_fn=outdated R:c_new=pending"; got != want {
 		t.Fatalf("status after adopt: %s, want %s", got, want)
 	}
 	if rep, err = r.Up(ctx, runner.UpOptions{}); err != nil {
@@ -386,11 +367,7 @@ func TestRepeatableUnderLeaseLock(t *testing.T) {
 	if rep, err := newR().Up(ctx, runner.UpOptions{SingleTransaction: true}); err != nil || len(rep.Applied) != 1 {
 		t.Fatalf("up of the changed view = %+v, %v; want v again", rep.Applied, err)
 	}
-	st, err := newR().Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=applied R:v=applied"; got != want {
+	if got, want := states(t, newR()), "t=applied R:v=applied"; got != want {
 		t.Fatalf("status: %s, want %s", got, want)
 	}
 }
