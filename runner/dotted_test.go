@@ -96,15 +96,22 @@ func TestDottedVersionsApplyInFlywayOrder(t *testing.T) {
 	}
 }
 
-func TestIntegerSetKeepsTheFirstTableLayout(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
+// upIntegerSet applies a Flyway set with integer versions only, 1 and 2,
+// and returns its files for a test to add to.
+func (e *env) upIntegerSet() fstest.MapFS {
+	e.t.Helper()
 	files := fstest.MapFS{}
 	flyway(files, "1", "a")
 	flyway(files, "2", "b")
-	if _, err := e.flywayRunner(files, runner.Options{}).Up(ctx, runner.UpOptions{}); err != nil {
-		t.Fatal(err)
+	if _, err := e.flywayRunner(files, runner.Options{}).Up(context.Background(), runner.UpOptions{}); err != nil {
+		e.t.Fatal(err)
 	}
+	return files
+}
+
+func TestIntegerSetKeepsTheFirstTableLayout(t *testing.T) {
+	e := newEnv(t)
+	e.upIntegerSet()
 	if got := e.columnType("version"); got != "bigint" {
 		t.Fatalf("version column %s, want bigint: an integer-only set never upgrades", got)
 	}
@@ -116,12 +123,7 @@ func TestIntegerSetKeepsTheFirstTableLayout(t *testing.T) {
 func TestDottedVersionUpgradesAnIntegerTableInPlace(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	files := fstest.MapFS{}
-	flyway(files, "1", "a")
-	flyway(files, "2", "b")
-	if _, err := e.flywayRunner(files, runner.Options{}).Up(ctx, runner.UpOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	files := e.upIntegerSet()
 	var before string
 	if err := e.pool.QueryRow(ctx, "SELECT string_agg(version || ' ' || applied_at || ' ' || checksum, ';' ORDER BY version) FROM "+runner.DefaultTable).Scan(&before); err != nil {
 		t.Fatal(err)
