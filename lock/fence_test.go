@@ -40,42 +40,14 @@ func TestSessionFenceHoldsOffNextHolder(t *testing.T) {
 	}
 	// The lock itself was let go again, or the next try could not take it.
 	lockB := connect(t, url, "b-lock")
-	got := make(chan error, 1)
-	go func() {
-		l, err := lock.Acquire(ctx, lockB, "public.t", lock.Options{Timeout: 20 * time.Second})
-		if err == nil {
-			var n int
-			// What a new holder reads first: the old holder's commit.
-			err = lockB.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n)
-			if err == nil && n != 1 {
-				err = errors.New("the new holder read before the old holder's transaction ended")
-			}
-			l.Release(ctx)
-		}
-		got <- err
-	}()
-	select {
-	case err := <-got:
-		t.Fatalf("Acquire returned while the old work session was in its transaction: %v", err)
-	case <-time.After(500 * time.Millisecond):
-	}
+	got := takeOver(ctx, lock.NewSession(lockB, nil, "public.t", lock.Options{Timeout: 20 * time.Second}), lockB)
+	wantHeldOff(t, got, 500*time.Millisecond, "Acquire returned while the old work session was in its transaction")
 	if _, err := workA.Exec(ctx, "COMMIT"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-got:
-		t.Fatalf("Acquire returned while the old work session still held the fence: %v", err)
-	case <-time.After(300 * time.Millisecond):
-	}
+	wantHeldOff(t, got, 300*time.Millisecond, "Acquire returned while the old work session still held the fence")
 	workA.Close(ctx) // the run stops once it notices: its work session goes
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Acquire did not return after the fenced session ended")
-	}
+	wantTakenOver(t, got, 5*time.Second, "Acquire did not return after the fenced session ended")
 }
 
 // Release lets go of the fence as well, for callers that keep the work
@@ -122,40 +94,65 @@ func TestLeaseGuardHoldsOffTakeover(t *testing.T) {
 	p.Close() // renewals fail from now on: the lease expires within a TTL
 
 	next := pool(t, url, "b")
-	got := make(chan error, 1)
 	start := time.Now()
-	go func() {
-		l, err := lock.AcquireLease(ctx, next, leaseTable, "n", lock.LeaseOptions{TTL: ttl, Timeout: 20 * time.Second})
-		if err == nil {
-			var n int
-			err = next.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n)
-			if err == nil && n != 1 {
-				err = errors.New("took the lease over before the holder's transaction ended")
-			}
-			l.Release(ctx)
-		}
-		got <- err
-	}()
-	select {
-	case err := <-got:
-		t.Fatalf("the lease was taken over while its holder's guarded transaction was open: %v", err)
-	case <-time.After(3 * ttl):
-	}
+	got := takeOver(ctx, lock.NewLease(next, leaseTable, "n", lock.LeaseOptions{TTL: ttl, Timeout: 20 * time.Second}), next)
+	wantHeldOff(t, got, 3*ttl, "the lease was taken over while its holder's guarded transaction was open")
 	if _, err := tx.Exec(ctx, "COMMIT"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the lease was not taken over after its holder's transaction ended")
-	}
+	wantTakenOver(t, got, 10*time.Second, "the lease was not taken over after its holder's transaction ended")
 	if d := time.Since(start); d < 3*ttl {
 		t.Errorf("taken over after %s", d)
 	}
 	if err := tx.QueryRow(ctx, "SELECT "+guard, pgx.QueryExecModeSimpleProtocol).Scan(&ok); err != nil || ok {
 		t.Fatalf("guard after the takeover: %v, %v; want false", ok, err)
+	}
+}
+
+// takeOver has next take the lock in the background and, once it holds
+// it, read t through db. What a new holder reads first is the old holder's
+// commit: t's one row must be there, or it read before the old holder's
+// transaction ended. The channel gets the outcome once next let go again.
+func takeOver(ctx context.Context, next lock.Locker, db interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) <-chan error {
+	got := make(chan error, 1)
+	go func() {
+		l, err := next.Lock(ctx)
+		if err == nil {
+			var n int
+			err = db.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n)
+			if err == nil && n != 1 {
+				err = errors.New("the new holder read before the old holder's transaction ended")
+			}
+			l.Release(ctx)
+		}
+		got <- err
+	}()
+	return got
+}
+
+// wantHeldOff fails the test when the takeover reporting on got ends
+// within d: the old holder must still hold it off.
+func wantHeldOff(t *testing.T, got <-chan error, d time.Duration, failure string) {
+	t.Helper()
+	select {
+	case err := <-got:
+		t.Fatalf("%s: %v", failure, err)
+	case <-time.After(d):
+	}
+}
+
+// wantTakenOver fails the test unless the takeover reporting on got
+// succeeds within d.
+func wantTakenOver(t *testing.T, got <-chan error, d time.Duration, failure string) {
+	t.Helper()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(d):
+		t.Fatal(failure)
 	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgmig/pgmig/lock"
 	"github.com/pgmig/pgmig/runner"
 )
 
@@ -189,9 +188,7 @@ CREATE CONSTRAINT TRIGGER probe_commit AFTER INSERT ON probe DEFERRABLE INITIALL
 func TestLockLostDuringMigrationStopsBeforeCommit(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	key := lock.Key(runner.DefaultTable)
-	holding := fmt.Sprintf(`locktype = 'advisory' AND granted AND classid::bigint = %d AND objid::bigint = %d AND objsubid = 1
-    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, int64(uint64(key)>>32), int64(uint64(key)&0xffffffff))
+	holding := runnerLockRow()
 	files := fstest.MapFS{
 		"001_one.sql": mig("CREATE TABLE one (id int);", ""),
 		"002_cut.sql": mig(`CREATE TABLE two (id int);

@@ -14,49 +14,19 @@ import (
 // flywayRunner reads files with Flyway's dotted versions admitted.
 func (e *env) flywayRunner(files fstest.MapFS, opts runner.Options) *runner.Runner {
 	e.t.Helper()
-	r, err := runner.New(e.pool, source.FromFSWith(files, source.Options{FlywayVersions: true}), opts)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
+	return e.newRunner(source.FromFSWith(files, source.Options{FlywayVersions: true}), opts)
 }
 
 // textHistory returns the recorded versions as the table holds them, in
 // Flyway's order, failed ones marked with a '!'; it reads either layout.
 func (e *env) textHistory() string {
 	e.t.Helper()
-	rows, err := e.pool.Query(context.Background(), "SELECT version::text, success FROM "+runner.DefaultTable+
+	h, err := e.recorded("SELECT version::text, success FROM " + runner.DefaultTable +
 		" WHERE version IS NOT NULL ORDER BY string_to_array(version::text, '.')::bigint[]")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var parts []string
-	for rows.Next() {
-		var v string
-		var ok bool
-		if err := rows.Scan(&v, &ok); err != nil {
-			e.t.Fatal(err)
-		}
-		if !ok {
-			v += "!"
-		}
-		parts = append(parts, v)
-	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
-	}
-	return strings.Join(parts, ",")
-}
-
-// versionType is the tracking table's version column type.
-func (e *env) versionType() string {
-	e.t.Helper()
-	var typ string
-	if err := e.pool.QueryRow(context.Background(), `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
-WHERE attrelid = $1::regclass AND attname = 'version'`, runner.DefaultTable).Scan(&typ); err != nil {
-		e.t.Fatal(err)
-	}
-	return typ
+	return h
 }
 
 // flyway is one Flyway V file creating table name, with its undo file.
@@ -114,7 +84,7 @@ func TestDottedVersionsApplyInFlywayOrder(t *testing.T) {
 	if got, want := e.textHistory(), "1,1.1,1.2,1.3,1.10,2"; got != want {
 		t.Errorf("history %s, want %s", got, want)
 	}
-	if got := e.versionType(); got != "text" {
+	if got := e.columnType("version"); got != "text" {
 		t.Errorf("version column %s, want text (upgraded)", got)
 	}
 	if got, want := statusStates(t, r), "1=applied 1.1=applied 1.2=applied 1.3=applied 1.10=applied 2=applied"; got != want {
@@ -126,16 +96,23 @@ func TestDottedVersionsApplyInFlywayOrder(t *testing.T) {
 	}
 }
 
-func TestIntegerSetKeepsTheFirstTableLayout(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
+// upIntegerSet applies a Flyway set with integer versions only, 1 and 2,
+// and returns its files for a test to add to.
+func (e *env) upIntegerSet() fstest.MapFS {
+	e.t.Helper()
 	files := fstest.MapFS{}
 	flyway(files, "1", "a")
 	flyway(files, "2", "b")
-	if _, err := e.flywayRunner(files, runner.Options{}).Up(ctx, runner.UpOptions{}); err != nil {
-		t.Fatal(err)
+	if _, err := e.flywayRunner(files, runner.Options{}).Up(context.Background(), runner.UpOptions{}); err != nil {
+		e.t.Fatal(err)
 	}
-	if got := e.versionType(); got != "bigint" {
+	return files
+}
+
+func TestIntegerSetKeepsTheFirstTableLayout(t *testing.T) {
+	e := newEnv(t)
+	e.upIntegerSet()
+	if got := e.columnType("version"); got != "bigint" {
 		t.Fatalf("version column %s, want bigint: an integer-only set never upgrades", got)
 	}
 	if e.exists(runner.DefaultTable + "_version_key") {
@@ -146,12 +123,7 @@ func TestIntegerSetKeepsTheFirstTableLayout(t *testing.T) {
 func TestDottedVersionUpgradesAnIntegerTableInPlace(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	files := fstest.MapFS{}
-	flyway(files, "1", "a")
-	flyway(files, "2", "b")
-	if _, err := e.flywayRunner(files, runner.Options{}).Up(ctx, runner.UpOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	files := e.upIntegerSet()
 	var before string
 	if err := e.pool.QueryRow(ctx, "SELECT string_agg(version || ' ' || applied_at || ' ' || checksum, ';' ORDER BY version) FROM "+runner.DefaultTable).Scan(&before); err != nil {
 		t.Fatal(err)
@@ -163,7 +135,7 @@ func TestDottedVersionUpgradesAnIntegerTableInPlace(t *testing.T) {
 	if rep, err := r.Up(ctx, runner.UpOptions{DryRun: true}); err != nil || vers(rep.Applied) != "2.1,3" {
 		t.Fatalf("dry run: %v %v", vers(rep.Applied), err)
 	}
-	if got := e.versionType(); got != "bigint" {
+	if got := e.columnType("version"); got != "bigint" {
 		t.Fatalf("dry run changed the version column to %s", got)
 	}
 	rep, err := r.Up(ctx, runner.UpOptions{})
@@ -173,7 +145,7 @@ func TestDottedVersionUpgradesAnIntegerTableInPlace(t *testing.T) {
 	if got, want := vers(rep.Applied), "2.1,3"; got != want {
 		t.Fatalf("applied %s, want %s", got, want)
 	}
-	if got := e.versionType(); got != "text" {
+	if got := e.columnType("version"); got != "text" {
 		t.Fatalf("version column %s, want text", got)
 	}
 	// The rows written before keep their version, time and checksum.

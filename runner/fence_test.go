@@ -24,11 +24,7 @@ import (
 func TestSessionLockLostAtCommitIsHarmless(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	key := lock.Key(runner.DefaultTable)
-	hi, lo := int64(uint64(key)>>32), int64(uint64(key)&0xffffffff)
-	// In this test's database only: other tests lock the same table name.
-	holding := fmt.Sprintf(`locktype = 'advisory' AND granted AND mode = 'ExclusiveLock' AND classid::bigint = %d AND objid::bigint = %d AND objsubid = 1
-    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, hi, lo)
+	holding := runnerLockRow() + " AND mode = 'ExclusiveLock'"
 	files := fstest.MapFS{
 		"001_setup.sql": mig(`CREATE SEQUENCE attempts;
 CREATE TABLE probe (v int);
@@ -223,4 +219,14 @@ CREATE TRIGGER slow_start AFTER INSERT ON public.pgmig_migrations
 	if h := e.history(""); h != "1" || e.exists("two") {
 		t.Fatalf("history %s, table two %v: want only 1, and no failed row for 2", h, e.exists("two"))
 	}
+}
+
+// runnerLockRow is a pg_locks condition matching the session lock a run
+// holds on DefaultTable (classid and objid are its key's two halves), so
+// that a migration can find, and end, its own run's lock session. It
+// keeps to this test's database: other tests lock the same table name.
+func runnerLockRow() string {
+	key := lock.Key(runner.DefaultTable)
+	return fmt.Sprintf(`locktype = 'advisory' AND granted AND classid::bigint = %d AND objid::bigint = %d AND objsubid = 1
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, int64(uint64(key)>>32), int64(uint64(key)&0xffffffff))
 }

@@ -50,11 +50,7 @@ func goSet() fstest.MapFS {
 
 func (e *env) goRunner(files fstest.MapFS, gms ...runner.GoMigration) *runner.Runner {
 	e.t.Helper()
-	r, err := runner.New(e.pool, source.FromFSWith(files, source.Options{GoMigrations: true}), runner.Options{GoMigrations: gms})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
+	return e.newRunner(source.FromFSWith(files, source.Options{GoMigrations: true}), runner.Options{GoMigrations: gms})
 }
 
 func txFunc(sql string) *runner.GoFunc {
@@ -271,10 +267,7 @@ func TestGoMigrationUnderLease(t *testing.T) {
 			return err
 		}}},
 	}
-	r, err := runner.New(e.pool, source.FromFSWith(goSet(), source.Options{GoMigrations: true}), runner.Options{LockMode: runner.LockTable, GoMigrations: gms})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := e.newRunner(source.FromFSWith(goSet(), source.Options{GoMigrations: true}), runner.Options{LockMode: runner.LockTable, GoMigrations: gms})
 	if _, err := r.Up(context.Background(), runner.UpOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -61,16 +61,7 @@ func TestEngineMessagesNameNoCommand(t *testing.T) {
 			return err
 		}, []string{runner.MethodRepair}},
 		{"invalid index", func(t *testing.T, e *env) error {
-			if _, err := e.pool.Exec(ctx, `CREATE TABLE t (id int); INSERT INTO t VALUES (1), (1)`); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := e.pool.Exec(ctx, `CREATE UNIQUE INDEX CONCURRENTLY t_id ON t (id)`); err == nil {
-				t.Fatal("setup: the duplicate did not fail the build")
-			}
-			files := fstest.MapFS{
-				"001_idx.sql": mig("-- pgmig:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_id ON t (id);", ""),
-			}
-			_, err := e.runner(files, runner.Options{}).Up(ctx, runner.UpOptions{})
+			err := e.upOverInvalidIndex()
 			if !errors.As(err, new(*runner.InvalidIndexError)) {
 				t.Fatalf("up over an invalid index: %v, want an *InvalidIndexError", err)
 			}

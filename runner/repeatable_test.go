@@ -13,17 +13,18 @@ import (
 )
 
 // repeatableRunner reads files with repeatable migrations admitted.
-func (e *env) repeatableRunner(files fstest.MapFS) *runner.Runner {
+func (e *env) repeatableRunner(files fstest.MapFS, opts runner.Options) *runner.Runner {
 	e.t.Helper()
-	r, err := runner.New(e.pool, source.FromFSWith(files, source.Options{Repeatables: true}), runner.Options{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
+	return e.newRunner(source.FromFSWith(files, source.Options{Repeatables: true}), opts)
 }
 
-// states renders a status as "name=state" items, in its order.
-func states(st runner.Status) string {
+// states is r's Status rendered as "name=state" items, in its order.
+func states(t *testing.T, r *runner.Runner) string {
+	t.Helper()
+	st, err := r.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	var parts []string
 	for _, m := range st.Migrations {
 		key := m.Name
@@ -46,12 +47,8 @@ func TestRepeatableAppliedAfterVersionedAndAgainWhenChanged(t *testing.T) {
 		"R__a_view.sql":   {Data: []byte("CREATE OR REPLACE VIEW v AS SELECT id, name FROM t;\n")},
 		"R__b_second.sql": {Data: []byte("CREATE OR REPLACE VIEW v2 AS SELECT * FROM v;\n")},
 	}
-	r := e.repeatableRunner(files)
-	st, err := r.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=pending u=pending R:a_view=pending R:b_second=pending"; got != want {
+	r := e.repeatableRunner(files, runner.Options{})
+	if got, want := states(t, r), "t=pending u=pending R:a_view=pending R:b_second=pending"; got != want {
 		t.Fatalf("status before up: %s, want %s", got, want)
 	}
 	rep, err := r.Up(ctx, runner.UpOptions{})
@@ -79,10 +76,7 @@ func TestRepeatableAppliedAfterVersionedAndAgainWhenChanged(t *testing.T) {
 
 	// The view changes: status says outdated, up runs it alone again.
 	files["R__a_view.sql"] = &fstest.MapFile{Data: []byte("CREATE OR REPLACE VIEW v AS SELECT id, name, 1 AS one FROM t;\n")}
-	if st, err = r.Status(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=applied u=applied R:a_view=outdated R:b_second=applied"; got != want {
+	if got, want := states(t, r), "t=applied u=applied R:a_view=outdated R:b_second=applied"; got != want {
 		t.Fatalf("status after the change: %s, want %s", got, want)
 	}
 	if _, err := r.Validate(ctx); err != nil {
@@ -103,10 +97,7 @@ func TestRepeatableAppliedAfterVersionedAndAgainWhenChanged(t *testing.T) {
 	if err := e.pool.QueryRow(ctx, "SELECT count(*) FROM "+runner.DefaultTable+" WHERE repeatable AND name = 'a_view'").Scan(&rows); err != nil || rows != 1 {
 		t.Fatalf("rows of a_view: %d, %v; want 1", rows, err)
 	}
-	if st, err = r.Status(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=applied u=applied R:a_view=applied R:b_second=applied"; got != want {
+	if got, want := states(t, r), "t=applied u=applied R:a_view=applied R:b_second=applied"; got != want {
 		t.Fatalf("status after re-applying: %s, want %s", got, want)
 	}
 
@@ -132,10 +123,7 @@ func TestRepeatableAppliedAfterVersionedAndAgainWhenChanged(t *testing.T) {
 	if len(rep.RolledBack) != 2 {
 		t.Fatalf("rolled back %d, want 2", len(rep.RolledBack))
 	}
-	if st, err = r.Status(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=pending u=pending R:a_view=applied R:b_second=applied"; got != want {
+	if got, want := states(t, r), "t=pending u=pending R:a_view=applied R:b_second=applied"; got != want {
 		t.Fatalf("status after rollback: %s, want %s", got, want)
 	}
 }
@@ -147,7 +135,7 @@ func TestRepeatableUpgradesIntegerHistoryInPlace(t *testing.T) {
 		"001_t.sql": {Data: []byte("CREATE TABLE t (id int);\n")},
 	}
 	// An integer-only project: its table keeps the bigint layout.
-	if _, err := e.repeatableRunner(files).Up(ctx, runner.UpOptions{}); err != nil {
+	if _, err := e.repeatableRunner(files, runner.Options{}).Up(ctx, runner.UpOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.columnType("version"); got != "bigint" {
@@ -155,7 +143,7 @@ func TestRepeatableUpgradesIntegerHistoryInPlace(t *testing.T) {
 	}
 	files["002_u.sql"] = &fstest.MapFile{Data: []byte("ALTER TABLE t ADD COLUMN n int;\n")}
 	files["R__v.sql"] = &fstest.MapFile{Data: []byte("CREATE OR REPLACE VIEW v AS SELECT * FROM t;\n")}
-	r := e.repeatableRunner(files)
+	r := e.repeatableRunner(files, runner.Options{})
 	// A dry run changes nothing, not even the layout.
 	if _, err := r.Up(ctx, runner.UpOptions{DryRun: true}); err != nil {
 		t.Fatal(err)
@@ -178,11 +166,7 @@ func TestRepeatableUpgradesIntegerHistoryInPlace(t *testing.T) {
 	}
 	// The history kept survives, and the commands keyed by version work
 	// on the new layout.
-	st, err := r.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=applied u=applied R:v=applied"; got != want {
+	if got, want := states(t, r), "t=applied u=applied R:v=applied"; got != want {
 		t.Fatalf("status after the upgrade: %s, want %s", got, want)
 	}
 	// A no-transaction migration's row is written and updated by version
@@ -196,10 +180,7 @@ func TestRepeatableUpgradesIntegerHistoryInPlace(t *testing.T) {
 	if rep, err = r.Up(ctx, runner.UpOptions{}); err != nil || len(rep.Applied) != 1 || rep.Applied[0].Version != 3 {
 		t.Fatalf("up of a no-transaction migration on the upgraded table = %+v, %v", rep.Applied, err)
 	}
-	if st, err = r.Status(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=applied u=applied i=applied R:v=applied"; got != want {
+	if got, want := states(t, r), "t=applied u=applied i=applied R:v=applied"; got != want {
 		t.Fatalf("status after 003: %s, want %s", got, want)
 	}
 	if _, err := e.pool.Exec(ctx, "DROP VIEW v"); err != nil {
@@ -221,7 +202,7 @@ func TestRepeatableFailedUpgradeLeavesTableAsItWas(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	files := fstest.MapFS{"001_t.sql": {Data: []byte("CREATE TABLE t (id int);\n")}}
-	if _, err := e.repeatableRunner(files).Up(ctx, runner.UpOptions{}); err != nil {
+	if _, err := e.repeatableRunner(files, runner.Options{}).Up(ctx, runner.UpOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// The name of the upgrade's last index is taken: the upgrade's
@@ -230,7 +211,7 @@ func TestRepeatableFailedUpgradeLeavesTableAsItWas(t *testing.T) {
 		t.Fatal(err)
 	}
 	files["R__v.sql"] = &fstest.MapFile{Data: []byte("CREATE OR REPLACE VIEW v AS SELECT * FROM t;\n")}
-	_, err := e.repeatableRunner(files).Up(ctx, runner.UpOptions{})
+	_, err := e.repeatableRunner(files, runner.Options{}).Up(ctx, runner.UpOptions{})
 	if err == nil || !strings.Contains(err.Error(), "upgrade tracking table") {
 		t.Fatalf("up = %v, want the upgrade's error", err)
 	}
@@ -258,7 +239,7 @@ func TestRepeatableNoTransactionRefused(t *testing.T) {
 		"001_t.sql": {Data: []byte("CREATE TABLE t (id int);\n")},
 		"R__i.sql":  {Data: []byte("-- pgmig:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id);\n")},
 	}
-	_, err := e.repeatableRunner(files).Up(context.Background(), runner.UpOptions{})
+	_, err := e.repeatableRunner(files, runner.Options{}).Up(context.Background(), runner.UpOptions{})
 	if !errors.Is(err, source.ErrInvalid) || !strings.Contains(err.Error(), "R__i.sql") {
 		t.Fatalf("up = %v, want a file error naming R__i.sql", err)
 	}
@@ -275,7 +256,7 @@ func TestRepeatableWaitsForBoundedUp(t *testing.T) {
 		"002_u.sql": {Data: []byte("ALTER TABLE t ADD COLUMN n int;\n")},
 		"R__v.sql":  {Data: []byte("CREATE OR REPLACE VIEW v AS SELECT n FROM t;\n")},
 	}
-	r := e.repeatableRunner(files)
+	r := e.repeatableRunner(files, runner.Options{})
 	rep, err := r.Up(ctx, runner.UpOptions{To: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -346,7 +327,7 @@ CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varc
 		flywayCRC("CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';")); err != nil {
 		t.Fatal(err)
 	}
-	r := e.repeatableRunner(files)
+	r := e.repeatableRunner(files, runner.Options{})
 	rep, err := r.Adopt(ctx, runner.Flyway, "")
 	if err != nil {
 		t.Fatal(err)
@@ -354,11 +335,7 @@ CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varc
 	if len(rep.Baselined) != 3 {
 		t.Fatalf("adopted %+v, want V1, a_view and b_fn", rep.Baselined)
 	}
-	st, err := r.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=applied R:a_view=applied R:b_fn=outdated R:c_new=pending"; got != want {
+	if got, want := states(t, r), "t=applied R:a_view=applied R:b_fn=outdated R:c_new=pending"; got != want {
 		t.Fatalf("status after adopt: %s, want %s", got, want)
 	}
 	if rep, err = r.Up(ctx, runner.UpOptions{}); err != nil {
@@ -382,13 +359,7 @@ func TestRepeatableUnderLeaseLock(t *testing.T) {
 		"001_t.sql": {Data: []byte("CREATE TABLE t (id int);\n")},
 		"R__v.sql":  {Data: []byte("CREATE OR REPLACE VIEW v AS SELECT id FROM t;\n")},
 	}
-	newR := func() *runner.Runner {
-		r, err := runner.New(e.pool, source.FromFSWith(files, source.Options{Repeatables: true}), runner.Options{LockMode: runner.LockTable})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	newR := func() *runner.Runner { return e.repeatableRunner(files, runner.Options{LockMode: runner.LockTable}) }
 	if rep, err := newR().Up(ctx, runner.UpOptions{}); err != nil || len(rep.Applied) != 2 {
 		t.Fatalf("up = %+v, %v; want 001 and v", rep.Applied, err)
 	}
@@ -396,11 +367,7 @@ func TestRepeatableUnderLeaseLock(t *testing.T) {
 	if rep, err := newR().Up(ctx, runner.UpOptions{SingleTransaction: true}); err != nil || len(rep.Applied) != 1 {
 		t.Fatalf("up of the changed view = %+v, %v; want v again", rep.Applied, err)
 	}
-	st, err := newR().Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := states(st), "t=applied R:v=applied"; got != want {
+	if got, want := states(t, newR()), "t=applied R:v=applied"; got != want {
 		t.Fatalf("status: %s, want %s", got, want)
 	}
 }

@@ -39,13 +39,20 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, url: url, pool: pool}
 }
 
-func (e *env) runner(files fstest.MapFS, opts runner.Options) *runner.Runner {
+// newRunner is a Runner on this test's database reading src; the test
+// stops when New refuses the options.
+func (e *env) newRunner(src source.Source, opts runner.Options) *runner.Runner {
 	e.t.Helper()
-	r, err := runner.New(e.pool, source.FromFS(files), opts)
+	r, err := runner.New(e.pool, src, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return r
+}
+
+func (e *env) runner(files fstest.MapFS, opts runner.Options) *runner.Runner {
+	e.t.Helper()
+	return e.newRunner(source.FromFS(files), opts)
 }
 
 func (e *env) exists(rel string) bool {
@@ -63,20 +70,31 @@ func (e *env) history(table string) string {
 	if table == "" {
 		table = runner.DefaultTable
 	}
-	rows, err := e.pool.Query(context.Background(), "SELECT version, success FROM "+table+" ORDER BY version")
+	h, err := e.recorded("SELECT version, success FROM " + table + " ORDER BY version")
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" {
+		return "<no table>"
+	}
 	if err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "42P01" {
-			return "<no table>"
-		}
 		e.t.Fatal(err)
 	}
+	return h
+}
+
+// recorded runs query, which selects a version and whether its migration
+// succeeded, and joins the versions with commas, failed ones marked '!'.
+func (e *env) recorded(query string) (string, error) {
+	rows, err := e.pool.Query(context.Background(), query)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
 	var parts []string
 	for rows.Next() {
-		var v int64
+		var v any // a bigint or a text, as the table's layout has it
 		var ok bool
 		if err := rows.Scan(&v, &ok); err != nil {
-			e.t.Fatal(err)
+			return "", err
 		}
 		s := fmt.Sprint(v)
 		if !ok {
@@ -84,10 +102,7 @@ func (e *env) history(table string) string {
 		}
 		parts = append(parts, s)
 	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
-	}
-	return strings.Join(parts, ",")
+	return strings.Join(parts, ","), rows.Err()
 }
 
 func mig(up, down string) *fstest.MapFile {
@@ -117,10 +132,7 @@ func versions(steps []runner.Step) string {
 
 func TestBuiltinSchema(t *testing.T) {
 	e := newEnv(t)
-	r, err := runner.New(e.pool, source.Builtin(), runner.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := e.newRunner(source.Builtin(), runner.Options{})
 	ctx := context.Background()
 	rep, err := r.Up(ctx, runner.UpOptions{})
 	if err != nil {

@@ -129,21 +129,28 @@ func TestLockTimeoutRetriesRunOut(t *testing.T) {
 	}
 }
 
-func TestInvalidIndexIsAFailure(t *testing.T) {
-	e := newEnv(t)
+// upOverInvalidIndex leaves an INVALID index public.t_id behind, as a
+// unique index build that fails on duplicates does, and returns the error
+// of an up whose CREATE INDEX ... IF NOT EXISTS then "succeeds" over it.
+func (e *env) upOverInvalidIndex() error {
+	e.t.Helper()
 	ctx := context.Background()
-	// A unique index build that fails on duplicates leaves an INVALID
-	// index behind; IF NOT EXISTS then "succeeds" over it.
 	if _, err := e.pool.Exec(ctx, `CREATE TABLE t (id int); INSERT INTO t VALUES (1), (1)`); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	if _, err := e.pool.Exec(ctx, `CREATE UNIQUE INDEX CONCURRENTLY t_id ON t (id)`); err == nil {
-		t.Fatal("setup: the duplicate did not fail the build")
+		e.t.Fatal("setup: the duplicate did not fail the build")
 	}
 	files := fstest.MapFS{
 		"001_idx.sql": mig("-- pgmig:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_id ON t (id);", ""),
 	}
 	_, err := e.runner(files, runner.Options{}).Up(ctx, runner.UpOptions{})
+	return err
+}
+
+func TestInvalidIndexIsAFailure(t *testing.T) {
+	e := newEnv(t)
+	err := e.upOverInvalidIndex()
 	var ie *runner.InvalidIndexError
 	if !errors.As(err, &ie) || len(ie.Indexes) != 1 || ie.Indexes[0] != "public.t_id" {
 		t.Fatalf("up over an invalid index: %v", err)
