@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReadCommandsBadFiles: status and validate read the history while
+// the files are still being read; files that do not make a migration set
+// are still the one error, with exit 3 and no target line, in text and in
+// JSON, as when the files were read before anything else.
+func TestReadCommandsBadFiles(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"001_a.sql": "-- pgmig:up\nSELECT 1;\n",
+		"001_b.sql": "-- pgmig:up\nSELECT 1;\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const want = "error: version 1 is claimed by more than one file: 001_a.sql, 001_b.sql"
+	for _, cmd := range []string{"status", "validate"} {
+		r := inproc(t, on(db, dir, cmd)...)
+		wantCode(t, r, 3)
+		if !strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%s: stderr %q, want the one line %q…", cmd, r.stderr, want)
+		}
+		if r.stdout != "" {
+			t.Errorf("%s: stdout %q, want nothing", cmd, r.stdout)
+		}
+		r = inproc(t, on(db, dir, cmd, "--format", "json")...)
+		wantCode(t, r, 3)
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			t.Fatalf("%s --format json: %v\n%s", cmd, err, r)
+		}
+		if _, ok := doc["target"]; ok {
+			t.Errorf("%s --format json: the error document names a target:\n%s", cmd, r.stdout)
+		}
+		if _, ok := doc["error"]; !ok {
+			t.Errorf("%s --format json: no error:\n%s", cmd, r.stdout)
+		}
+	}
+}
