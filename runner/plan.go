@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sort"
+	"strings"
 	"time"
 
 	"github.com/pgmig/pgmig/source"
@@ -88,43 +88,54 @@ func (s *session) plan(ctx context.Context, ms []source.Migration) (*plan, error
 }
 
 func newPlan(ms []source.Migration, recs []Record) *plan {
-	// Keyed by the canonical version: 1, 01 and 1.0 are one migration.
-	byVersion := make(map[string]*entry, len(ms)+len(recs))
-	byName := map[string]*entry{}
-	var p plan
+	// Keyed by the canonical version (1, 01 and 1.0 are one migration),
+	// each to its entry's index. The entries are made in the files'
+	// order, which is already the version order but for a missing
+	// file's row: sorting then is the exception, and at 10,000
+	// migrations sorting every time was most of the plan's cost.
+	byVersion := make(map[string]int, len(ms)+len(recs))
+	byName := map[string]int{}
+	p := plan{entries: make([]entry, 0, len(ms))}
 	for i := range ms {
 		if ms[i].Repeatable {
-			byName[ms[i].Name] = &entry{m: &ms[i]}
+			p.repeatables = put(p.repeatables, byName, ms[i].Name, entry{m: &ms[i]})
 			continue
 		}
-		byVersion[verOf(ms[i]).Canonical()] = &entry{m: &ms[i]}
+		p.entries = put(p.entries, byVersion, verOf(ms[i]).Canonical(), entry{m: &ms[i]})
 	}
 	for i := range recs {
+		es, index, k := &p.entries, byVersion, ""
 		if recs[i].Repeatable {
-			if e, ok := byName[recs[i].Name]; ok {
-				e.rec = &recs[i]
-			} else {
-				byName[recs[i].Name] = &entry{rec: &recs[i]}
-			}
-			continue
-		}
-		k := orInt(recs[i].Version, recs[i].Ver).Canonical()
-		if e, ok := byVersion[k]; ok {
-			e.rec = &recs[i]
+			es, index, k = &p.repeatables, byName, recs[i].Name
 		} else {
-			byVersion[k] = &entry{rec: &recs[i]}
+			k = orInt(recs[i].Version, recs[i].Ver).Canonical()
+		}
+		if j, ok := index[k]; ok {
+			(*es)[j].rec = &recs[i]
+		} else {
+			*es = put(*es, index, k, entry{rec: &recs[i]})
 		}
 	}
-	p.entries = make([]entry, 0, len(byVersion))
-	for _, e := range byVersion {
-		p.entries = append(p.entries, *e)
+	byVer := func(a, b entry) int { return a.ver().Compare(b.ver()) }
+	if !slices.IsSortedFunc(p.entries, byVer) {
+		slices.SortFunc(p.entries, byVer)
 	}
-	sort.Slice(p.entries, func(i, j int) bool { return p.entries[i].ver().Compare(p.entries[j].ver()) < 0 })
-	for _, e := range byName {
-		p.repeatables = append(p.repeatables, *e)
+	nameOrder := func(a, b entry) int { return strings.Compare(a.name(), b.name()) }
+	if !slices.IsSortedFunc(p.repeatables, nameOrder) {
+		slices.SortFunc(p.repeatables, nameOrder)
 	}
-	sort.Slice(p.repeatables, func(i, j int) bool { return p.repeatables[i].name() < p.repeatables[j].name() })
 	return &p
+}
+
+// put sets the entry of key k in es to e: a new one, indexed in index,
+// or, for a key met before, in place of the one there.
+func put(es []entry, index map[string]int, k string, e entry) []entry {
+	if j, ok := index[k]; ok {
+		es[j] = e
+		return es
+	}
+	index[k] = len(es)
+	return append(es, e)
 }
 
 // ver is the entry's version: as its file spells it, else as its row

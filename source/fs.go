@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -121,6 +122,9 @@ func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
 	// Read and parse the files on a few goroutines: for thousands of small
 	// files the time goes to open, read and close, which overlap well. The
 	// results keep the directory's order, so errors read the same every run.
+	// Each reader takes the next file from a shared counter: handing them
+	// out on a channel woke a parked reader per file, 15 % of the time at
+	// 10,000 files.
 	type slot struct {
 		pf    parsedFile
 		errs  []error
@@ -128,13 +132,17 @@ func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
 		ok    bool  // a migration file
 	}
 	slots := make([]slot, len(cands))
-	next := make(chan int)
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < min(readers, len(cands)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(cands) || ctx.Err() != nil {
+					return
+				}
 				c := cands[i]
 				name := c.entry.Name()
 				var fn fileName
@@ -166,13 +174,6 @@ func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
 			}
 		}()
 	}
-	for i := range cands {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -305,30 +306,47 @@ func (s *fsSource) path(name string) string {
 // order, then the repeatable ones in name order, reporting versions
 // claimed twice and down files without their up file.
 func assemble(files []parsedFile) ([]Migration, []error) {
-	// Sized for one file a version, the usual case: at 10,000 files,
-	// growing these (Migration is large) was a third of assemble's time.
-	byVersion := make(map[string][]parsedFile, len(files))
+	// Each version's files, as indexes into files in their order: the
+	// first in byVersion, any others chained through more (-1 ends). One
+	// file a version is the usual case, and at 10,000 files copying each
+	// parsedFile into a slice of its own was most of assemble's time.
+	byVersion := make(map[string]int, len(files))
+	more := make([]int, len(files))
+	last := make(map[string]int) // the last file of a version met twice
 	versions := make([]Version, 0, len(files))
 	var repeatables []parsedFile
-	for _, f := range files {
+	for i := range files {
+		more[i] = -1
+		f := &files[i]
 		if f.repeatable {
-			repeatables = append(repeatables, f)
+			repeatables = append(repeatables, *f)
 			continue
 		}
 		k := f.ver.Canonical()
-		if _, ok := byVersion[k]; !ok {
+		first, ok := byVersion[k]
+		if !ok {
+			byVersion[k] = i
 			versions = append(versions, f.ver)
+			continue
 		}
-		byVersion[k] = append(byVersion[k], f)
+		prev, ok := last[k]
+		if !ok {
+			prev = first
+		}
+		more[prev], last[k] = i, i
 	}
 	slices.SortFunc(versions, Version.Compare)
 
 	migs := make([]Migration, 0, len(versions)+len(repeatables))
 	var errs []error
+	var group, singles, ups, downs, undos []*parsedFile // reused for every version
 	for _, ver := range versions {
-		group := byVersion[ver.Canonical()]
+		group = group[:0]
+		for i := byVersion[ver.Canonical()]; i >= 0; i = more[i] {
+			group = append(group, &files[i])
+		}
 		v, _ := ver.Int()
-		var singles, ups, downs, undos []parsedFile
+		singles, ups, downs, undos = singles[:0], ups[:0], downs[:0], undos[:0]
 		for _, f := range group {
 			switch {
 			case f.kind == kindSingle, f.kind == kindGo:
@@ -363,7 +381,12 @@ func assemble(files []parsedFile) ([]Migration, []error) {
 				strings.TrimSuffix(d.file, ".down.sql")+".up.sql", v)})
 			continue
 		}
-		m := slices.Concat(singles, ups)[0]
+		var m *parsedFile // exactly one of singles and ups holds one file now
+		if len(singles) > 0 {
+			m = singles[0]
+		} else {
+			m = ups[0]
+		}
 		mig := Migration{Version: v, Ver: ver, Name: m.name, Down: m.down, Go: m.kind == kindGo}
 		if m.up != nil {
 			mig.Up = *m.up

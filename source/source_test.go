@@ -282,6 +282,8 @@ var fileErrorCases = []struct {
 		[]string{"99999999999999999999_x.sql: version 99999999999999999999 is too large"}},
 	{"duplicate version", map[string]string{"1_a.sql": "", "001_b.sql": ""},
 		[]string{"version 1 is claimed by more than one file: 001_b.sql, 1_a.sql"}},
+	{"three files of one version", map[string]string{"3_c.sql": "", "1_a.sql": "", "01_b.sql": "", "002_x.sql": "", "001_d.up.sql": ""},
+		[]string{"version 1 is claimed by more than one file: 001_d.up.sql, 01_b.sql, 1_a.sql"}},
 	{"single and up file", map[string]string{"002_a.sql": "", "002_a.up.sql": ""},
 		[]string{"version 2 is claimed by more than one file: 002_a.sql, 002_a.up.sql"}},
 	{"single and down file", map[string]string{"002_a.sql": "", "002_a.down.sql": ""},
