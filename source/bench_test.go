@@ -48,3 +48,19 @@ func BenchmarkMigrations(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseSmall parses one small file, the kind a long history has
+// thousands of: what status pays per file besides reading it.
+func BenchmarkParseSmall(b *testing.B) {
+	content := "-- pgmig:up\nCREATE TABLE t1 (id int);\n\n-- pgmig:down\nDROP TABLE t1;\n"
+	fn, err := parseFileName("00001_m1.sql", flywayExt{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, errs := parseFileEnv("00001_m1.sql", fn, content, nil); len(errs) > 0 {
+			b.Fatal(errs)
+		}
+	}
+}

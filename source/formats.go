@@ -70,15 +70,15 @@ const (
 	toolDbmate = "dbmate"
 )
 
-// markerSpelling is how tool writes the marker of a section.
-func markerSpelling(tool, name string) string {
+// markerSpelling is how tool writes the up and the down marker.
+func markerSpelling(tool string) (up, down string) {
 	switch tool {
 	case toolGoose:
-		return map[string]string{"up": "-- +goose Up", "down": "-- +goose Down"}[name]
+		return "-- +goose Up", "-- +goose Down"
 	case toolDbmate:
-		return "-- migrate:" + name
+		return "-- migrate:up", "-- migrate:down"
 	}
-	return "-- pgmig:" + name
+	return "-- pgmig:up", "-- pgmig:down"
 }
 
 // foreignKind says what a goose or dbmate line means.
@@ -268,23 +268,29 @@ type foreignFile struct {
 	fail  func(line int, format string, args ...any)
 }
 
-// toolUse records the first marker line of each tool a file uses.
+// toolUse records the first marker line of each tool a file uses: of
+// the first two, the only ones mixed reports, in an array, as every file
+// with a marker notes one.
 type toolUse struct {
-	first []foreignLine // one per tool, in the order met
+	first [2]foreignLine // in the order met
+	n     int
 }
 
 func (u *toolUse) note(tool string, line int, text string) {
-	for _, f := range u.first {
+	for _, f := range u.first[:u.n] {
 		if f.tool == tool {
 			return
 		}
 	}
-	u.first = append(u.first, foreignLine{tool: tool, line: line, text: text})
+	if u.n < len(u.first) {
+		u.first[u.n] = foreignLine{tool: tool, line: line, text: text}
+		u.n++
+	}
 }
 
 // mixed returns the first line of a second tool's markers, if any.
 func (u *toolUse) mixed() (second, first foreignLine, ok bool) {
-	if len(u.first) < 2 {
+	if u.n < 2 {
 		return foreignLine{}, foreignLine{}, false
 	}
 	return u.first[1], u.first[0], true

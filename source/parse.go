@@ -180,7 +180,11 @@ func parseFileEnv(file string, fn fileName, content string, lookup func(string) 
 	text = blank(text, ps.spans())
 	pf.substituted = text != orig
 
-	var dirs, markers []directiveLine
+	// Room for a file's usual markers without allocating, per file of
+	// thousands.
+	var markerRoom [2]directiveLine
+	var dirs []directiveLine
+	markers := markerRoom[:0]
 	seen := map[string]int{} // marker name → line
 	ff := &foreignFile{file: file, text: text, fail: fail}
 	var tools toolUse
@@ -249,7 +253,8 @@ func parseFileEnv(file string, fn fileName, content string, lookup func(string) 
 	}
 
 	// A section runs from the line after its marker to the next marker.
-	var regions []region
+	var regionRoom [2]region
+	regions := regionRoom[:0]
 	header := 0 // end of the text before the first marker
 	if len(markers) == 0 {
 		sec := &Section{File: file, SQL: text, Line: 1}
@@ -274,7 +279,7 @@ func parseFileEnv(file string, fn fileName, content string, lookup func(string) 
 				pf.down = sec
 			}
 		}
-		up, down := markerSpelling(markers[0].tool, "up"), markerSpelling(markers[0].tool, "down")
+		up, down := markerSpelling(markers[0].tool)
 		if pf.up == nil {
 			fail(markers[0].line, "%q without %q: put a %q line before the up SQL (a file with no marker at all is all up)",
 				down, up, up)
