@@ -2,10 +2,12 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReadCommandsBadFiles: status and validate read the history while
@@ -45,6 +47,17 @@ func TestReadCommandsBadFiles(t *testing.T) {
 		}
 		if _, ok := doc["error"]; !ok {
 			t.Errorf("%s --format json: no error:\n%s", cmd, r.stdout)
+		}
+	}
+}
+
+// TestFmtDurationMillis: below a second the duration is "%.1f ms", written
+// without fmt (status writes one a row).
+func TestFmtDurationMillis(t *testing.T) {
+	t.Parallel()
+	for _, d := range []time.Duration{0, 1, 49_999, 50_000, 150_000, 250_000, 1_234_567, 999_949_999, 999_950_000, 999_999_999} {
+		if got, want := fmtDuration(d), fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)); got != want {
+			t.Errorf("fmtDuration(%d) = %q, want %q", d, got, want)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,7 +124,8 @@ func jsonCurrent(n *int64, v source.Version) *source.Version {
 func fmtDuration(d time.Duration) string {
 	switch {
 	case d < time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+		// As "%.1f ms", without fmt: status writes one a row.
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
 	case d < time.Minute:
 		return fmt.Sprintf("%.2f s", d.Seconds())
 	default:

@@ -210,6 +210,7 @@ func (p *printer) status(st runner.Status) {
 	}
 	t := table{header: []string{"VERSION", "NAME", "STATE", "APPLIED AT", "DURATION"}}
 	counts := map[runner.State]int{}
+	states := map[runner.State]string{} // painted once each, not once a row
 	for _, m := range st.Migrations {
 		counts[m.State]++
 		at, dur := "", ""
@@ -217,7 +218,12 @@ func (p *printer) status(st runner.Status) {
 			at = m.AppliedAt.Local().Format("2006-01-02 15:04:05")
 			dur = fmtDuration(m.Duration)
 		}
-		t.append(fmtVer(m.Version, m.Ver, m.Repeatable), m.Name, p.state(m.State), at, dur)
+		state, ok := states[m.State]
+		if !ok {
+			state = p.state(m.State)
+			states[m.State] = state
+		}
+		t.append(fmtVer(m.Version, m.Ver, m.Repeatable), m.Name, state, at, dur)
 	}
 	if !p.quiet {
 		// Quiet leaves the answer, not the table: the summary line below.
