@@ -61,3 +61,13 @@ func TestFmtDurationMillis(t *testing.T) {
 		}
 	}
 }
+
+// TestFmtVersion: a version is "%03d", written without fmt.
+func TestFmtVersion(t *testing.T) {
+	t.Parallel()
+	for _, v := range []int64{0, 1, 9, 10, 99, 100, 999, 1000, 20261203145600, -1, -10, -100, 1<<63 - 1} {
+		if got, want := fmtVersion(v), fmt.Sprintf("%03d", v); got != want {
+			t.Errorf("fmtVersion(%d) = %q, want %q", v, got, want)
+		}
+	}
+}

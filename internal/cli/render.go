@@ -71,7 +71,18 @@ func (p *printer) paint(attrs ...color.Attribute) func(a ...any) string {
 	return c.SprintFunc()
 }
 
-func fmtVersion(v int64) string { return fmt.Sprintf("%03d", v) }
+// fmtVersion is v as "%03d" writes it, without fmt: status writes one a
+// row.
+func fmtVersion(v int64) string {
+	s := strconv.FormatInt(v, 10)
+	if v >= 0 && len(s) < 3 {
+		return "000"[len(s):] + s
+	}
+	if v < 0 {
+		return fmt.Sprintf("%03d", v)
+	}
+	return s
+}
 
 // fmtV is a version as text output shows it: a whole number zero-padded,
 // as pgmig has always shown versions, and a dotted one as its file

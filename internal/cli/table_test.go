@@ -34,3 +34,25 @@ func TestTableWithoutRowsHasNoRuleUnderHeader(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// TestTablePadsPastItsSpaces: a column wider than the padding constant
+// is still padded to its width.
+func TestTablePadsPastItsSpaces(t *testing.T) {
+	long := strings.Repeat("n", 150)
+	tb := table{header: []string{"A", "B"}}
+	tb.append("x", long)
+	tb.append("y", "z")
+	var b strings.Builder
+	if err := tb.render(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	for i, l := range lines {
+		if n := width(l); n != width(lines[0]) {
+			t.Errorf("line %d is %d wide, the rule %d:\n%s", i+1, n, width(lines[0]), b.String())
+		}
+	}
+	if want := "│ y │ z" + strings.Repeat(" ", 150) + "│"; lines[4] != want {
+		t.Errorf("row 2 = %q, want %q", lines[4], want)
+	}
+}
