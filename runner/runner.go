@@ -406,24 +406,26 @@ func (r *Runner) locked(ctx context.Context, create bool, fn func(*session) erro
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelRequestWait)
 			conn.PgConn().CancelRequest(cctx)
 			cancel()
+			return
 		case <-ctx.Done():
-			// The run was stopped (SIGINT, SIGTERM, a caller's cancel).
-			// pgx gives up on the connection at once, but the server
-			// notices a client gone only when it next talks to it, or,
-			// from PostgreSQL 14, within client_connection_check_interval
-			// (which prepare sets): on 13 a long statement ran on to its
-			// end, holding its locks, after pgmig had said it was rolled
-			// back. The cancel stops it now, on every version.
-			select {
-			case <-stop:
-				return // the run ended first; nothing is in flight
-			default:
-			}
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelRequestWait)
-			conn.PgConn().CancelRequest(cctx)
-			cancel()
 		case <-stop:
 		}
+		if ctx.Err() == nil {
+			return // the run ended on its own: nothing is in flight
+		}
+		// The run was stopped (SIGINT, SIGTERM, a caller's cancel). pgx
+		// gives up on the connection at once, but the server notices a
+		// client gone only when it next talks to it, or, from PostgreSQL
+		// 14, within client_connection_check_interval (which prepare
+		// sets): on 13 a long statement ran on to its end, holding its
+		// locks, after pgmig had said it was rolled back. The cancel
+		// stops it now, on every version. It is sent even when the run
+		// has ended by the time this runs: the run ends as soon as pgx
+		// gives up, which says nothing of the server, and a cancel that
+		// reaches an idle backend is ignored.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelRequestWait)
+		conn.PgConn().CancelRequest(cctx)
+		cancel()
 	}()
 	defer func() {
 		rerr := held.Release(context.WithoutCancel(ctx))
