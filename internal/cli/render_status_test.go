@@ -2,6 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +37,68 @@ func TestWriteStatusJSONMatchesEncoder(t *testing.T) {
 			if got.String() != want.String() {
 				t.Errorf("%s, target %v: writeStatusJSON wrote\n%s\nwant\n%s", name, target, got.String(), want.String())
 			}
+		}
+	}
+}
+
+// TestReadCommandsBadFiles: status and validate read the history while
+// the files are still being read; files that do not make a migration set
+// are still the one error, with exit 3 and no target line, in text and in
+// JSON, as when the files were read before anything else.
+func TestReadCommandsBadFiles(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"001_a.sql": "-- pgmig:up\nSELECT 1;\n",
+		"001_b.sql": "-- pgmig:up\nSELECT 1;\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const want = "error: version 1 is claimed by more than one file: 001_a.sql, 001_b.sql"
+	for _, cmd := range []string{"status", "validate"} {
+		r := inproc(t, on(db, dir, cmd)...)
+		wantCode(t, r, 3)
+		if !strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%s: stderr %q, want the one line %q…", cmd, r.stderr, want)
+		}
+		if r.stdout != "" {
+			t.Errorf("%s: stdout %q, want nothing", cmd, r.stdout)
+		}
+		r = inproc(t, on(db, dir, cmd, "--format", "json")...)
+		wantCode(t, r, 3)
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			t.Fatalf("%s --format json: %v\n%s", cmd, err, r)
+		}
+		if _, ok := doc["target"]; ok {
+			t.Errorf("%s --format json: the error document names a target:\n%s", cmd, r.stdout)
+		}
+		if _, ok := doc["error"]; !ok {
+			t.Errorf("%s --format json: no error:\n%s", cmd, r.stdout)
+		}
+	}
+}
+
+// TestFmtDurationMillis: below a second the duration is "%.1f ms", written
+// without fmt (status writes one a row).
+func TestFmtDurationMillis(t *testing.T) {
+	t.Parallel()
+	for _, d := range []time.Duration{0, 1, 49_999, 50_000, 150_000, 250_000, 1_234_567, 999_949_999, 999_950_000, 999_999_999} {
+		if got, want := fmtDuration(d), fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)); got != want {
+			t.Errorf("fmtDuration(%d) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestFmtVersion: a version is "%03d", written without fmt.
+func TestFmtVersion(t *testing.T) {
+	t.Parallel()
+	for _, v := range []int64{0, 1, 9, 10, 99, 100, 999, 1000, 20261203145600, -1, -10, -100, 1<<63 - 1} {
+		if got, want := fmtVersion(v), fmt.Sprintf("%03d", v); got != want {
+			t.Errorf("fmtVersion(%d) = %q, want %q", v, got, want)
 		}
 	}
 }
