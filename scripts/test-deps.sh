@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test-deps.sh: make sure what the tests need is there, on a fresh Debian
 # machine too: a PostgreSQL answering on 127.0.0.1:5432 (started if it is
-# installed but down) and pgbouncer (installed with apt when missing; the
-# tests start their own instance on a free port).
+# installed but down), pgbouncer (installed with apt when missing; the
+# tests start their own instance on a free port), and zsh and fish for the
+# completion tests.
 set -euo pipefail
 
 pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
@@ -27,5 +28,18 @@ if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
   else
     echo "test-deps: pgbouncer is missing; install it (sudo apt-get install pgbouncer)" >&2
     exit 1
+  fi
+fi
+
+# zsh and fish: the completion tests run pgmig's scripts in each shell and
+# skip, saying so, where one is missing; CI should not skip them.
+missing=()
+for sh in zsh fish; do command -v "$sh" >/dev/null || missing+=("$sh"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test-deps: installing ${missing[*]} (the completion tests run in every shell)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "test-deps: ${missing[*]} missing; their completion tests will skip (sudo apt-get install ${missing[*]})" >&2
   fi
 fi
