@@ -4,7 +4,8 @@
 # server: `pgmig up --source builtin`, then a mounted /migrations directory,
 # then `status --format json` naming what it applied.
 #
-# It installs podman with apt when no engine is there (as root). In
+# It installs podman with apt when no engine works here (as root): none
+# installed, or a docker client whose daemon does not answer. In
 # sandboxes whose cgroups crun refuses (hybrid v1/v2) or whose rlimits a
 # container may not raise, it falls back to runc with cgroupfs and the
 # host's limits, and says so.
@@ -13,13 +14,23 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 admin=${PGMIG_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 tag=pgmig:check
 
-if ! command -v podman >/dev/null && ! command -v docker >/dev/null; then
-  [ "$(id -u)" = 0 ] || { echo "image-check: no container engine; install podman" >&2; exit 1; }
-  echo "image-check: installing podman"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc >/dev/null
+# podman needs no daemon; a docker client counts only when its daemon
+# answers (a machine may have the client alone).
+engine=$(command -v podman || true)
+if [ -z "$engine" ] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+  engine=$(command -v docker)
 fi
-engine=$(command -v podman || command -v docker)
-"$root/scripts/image.sh" "$tag"
+if [ -z "$engine" ]; then
+  [ "$(id -u)" = 0 ] || { echo "image-check: no working container engine (podman, or docker with its daemon); install podman" >&2; exit 1; }
+  if command -v docker >/dev/null; then
+    echo "image-check: docker is here but its daemon does not answer; installing podman"
+  else
+    echo "image-check: installing podman"
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc >/dev/null
+  engine=$(command -v podman)
+fi
+CONTAINER_ENGINE=$engine "$root/scripts/image.sh" "$tag"
 
 run=("$engine" run --rm --network=host)
 if ! "${run[@]}" "$tag" version >/dev/null 2>&1; then
