@@ -308,6 +308,10 @@ func quote(s string) string {
 // ErrLost), or nil; it asks the server nothing.
 func (l *Lease) Check(context.Context) error { return l.Err() }
 
+// Probe returns Err, to be called when the answer is wanted: a lease
+// knows its loss from its renewals, and later is fresher.
+func (l *Lease) Probe(context.Context) func() error { return l.Err }
+
 // Err returns why the lease was lost (matching ErrLeaseLost), or nil.
 func (l *Lease) Err() error {
 	l.mu.Lock()

@@ -28,6 +28,12 @@ type Held interface {
 	// Check returns an error matching ErrLost when the lock is found lost,
 	// else nil. It may take a round trip to the server.
 	Check(ctx context.Context) error
+	// Probe is Check in two halves: it sends the question and returns
+	// the function that reads the answer, which the caller must call
+	// once, before using the Held again. In between the caller may run
+	// the work the check guards, so the check costs neither a round trip
+	// of its own nor a goroutine to overlap one.
+	Probe(ctx context.Context) (answer func() error)
 	// Lost returns a channel closed when the lock is found lost while held
 	// (a lease noticing it from its renewals); nil when loss is only found
 	// by Check.

@@ -137,3 +137,66 @@ func TestCancelledWait(t *testing.T) {
 		t.Fatalf("cancelled wait: got %v, want the context's error", err)
 	}
 }
+
+// Probe is the lock check the runner sends before a migration's query and
+// reads after it: it must say the same as Check, and a stop while the work
+// runs must not end the lock's session under that work.
+func TestProbe(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDB(t)
+	ctx := context.Background()
+	admin := connect(t, url, "admin")
+	acquire := func(t *testing.T, app string) (*lock.Lock, *pgx.Conn) {
+		c := connect(t, url, app)
+		l, err := lock.Acquire(ctx, c, "public."+app, lock.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, c
+	}
+
+	t.Run("held", func(t *testing.T) {
+		l, _ := acquire(t, "probe_held")
+		answer := l.Probe(ctx)
+		if _, err := admin.Exec(ctx, "SELECT pg_sleep(0.05)"); err != nil { // the work
+			t.Fatal(err)
+		}
+		if err := answer(); err != nil {
+			t.Fatalf("probe of a held lock: %v", err)
+		}
+		if err := l.Check(ctx); err != nil {
+			t.Fatalf("check after a probe: %v", err)
+		}
+	})
+
+	t.Run("lost", func(t *testing.T) {
+		l, c := acquire(t, "probe_lost")
+		pid := c.PgConn().PID()
+		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1, 5000)", pid); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Probe(ctx)(); !errors.Is(err, lock.ErrLost) {
+			t.Fatalf("probe after the lock's session was terminated: %v, want ErrLost", err)
+		}
+	})
+
+	t.Run("stopped", func(t *testing.T) {
+		l, _ := acquire(t, "probe_stopped")
+		stop, cancel := context.WithCancel(ctx)
+		answer := l.Probe(stop)
+		cancel() // the run is stopped while its work runs
+		if err := answer(); err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("probe of a stopped run: %v, want nil or context.Canceled", err)
+		}
+		if err := l.Check(ctx); err != nil {
+			t.Fatalf("the stop ended the lock's session: %v", err)
+		}
+		var free bool
+		if err := admin.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", l.Key()).Scan(&free); err != nil {
+			t.Fatal(err)
+		}
+		if free {
+			t.Fatal("the lock was free after a stopped probe")
+		}
+	})
+}

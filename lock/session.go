@@ -166,13 +166,58 @@ func (l *Lock) Key() int64 { return l.key }
 // Check pings the lock's session: a session-level lock lasts as long as
 // its session, so an answer means it is still held.
 func (l *Lock) Check(ctx context.Context) error {
-	if err := l.conn.Ping(ctx); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("%w: the session holding the advisory lock for %s ended (%v)", ErrLost, l.name, err)
+	return l.lostIf(ctx, l.conn.Ping(ctx))
+}
+
+// Probe sends a protocol Sync on the lock's session, a ping the server
+// answers with ReadyForQuery, and returns what reads that answer. The
+// Sync is one write; the answer is usually there by the time it is read,
+// so it is one read that does not wait either. The lock's connection is
+// busy until the answer is read.
+//
+// The Sync is sent under a context of its own, not ctx: pgconn closes a
+// connection whose read a cancelled context interrupts, and a run stopped
+// while its work runs must not end the lock's session, and with it the
+// lock, under that work. The answer is read under ctx or, when ctx has
+// ended by then, within probeGrace.
+func (l *Lock) Probe(ctx context.Context) func() error {
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p := l.conn.PgConn().StartPipeline(pctx)
+	p.SendPipelineSync()
+	if err := p.Flush(); err != nil {
+		// Flush has closed the pipeline and the connection with it.
+		cancel()
+		return func() error { return l.lostIf(ctx, err) }
 	}
-	return nil
+	return func() error {
+		defer cancel()
+		if ctx.Err() == nil {
+			defer context.AfterFunc(ctx, cancel)()
+		} else {
+			defer time.AfterFunc(probeGrace, cancel).Stop()
+		}
+		_, err := p.GetResults()
+		if cerr := p.Close(); err == nil {
+			err = cerr
+		}
+		return l.lostIf(ctx, err)
+	}
+}
+
+// probeGrace bounds the read of a Probe's answer once the caller's
+// context has ended: the answer to a Sync sent before the work began is
+// there unless the lock's session is gone.
+const probeGrace = time.Second
+
+// lostIf says what err, from pinging the lock's session, means.
+func (l *Lock) lostIf(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: the session holding the advisory lock for %s ended (%v)", ErrLost, l.name, err)
 }
 
 // Guard returns "": the session lock fences its work session instead.

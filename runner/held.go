@@ -20,7 +20,17 @@ func (s *session) checkHeld(ctx context.Context) error {
 	if s.held == nil {
 		return nil
 	}
-	err := s.held.Check(ctx)
+	return heldErr(s.held.Check(ctx))
+}
+
+// probeHeld sends the check of the session's lock and returns what reads
+// its answer (lock.Held.Probe); the lock's connection is busy until then.
+func (s *session) probeHeld(ctx context.Context) func() error {
+	answer := s.held.Probe(ctx)
+	return func() error { return heldErr(answer()) }
+}
+
+func heldErr(err error) error {
 	if errors.Is(err, lock.ErrLost) {
 		return fmt.Errorf("%w; stopped before committing, so no other run applies the same migration twice", err)
 	}

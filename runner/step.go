@@ -150,18 +150,18 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	if lockTimeout > 0 {
 		prefix += fmt.Sprintf("SET LOCAL lock_timeout = '%dms';\n", lockTimeout.Milliseconds())
 	}
-	// The lock check travels on the lock's idle connection while the
-	// query runs, so a quick migration does not pay a round trip for it;
-	// one that ran longer is checked again just before its COMMIT. The
-	// progress sampler uses the same connection: then check afterwards.
-	// The check finds a loss early; it is not what makes a commit after
-	// the loss harmless: a lease's guard in the history write, and a
-	// session lock's fence on this connection (lock.Lock.Fence), are.
+	// The lock check is sent on the lock's idle connection before the
+	// query and its answer read after it (lock.Held.Probe), so a quick
+	// migration pays neither a round trip nor a goroutine for it; one that
+	// ran longer is checked again just before its COMMIT. The progress
+	// sampler uses the same connection: then check afterwards. The check
+	// finds a loss early; it is not what makes a commit after the loss
+	// harmless: a lease's guard in the history write, and a session
+	// lock's fence on this connection (lock.Lock.Fence), are.
 	sampling := s.mon != nil && (r.opts.ProgressInterval > 0 || lockTimeout > 0)
-	var early chan error
+	var early func() error
 	if s.held != nil && !sampling {
-		early = make(chan error, 1)
-		go func() { early <- s.checkHeld(ctx) }()
+		early = s.probeHeld(ctx)
 	}
 	stop := r.watch(ctx, s, m, dir, 0, lockTimeout)
 	start := time.Now()
@@ -211,7 +211,7 @@ func (r *Runner) tryTransaction(ctx context.Context, s *session, m *source.Migra
 	blockers := stop()
 	var held error
 	if early != nil {
-		held = <-early // the lock's connection is free again from here
+		held = early() // the lock's connection is free again from here
 	}
 	if ow != nil {
 		if cerr := r.decide(ctx, s, ow, owedDone, owedErr); cerr != nil {
