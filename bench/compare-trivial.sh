@@ -3,7 +3,9 @@
 # migrations with two pgmig binaries and the one-round-trip psql floor,
 # interleaved on fresh databases, and print each median wall time, its
 # ratio to the floor, and the median client CPU time (/usr/bin/time: 10 ms
-# resolution; the server's CPU is not in it). For
+# resolution; the server's CPU is not in it). The row "go" is the same
+# floor sent by a bare Go client over pgx (bench/cmd/gofloor): what of
+# pgmig's cost is Go's and pgx's, and what is pgmig's own. For
 # trying a runner change (e.g. experiments/chained-commit.patch) against
 # HEAD on a quiet machine. Uses the files a previous
 # `bench/run.sh -only trivial -work DIR` left in DIR (BENCH_WORK, default
@@ -31,7 +33,10 @@ if [ ! -f "$work/floor-1-1000-true.sql" ]; then
     done
   } > "$work/floor-1-1000-true.sql"
 fi
+gofloor=$work/gofloor
+[ -x "$gofloor" ] || (cd "$(dirname "$0")" && go build -o "$gofloor" ./cmd/gofloor)
 declare -A cmd=(
+  [go]="$gofloor $db $work/floor-1-1000-true.sql"
   [floor]="psql -X -q -v ON_ERROR_STOP=1 -d $db -f $work/floor-1-1000-true.sql"
   [A]="$a up -q -d $db -s $work/pgmig-1-1000"
   [B]="$b up -q -d $db -s $work/pgmig-1-1000"
@@ -39,7 +44,7 @@ declare -A cmd=(
 out=$(mktemp)
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$runs"); do
-  for k in floor A B; do
+  for k in floor go A B; do
     psql -X -q -d "$admin" -c "DROP DATABASE IF EXISTS bench_cmp WITH (FORCE)" -c "CREATE DATABASE bench_cmp TEMPLATE template0" 2>/dev/null
     # wall µs, then user + sys CPU ms of the client (not the server's)
     /usr/bin/time -f '%e %U %S' -o "$out.t" ${cmd[$k]} >/dev/null
@@ -51,7 +56,7 @@ psql -X -q -d "$admin" -c "DROP DATABASE IF EXISTS bench_cmp WITH (FORCE)"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 med() { grep "^$1 " "$out" | awk -v c="$2" '{print $c}' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 f=$(med floor 2)
-for k in floor A B; do
+for k in floor go A B; do
   m=$(med $k 2)
   printf '%-6s median %7.1f ms  %.2fx   client CPU (user+sys) median %4d ms\n' "$k" "$(echo "$m/1000" | bc -l)" "$(echo "$m/$f" | bc -l)" "$(med $k 3)"
 done

@@ -586,11 +586,11 @@ func (r *Runner) readMigrations(ctx context.Context) func() ([]source.Migration,
 // cancelled and rolled back within a second instead of running to its end
 // for nothing. With Options.Schema it sets the search_path.
 func (r *Runner) prepare(ctx context.Context, conn *pgx.Conn) error {
-	sets := r.sessionSettings(conn)
-	if len(sets) == 0 {
+	q := r.settingsSQL(conn)
+	if q == "" {
 		return nil
 	}
-	if _, err := conn.Exec(ctx, "SELECT "+strings.Join(sets, ", ")); err != nil {
+	if _, err := conn.Exec(ctx, q); err != nil {
 		return fmt.Errorf("set up session: %w", err)
 	}
 	return nil
@@ -607,16 +607,16 @@ func (r *Runner) prepare(ctx context.Context, conn *pgx.Conn) error {
 // string, the role and the database as they were: they are the session's
 // defaults.
 func (r *Runner) resetSQL(conn *pgx.Conn) string {
-	q := "RESET SESSION AUTHORIZATION;\nRESET ROLE;\nRESET ALL;\n"
-	if sets := r.sessionSettings(conn); len(sets) > 0 {
-		q += "SELECT " + strings.Join(sets, ", ") + ";\n"
-	}
-	return q
+	return "RESET SESSION AUTHORIZATION;\nRESET ROLE;\nRESET ALL;\n" + r.settingsSQL(conn)
 }
 
-// sessionSettings returns the set_config calls prepare makes.
-func (r *Runner) sessionSettings(conn *pgx.Conn) []string {
-	var sets []string
+// settingsSQL returns the SET statements of the settings pgmig makes on
+// its work connections, "" for none. SET, not SELECT set_config: a
+// utility statement skips the planner and returns no row, and in the
+// reset of every migration the SELECT cost a tenth of the one-round-trip
+// floor's time (bench/RESULTS.md).
+func (r *Runner) settingsSQL(conn *pgx.Conn) string {
+	var q string
 	// server_version ("15.20 (Debian …)") is reported at connection start,
 	// so the version costs no round trip.
 	v := conn.PgConn().ParameterStatus("server_version")
@@ -624,10 +624,12 @@ func (r *Runner) sessionSettings(conn *pgx.Conn) []string {
 	// on a pooled server connection.
 	major, _ := strconv.Atoi(v[:len(v)-len(strings.TrimLeft(v, "0123456789"))])
 	if major >= 14 && r.opts.LockMode != LockTable {
-		sets = append(sets, "set_config('client_connection_check_interval', '1000', false)")
+		q += "SET client_connection_check_interval = 1000;\n"
 	}
 	if r.opts.Schema != "" {
-		sets = append(sets, "set_config('search_path', "+quoteLiteral(pgx.Identifier{r.opts.Schema}.Sanitize())+", false)")
+		// search_path quotes a string it is SET to as one identifier:
+		// the literal is the schema's name as it is.
+		q += "SET search_path = " + quoteLiteral(r.opts.Schema) + ";\n"
 	}
-	return sets
+	return q
 }
