@@ -137,14 +137,7 @@ func realDump(t *testing.T, url string) string {
 	if err != nil {
 		t.Fatalf("pg_dump: %v", err)
 	}
-	var keep []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(l, `\restrict`) || strings.HasPrefix(l, `\unrestrict`) || strings.HasPrefix(l, "-- Dumped ") {
-			continue
-		}
-		keep = append(keep, l)
-	}
-	return strings.Join(keep, "\n")
+	return dumpText(out)
 }
 
 func realCase(t *testing.T, dir string, migs []source.Migration, k, k2 int) (res realResult) {
