@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/compare-trivial.sh PGMIG_A PGMIG_B [RUNS]: time `up` of 1,000 trivial
-# migrations with two pgmig binaries and the one-round-trip psql floor,
+# bench/compare-trivial.sh PGMIG... [-- RUNS]: time `up` of 1,000 trivial
+# migrations with one or more pgmig binaries (rows A, B, C…) and the
+# one-round-trip psql floor,
 # interleaved on fresh databases, and print each median wall time, its
 # ratio to the floor, and the median client CPU time (/usr/bin/time: 10 ms
 # resolution; the server's CPU is not in it). The row "go" is the same
@@ -12,8 +13,14 @@
 # /tmp/bw-full), writing them there first if missing, and the server at
 # PGURL (default the local one).
 set -euo pipefail
-a=${1:?usage: compare-trivial.sh PGMIG_A PGMIG_B [RUNS]} b=${2:?usage: compare-trivial.sh PGMIG_A PGMIG_B [RUNS]}
-runs=${3:-9} work=${BENCH_WORK:-/tmp/bw-full}
+usage="usage: compare-trivial.sh PGMIG... [-- RUNS]"
+bins=() runs=9
+while [ $# -gt 0 ]; do
+  if [ "$1" = -- ]; then runs=${2:?$usage}; break; fi
+  bins+=("$1"); shift
+done
+[ ${#bins[@]} -gt 0 ] || { echo "$usage" >&2; exit 2; }
+work=${BENCH_WORK:-/tmp/bw-full}
 base=${PGURL:-postgres://postgres@127.0.0.1:5432}
 db="$base/bench_cmp?sslmode=disable" admin="$base/postgres?sslmode=disable"
 if [ ! -f "$work/floor-1-1000-true.sql" ]; then
@@ -38,13 +45,18 @@ gofloor=$work/gofloor
 declare -A cmd=(
   [go]="$gofloor $db $work/floor-1-1000-true.sql"
   [floor]="psql -X -q -v ON_ERROR_STOP=1 -d $db -f $work/floor-1-1000-true.sql"
-  [A]="$a up -q -d $db -s $work/pgmig-1-1000"
-  [B]="$b up -q -d $db -s $work/pgmig-1-1000"
 )
+rows=(floor go)
+for i in "${!bins[@]}"; do
+  k=$(printf "\\x$(printf %x $((65 + i)))")
+  cmd[$k]="${bins[$i]} up -q -d $db -s $work/pgmig-1-1000"
+  rows+=("$k")
+  echo "$k: ${bins[$i]}"
+done
 out=$(mktemp)
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$runs"); do
-  for k in floor go A B; do
+  for k in "${rows[@]}"; do
     psql -X -q -d "$admin" -c "DROP DATABASE IF EXISTS bench_cmp WITH (FORCE)" -c "CREATE DATABASE bench_cmp TEMPLATE template0" 2>/dev/null
     # wall µs, then user + sys CPU ms of the client (not the server's)
     /usr/bin/time -f '%e %U %S' -o "$out.t" ${cmd[$k]} >/dev/null
@@ -56,7 +68,7 @@ psql -X -q -d "$admin" -c "DROP DATABASE IF EXISTS bench_cmp WITH (FORCE)"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 med() { grep "^$1 " "$out" | awk -v c="$2" '{print $c}' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 f=$(med floor 2)
-for k in floor go A B; do
+for k in "${rows[@]}"; do
   m=$(med $k 2)
   printf '%-6s median %7.1f ms  %.2fx   client CPU (user+sys) median %4d ms\n' "$k" "$(echo "$m/1000" | bc -l)" "$(echo "$m/$f" | bc -l)" "$(med $k 3)"
 done
