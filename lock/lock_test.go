@@ -172,8 +172,21 @@ func TestProbe(t *testing.T) {
 	t.Run("lost", func(t *testing.T) {
 		l, c := acquire(t, "probe_lost")
 		pid := c.PgConn().PID()
-		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1, 5000)", pid); err != nil {
+		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1)", int64(pid)); err != nil {
 			t.Fatal(err)
+		}
+		// Gone before the probe (pg_terminate_backend's own wait is 14+).
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			var alive bool
+			if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", int64(pid)).Scan(&alive); err != nil {
+				t.Fatal(err)
+			}
+			if !alive {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("backend %d still there 5 s after pg_terminate_backend", pid)
+			}
 		}
 		if err := l.Probe(ctx)(); !errors.Is(err, lock.ErrLost) {
 			t.Fatalf("probe after the lock's session was terminated: %v, want ErrLost", err)
