@@ -26,4 +26,14 @@
 //	if err := held.Check(ctx); errors.Is(err, lock.ErrLost) {
 //		// another run may be migrating: stop
 //	}
+//
+// Held.Probe is Check in two halves, for a check before each commit that
+// costs no round trip of its own: send it, run the work's query, then read
+// the answer.
+//
+//	answer := held.Probe(ctx)
+//	_, err := work.Exec(ctx, query)
+//	if lerr := answer(); lerr != nil {
+//		// roll back: the lock is gone
+//	}
 package lock
