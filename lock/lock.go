@@ -30,7 +30,7 @@ type Held interface {
 	Check(ctx context.Context) error
 	// Probe is Check in two halves: it sends the question and returns
 	// the function that reads the answer, which the caller must call
-	// once, before using the Held again. In between the caller may run
+	// once; Check and Release wait for it. In between the caller may run
 	// the work the check guards, so the check costs neither a round trip
 	// of its own nor a goroutine to overlap one.
 	Probe(ctx context.Context) (answer func() error)

@@ -169,6 +169,22 @@ func TestProbe(t *testing.T) {
 		}
 	})
 
+	// Held's methods are safe for concurrent use: a Check while a Probe
+	// is out waits for its answer instead of meeting a busy connection.
+	t.Run("check during a probe", func(t *testing.T) {
+		l, _ := acquire(t, "probe_check")
+		answer := l.Probe(ctx)
+		checked := make(chan error, 1)
+		go func() { checked <- l.Check(ctx) }()
+		time.Sleep(50 * time.Millisecond) // the Check is waiting now
+		if err := answer(); err != nil {
+			t.Fatalf("probe: %v", err)
+		}
+		if err := <-checked; err != nil {
+			t.Fatalf("check during a probe: %v", err)
+		}
+	})
+
 	t.Run("lost", func(t *testing.T) {
 		l, c := acquire(t, "probe_lost")
 		pid := c.PgConn().PID()

@@ -46,6 +46,12 @@ type Lock struct {
 
 	mu       sync.Mutex
 	released bool
+
+	// use serialises what talks on conn (Check, Probe until its answer
+	// is read, Release): a pgx.Conn serves one caller at a time, and a
+	// second would get "conn busy", which Check would report as the
+	// lock lost.
+	use sync.Mutex
 }
 
 // Acquire takes the advisory lock for name on conn, as NewSession's Lock
@@ -166,14 +172,16 @@ func (l *Lock) Key() int64 { return l.key }
 // Check pings the lock's session: a session-level lock lasts as long as
 // its session, so an answer means it is still held.
 func (l *Lock) Check(ctx context.Context) error {
+	l.use.Lock()
+	defer l.use.Unlock()
 	return l.lostIf(ctx, l.conn.Ping(ctx))
 }
 
 // Probe sends a protocol Sync on the lock's session, a ping the server
 // answers with ReadyForQuery, and returns what reads that answer. The
 // Sync is one write; the answer is usually there by the time it is read,
-// so it is one read that does not wait either. The lock's connection is
-// busy until the answer is read.
+// so it is one read that does not wait either. Check and Release wait
+// until the answer is read.
 //
 // The Sync is sent under a context of its own, not ctx: pgconn closes a
 // connection whose read a cancelled context interrupts, and a run stopped
@@ -181,15 +189,18 @@ func (l *Lock) Check(ctx context.Context) error {
 // lock, under that work. The answer is read under ctx or, when ctx has
 // ended by then, within probeGrace.
 func (l *Lock) Probe(ctx context.Context) func() error {
+	l.use.Lock()
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := l.conn.PgConn().StartPipeline(pctx)
 	p.SendPipelineSync()
 	if err := p.Flush(); err != nil {
 		// Flush has closed the pipeline and the connection with it.
 		cancel()
+		l.use.Unlock()
 		return func() error { return l.lostIf(ctx, err) }
 	}
 	return func() error {
+		defer l.use.Unlock()
 		defer cancel()
 		if ctx.Err() == nil {
 			defer context.AfterFunc(ctx, cancel)()
@@ -241,6 +252,8 @@ func (l *Lock) Release(ctx context.Context) error {
 		// keep the connection.
 		work.Exec(ctx, "SELECT pg_advisory_unlock_shared($1)", fenceKey(l.name))
 	}
+	l.use.Lock()
+	defer l.use.Unlock()
 	var ok bool
 	if err := l.conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1)", l.key).Scan(&ok); err != nil {
 		if l.conn.IsClosed() && ctx.Err() == nil {
