@@ -301,6 +301,9 @@ var gooseSplitCases = []struct {
 	{"goose annotation after SQL on a line is a comment",
 		"SELECT 1; -- +goose StatementBegin\nA; B;",
 		[]string{"SELECT 1;", " -- +goose StatementBegin\nA;", " B;"}},
+	{"goose annotation right after a ';' is a comment, also when it ends a piece",
+		";--+goose StatementBegin\n;",
+		[]string{";", "--+goose StatementBegin\n;"}},
 	{"goose StatementEnd alone changes nothing",
 		"A;\n-- +goose StatementEnd\nB;",
 		[]string{"A;", "\n-- +goose StatementEnd\nB;"}},
@@ -317,6 +320,7 @@ func TestSplitGooseBlocks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stmts := Section{SQL: tc.sql, NoTransaction: true}.Statements()
 			checkSplit(t, tc.sql, stmts)
+			checkSplitAgain(t, tc.sql, true)
 			plain := Split(tc.sql)
 			if tx := (Section{SQL: tc.sql}).Statements(); len(tx) != len(plain) {
 				t.Errorf("a transactional section's Statements differ from Split: %d and %d pieces", len(tx), len(plain))

@@ -25,9 +25,31 @@ func checkSplitAgain(t *testing.T, sql string, goose bool) {
 	stmts := split(sql, goose)
 	checkSplit(t, sql, stmts)
 	// The lexer is back in its initial state after every split, so each
-	// piece split on its own is that one piece again.
+	// piece split again is that one piece again. Every piece but the first
+	// begins just after the ';' that ended the one before, and is split
+	// again after that ';': a goose marker counts only at the start of a
+	// line, so "; -- +goose StatementBegin" is a comment, not a marker.
 	for i, st := range stmts {
-		again := split(st.Text, goose)
+		text, skip := st.Text, 0
+		if st.Offset > 0 {
+			if sql[st.Offset-1] != ';' {
+				t.Fatalf("piece %d at %d does not follow a ';' (goose blocks: %v)", i, st.Offset, goose)
+			}
+			text, skip = ";"+st.Text, 1
+		}
+		again := split(text, goose)
+		if skip > 0 {
+			if len(again) == 0 || again[0].Text != ";" {
+				t.Fatalf("';' before piece %d %q splits into %+v (goose blocks: %v)", i, st.Text, again, goose)
+			}
+			again = again[1:]
+			for j := range again {
+				again[j].Offset -= skip
+				if again[j].Start >= 0 {
+					again[j].Start -= skip
+				}
+			}
+		}
 		if len(again) != 1 || again[0].Text != st.Text || (again[0].Start < 0) != st.Empty() ||
 			!st.Empty() && again[0].Start != st.Start-st.Offset {
 			t.Fatalf("piece %d %q splits again into %+v (goose blocks: %v)", i, st.Text, again, goose)
