@@ -105,6 +105,32 @@ type foreignLine struct {
 	end   int
 }
 
+// gooseAnnotations are the "-- +goose WORDS" that goose reads, spelt as
+// its documentation spells them; like goose, pgmig matches the words
+// lower-cased, with any run of spaces as one.
+var gooseAnnotations = []struct {
+	words string
+	kind  foreignKind
+	name  string
+}{
+	{"Up", fMarker, "up"},
+	{"Down", fMarker, "down"},
+	{"StatementBegin", fStatementBegin, ""},
+	{"StatementEnd", fStatementEnd, ""},
+	{"NO TRANSACTION", fNoTransaction, ""},
+	{"ENVSUB ON", fEnvsubOn, ""},
+	{"ENVSUB OFF", fEnvsubOff, ""},
+}
+
+// gooseKnown lists gooseAnnotations for the message about an unknown one.
+var gooseKnown = func() string {
+	words := make([]string, len(gooseAnnotations))
+	for i, a := range gooseAnnotations {
+		words[i] = a.words
+	}
+	return strings.Join(words, ", ")
+}()
+
 // parseForeign reports whether line is a goose annotation or a dbmate
 // marker. msg, when not empty, says what is wrong with it.
 //
@@ -125,25 +151,13 @@ func parseForeign(line string) (fl foreignLine, ok bool, msg string) {
 		(len(body) == len("+goose") || body[len("+goose")] == ' ' || body[len("+goose")] == '\t') {
 		fl.tool = toolGoose
 		words := strings.ToLower(strings.Join(strings.Fields(body[len("+goose"):]), " "))
-		switch words {
-		case "up":
-			fl.kind, fl.name = fMarker, "up"
-		case "down":
-			fl.kind, fl.name = fMarker, "down"
-		case "statementbegin":
-			fl.kind = fStatementBegin
-		case "statementend":
-			fl.kind = fStatementEnd
-		case "no transaction":
-			fl.kind = fNoTransaction
-		case "envsub on":
-			fl.kind = fEnvsubOn
-		case "envsub off":
-			fl.kind = fEnvsubOff
-		default:
-			return fl, true, fmt.Sprintf("unknown goose annotation %q (known: Up, Down, StatementBegin, StatementEnd, NO TRANSACTION, ENVSUB ON, ENVSUB OFF)", text)
+		for _, a := range gooseAnnotations {
+			if asciiEqualFold(a.words, words) {
+				fl.kind, fl.name = a.kind, a.name
+				return fl, true, ""
+			}
 		}
-		return fl, true, ""
+		return fl, true, fmt.Sprintf("unknown goose annotation %q (known: %s)", text, gooseKnown)
 	}
 	rest, isDbmate := strings.CutPrefix(body, "migrate:")
 	if !isDbmate || rest == "" || rest[0] == ' ' || rest[0] == '\t' {

@@ -2,6 +2,7 @@ package source
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -68,50 +69,51 @@ func classifyNoTx(sql string, line int, stmts []Statement) []NoTxStatement {
 	return out
 }
 
+// noTxLeads are the statements that cannot run inside a transaction block,
+// by their leading words, and the kind each is reported as.
+var noTxLeads = []struct {
+	words []string
+	what  string
+}{
+	{[]string{"CREATE", "INDEX", "CONCURRENTLY"}, "CREATE INDEX CONCURRENTLY"},
+	{[]string{"CREATE", "UNIQUE", "INDEX", "CONCURRENTLY"}, "CREATE INDEX CONCURRENTLY"},
+	{[]string{"DROP", "INDEX", "CONCURRENTLY"}, "DROP INDEX CONCURRENTLY"},
+	{[]string{"VACUUM"}, "VACUUM"},
+	{[]string{"CREATE", "DATABASE"}, "CREATE DATABASE"},
+	{[]string{"DROP", "DATABASE"}, "DROP DATABASE"},
+	{[]string{"ALTER", "SYSTEM"}, "ALTER SYSTEM"},
+	{[]string{"CREATE", "TABLESPACE"}, "CREATE TABLESPACE"},
+	{[]string{"DROP", "TABLESPACE"}, "DROP TABLESPACE"},
+	{[]string{"DISCARD", "ALL"}, "DISCARD ALL"},
+}
+
 // noTxKind says whether the statement stmt, from its first token, cannot
 // run inside a transaction block: its kind, and the server version from
 // which it can (0: none).
 func noTxKind(stmt string) (what string, before int) {
 	w := leadWords(stmt, 12)
-	at := func(i int, word string) bool { return i < len(w) && w[i] == word }
+	for _, l := range noTxLeads {
+		if len(w) >= len(l.words) && slices.Equal(w[:len(l.words)], l.words) {
+			return l.what, 0
+		}
+	}
 	switch {
-	case at(0, "CREATE") && at(1, "INDEX") && at(2, "CONCURRENTLY"),
-		at(0, "CREATE") && at(1, "UNIQUE") && at(2, "INDEX") && at(3, "CONCURRENTLY"):
-		return "CREATE INDEX CONCURRENTLY", 0
-	case at(0, "DROP") && at(1, "INDEX") && at(2, "CONCURRENTLY"):
-		return "DROP INDEX CONCURRENTLY", 0
-	case at(0, "REINDEX"):
+	case len(w) > 0 && w[0] == "REINDEX":
 		// REINDEX (CONCURRENTLY, …) …, REINDEX TABLE CONCURRENTLY …, and
 		// REINDEX DATABASE / SYSTEM, which run one transaction per table.
-		for i := 1; i < len(w); i++ {
-			if w[i] == "CONCURRENTLY" {
-				return "REINDEX CONCURRENTLY", 0
-			}
+		if slices.Contains(w[1:], "CONCURRENTLY") {
+			return "REINDEX CONCURRENTLY", 0
 		}
-		for i := 1; i < len(w); i++ {
-			if w[i] == "(" || w[i] == ")" || w[i] == "," || w[i] == "VERBOSE" || w[i] == "TABLESPACE" {
+		for _, word := range w[1:] {
+			switch word {
+			case "(", ")", ",", "VERBOSE", "TABLESPACE":
 				continue
-			}
-			if w[i] == "DATABASE" || w[i] == "SYSTEM" {
-				return "REINDEX " + w[i], 0
+			case "DATABASE", "SYSTEM":
+				return "REINDEX " + word, 0
 			}
 			break
 		}
-	case at(0, "VACUUM"):
-		return "VACUUM", 0
-	case at(0, "CREATE") && at(1, "DATABASE"):
-		return "CREATE DATABASE", 0
-	case at(0, "DROP") && at(1, "DATABASE"):
-		return "DROP DATABASE", 0
-	case at(0, "ALTER") && at(1, "SYSTEM"):
-		return "ALTER SYSTEM", 0
-	case at(0, "CREATE") && at(1, "TABLESPACE"):
-		return "CREATE TABLESPACE", 0
-	case at(0, "DROP") && at(1, "TABLESPACE"):
-		return "DROP TABLESPACE", 0
-	case at(0, "DISCARD") && at(1, "ALL"):
-		return "DISCARD ALL", 0
-	case at(0, "ALTER") && at(1, "TYPE"):
+	case len(w) > 1 && w[0] == "ALTER" && w[1] == "TYPE":
 		for i := 2; i+1 < len(w); i++ {
 			if w[i] == "ADD" && w[i+1] == "VALUE" {
 				return "ALTER TYPE … ADD VALUE", 120000
