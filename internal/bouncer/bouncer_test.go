@@ -28,6 +28,8 @@ type result struct {
 	took           time.Duration
 }
 
+// Its caller calls pgtest.Binary before it starts ctx's clock: the first
+// call builds the binary, which takes a minute on a loaded machine.
 func pgmig(ctx context.Context, t testing.TB, url string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, pgtest.Binary(t), append([]string{"--database-url", url, "--no-color"}, args...)...)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
@@ -36,6 +38,7 @@ func pgmig(ctx context.Context, t testing.TB, url string, args ...string) *exec.
 
 func run(t *testing.T, url string, args ...string) result {
 	t.Helper()
+	pgtest.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := pgmig(ctx, t, url, args...)
@@ -172,6 +175,7 @@ func startInside(t *testing.T, b *bouncer.Bouncer) insideRun {
 	db := pgtest.NewDB(t, counterDDL)
 	src := writeMigrations(t, killFiles)
 	url := b.URL(db)
+	pgtest.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	cmd := pgmig(ctx, t, url, "--source", src, "--lock-mode", "table", "--lock-ttl", "1s", "up")

@@ -46,6 +46,7 @@ func TestTableModeStalledHolderIsFenced(t *testing.T) {
 		"004_four.sql":  "INSERT INTO counter VALUES (4);\n",
 	}
 	src := writeMigrations(t, files)
+	pgtest.Binary(t)
 	failures := 0
 	for i := range trials {
 		dbURL := pgtest.NewDB(t, counterDDL)

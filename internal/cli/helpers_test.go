@@ -56,9 +56,10 @@ func (r result) String() string {
 // exe runs the built binary with args and extra environment variables.
 func exe(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	bin := pgtest.Binary(t) // built on the first call: before the clock starts
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, pgtest.Binary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -46,9 +46,10 @@ func TestSignalStopsRun(t *testing.T) {
 			writeFile(t, filepath.Join(dir, "002_slow.sql"), slow)
 			writeFile(t, filepath.Join(dir, "003_later.sql"), "CREATE TABLE c (id int);\n")
 
+			bin := pgtest.Binary(t) // built on the first call: before the clock starts
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, pgtest.Binary(t), on(db, dir, "up")...)
+			cmd := exec.CommandContext(ctx, bin, on(db, dir, "up")...)
 			cmd.Env = os.Environ()
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb

@@ -30,7 +30,10 @@ var built struct {
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.RunTests(m)) }
 //
-// Binary is safe for concurrent use.
+// The first call builds, which takes a minute or more on a loaded machine
+// (every package's tests compile at once, and each test process builds
+// its own binary), so a caller with a deadline for the command calls
+// Binary before it starts the clock. Binary is safe for concurrent use.
 func Binary(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
