@@ -29,8 +29,9 @@ type Held interface {
 	// else nil. It may take a round trip to the server.
 	Check(ctx context.Context) error
 	// Probe is Check in two halves: it sends the question and returns
-	// the function that reads the answer, which the caller must call
-	// once; Check and Release wait for it. In between the caller may run
+	// the function that reads the answer, which the caller must call;
+	// Check and Release wait for it, and a second call returns the
+	// first's answer. In between the caller may run
 	// the work the check guards, so the check costs neither a round trip
 	// of its own nor a goroutine to overlap one.
 	Probe(ctx context.Context) (answer func() error)

@@ -167,6 +167,14 @@ func TestProbe(t *testing.T) {
 		if err := l.Check(ctx); err != nil {
 			t.Fatalf("check after a probe: %v", err)
 		}
+		// Read twice, the answer is the first's, and the lock stays usable
+		// (a second unlock of what serialises it would kill the process).
+		if err := answer(); err != nil {
+			t.Fatalf("probe answer read again: %v", err)
+		}
+		if err := l.Check(ctx); err != nil {
+			t.Fatalf("check after the answer was read twice: %v", err)
+		}
 	})
 
 	// Held's methods are safe for concurrent use: a Check while a Probe

@@ -199,7 +199,9 @@ func (l *Lock) Probe(ctx context.Context) func() error {
 		l.use.Unlock()
 		return func() error { return l.lostIf(ctx, err) }
 	}
-	return func() error {
+	// Once: the answer unlocks use, and a second Unlock would be a fatal
+	// error no caller could recover from.
+	return sync.OnceValue(func() error {
 		defer l.use.Unlock()
 		defer cancel()
 		if ctx.Err() == nil {
@@ -212,7 +214,7 @@ func (l *Lock) Probe(ctx context.Context) func() error {
 			err = cerr
 		}
 		return l.lostIf(ctx, err)
-	}
+	})
 }
 
 // probeGrace bounds the read of a Probe's answer once the caller's

@@ -28,8 +28,9 @@ type result struct {
 	took           time.Duration
 }
 
-// Its caller calls pgtest.Binary before it starts ctx's clock: the first
-// call builds the binary, which takes a minute on a loaded machine.
+// pgmig returns the command that runs the binary with args against url.
+// Callers get pgtest.Binary before they start ctx's clock: its first call
+// builds the binary, which takes a minute on a loaded machine.
 func pgmig(ctx context.Context, t testing.TB, url string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, pgtest.Binary(t), append([]string{"--database-url", url, "--no-color"}, args...)...)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
