@@ -54,6 +54,7 @@ type auditor struct {
 	sql          string
 	table        string // quoted
 	resourceType string
+	actorTable   bool
 	secret       []bool                           // by column index
 	equal        []func(a, b unsafe.Pointer) bool // by column index; nil: compare JSON
 }
@@ -68,6 +69,7 @@ func newAuditor(m *meta, cfg Config) *auditor {
 		m:            m,
 		table:        table,
 		resourceType: cmp(cfg.ResourceType, cfg.Table),
+		actorTable:   cfg.ActorTable,
 		secret:       make([]bool, len(m.cols)),
 		equal:        make([]func(a, b unsafe.Pointer) bool, len(m.cols)),
 		// clock_timestamp, not now(): rows of one transaction keep their order.
@@ -104,7 +106,7 @@ func (a *auditor) log(ctx context.Context, q DBTX, action string, old, cur unsaf
 	}
 	resourceID := fmt.Sprint(a.m.cols[a.m.pk].value(row))
 	userID := nullString(actor.UserID)
-	if cur == nil && actor.UserID != "" && actor.UserID == resourceID {
+	if cur == nil && a.actorTable && sameID(actor.UserID, resourceID) {
 		// A user deleting their own row: user_id would reference the row
 		// just removed (the core audit_log's foreign key), so the actor
 		// goes into the diff, which references nothing.
@@ -122,6 +124,52 @@ func (a *auditor) log(ctx context.Context, q DBTX, action string, old, cur unsaf
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
+}
+
+// sameID reports whether the actor's id names the row whose key is
+// resourceID. The row's uuid is in the server's canonical form, and the
+// actor's may be in any form the server reads as the same uuid (upper
+// case, braces, hyphens elsewhere or none), so uuids compare by their
+// 32 hex digits; any other key compares exactly.
+func sameID(actorID, resourceID string) bool {
+	if actorID == "" {
+		return false
+	}
+	if actorID == resourceID {
+		return true
+	}
+	a, okA := uuidDigits(actorID)
+	b, okB := uuidDigits(resourceID)
+	return okA && okB && a == b
+}
+
+// uuidDigits returns the 32 hex digits of s, lower-cased, when s is a
+// uuid as PostgreSQL's input function reads one: optional braces around
+// groups of four digits with an optional hyphen after each.
+func uuidDigits(s string) ([32]byte, bool) {
+	var d [32]byte
+	if len(s) >= 2 && s[0] == '{' && s[len(s)-1] == '}' {
+		s = s[1 : len(s)-1]
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '-' && n > 0 && n%4 == 0 && i+1 < len(s) && s[i+1] != '-':
+			continue
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
+		case 'A' <= c && c <= 'F':
+			c += 'a' - 'A'
+		default:
+			return d, false
+		}
+		if n == len(d) {
+			return d, false
+		}
+		d[n] = c
+		n++
+	}
+	return d, n == len(d)
 }
 
 func nullString(s string) any {

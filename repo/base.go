@@ -55,6 +55,11 @@ type Config struct {
 	AuditTable string
 	// ResourceType is written to audit_log.resource_type. Empty means Table.
 	ResourceType string
+	// ActorTable says that audit_log.user_id references this table's
+	// primary key, as the core users table's is: when an actor deletes
+	// their own row, the audit row names them in its changes instead,
+	// since user_id can no longer point at the row. NewUsers sets it.
+	ActorTable bool
 	// Secrets lists the columns whose values the audit diff masks as
 	// "[REDACTED]" (it still records that they changed). Nil means
 	// DefaultSecrets(); an empty non-nil slice masks nothing.

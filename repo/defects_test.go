@@ -1,9 +1,11 @@
 package repo_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/pgmig/pgmig/repo"
@@ -16,28 +18,60 @@ func TestSelfDeletionWithAudit(t *testing.T) {
 	t.Parallel()
 	db := testDB(t)
 	users := repo.NewUsers(db.Pool(), repo.Options{Audit: true})
-	u := newUser("leaver")
-	if err := users.Create(t.Context(), u); err != nil {
-		t.Fatal(err)
+	// The actor's id may be written in any form the server reads as the
+	// same uuid: the row still goes, and the audit row still names them.
+	for name, form := range map[string]func(string) string{
+		"canonical":  func(id string) string { return id },
+		"upper case": strings.ToUpper,
+		"braces":     func(id string) string { return "{" + id + "}" },
+		"no hyphens": func(id string) string { return strings.ReplaceAll(id, "-", "") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			u := newUser("leaver_" + strings.ReplaceAll(name, " ", "_"))
+			if err := users.Create(t.Context(), u); err != nil {
+				t.Fatal(err)
+			}
+			ctx := repo.WithActor(t.Context(), repo.Actor{UserID: form(u.ID), UserAgent: "self"})
+			if err := users.Delete(ctx, u.ID); err != nil {
+				t.Fatalf("self-deletion: %v", err)
+			}
+			logs, _ := trail(t, db, "users", u.ID)
+			if len(logs) != 2 || logs[1].Action != "delete" || *logs[1].ResourceID != u.ID || *logs[1].UserAgent != "self" {
+				t.Fatalf("trail %+v: want create then delete", logs)
+			}
+			// The user row is gone, so user_id cannot point at it; the row
+			// says who deleted it all the same.
+			var who struct {
+				Actor struct {
+					UserID string `json:"user_id"`
+				} `json:"_actor"`
+			}
+			if err := json.Unmarshal(logs[1].Changes, &who); err != nil || who.Actor.UserID != form(u.ID) || logs[1].UserID != nil {
+				t.Errorf("delete row user_id %v, changes %s: want the actor recorded in changes", logs[1].UserID, logs[1].Changes)
+			}
+		})
 	}
-	ctx := repo.WithActor(t.Context(), repo.Actor{UserID: u.ID, UserAgent: "self"})
-	if err := users.Delete(ctx, u.ID); err != nil {
-		t.Fatalf("self-deletion: %v", err)
-	}
-	logs, _ := trail(t, db, "users", u.ID)
-	if len(logs) != 2 || logs[1].Action != "delete" || *logs[1].ResourceID != u.ID || *logs[1].UserAgent != "self" {
-		t.Fatalf("trail %+v: want create then delete", logs)
-	}
-	// The user row is gone, so user_id cannot point at it; the row says
-	// who deleted it all the same.
-	var who struct {
-		Actor struct {
-			UserID string `json:"user_id"`
-		} `json:"_actor"`
-	}
-	if err := json.Unmarshal(logs[1].Changes, &who); err != nil || who.Actor.UserID != u.ID || logs[1].UserID != nil {
-		t.Errorf("delete row user_id %v, changes %s: want the actor recorded in changes", logs[1].UserID, logs[1].Changes)
-	}
+	// A user deleting their own user_security row (keyed by their id) is
+	// still there: the audit row's user_id names them, and the changes
+	// hold no _actor.
+	t.Run("own row of another table", func(t *testing.T) {
+		u := newUser("keeper")
+		if err := users.Create(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
+		sec := repo.NewUserSecurities(db.Pool(), repo.Options{Audit: true})
+		if err := sec.Create(t.Context(), &repo.UserSecurity{UserID: u.ID}); err != nil {
+			t.Fatal(err)
+		}
+		ctx := repo.WithActor(t.Context(), repo.Actor{UserID: u.ID})
+		if err := sec.Delete(ctx, u.ID); err != nil {
+			t.Fatalf("deleting own user_security row: %v", err)
+		}
+		logs, _ := trail(t, db, "user_security", u.ID)
+		if len(logs) != 2 || logs[1].Action != "delete" || logs[1].UserID == nil || *logs[1].UserID != u.ID || bytes.Contains(logs[1].Changes, []byte("_actor")) {
+			t.Fatalf("trail %+v: want the delete row's user_id to be %s and no _actor", logs, u.ID)
+		}
+	})
 }
 
 // forge builds a cursor the way the unsigned format was built, with any

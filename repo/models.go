@@ -97,7 +97,7 @@ type Users struct {
 
 // NewUsers returns the users repository on db.
 func NewUsers(db DBTX, opts Options) *Users {
-	b := mustNew[User](db, Config{Table: "users", Audit: opts.Audit, Secrets: opts.Secrets, CursorKey: opts.CursorKey})
+	b := mustNew[User](db, Config{Table: "users", ActorTable: true, Audit: opts.Audit, Secrets: opts.Secrets, CursorKey: opts.CursorKey})
 	return &Users{Base: b, byEmail: "SELECT " + b.SelectList() + " FROM users WHERE lower(email) = lower($1)"}
 }
 
