@@ -86,11 +86,38 @@ type DataError struct {
 	Err    *pgconn.PgError
 }
 
+// Error names the condition, never the server's message: that quotes the
+// value (invalid input syntax for type uuid: "…"), and a service answers
+// this text to its client, who may not be the one who sent the value, or
+// logs it where values must not go. The message is on the unwrapped
+// *pgconn.PgError for whoever needs it.
 func (e *DataError) Error() string {
-	if e.Column != "" {
-		return fmt.Sprintf("invalid input for %s: %s", e.Column, e.Err.Message)
+	what := dataConditions[e.Err.Code]
+	if what == "" {
+		what = "data exception"
 	}
-	return "invalid input: " + e.Err.Message
+	if e.Column != "" {
+		return fmt.Sprintf("invalid input for %s: %s (SQLSTATE %s)", e.Column, what, e.Err.Code)
+	}
+	return fmt.Sprintf("invalid input: %s (SQLSTATE %s)", what, e.Err.Code)
+}
+
+// dataConditions are PostgreSQL's names (Appendix A) for the class 22
+// codes a client's values cause most often.
+var dataConditions = map[string]string{
+	"22001": "value too long for its type",
+	"22003": "numeric value out of range",
+	"22007": "invalid datetime format",
+	"22008": "datetime field out of range",
+	"22012": "division by zero",
+	"22023": "invalid parameter value",
+	"22P02": "invalid text representation",
+	"22P05": "untranslatable character",
+	"22021": "character not in repertoire",
+	"22004": "null value not allowed",
+	"2200N": "invalid XML content",
+	"22030": "duplicate JSON object key value",
+	"22032": "invalid JSON text",
 }
 
 func (e *DataError) Unwrap() error { return e.Err }

@@ -2,12 +2,15 @@ package repo_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/repo"
 )
 
@@ -109,6 +112,52 @@ func TestForgedCursorRefused(t *testing.T) {
 	}
 }
 
+// TestSignedCursorValuesAreTypeChecked: a cursor that carries the right
+// signature (a key that leaked, or one the service signed by mistake)
+// still has each value checked against its column's SQL type before it
+// reaches the server.
+func TestSignedCursorValuesAreTypeChecked(t *testing.T) {
+	t.Parallel()
+	db := testDB(t)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	users := repo.NewUsers(db.Pool(), repo.Options{CursorKey: key})
+	for _, s := range []string{"a", "b", "c"} {
+		if err := users.Create(t.Context(), newUser("signed_"+s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := users.ListKeyset(t.Context(), repo.KeysetOptions{Limit: 1})
+	if err != nil || p.Next == "" {
+		t.Fatalf("first page: %v, %v", p, err)
+	}
+	// Sign as the repository does: HMAC-SHA256 over the table, a NUL and
+	// the payload, its first 16 bytes before the payload.
+	sign := func(payload []byte) string {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte("users\x00"))
+		h.Write(payload)
+		return base64.RawURLEncoding.EncodeToString(append(h.Sum(nil)[:16], payload...))
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(p.Next)
+	var c struct {
+		S string            `json:"s"`
+		V []json.RawMessage `json:"v"`
+	}
+	if err := json.Unmarshal(raw[16:], &c); err != nil || len(c.V) != 1 {
+		t.Fatalf("cursor payload %q: %v", raw[16:], err)
+	}
+	if again := sign(raw[16:]); again != p.Next {
+		t.Fatalf("re-signed the issued cursor as %s, want %s: the test signs differently", again, p.Next)
+	}
+	c.V[0] = json.RawMessage(`"not-a-uuid"`)
+	payload, _ := json.Marshal(c)
+	_, err = users.ListKeyset(t.Context(), repo.KeysetOptions{Limit: 1, After: sign(payload)})
+	var ce *repo.CursorError
+	if !errors.As(err, &ce) || !errors.Is(err, repo.ErrInvalidQuery) || !strings.Contains(ce.Reason, "id") {
+		t.Fatalf("signed cursor with a malformed uuid: %v, want a *CursorError naming id", err)
+	}
+}
+
 // TestWrongTypedValuesAreInvalidQueries: values of the wrong type for
 // their column are a client's mistake (ErrInvalidQuery naming the field),
 // not a server error.
@@ -156,6 +205,27 @@ func TestWrongTypedValuesAreInvalidQueries(t *testing.T) {
 				t.Errorf("error %v (%T): want an invalid query naming %q", err, err, tc.field)
 			}
 		})
+	}
+}
+
+// TestServerRejectedValuesAreInvalidQueries: a value the checks let
+// through but the server rejects (class 22) is still the client's
+// mistake, and its text does not quote the value; a value the server
+// takes is not refused by the checks.
+func TestServerRejectedValuesAreInvalidQueries(t *testing.T) {
+	t.Parallel()
+	db := testDB(t)
+	users := repo.NewUsers(db.Pool(), repo.Options{})
+	// Year 0 is a date Go parses and PostgreSQL has not (22008).
+	_, err := users.List(t.Context(), repo.ListOptions{Filters: []repo.Filter{{"created_at", repo.Gt, "0000-01-01"}}})
+	var de *pgdb.DataError
+	if !errors.Is(err, repo.ErrInvalidQuery) || !errors.As(err, &de) || de.Err.Code != "22008" || strings.Contains(err.Error(), "0000-01-01") {
+		t.Errorf("year 0: error %v (%T), want a *pgdb.DataError 22008 that is an invalid query and does not quote the value", err, err)
+	}
+	for _, v := range []string{"2026-01-01 10:00", "2026-01-01T10:00", "2026-01-01 10:00+02:00", "2026-01-01 10:00:00.5", "2026-01-01"} {
+		if _, err := users.List(t.Context(), repo.ListOptions{Filters: []repo.Filter{{"created_at", repo.Gt, v}}}); err != nil {
+			t.Errorf("timestamp %q, which PostgreSQL reads: %v", v, err)
+		}
 	}
 }
 
