@@ -26,13 +26,15 @@ import (
 // The benchmarks compare the repository (impl=repo) with the same work
 // written by hand with pgx (impl=pgx), in the same run, on the same pool:
 //
-//	go test ./repo -run='^$' -bench=. -benchmem -count=6 | tee bench.txt
-//	go run golang.org/x/perf/cmd/benchstat@latest -col /impl bench.txt
+//	go test ./repo -run='^$' -bench=. -benchmem -count=5 -benchtime=1000x | tee bench.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest bench.txt
 //
-// Each call of a Benchmark function runs its variants in the order
-// opposite to the previous call's, so that with -count=6 each variant
-// runs first three times: whatever drifts during a run (the machine's
-// load, the server's caches) falls on both alike.
+// (docs/library.md gives the same commands and the results.) Each call
+// of a Benchmark function runs its variants in the order opposite to the
+// previous call's, so that over the counts each variant runs first about
+// as often: whatever drifts during a run (the machine's load, the
+// server's caches) falls on both alike. Then both run interleaved, call
+// by call, and ratio-p50 compares their median calls.
 
 const userColumns = "id, email, username, password_hash, email_verified, email_verification_token, status, role, created_at, updated_at, last_login, metadata"
 
