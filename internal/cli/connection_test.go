@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -128,6 +129,34 @@ func TestUnreachableServer(t *testing.T) {
 		wantContains(t, "stderr", r.stderr, fmt.Sprintf("cannot connect to %s:%d", cfg.Host, cfg.Port), `role "pgmig_no_such_role" does not exist (SQLSTATE 28000)`)
 		if strings.Contains(r.stderr, "tls") || strings.Contains(r.stderr, "Sekr3tPw") {
 			t.Errorf("stderr holds a TLS line or the password:\n%s", r.stderr)
+		}
+	})
+	// JSON says what the text says: the one summary, not pgx's attempts
+	// (a deadline, each address dialled, TLS then plain text) as problems.
+	t.Run("json", func(t *testing.T) {
+		t.Parallel()
+		cfg, err := pgx.ParseConfig(newDB(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, tc := range map[string]struct{ url, want string }{
+			"refused":      {"postgres://u:Sekr3tPw@127.0.0.1:1/db", "cannot connect to 127.0.0.1:1 (database db, user u): connection refused; gave up after 1s"},
+			"no such role": {fmt.Sprintf("postgres://pgmig_no_such_role:Sekr3tPw@%s:%d/%s?sslmode=prefer", cfg.Host, cfg.Port, cfg.Database), `role "pgmig_no_such_role" does not exist (SQLSTATE 28000)`},
+		} {
+			r := exe(t, nil, "status", "--source", "builtin", "--format", "json", "-d", tc.url, "--connect-timeout", "1s")
+			wantCode(t, r, 1)
+			var doc struct {
+				Error struct {
+					Message  string            `json:"message"`
+					Problems []json.RawMessage `json:"problems"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+				t.Fatalf("%s: stdout is not JSON: %v\n%s", name, err, r.stdout)
+			}
+			if !strings.Contains(doc.Error.Message, tc.want) || len(doc.Error.Problems) != 0 || strings.Contains(r.stdout, "Sekr3tPw") {
+				t.Errorf("%s: JSON error %s\nwant the message to hold %q, and no problems or password", name, r.stdout, tc.want)
+			}
 		}
 	})
 	t.Run("terminal", func(t *testing.T) {

@@ -227,6 +227,13 @@ func problemsOf(err error) []problemDoc {
 		return ps
 	}
 	for e := err; e != nil; e = errors.Unwrap(e) {
+		if _, ok := e.(*connectError); ok {
+			// Its message is the one line the attempts come to; what it
+			// wraps is pgx's and the retry's own joins (a deadline, each
+			// address tried, TLS then plain text), which would put back
+			// the lines the summary leaves out as misleading.
+			return nil
+		}
 		multi, ok := e.(interface{ Unwrap() []error })
 		if !ok {
 			continue
