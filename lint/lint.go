@@ -154,10 +154,12 @@ func (l *linter) section(m *source.Migration, sec source.Section, up bool) {
 		enumValues:  map[string]int{},
 	}
 	ignores := findIgnores(sec)
+	statements := 0
 	for _, st := range source.Split(sec.SQL) {
 		if st.Empty() {
 			continue
 		}
+		statements++
 		line, col := source.LineCol(sec.SQL, st.Start)
 		cur := stmt{line: sec.Line + line - 1, col: col, text: st.Text}
 		for _, ig := range ignores {
@@ -182,6 +184,11 @@ func (l *linter) section(m *source.Migration, sec source.Section, up bool) {
 		for _, p := range tree {
 			l.statement(s, cur, p.Stmt)
 		}
+	}
+	if up && statements == 0 && !m.Go {
+		// The loader warns of it too, but only on stderr: a lint report
+		// that counts no warnings would contradict the line above it.
+		l.reportf(s, stmt{line: sec.Line, col: 1}, RuleEmptyUp, "the up section holds no statement")
 	}
 	if up {
 		l.checkIgnores(s, ignores)

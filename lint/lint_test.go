@@ -223,6 +223,10 @@ func TestRules(t *testing.T) {
 			map[string]string{"001_a.sql": up("CREATE TABLE t (" + strings.Repeat("a", 64) + " int);\n")}, Options{}, []string{"001_a.sql:2:1"}},
 		{"63-byte identifier", RuleIdentifierTooLong,
 			map[string]string{"001_a.sql": up("CREATE TABLE t (" + strings.Repeat("a", 63) + " int);\n")}, Options{}, nil},
+		{"up holding only a comment", RuleEmptyUp,
+			map[string]string{"001_a.sql": up("-- nothing yet\n\n-- pgmig:down\nDROP TABLE t;\n")}, Options{}, []string{"001_a.sql:2:1"}},
+		{"empty down is no finding", RuleEmptyUp,
+			map[string]string{"001_a.sql": up("SELECT 1;\n-- pgmig:down\n")}, Options{}, nil},
 
 		{"ignore naming an unknown rule", RuleUnknownIgnore,
 			map[string]string{"001_a.sql": up("-- pgmig:lint-ignore drop-tables typo\nDROP TABLE old;\n")}, Options{}, []string{"001_a.sql:2:1"}},

@@ -47,6 +47,7 @@ const (
 	RuleTimestampWithoutTZ = "timestamp-without-time-zone"
 	RuleChar               = "char-n"
 	RuleIdentifierTooLong  = "identifier-too-long"
+	RuleEmptyUp            = "empty-up"
 	RuleUnknownIgnore      = "unknown-rule"
 	RuleUnusedIgnore       = "unused-ignore"
 )
@@ -126,6 +127,9 @@ var rules = []Rule{
 	{RuleIdentifierTooLong, Warning,
 		"PostgreSQL silently truncates identifiers to 63 bytes, so two long names can collide",
 		"a name of at most 63 bytes"},
+	{RuleEmptyUp, Warning,
+		"the up section holds no statement: applying the migration changes nothing but the history",
+		"write the change it was made for, or delete the file if it was created by mistake"},
 	{RuleUnknownIgnore, Warning,
 		"a -- pgmig:lint-ignore line names a rule that does not exist, so it silences nothing",
 		"use one of the rule IDs listed in docs/safety.md, section Lint"},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/fatih/color"
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgmig/pgmig/source"
@@ -186,7 +187,8 @@ func (a *cliApp) setup(c *cli.Context) error {
 	}
 	var h slog.Handler = slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level})
 	if !c.Bool("verbose") {
-		h = belowError{h}
+		paint := a.out.paint(color.FgYellow, color.Bold)
+		h = belowError{newLineHandler(a.stderr, level, func(s string) string { return paint(s) })}
 	}
 	a.logger = slog.New(h)
 	return nil

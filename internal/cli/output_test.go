@@ -207,3 +207,20 @@ func TestCreateFollowsTheDirectory(t *testing.T) {
 	r := inproc(t, "--source", t.TempDir(), "create", "--timestamp", "--sequential", "x")
 	wantCode(t, r, 2)
 }
+
+// TestEmptyUpWarnsInOneVoice: the loader's warning about an empty up
+// section is a pgmig warning line naming file and line, not a slog record,
+// and lint counts it as the finding it is.
+func TestEmptyUpWarnsInOneVoice(t *testing.T) {
+	t.Parallel()
+	dir := fixture(t, "emptyup")
+	want := "warning: " + filepath.Join(dir, "001_empty.sql") + ":2: the up section is empty: applying the migration changes nothing but the history\n"
+	r := inproc(t, on(newDB(t), dir, "status")...)
+	wantCode(t, r, 0)
+	if !strings.HasPrefix(r.stderr, want) || strings.Contains(r.stderr, "level=") {
+		t.Errorf("stderr %q, want it to begin with %q", r.stderr, want)
+	}
+	r = inproc(t, "lint", "--source", dir)
+	wantCode(t, r, 0)
+	wantContains(t, "lint", r.stdout, "001_empty.sql:2:1: warning[empty-up]: the up section holds no statement", "0 errors, 1 warning")
+}

@@ -1,0 +1,3 @@
+-- pgmig:up
+
+-- pgmig:down
