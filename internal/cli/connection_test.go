@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -95,6 +96,44 @@ func TestTargetNamed(t *testing.T) {
 		}
 		if strings.Contains(out+r.stdout+r.stderr, "Sekr3tPw") {
 			t.Errorf("%s printed the password", cmd)
+		}
+	}
+}
+
+// TestTargetNamedByCheckingCommands: health, drift, verify and diff
+// connect too, so they name their database like the commands that change
+// one (CONTRACT.md, "Connection and target"), in text and in JSON.
+func TestTargetNamedByCheckingCommands(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	cfg, err := pgx.ParseConfig(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	desired := filepath.Join(t.TempDir(), "desired.sql")
+	writeFile(t, desired, "CREATE TABLE wanted (id bigint PRIMARY KEY);\n")
+	want := fmt.Sprintf("target: database %s on %s:%d, table public.pgmig_migrations\n", cfg.Database, cfg.Host, cfg.Port)
+	wantTarget := jsonTarget{Host: cfg.Host, Port: cfg.Port, Database: cfg.Database, Table: "public.pgmig_migrations"}
+	for _, cmd := range [][]string{
+		{"health"},
+		{"-s", "builtin", "drift"},
+		{"-s", "builtin", "verify"},
+		{"-s", dir, "diff", "--desired", desired, "--dry-run"},
+	} {
+		r := inproc(t, append([]string{"-d", db}, cmd...)...)
+		wantCode(t, r, 0)
+		if !strings.HasPrefix(r.stderr, want) {
+			t.Errorf("%s: stderr does not begin by naming the target %q:\n%s", cmd, want, r.stderr)
+		}
+		r = inproc(t, append([]string{"-d", db, "--format", "json"}, cmd...)...)
+		wantCode(t, r, 0)
+		var doc struct {
+			Target *jsonTarget `json:"target"`
+		}
+		oneJSON(t, r.stdout, &doc)
+		if doc.Target == nil || *doc.Target != wantTarget {
+			t.Errorf("%s: JSON target %+v, want %+v", cmd, doc.Target, wantTarget)
 		}
 	}
 }

@@ -55,6 +55,7 @@ func (a *cliApp) diff(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
+	a.out.targetLine(targetOf(db, c.String("table")))
 	prop, err := diff.Prove(c.Context, db.Pool(), os.DirFS(dir), desired, diff.ProveOptions{
 		Plan:   diff.Options{AllowDestructive: c.Bool("allow-destructive"), Renames: c.StringSlice("rename")},
 		Name:   c.String("name"),

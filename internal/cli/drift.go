@@ -34,6 +34,7 @@ func (a *cliApp) drift(c *cli.Context) error {
 		return err
 	}
 	defer live.Close()
+	a.out.targetLine(targetOf(live, c.String("table")))
 	rep, err := check.Drift(c.Context, live.Pool(), &loaded{ms: ms}, check.DriftOptions{Runner: a.compareOptions(c)})
 	if rep.Cleanup != nil {
 		fmt.Fprintf(a.stderr, "warning: %v\n", rep.Cleanup)

@@ -29,6 +29,7 @@ func (a *cliApp) health(c *cli.Context) error {
 		return reported(fmt.Errorf("unhealthy: %w", err))
 	}
 	defer db.Close()
+	a.out.targetLine(targetOf(db, c.String("table")))
 	h := pgdb.Check(c.Context, db.Pool())
 	a.out.health(h)
 	if !h.Healthy {

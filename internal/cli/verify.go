@@ -53,6 +53,7 @@ func (a *cliApp) verify(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
+	a.out.targetLine(targetOf(db, c.String("table")))
 	rep, err := verifyIn(ctx, db.Pool(), &loaded{ms: ms}, opts)
 	return a.verifyResult(rep, err)
 }
