@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -30,4 +31,64 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true
 	r = inproc(t, on(db, dir, "up")...)
 	wantCode(t, r, 3)
 	wantVersions(t, c, 1, 2)
+}
+
+// A statement that cannot run in a transaction, in a section of pgmig's own
+// format that runs in one, is found before anything runs: validate and up
+// both refuse with file:line and the fix, and the database is left as it
+// was.
+func TestNoTxPgmigRefusedCLI(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"validate", "up"} {
+		t.Run(cmd, func(t *testing.T) {
+			t.Parallel()
+			db := newDB(t)
+			r := inproc(t, on(db, toolFixture(t, "notx_pgmig"), cmd)...)
+			wantCode(t, r, 3)
+			wantContains(t, "stderr", r.stderr,
+				`002_items_sku.sql:3: CREATE INDEX CONCURRENTLY cannot run inside a transaction block`,
+				`begin the section with the line "-- pgmig:no-transaction"`)
+			c := connect(t, db)
+			if n := query[int64](t, c, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')`); n != 0 {
+				t.Errorf("%s left %d tables in the database", cmd, n)
+			}
+		})
+	}
+}
+
+// Files that Flyway or golang-migrate run outside a transaction are run so
+// by pgmig too: the concurrent index build really happens on the server and
+// leaves a valid index.
+func TestNoTxByTheFilesToolCLI(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, fixture string
+		skip          []string
+	}{
+		{"flyway", "notx_flyway", nil},
+		// 4_reindex mixes a REINDEX CONCURRENTLY with another statement,
+		// which golang-migrate cannot run either; pgmig refuses it.
+		{"golang-migrate", "notx_gm", []string{"4_reindex.up.sql"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := newDB(t)
+			dir := toolFixture(t, tc.fixture, tc.skip...)
+			r := inproc(t, on(db, dir, "up")...)
+			wantCode(t, r, 0)
+			c := connect(t, db)
+			valid := query[*bool](t, c, `SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass('public.items_sku')`)
+			if valid == nil || !*valid {
+				t.Errorf("index items_sku valid = %v, want an index that is valid", valid)
+			}
+		})
+	}
+}
+
+// toolFixture copies testdata/tools/name, at the root of the module (the
+// source package's fixtures), as fixture does.
+func toolFixture(t *testing.T, name string, skip ...string) string {
+	t.Helper()
+	return copyFS(t, os.DirFS(filepath.Join("..", "..", "testdata", "tools", name)), skip...)
 }
