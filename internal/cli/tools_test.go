@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -91,4 +92,50 @@ func TestNoTxByTheFilesToolCLI(t *testing.T) {
 func toolFixture(t *testing.T, name string, skip ...string) string {
 	t.Helper()
 	return copyFS(t, os.DirFS(filepath.Join("..", "..", "testdata", "tools", name)), skip...)
+}
+
+// Each migration starts from the session as pgmig opened it: the
+// search_path, settings and role the first migration of
+// testdata/tools/session sets are reset before the second one runs, which
+// records what it finds.
+func TestSessionResetCLI(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	c := connect(t, db)
+	ctx := t.Context()
+	// The role is the cluster's; it may be there from an earlier run. It
+	// can write the tracking row the first migration ends with.
+	if _, err := c.Exec(ctx, `DO $$ BEGIN
+  CREATE ROLE pgmig_session_probe NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+GRANT pg_read_all_data, pg_write_all_data TO pgmig_session_probe;`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// It owns nothing: the first migration creates its table before SET ROLE.
+		if _, err := c.Exec(context.Background(), "DROP ROLE IF EXISTS pgmig_session_probe"); err != nil {
+			t.Log(err)
+		}
+	})
+	// A fresh session's values, which the second migration must see.
+	var want [5]string
+	if err := c.QueryRow(ctx, `SELECT current_setting('search_path'), current_setting('work_mem'),
+current_setting('statement_timeout'), current_user, session_user`).Scan(&want[0], &want[1], &want[2], &want[3], &want[4]); err != nil {
+		t.Fatal(err)
+	}
+
+	r := inproc(t, on(db, toolFixture(t, "session"), "up")...)
+	wantCode(t, r, 0)
+	var got [5]string
+	if err := c.QueryRow(ctx, `SELECT search_path, work_mem, statement_timeout, current_role_name, session_role_name
+FROM public.session_seen`).Scan(&got[0], &got[1], &got[2], &got[3], &got[4]); err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("the second migration saw (search_path, work_mem, statement_timeout, current_user, session_user) = %q, want a fresh session's %q", got, want)
+	}
+	if got[1] == "7MB" || got[2] == "1234s" || got[3] == "pgmig_session_probe" {
+		t.Errorf("the first migration's settings reached the second: %q", got)
+	}
 }
