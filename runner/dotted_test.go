@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/source"
@@ -379,4 +383,95 @@ func statusStates(t *testing.T, r *runner.Runner) string {
 		got = append(got, m.Ver.String()+"="+string(m.State))
 	}
 	return strings.Join(got, " ")
+}
+
+// Concurrent runs that each find a dotted version pending on an integer
+// table: one takes the lock and upgrades the table, the others wait for it
+// and find the table upgraded and nothing left to do. Every run succeeds,
+// the table is upgraded once, and the history is whole.
+func TestConcurrentUpUpgradesTheTableOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	files := e.upIntegerSet()
+	var before string
+	if err := e.pool.QueryRow(ctx, "SELECT string_agg(version || ' ' || applied_at || ' ' || checksum, ';' ORDER BY version) FROM "+runner.DefaultTable).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	flyway(files, "3", "d")
+	// The sleep keeps the lock held while the other runs reach it.
+	files["V2.1__c.sql"] = &fstest.MapFile{Data: []byte("SELECT pg_sleep(0.3);\nCREATE TABLE c (id int);\n")}
+	const runs = 4
+	var (
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+		applied = make(chan string, runs)
+		errs    = make(chan error, runs)
+	)
+	for range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A pool each, as separate processes would have.
+			pool, err := pgxpool.New(ctx, e.url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer pool.Close()
+			r, err := runner.New(pool, source.FromFSWith(files, source.Options{FlywayVersions: true}), runner.Options{LockTimeout: time.Minute})
+			if err != nil {
+				errs <- err
+				return
+			}
+			<-start
+			rep, err := r.Up(ctx, runner.UpOptions{})
+			applied <- vers(rep.Applied)
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	close(applied)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	var got []string
+	for a := range applied {
+		if a != "" {
+			got = append(got, a)
+		}
+	}
+	if len(got) != 1 || got[0] != "2.1,3" {
+		t.Errorf("runs applied %q, want one run applying 2.1,3 and the others nothing", got)
+	}
+
+	if typ := e.columnType("version"); typ != "text" {
+		t.Fatalf("version column %s, want text", typ)
+	}
+	// One upgrade: the layout's columns, constraint and indexes once each,
+	// and no primary key left.
+	var layout string
+	if err := e.pool.QueryRow(ctx, `SELECT
+  (SELECT count(*) FROM pg_attribute WHERE attrelid = $1::regclass AND attname IN ('version_key', 'repeatable') AND NOT attisdropped) || ' columns, ' ||
+  (SELECT count(*) FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c') || ' check, ' ||
+  (SELECT count(*) FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p') || ' primary key, ' ||
+  (SELECT count(*) FROM pg_index WHERE indrelid = $1::regclass AND indisunique) || ' unique indexes'`, runner.DefaultTable).Scan(&layout); err != nil {
+		t.Fatal(err)
+	}
+	if want := "2 columns, 1 check, 0 primary key, 2 unique indexes"; layout != want {
+		t.Errorf("tracking table has %s, want %s", layout, want)
+	}
+	var after string
+	if err := e.pool.QueryRow(ctx, "SELECT string_agg(version || ' ' || applied_at || ' ' || checksum, ';' ORDER BY version_key) FROM "+runner.DefaultTable+" WHERE version IN ('1', '2')").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("old rows changed by the upgrade:\n%s\nwant\n%s", after, before)
+	}
+	if h, want := e.textHistory(), "1,2,2.1,3"; h != want {
+		t.Errorf("history %s, want %s", h, want)
+	}
 }

@@ -298,6 +298,58 @@ func flywayCRC(lines ...string) int32 {
 	return int32(h.Sum32())
 }
 
+// zViewChecksum is Flyway's checksum of zViewFile, computed apart from
+// pgmig as Flyway computes it (flyway-core's ChecksumCalculator): the file
+// read line by line (BufferedReader.readLine, so without \n, \r or \r\n),
+// the byte order mark dropped from the first line, CRC-32 over each line's
+// UTF-8 bytes, cast to a Java int. In Python:
+//
+//	lines = re.split(r'\r\n|\r|\n', data.decode('utf-8'))
+//	if lines[-1] == '': lines.pop()
+//	if lines[0].startswith('\ufeff'): lines[0] = lines[0][1:]
+//	crc = 0
+//	for l in lines: crc = zlib.crc32(l.encode('utf-8'), crc)
+//	crc - (1 << 32) if crc >= (1 << 31) else crc
+//
+// It is negative, so it also pins the signed cast.
+const (
+	zViewFile     = "\uFEFF-- la vue « café »\r\nCREATE OR REPLACE VIEW z AS\r\nSELECT 1 AS one;\n"
+	zViewChecksum = -1966472685
+)
+
+// A repeatable file whose Flyway row holds the checksum Flyway computed
+// is adopted as applied: pgmig's checksum agrees with a known value, not
+// only with this package's own flywayCRC.
+func TestRepeatableAdoptedFromFlywayKnownChecksum(t *testing.T) {
+	if got := flywayCRC("-- la vue « café »", "CREATE OR REPLACE VIEW z AS", "SELECT 1 AS one;"); got != zViewChecksum {
+		t.Fatalf("flywayCRC = %d, want Flyway's %d", got, zViewChecksum)
+	}
+	e := newEnv(t)
+	ctx := context.Background()
+	files := fstest.MapFS{
+		"V1__t.sql":     {Data: []byte("CREATE TABLE t (id int);\n")},
+		"R__z_view.sql": {Data: []byte(zViewFile)},
+	}
+	if _, err := e.pool.Exec(ctx, `CREATE TABLE t (id int); CREATE VIEW z AS SELECT 1 AS one;
+CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL,
+  type varchar(20) NOT NULL, script varchar(1000) NOT NULL, checksum int, installed_by varchar(100) NOT NULL,
+  installed_on timestamp NOT NULL DEFAULT now(), execution_time int NOT NULL, success boolean NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `INSERT INTO flyway_schema_history VALUES
+  (1, '1', 't', 'SQL', 'V1__t.sql', 1, 'me', now(), 1, true),
+  (2, NULL, 'z view', 'SQL', 'R__z_view.sql', $1, 'me', now(), 1, true)`, zViewChecksum); err != nil {
+		t.Fatal(err)
+	}
+	r := e.repeatableRunner(files, runner.Options{})
+	if _, err := r.Adopt(ctx, runner.Flyway, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := states(t, r), "t=applied R:z_view=applied"; got != want {
+		t.Fatalf("status after adopt: %s, want %s", got, want)
+	}
+}
+
 func TestRepeatableAdoptedFromFlyway(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
