@@ -361,6 +361,19 @@ CREATE TABLE w (id int PRIMARY KEY, x text); ALTER TABLE w ALTER x SET STORAGE M
 		feature: "virtual generated columns and NOT ENFORCED constraints",
 	},
 	{
+		// The owner's privileges follow it: no GRANT or REVOKE.
+		name:    "owner changes",
+		current: `CREATE TABLE t (id serial); CREATE VIEW v AS SELECT id FROM t; CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';`,
+		desired: `CREATE TABLE t (id serial); CREATE VIEW v AS SELECT id FROM t; CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE TYPE e AS ENUM ('a'); CREATE TABLE n (id int);
+ALTER TABLE t OWNER TO ` + role + `; ALTER VIEW v OWNER TO ` + role + `; ALTER FUNCTION f() OWNER TO ` + role + `;
+ALTER TYPE e OWNER TO ` + role + `; ALTER TABLE n OWNER TO ` + role + `; GRANT SELECT ON n TO PUBLIC;`,
+		want: []string{"ALTER TABLE public.t OWNER TO " + role, "ALTER VIEW public.v OWNER TO " + role, "ALTER FUNCTION public.f() OWNER TO " + role,
+			"ALTER TYPE public.e OWNER TO " + role, "ALTER TABLE public.n OWNER TO " + role, "GRANT SELECT ON TABLE public.n TO PUBLIC"},
+		notWant: []string{"REVOKE", "GRANT INSERT", "SEQUENCE public.t_id_seq OWNER"},
+		changes: []string{"table public.t owner", "view public.v owner", "function public.f() owner"},
+	},
+	{
 		name:    "nothing to change",
 		current: usersTable + `CREATE VIEW v AS SELECT id FROM users;`,
 		desired: usersTable + `CREATE VIEW v AS SELECT id FROM users;`,

@@ -35,7 +35,8 @@ const (
 	phIndex        = 46
 	phLate         = 48 // views, materialized views, functions that use relations
 	phTrigger      = 49
-	phAttrs        = 50 // comments and grants
+	phOwner        = 50 // before the grants, which are written against the new owner
+	phAttrs        = 51 // comments and grants
 	phDropLast     = 90 // columns, tables, sequences, functions, types, extensions, schemas
 	phNoTxDropIdx  = 95
 	phNoTxValidate = 96
@@ -842,8 +843,73 @@ func (p *planner) attributes() {
 		if d.Kind == "constraint" || d.Kind == "index" || d.Kind == "trigger" || d.Kind == "policy" || d.Kind == "extension" {
 			continue
 		}
+		// What the migration creates is owned by whoever runs it, taken to
+		// be the role that built the current schema.
+		from := p.cur.User
+		if !fresh {
+			from = c.Owner
+		}
+		if d.Owner != "" && from != "" && from != d.Owner {
+			if !ownedWithTable(d) {
+				p.add(phOwner, k, "ALTER "+ownerTarget(d)+" OWNER TO "+d.Owner)
+				if !fresh {
+					p.change(k, "owner")
+				}
+			}
+			if !fresh {
+				// ALTER … OWNER TO hands the old owner's privileges to the
+				// new one (a table's, to its sequences too): the grants
+				// start from there, so an owner change alone writes no
+				// GRANT or REVOKE.
+				curACL = newOwner(curACL, from, d.Owner)
+			}
+		}
 		p.grants(k, d, curACL, d.ACL, fresh)
 	}
+}
+
+// ownedWithTable reports whether d is a sequence owned by a column: its
+// owner is its table's, changed with the table's (ALTER SEQUENCE refuses
+// it on its own).
+func ownedWithTable(d *schema.Item) bool { return d.Kind == "sequence" && d.OwnedBy != "" }
+
+// ownerTarget is how ALTER … OWNER TO names an item.
+func ownerTarget(it *schema.Item) string {
+	switch it.Kind {
+	case "table":
+		return "TABLE " + it.Name
+	case "type":
+		if it.TypeKind == 'd' {
+			return "DOMAIN " + it.Name
+		}
+		return "TYPE " + it.Name
+	}
+	return strings.ToUpper(it.Kind) + " " + it.Name
+}
+
+// newOwner is acl after ownership passes from one role to another, as
+// PostgreSQL's aclnewowner does it: the old owner's entries become the new
+// owner's, merged with those the new owner had.
+func newOwner(acl []string, from, to string) []string {
+	have := map[string]bool{}
+	var out []string
+	put := func(e string) {
+		if !have[e] {
+			have[e] = true
+			out = append(out, e)
+		}
+	}
+	for _, a := range acl {
+		if f := strings.Fields(a); len(f) > 1 && f[0] == from {
+			f[0] = to
+			a = strings.Join(f, " ")
+		}
+		put(a)
+	}
+	// A privilege held both with and without grant option is held with it.
+	out = slices.DeleteFunc(out, func(a string) bool { return have[a+" grant"] })
+	slices.Sort(out)
+	return out
 }
 
 // defaultACL is what a new object's privileges are: its owner's.
