@@ -136,6 +136,24 @@ CREATE UNIQUE INDEX users_name ON users (name text_pattern_ops);`,
 		want:    []string{"RENAME TO mood__pgmig_old", "USING v::text::public.mood", "DROP TYPE public.mood__pgmig_old"},
 	},
 	{
+		// The index's predicate and expression and the check compare with
+		// the old type after it is renamed aside: they are rebuilt around
+		// the swap, not by ALTER COLUMN TYPE.
+		name: "enum recreated under an index and a check that use it",
+		current: `CREATE TYPE st AS ENUM ('a', 'b', 'c'); CREATE TABLE j (id int, s st, CONSTRAINT j_s CHECK (s <> 'c'));
+CREATE INDEX j_open ON j (id) WHERE s = 'a'; CREATE INDEX j_expr ON j ((s = 'b')); CREATE INDEX j_plain ON j (s);`,
+		desired: `CREATE TYPE st AS ENUM ('b', 'a', 'c'); CREATE TABLE j (id int, s st, CONSTRAINT j_s CHECK (s <> 'c'));
+CREATE INDEX j_open ON j (id) WHERE s = 'a'; CREATE INDEX j_expr ON j ((s = 'b')); CREATE INDEX j_plain ON j (s);`,
+		want: []string{"RENAME TO st__pgmig_old", "DROP INDEX public.j_open;", "DROP CONSTRAINT j_s", "CREATE INDEX CONCURRENTLY j_open"},
+	},
+	{
+		name:    "enum value added under a partial index: the down recreates the type",
+		current: `CREATE TYPE st AS ENUM ('a', 'c'); CREATE TABLE j (id int, s st); CREATE INDEX j_open ON j (id) WHERE s = 'a';`,
+		desired: `CREATE TYPE st AS ENUM ('a', 'b', 'c'); CREATE TABLE j (id int, s st); CREATE INDEX j_open ON j (id) WHERE s = 'a';`,
+		opts:    diff.Options{AllowDestructive: true},
+		want:    []string{"ADD VALUE 'b' AFTER 'a'"},
+	},
+	{
 		name:    "domain and composite types",
 		current: `CREATE DOMAIN posint AS integer CHECK (VALUE > 0); CREATE TYPE pair AS (a int, b text);`,
 		desired: `CREATE DOMAIN posint AS integer DEFAULT 1 NOT NULL CONSTRAINT big CHECK (VALUE > 10); CREATE TYPE pair AS (a int, b text, c date);

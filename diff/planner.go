@@ -323,7 +323,10 @@ func (p *planner) classify() {
 			switch it.Kind {
 			case "view", "materialized view", "trigger", "policy", "function", "procedure":
 			case "constraint", "index":
-				// ALTER COLUMN TYPE rebuilds these itself.
+				// ALTER COLUMN TYPE rebuilds these itself, from their
+				// text. Not those that also use a recreated enum: their
+				// constants would be of its old type, renamed aside, so
+				// they are replaced through the type's own users.
 				if p.retyped[k] && !p.replaced[k] && !p.dropped[k] {
 					continue
 				}

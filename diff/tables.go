@@ -710,7 +710,16 @@ func (p *planner) indexes() {
 			continue
 		}
 		if c != nil && p.gone(k) && !p.tableGone(c.Table) && !p.columnGone(c) {
-			if p.onPartitioned(p.cur, c.Table) {
+			if e := p.swappedEnum(c); e != "" {
+				// Its predicate or expression compares with the enum's old
+				// type once that is renamed aside, and ALTER COLUMN TYPE,
+				// rebuilding it, fails (operator does not exist): it goes
+				// before the swap, in its transaction. The swap rewrites
+				// the table under ACCESS EXCLUSIVE anyway.
+				s := p.addDrop(phDropIndex, k, "DROP INDEX "+c.Name)
+				s.stmt.LintIgnore = "index-not-concurrent it uses " + e + ", which is recreated: it must go before the type does, in the same transaction"
+				p.hazard(k, "dropped with %s recreated, and built again after: queries that use it go without it in between", e)
+			} else if p.onPartitioned(p.cur, c.Table) {
 				s := p.addDrop(phDropIndex, k, "DROP INDEX "+c.Name)
 				s.stmt.LintIgnore = "index-not-concurrent DROP INDEX CONCURRENTLY cannot drop a partitioned table's index"
 				p.hazard(k, "dropping an index of a partitioned table blocks its reads and writes while it runs")
@@ -746,6 +755,17 @@ func (p *planner) indexes() {
 			s.stmt.NoTransaction = true
 		}
 	}
+}
+
+// swappedEnum is the enum type the current item it uses that the plan
+// recreates under its name (values removed or reordered), or "".
+func (p *planner) swappedEnum(it *schema.Item) string {
+	for _, d := range it.Deps {
+		if t := p.cur.Items[d]; t != nil && t.Kind == "type" && t.TypeKind == 'e' && p.replaced[d] {
+			return t.Name
+		}
+	}
+	return ""
 }
 
 // columnGone reports whether a column the index uses is dropped: the
