@@ -154,6 +154,20 @@ CREATE INDEX j_open ON j (id) WHERE s = 'a'; CREATE INDEX j_expr ON j ((s = 'b')
 		want:    []string{"ADD VALUE 'b' AFTER 'a'"},
 	},
 	{
+		name:    "function dropped with the index that uses it",
+		current: `CREATE FUNCTION lo(t text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower(t)'; CREATE TABLE u (e text); CREATE INDEX u_lo ON u (lo(e));`,
+		desired: `CREATE TABLE u (e text);`,
+		want:    []string{"DROP INDEX CONCURRENTLY public.u_lo", "DROP FUNCTION public.lo(text)"},
+	},
+	{
+		name: "function's result type changed under a check and an index that use it",
+		current: `CREATE FUNCTION sq(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x * x';
+CREATE TABLE c (x int, CONSTRAINT c_sq CHECK (sq(x) < 100)); CREATE INDEX c_sq_idx ON c (sq(x));`,
+		desired: `CREATE FUNCTION sq(x int) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT (x * x)::bigint';
+CREATE TABLE c (x int, CONSTRAINT c_sq CHECK (sq(x) < 100)); CREATE INDEX c_sq_idx ON c (sq(x));`,
+		want: []string{"DROP CONSTRAINT c_sq", "DROP FUNCTION public.sq(integer)", "DROP INDEX public.c_sq_idx;"},
+	},
+	{
 		name:    "domain and composite types",
 		current: `CREATE DOMAIN posint AS integer CHECK (VALUE > 0); CREATE TYPE pair AS (a int, b text);`,
 		desired: `CREATE DOMAIN posint AS integer DEFAULT 1 NOT NULL CONSTRAINT big CHECK (VALUE > 10); CREATE TYPE pair AS (a int, b text, c date);

@@ -16,10 +16,11 @@ const (
 	phRename       = 10
 	phDropTrigger  = 20
 	phDropPolicy   = 21
-	phDropView     = 22 // views, materialized views, replaced functions
+	phDropView     = 22 // views, materialized views
 	phDropFK       = 23
 	phDropCon      = 24
 	phDropIndex    = 25
+	phDropFunc     = 26 // replaced functions, after the checks and indexes that use them
 	phSettings     = 29
 	phSchema       = 30
 	phExtension    = 31
@@ -669,11 +670,17 @@ func (p *planner) functions() {
 			c, d := p.cur.Items[k], p.des.Items[k]
 			switch {
 			case d == nil:
-				p.addDrop(phDropLast, k, "DROP "+strings.ToUpper(kind)+" "+c.Name)
+				s := p.addDrop(phDropLast, k, "DROP "+strings.ToUpper(kind)+" "+c.Name)
+				if p.usedByConcurrentDrop(k) {
+					// An index that uses it is dropped concurrently, after
+					// the transaction: the function must wait for it.
+					s.phase = phNoTxDropIdx
+					s.stmt.NoTransaction = true
+				}
 				p.change(k, "drop")
 			case c == nil || p.replaced[k] || c.Def != d.Def:
 				if c != nil && p.replaced[k] {
-					p.addDrop(phDropView, k, "DROP "+strings.ToUpper(kind)+" "+c.Name)
+					p.addDrop(phDropFunc, k, "DROP "+strings.ToUpper(kind)+" "+c.Name)
 					p.change(k, "replace")
 				} else if c == nil {
 					p.change(k, "create")
@@ -694,6 +701,20 @@ func (p *planner) functions() {
 		// when it is created, so functions may come before their tables.
 		p.add(phSettings, "", "SET check_function_bodies = false")
 	}
+}
+
+// usedByConcurrentDrop reports whether an index that is dropped
+// CONCURRENTLY (in the no-transaction tail) uses the current item k.
+func (p *planner) usedByConcurrentDrop(k string) bool {
+	for _, it := range p.cur.Items {
+		if it.Kind != "index" || !p.gone(it.Key()) || !slices.Contains(it.Deps, k) {
+			continue
+		}
+		if !it.Inherited && !p.tableGone(it.Table) && !p.columnGone(it) && p.dropFirst(it) == "" && !p.onPartitioned(p.cur, it.Table) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *planner) views() {
