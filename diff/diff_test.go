@@ -136,6 +136,38 @@ CREATE UNIQUE INDEX users_name ON users (name text_pattern_ops);`,
 		want:    []string{"RENAME TO mood__pgmig_old", "USING v::text::public.mood", "DROP TYPE public.mood__pgmig_old"},
 	},
 	{
+		// The index's predicate and expression and the check compare with
+		// the old type after it is renamed aside: they are rebuilt around
+		// the swap, not by ALTER COLUMN TYPE.
+		name: "enum recreated under an index and a check that use it",
+		current: `CREATE TYPE st AS ENUM ('a', 'b', 'c'); CREATE TABLE j (id int, s st, CONSTRAINT j_s CHECK (s <> 'c'));
+CREATE INDEX j_open ON j (id) WHERE s = 'a'; CREATE INDEX j_expr ON j ((s = 'b')); CREATE INDEX j_plain ON j (s);`,
+		desired: `CREATE TYPE st AS ENUM ('b', 'a', 'c'); CREATE TABLE j (id int, s st, CONSTRAINT j_s CHECK (s <> 'c'));
+CREATE INDEX j_open ON j (id) WHERE s = 'a'; CREATE INDEX j_expr ON j ((s = 'b')); CREATE INDEX j_plain ON j (s);`,
+		want: []string{"RENAME TO st__pgmig_old", "DROP INDEX public.j_open;", "DROP CONSTRAINT j_s", "CREATE INDEX CONCURRENTLY j_open"},
+	},
+	{
+		name:    "enum value added under a partial index: the down recreates the type",
+		current: `CREATE TYPE st AS ENUM ('a', 'c'); CREATE TABLE j (id int, s st); CREATE INDEX j_open ON j (id) WHERE s = 'a';`,
+		desired: `CREATE TYPE st AS ENUM ('a', 'b', 'c'); CREATE TABLE j (id int, s st); CREATE INDEX j_open ON j (id) WHERE s = 'a';`,
+		opts:    diff.Options{AllowDestructive: true},
+		want:    []string{"ADD VALUE 'b' AFTER 'a'"},
+	},
+	{
+		name:    "function dropped with the index that uses it",
+		current: `CREATE FUNCTION lo(t text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower(t)'; CREATE TABLE u (e text); CREATE INDEX u_lo ON u (lo(e));`,
+		desired: `CREATE TABLE u (e text);`,
+		want:    []string{"DROP INDEX CONCURRENTLY public.u_lo", "DROP FUNCTION public.lo(text)"},
+	},
+	{
+		name: "function's result type changed under a check and an index that use it",
+		current: `CREATE FUNCTION sq(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x * x';
+CREATE TABLE c (x int, CONSTRAINT c_sq CHECK (sq(x) < 100)); CREATE INDEX c_sq_idx ON c (sq(x));`,
+		desired: `CREATE FUNCTION sq(x int) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT (x * x)::bigint';
+CREATE TABLE c (x int, CONSTRAINT c_sq CHECK (sq(x) < 100)); CREATE INDEX c_sq_idx ON c (sq(x));`,
+		want: []string{"DROP CONSTRAINT c_sq", "DROP FUNCTION public.sq(integer)", "DROP INDEX public.c_sq_idx;"},
+	},
+	{
 		name:    "domain and composite types",
 		current: `CREATE DOMAIN posint AS integer CHECK (VALUE > 0); CREATE TYPE pair AS (a int, b text);`,
 		desired: `CREATE DOMAIN posint AS integer DEFAULT 1 NOT NULL CONSTRAINT big CHECK (VALUE > 10); CREATE TYPE pair AS (a int, b text, c date);
@@ -359,6 +391,19 @@ CREATE TABLE w (id int PRIMARY KEY, x text); ALTER TABLE w ALTER x SET STORAGE M
 		notWant: []string{"VIRTUAL", "ENFORCED"},
 		major:   18,
 		feature: "virtual generated columns and NOT ENFORCED constraints",
+	},
+	{
+		// The owner's privileges follow it: no GRANT or REVOKE.
+		name:    "owner changes",
+		current: `CREATE TABLE t (id serial); CREATE VIEW v AS SELECT id FROM t; CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';`,
+		desired: `CREATE TABLE t (id serial); CREATE VIEW v AS SELECT id FROM t; CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE TYPE e AS ENUM ('a'); CREATE TABLE n (id int);
+ALTER TABLE t OWNER TO ` + role + `; ALTER VIEW v OWNER TO ` + role + `; ALTER FUNCTION f() OWNER TO ` + role + `;
+ALTER TYPE e OWNER TO ` + role + `; ALTER TABLE n OWNER TO ` + role + `; GRANT SELECT ON n TO PUBLIC;`,
+		want: []string{"ALTER TABLE public.t OWNER TO " + role, "ALTER VIEW public.v OWNER TO " + role, "ALTER FUNCTION public.f() OWNER TO " + role,
+			"ALTER TYPE public.e OWNER TO " + role, "ALTER TABLE public.n OWNER TO " + role, "GRANT SELECT ON TABLE public.n TO PUBLIC"},
+		notWant: []string{"REVOKE", "GRANT INSERT", "SEQUENCE public.t_id_seq OWNER"},
+		changes: []string{"table public.t owner", "view public.v owner", "function public.f() owner"},
 	},
 	{
 		name:    "nothing to change",

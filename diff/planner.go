@@ -16,10 +16,11 @@ const (
 	phRename       = 10
 	phDropTrigger  = 20
 	phDropPolicy   = 21
-	phDropView     = 22 // views, materialized views, replaced functions
+	phDropView     = 22 // views, materialized views
 	phDropFK       = 23
 	phDropCon      = 24
 	phDropIndex    = 25
+	phDropFunc     = 26 // replaced functions, after the checks and indexes that use them
 	phSettings     = 29
 	phSchema       = 30
 	phExtension    = 31
@@ -35,7 +36,8 @@ const (
 	phIndex        = 46
 	phLate         = 48 // views, materialized views, functions that use relations
 	phTrigger      = 49
-	phAttrs        = 50 // comments and grants
+	phOwner        = 50 // before the grants, which are written against the new owner
+	phAttrs        = 51 // comments and grants
 	phDropLast     = 90 // columns, tables, sequences, functions, types, extensions, schemas
 	phNoTxDropIdx  = 95
 	phNoTxValidate = 96
@@ -322,7 +324,10 @@ func (p *planner) classify() {
 			switch it.Kind {
 			case "view", "materialized view", "trigger", "policy", "function", "procedure":
 			case "constraint", "index":
-				// ALTER COLUMN TYPE rebuilds these itself.
+				// ALTER COLUMN TYPE rebuilds these itself, from their
+				// text. Not those that also use a recreated enum: their
+				// constants would be of its old type, renamed aside, so
+				// they are replaced through the type's own users.
 				if p.retyped[k] && !p.replaced[k] && !p.dropped[k] {
 					continue
 				}
@@ -665,11 +670,17 @@ func (p *planner) functions() {
 			c, d := p.cur.Items[k], p.des.Items[k]
 			switch {
 			case d == nil:
-				p.addDrop(phDropLast, k, "DROP "+strings.ToUpper(kind)+" "+c.Name)
+				s := p.addDrop(phDropLast, k, "DROP "+strings.ToUpper(kind)+" "+c.Name)
+				if p.usedByConcurrentDrop(k) {
+					// An index that uses it is dropped concurrently, after
+					// the transaction: the function must wait for it.
+					s.phase = phNoTxDropIdx
+					s.stmt.NoTransaction = true
+				}
 				p.change(k, "drop")
 			case c == nil || p.replaced[k] || c.Def != d.Def:
 				if c != nil && p.replaced[k] {
-					p.addDrop(phDropView, k, "DROP "+strings.ToUpper(kind)+" "+c.Name)
+					p.addDrop(phDropFunc, k, "DROP "+strings.ToUpper(kind)+" "+c.Name)
 					p.change(k, "replace")
 				} else if c == nil {
 					p.change(k, "create")
@@ -690,6 +701,20 @@ func (p *planner) functions() {
 		// when it is created, so functions may come before their tables.
 		p.add(phSettings, "", "SET check_function_bodies = false")
 	}
+}
+
+// usedByConcurrentDrop reports whether an index that is dropped
+// CONCURRENTLY (in the no-transaction tail) uses the current item k.
+func (p *planner) usedByConcurrentDrop(k string) bool {
+	for _, it := range p.cur.Items {
+		if it.Kind != "index" || !p.gone(it.Key()) || !slices.Contains(it.Deps, k) {
+			continue
+		}
+		if !it.Inherited && !p.tableGone(it.Table) && !p.columnGone(it) && p.dropFirst(it) == "" && !p.onPartitioned(p.cur, it.Table) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *planner) views() {
@@ -842,8 +867,73 @@ func (p *planner) attributes() {
 		if d.Kind == "constraint" || d.Kind == "index" || d.Kind == "trigger" || d.Kind == "policy" || d.Kind == "extension" {
 			continue
 		}
+		// What the migration creates is owned by whoever runs it, taken to
+		// be the role that built the current schema.
+		from := p.cur.User
+		if !fresh {
+			from = c.Owner
+		}
+		if d.Owner != "" && from != "" && from != d.Owner {
+			if !ownedWithTable(d) {
+				p.add(phOwner, k, "ALTER "+ownerTarget(d)+" OWNER TO "+d.Owner)
+				if !fresh {
+					p.change(k, "owner")
+				}
+			}
+			if !fresh {
+				// ALTER … OWNER TO hands the old owner's privileges to the
+				// new one (a table's, to its sequences too): the grants
+				// start from there, so an owner change alone writes no
+				// GRANT or REVOKE.
+				curACL = newOwner(curACL, from, d.Owner)
+			}
+		}
 		p.grants(k, d, curACL, d.ACL, fresh)
 	}
+}
+
+// ownedWithTable reports whether d is a sequence owned by a column: its
+// owner is its table's, changed with the table's (ALTER SEQUENCE refuses
+// it on its own).
+func ownedWithTable(d *schema.Item) bool { return d.Kind == "sequence" && d.OwnedBy != "" }
+
+// ownerTarget is how ALTER … OWNER TO names an item.
+func ownerTarget(it *schema.Item) string {
+	switch it.Kind {
+	case "table":
+		return "TABLE " + it.Name
+	case "type":
+		if it.TypeKind == 'd' {
+			return "DOMAIN " + it.Name
+		}
+		return "TYPE " + it.Name
+	}
+	return strings.ToUpper(it.Kind) + " " + it.Name
+}
+
+// newOwner is acl after ownership passes from one role to another, as
+// PostgreSQL's aclnewowner does it: the old owner's entries become the new
+// owner's, merged with those the new owner had.
+func newOwner(acl []string, from, to string) []string {
+	have := map[string]bool{}
+	var out []string
+	put := func(e string) {
+		if !have[e] {
+			have[e] = true
+			out = append(out, e)
+		}
+	}
+	for _, a := range acl {
+		if f := strings.Fields(a); len(f) > 1 && f[0] == from {
+			f[0] = to
+			a = strings.Join(f, " ")
+		}
+		put(a)
+	}
+	// A privilege held both with and without grant option is held with it.
+	out = slices.DeleteFunc(out, func(a string) bool { return have[a+" grant"] })
+	slices.Sort(out)
+	return out
 }
 
 // defaultACL is what a new object's privileges are: its owner's.

@@ -710,7 +710,15 @@ func (p *planner) indexes() {
 			continue
 		}
 		if c != nil && p.gone(k) && !p.tableGone(c.Table) && !p.columnGone(c) {
-			if p.onPartitioned(p.cur, c.Table) {
+			if e := p.dropFirst(c); e != "" {
+				// It uses an enum or function that is dropped and created
+				// again in the transaction: it must go before. An enum's
+				// swap rewrites the table under ACCESS EXCLUSIVE anyway;
+				// the index is built again concurrently after.
+				s := p.addDrop(phDropIndex, k, "DROP INDEX "+c.Name)
+				s.stmt.LintIgnore = "index-not-concurrent it uses " + e + ", which is recreated: it must go before, in the same transaction"
+				p.hazard(k, "dropped with %s recreated, and built again after: queries that use it go without it in between", e)
+			} else if p.onPartitioned(p.cur, c.Table) {
 				s := p.addDrop(phDropIndex, k, "DROP INDEX "+c.Name)
 				s.stmt.LintIgnore = "index-not-concurrent DROP INDEX CONCURRENTLY cannot drop a partitioned table's index"
 				p.hazard(k, "dropping an index of a partitioned table blocks its reads and writes while it runs")
@@ -746,6 +754,23 @@ func (p *planner) indexes() {
 			s.stmt.NoTransaction = true
 		}
 	}
+}
+
+// dropFirst is what the current item it uses that the plan drops and
+// creates again in its transaction: an enum type recreated under its name
+// (values removed or reordered), or a function with a new result type or
+// argument names. It is "" when there is none.
+func (p *planner) dropFirst(it *schema.Item) string {
+	for _, d := range it.Deps {
+		t := p.cur.Items[d]
+		if t == nil || !p.replaced[d] || p.des.Items[d] == nil {
+			continue
+		}
+		if t.Kind == "type" && t.TypeKind == 'e' || t.Kind == "function" || t.Kind == "procedure" {
+			return t.Name
+		}
+	}
+	return ""
 }
 
 // columnGone reports whether a column the index uses is dropped: the

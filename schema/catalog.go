@@ -20,6 +20,10 @@ import (
 type Catalog struct {
 	// Items maps Item.Key() to the item.
 	Items map[string]*Item
+	// User is the role that inspected the database (quoted where SQL
+	// needs it): what a migration creates is owned by whoever runs it,
+	// so an owner other than this one must be set.
+	User string
 }
 
 // Sorted returns the items in key order.
@@ -64,6 +68,10 @@ type Item struct {
 	ACL []string
 	// DefaultACL is what ACL is for a new object of this kind and owner.
 	DefaultACL []string
+	// Owner is the owning role (quoted where SQL needs it) of a schema,
+	// type, sequence, table, view, materialized view or function; empty
+	// for what has none of its own.
+	Owner string
 
 	// Type: TypeKind is 'e' enum, 'd' domain, 'c' composite, 'r' range.
 	TypeKind byte
@@ -165,6 +173,9 @@ func Inspect(ctx context.Context, db Beginner, opts Options) (*Catalog, error) {
 		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	in := &inspector{tx: tx, exclude: exclude, cat: &Catalog{Items: map[string]*Item{}}, ids: map[objID]string{}}
+	if err := tx.QueryRow(ctx, "SELECT quote_ident(current_user)").Scan(&in.cat.User); err != nil {
+		return nil, fmt.Errorf("inspect: current user: %w", err)
+	}
 	if err := tx.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&in.server); err != nil {
 		return nil, fmt.Errorf("inspect: server version: %w", err)
 	}
@@ -245,7 +256,7 @@ func storageSQL(col string) string {
 const collationSQL = `(SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = %s)`
 
 func (in *inspector) schemas(ctx context.Context) error {
-	rows, err := in.tx.Query(ctx, `SELECT n.oid, quote_ident(n.nspname), obj_description(n.oid, 'pg_namespace'), `+aclSQL("n.nspacl", "n", "n.nspowner")+`, `+aclSQL("NULL::aclitem[]", "n", "n.nspowner")+`
+	rows, err := in.tx.Query(ctx, `SELECT n.oid, quote_ident(n.nspname), obj_description(n.oid, 'pg_namespace'), `+aclSQL("n.nspacl", "n", "n.nspowner")+`, `+aclSQL("NULL::aclitem[]", "n", "n.nspowner")+`, quote_ident(pg_get_userbyid(n.nspowner))
 FROM pg_namespace n WHERE `+userSchema)
 	if err != nil {
 		return err
@@ -253,7 +264,7 @@ FROM pg_namespace n WHERE `+userSchema)
 	return scanEach(rows, func(r pgx.Rows) error {
 		var oid uint32
 		it := &Item{Kind: "schema"}
-		if err := r.Scan(&oid, &it.Name, &it.Comment, &it.ACL, &it.DefaultACL); err != nil {
+		if err := r.Scan(&oid, &it.Name, &it.Comment, &it.ACL, &it.DefaultACL, &it.Owner); err != nil {
 			return err
 		}
 		it.Schema = it.Name
@@ -281,7 +292,7 @@ FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace`)
 
 func (in *inspector) types(ctx context.Context) error {
 	rows, err := in.tx.Query(ctx, `SELECT t.oid, t.typtype::text, quote_ident(n.nspname), quote_ident(n.nspname) || '.' || quote_ident(t.typname),
-  obj_description(t.oid, 'pg_type'), `+aclSQL("t.typacl", "T", "t.typowner")+`, `+aclSQL("NULL::aclitem[]", "T", "t.typowner")+`,
+  obj_description(t.oid, 'pg_type'), `+aclSQL("t.typacl", "T", "t.typowner")+`, `+aclSQL("NULL::aclitem[]", "T", "t.typowner")+`, quote_ident(pg_get_userbyid(t.typowner)),
   coalesce((SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '{}'),
   coalesce((SELECT array_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
        || coalesce(' COLLATE ' || CASE WHEN a.attcollation <> 0 AND a.attcollation <> at.typcollation THEN `+fmt.Sprintf(collationSQL, "a.attcollation")+` END, '')
@@ -305,7 +316,7 @@ WHERE t.typtype IN ('e', 'd', 'c', 'r') AND `+userSchema+` AND `+member("pg_type
 		var oid uint32
 		var kind, relkind string
 		it := &Item{Kind: "type"}
-		if err := r.Scan(&oid, &kind, &it.Schema, &it.Name, &it.Comment, &it.ACL, &it.DefaultACL, &it.Values, &it.Attrs,
+		if err := r.Scan(&oid, &kind, &it.Schema, &it.Name, &it.Comment, &it.ACL, &it.DefaultACL, &it.Owner, &it.Values, &it.Attrs,
 			&it.BaseType, &it.Collation, &it.NotNull, &it.Default, &it.Checks, &it.Def, &relkind); err != nil {
 			return err
 		}
@@ -320,7 +331,7 @@ WHERE t.typtype IN ('e', 'd', 'c', 'r') AND `+userSchema+` AND `+member("pg_type
 
 func (in *inspector) sequences(ctx context.Context) error {
 	rows, err := in.tx.Query(ctx, `SELECT c.oid, quote_ident(n.nspname), quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-  obj_description(c.oid, 'pg_class'), `+aclSQL("c.relacl", "s", "c.relowner")+`, `+aclSQL("NULL::aclitem[]", "s", "c.relowner")+`, c.relpersistence = 'u',
+  obj_description(c.oid, 'pg_class'), `+aclSQL("c.relacl", "s", "c.relowner")+`, `+aclSQL("NULL::aclitem[]", "s", "c.relowner")+`, quote_ident(pg_get_userbyid(c.relowner)), c.relpersistence = 'u',
   concat_ws(' ', 'AS ' || format_type(s.seqtypid, NULL), 'INCREMENT BY ' || s.seqincrement, 'MINVALUE ' || s.seqmin, 'MAXVALUE ' || s.seqmax,
     'START WITH ' || s.seqstart, 'CACHE ' || s.seqcache, CASE WHEN s.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END),
   coalesce((SELECT quote_ident(tn.nspname) || '.' || quote_ident(tc.relname) || '.' || quote_ident(a.attname)
@@ -340,7 +351,7 @@ WHERE c.relkind = 'S' AND `+userSchema+` AND `+member("pg_class", "c.oid")+`
 	return scanEach(rows, func(r pgx.Rows) error {
 		var oid uint32
 		it := &Item{Kind: "sequence"}
-		if err := r.Scan(&oid, &it.Schema, &it.Name, &it.Comment, &it.ACL, &it.DefaultACL, &it.Unlogged, &it.Def, &it.OwnedBy); err != nil {
+		if err := r.Scan(&oid, &it.Schema, &it.Name, &it.Comment, &it.ACL, &it.DefaultACL, &it.Owner, &it.Unlogged, &it.Def, &it.OwnedBy); err != nil {
 			return err
 		}
 		in.add(it, "pg_class", oid, 0)
@@ -356,7 +367,7 @@ func relFilter(kinds string) string {
 
 func (in *inspector) tables(ctx context.Context) error {
 	rows, err := in.tx.Query(ctx, `SELECT c.oid, quote_ident(n.nspname), quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-  obj_description(c.oid, 'pg_class'), `+aclSQL("c.relacl", "r", "c.relowner")+`, `+aclSQL("NULL::aclitem[]", "r", "c.relowner")+`, c.relpersistence = 'u',
+  obj_description(c.oid, 'pg_class'), `+aclSQL("c.relacl", "r", "c.relowner")+`, `+aclSQL("NULL::aclitem[]", "r", "c.relowner")+`, quote_ident(pg_get_userbyid(c.relowner)), c.relpersistence = 'u',
   coalesce(array_to_string(c.reloptions, ', '), ''), c.relrowsecurity, c.relforcerowsecurity,
   CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) ELSE '' END,
   CASE WHEN c.relispartition THEN (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) ELSE '' END,
@@ -378,7 +389,7 @@ WHERE `+relFilter(`'r', 'p', 'f'`), in.exclude)
 	return scanEach(rows, func(r pgx.Rows) error {
 		var oid uint32
 		it := &Item{Kind: "table"}
-		if err := r.Scan(&oid, &it.Schema, &it.Name, &it.Comment, &it.ACL, &it.DefaultACL, &it.Unlogged, &it.Options, &it.RowSecurity, &it.ForceRLS,
+		if err := r.Scan(&oid, &it.Schema, &it.Name, &it.Comment, &it.ACL, &it.DefaultACL, &it.Owner, &it.Unlogged, &it.Options, &it.RowSecurity, &it.ForceRLS,
 			&it.PartitionBy, &it.PartitionOf, &it.PartitionBound, &it.Unsupported, &it.ReplicaIdentity); err != nil {
 			return err
 		}
@@ -478,7 +489,7 @@ WHERE `+relFilter(`'r', 'p', 'm'`)+`
 
 func (in *inspector) views(ctx context.Context) error {
 	rows, err := in.tx.Query(ctx, `SELECT c.oid, c.relkind = 'm', quote_ident(n.nspname), quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-  obj_description(c.oid, 'pg_class'), `+aclSQL("c.relacl", "r", "c.relowner")+`, `+aclSQL("NULL::aclitem[]", "r", "c.relowner")+`,
+  obj_description(c.oid, 'pg_class'), `+aclSQL("c.relacl", "r", "c.relowner")+`, `+aclSQL("NULL::aclitem[]", "r", "c.relowner")+`, quote_ident(pg_get_userbyid(c.relowner)),
   coalesce(array_to_string(c.reloptions, ', '), ''), rtrim(pg_get_viewdef(c.oid), '; '), c.relispopulated
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE `+relFilter(`'v', 'm'`), in.exclude)
@@ -489,7 +500,7 @@ WHERE `+relFilter(`'v', 'm'`), in.exclude)
 		var oid uint32
 		var mat bool
 		it := &Item{Kind: "view"}
-		if err := r.Scan(&oid, &mat, &it.Schema, &it.Name, &it.Comment, &it.ACL, &it.DefaultACL, &it.Options, &it.Query, &it.Populated); err != nil {
+		if err := r.Scan(&oid, &mat, &it.Schema, &it.Name, &it.Comment, &it.ACL, &it.DefaultACL, &it.Owner, &it.Options, &it.Query, &it.Populated); err != nil {
 			return err
 		}
 		if mat {
@@ -535,7 +546,7 @@ func (in *inspector) functions(ctx context.Context) error {
 	rows, err := in.tx.Query(ctx, `SELECT p.oid, p.prokind::text, quote_ident(n.nspname),
   quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || oidvectortypes(p.proargtypes) || ')',
   pg_get_function_identity_arguments(p.oid), coalesce(pg_get_function_result(p.oid), ''),
-  obj_description(p.oid, 'pg_proc'), `+aclSQL("p.proacl", "f", "p.proowner")+`, `+aclSQL("NULL::aclitem[]", "f", "p.proowner")+`,
+  obj_description(p.oid, 'pg_proc'), `+aclSQL("p.proacl", "f", "p.proowner")+`, `+aclSQL("NULL::aclitem[]", "f", "p.proowner")+`, quote_ident(pg_get_userbyid(p.proowner)),
   CASE WHEN p.prokind = 'a' THEN '' ELSE pg_get_functiondef(p.oid) END
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE `+userSchema+` AND `+member("pg_proc", "p.oid"))
@@ -546,7 +557,7 @@ WHERE `+userSchema+` AND `+member("pg_proc", "p.oid"))
 		var oid uint32
 		var kind string
 		it := &Item{Kind: "function"}
-		if err := r.Scan(&oid, &kind, &it.Schema, &it.Name, &it.Args, &it.Result, &it.Comment, &it.ACL, &it.DefaultACL, &it.Def); err != nil {
+		if err := r.Scan(&oid, &kind, &it.Schema, &it.Name, &it.Args, &it.Result, &it.Comment, &it.ACL, &it.DefaultACL, &it.Owner, &it.Def); err != nil {
 			return err
 		}
 		switch kind {
