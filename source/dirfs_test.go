@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // dirFS reads what os.ReadFile reads, at every size around its buffer's
@@ -51,3 +53,30 @@ func TestDirFSReadsAsOS(t *testing.T) {
 }
 
 func name(n int) string { return fmt.Sprintf("%07d_size.sql", n) }
+
+// A file swapped for a FIFO or a device after the directory was listed is
+// refused when it is opened, with the error such an entry in the listing
+// gets, and nothing is read from it: neither open(2) nor read(2) blocks.
+func TestDirFSRefusesNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "001_fifo.sql"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "002_zero.sql")); err != nil {
+		t.Fatal(err)
+	}
+	fsys := newDirFS(dir).(readFileStringFS)
+	for name, kind := range map[string]string{"001_fifo.sql": "a named pipe (FIFO)", "002_zero.sql": "a character device"} {
+		done := make(chan error, 1)
+		go func() { _, err := fsys.ReadFileString(name); done <- err }()
+		select {
+		case err := <-done:
+			var fe *FileError
+			if !errors.As(err, &fe) || fe.File != name || !strings.Contains(fe.Msg, kind) || !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: %v, want a *FileError naming it as %s", name, err, kind)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: still reading after 5s", name)
+		}
+	}
+}

@@ -41,7 +41,13 @@ func (d dirFS) ReadFileString(name string) (string, error) {
 	if d.dir[len(d.dir)-1] == '/' {
 		full = d.dir + name
 	}
-	fd, err := retry(func() (int, error) { return syscall.Open(full, syscall.O_RDONLY|syscall.O_CLOEXEC, 0) })
+	// O_NONBLOCK: a FIFO put in place of the file after the directory was
+	// listed would block open(2) until a writer came, out of reach of any
+	// signal. Regular files ignore the flag, and anything else is refused
+	// below before a byte is read.
+	fd, err := retry(func() (int, error) {
+		return syscall.Open(full, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	})
 	if err != nil {
 		return "", &fs.PathError{Op: "open", Path: name, Err: err}
 	}
@@ -49,6 +55,11 @@ func (d dirFS) ReadFileString(name string) (string, error) {
 	var st syscall.Stat_t
 	if _, err := retry(func() (int, error) { return 0, syscall.Fstat(fd, &st) }); err != nil {
 		return "", &fs.PathError{Op: "stat", Path: name, Err: err}
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		// A device (a link to /dev/zero) would never end, a FIFO never
+		// begin: the same refusal as for such an entry in the listing.
+		return "", notRegular(name, "", fileType(uint32(st.Mode)))
 	}
 	// One byte more than the size: a read that stops short of filling
 	// the buffer once the size is reached is the end of the file.
@@ -70,6 +81,25 @@ func (d dirFS) ReadFileString(name string) (string, error) {
 	}
 	// The bytes are ours alone and never written again (see readFile).
 	return unsafe.String(unsafe.SliceData(b), len(b)), nil
+}
+
+// fileType is the fs.FileMode type bits of a stat(2) mode.
+func fileType(mode uint32) fs.FileMode {
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		return fs.ModeDir
+	case syscall.S_IFIFO:
+		return fs.ModeNamedPipe
+	case syscall.S_IFCHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case syscall.S_IFBLK:
+		return fs.ModeDevice
+	case syscall.S_IFSOCK:
+		return fs.ModeSocket
+	case syscall.S_IFLNK:
+		return fs.ModeSymlink
+	}
+	return fs.ModeIrregular
 }
 
 // retry runs a system call again while it is interrupted by a signal.

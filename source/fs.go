@@ -160,6 +160,13 @@ func (s *fsSource) Migrations(ctx context.Context) ([]Migration, error) {
 					continue
 				}
 				content, err := readFile(s.fsys, name)
+				var fe *FileError
+				if errors.As(err, &fe) {
+					// Swapped for a FIFO or a device since the listing:
+					// a validation error like any other non-regular file.
+					slots[i].errs = []error{err}
+					continue
+				}
 				if err != nil {
 					slots[i].fatal = fmt.Errorf("read migration %s: %w", s.path(name), err)
 					continue
@@ -236,7 +243,13 @@ func (s *fsSource) regular(e fs.DirEntry) error {
 		}
 		t, what = info.Mode().Type(), "a symbolic link to "
 	}
-	return &FileError{File: e.Name(), Msg: fmt.Sprintf("is %s%s, not a regular file: pgmig reads migrations from regular files only, and read nothing from it",
+	return notRegular(e.Name(), what, t)
+}
+
+// notRegular is the *FileError for the file name of type t, which is not
+// a regular file; what qualifies it ("a symbolic link to ").
+func notRegular(name, what string, t fs.FileMode) error {
+	return &FileError{File: name, Msg: fmt.Sprintf("is %s%s, not a regular file: pgmig reads migrations from regular files only, and read nothing from it",
 		what, describeMode(t))}
 }
 
