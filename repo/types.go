@@ -254,21 +254,8 @@ func (t *colType) checkString(s string) badValue {
 // validUUID accepts what PostgreSQL's uuid input does: 32 hex digits,
 // optionally in braces, with a hyphen allowed after any group of four.
 func validUUID(s string) bool {
-	if len(s) >= 2 && s[0] == '{' && s[len(s)-1] == '}' {
-		s = s[1 : len(s)-1]
-	}
-	digits := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
-			digits++
-		case c == '-' && digits > 0 && digits%4 == 0 && i+1 < len(s) && s[i+1] != '-':
-		default:
-			return false
-		}
-	}
-	return digits == 32
+	_, ok := uuidDigits(s)
+	return ok
 }
 
 // timeLayouts are the forms of timestamps and dates accepted from clients:
