@@ -19,6 +19,11 @@ var (
 	jsonAppliedAtRE = regexp.MustCompile(`"applied_at": "[^"]+"`)
 	testDatabaseRE  = regexp.MustCompile(`pgmig_test_\d+_\d+_\d+`)
 	toastRE         = regexp.MustCompile(`pg_toast_\d+`) // named after the table's OID
+	// health's figures are the server's and the moment's: its version,
+	// the round trip and the pool's counters.
+	healthTextRE = regexp.MustCompile(`PostgreSQL .*, round trip [0-9.]+ ms`)
+	healthJSONRE = regexp.MustCompile(`"(latency_ms|server_version_num|[a-z_]+_conns|[a-z_]+_count|acquire_duration_ms)": [0-9.]+`)
+	serverVerRE  = regexp.MustCompile(`"server_version": "[^"]*"`)
 )
 
 // TestGoldenCommands runs each command, in text and in JSON, through one
@@ -49,6 +54,8 @@ func TestGoldenCommands(t *testing.T) {
 		{"repair", []string{"repair"}, 0},
 		{"lint", []string{"lint"}, 0},
 		{"verify", []string{"verify"}, 0},
+		{"health", []string{"health"}, 0},
+		{"version", []string{"version"}, 0},
 		{"unknown_command", []string{"nope"}, 2},
 		{"bad_version", []string{"up", "--to", "x"}, 2},
 	}
@@ -68,6 +75,11 @@ func TestGoldenCommands(t *testing.T) {
 			r := inproc(t, "--source", dir, "--format", format, "create", "add_orders")
 			wantCode(t, r, 0)
 			golden(t, "cmd_create_"+format, strings.ReplaceAll(goldenOutput(t, r, db), filepath.Clean(dir), "DIR"))
+			// health's own answer when no server listens: exit 1 and a
+			// document, not the generic error.
+			r = inproc(t, "--database-url", "postgres://pgmig:secret@127.0.0.1:1/app", "--connect-timeout", "1s", "--format", format, "health")
+			wantCode(t, r, 1)
+			golden(t, "cmd_health_unreachable_"+format, goldenOutput(t, r, db))
 		})
 	}
 }
@@ -84,6 +96,9 @@ func goldenOutput(t *testing.T, r result, db string) string {
 	s = jsonAppliedAtRE.ReplaceAllString(s, `"applied_at": "T"`)
 	s = strings.ReplaceAll(s, db, "DB")
 	s = toastRE.ReplaceAllString(s, "pg_toast_OID")
+	s = healthTextRE.ReplaceAllString(s, "PostgreSQL VERSION, round trip X ms")
+	s = healthJSONRE.ReplaceAllString(s, `"$1": X`)
+	s = serverVerRE.ReplaceAllString(s, `"server_version": "VERSION"`)
 	return normalizeTarget(testDatabaseRE.ReplaceAllString(s, "DB"))
 }
 
