@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pgmig/pgmig/internal/pgtest"
 	"github.com/pgmig/pgmig/lock"
+	"github.com/pgmig/pgmig/pgdb"
 	"github.com/pgmig/pgmig/runner"
 )
 
@@ -22,6 +24,7 @@ type fleetResult struct {
 	Outcome    string          `json:"outcome"`
 	Code       int             `json:"code"`
 	Canary     bool            `json:"canary"`
+	LockBusy   int             `json:"lock_busy"`
 	Current    *int64          `json:"current"`
 	Applied    []jsonMigration `json:"applied"`
 	Migrations []jsonMigration `json:"migrations"`
@@ -187,6 +190,68 @@ func TestTargetFlagsUsage(t *testing.T) {
 }
 
 var _ = time.Second
+
+// With --skip-locked a target whose lock another session holds is put
+// aside and tried again until it is free; its report counts the tries
+// that found it locked, and the others' count none.
+func TestSkipLockedCountsBusyTries(t *testing.T) {
+	t.Parallel()
+	free, held := newDB(t), newDB(t)
+	file := filepath.Join(t.TempDir(), "targets")
+	writeFile(t, file, free+"\n"+held+"\n")
+	c := connect(t, held)
+	key := lock.Key(runner.DefaultTable)
+	if _, err := c.Exec(context.Background(), "SELECT pg_advisory_lock($1)", key); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		// Free it after the first tries: the run waits for it, then migrates it.
+		time.Sleep(time.Second)
+		c.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key)
+	}()
+	r := inproc(t, "--source", "builtin", "up", "--targets", file, "--skip-locked", "--lock-timeout", "30s", "--format", "json")
+	wantCode(t, r, 0)
+	var rs []fleetResult
+	oneJSON(t, r.stdout, &rs)
+	if len(rs) != 2 {
+		t.Fatalf("results %+v", rs)
+	}
+	for _, res := range rs {
+		busy := res.Target == pgdb.Redact(held)
+		if res.Outcome != "ok" || len(res.Applied) != 4 || (res.LockBusy > 0) != busy {
+			t.Errorf("%s: %s, %d applied, lock_busy %d (held: %v)", res.Target, res.Outcome, len(res.Applied), res.LockBusy, busy)
+		}
+	}
+	if !strings.Contains(r.stdout, `"lock_busy"`) {
+		t.Errorf("no lock_busy in the JSON:\n%s", r.stdout)
+	}
+}
+
+// A targets file that is a FIFO, a device or a directory is refused as
+// not a regular file, naming it, with nothing read from it: opening a
+// FIFO used to block pgmig where no signal reached it, and /dev/zero
+// would be read without end.
+func TestTargetsFileNotRegular(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "targets.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "targets.zero")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ file, kind string }{
+		{fifo, "a named pipe (FIFO)"},
+		{zero, "a device"},
+		{dir, "a directory"},
+	} {
+		r := exe(t, nil, "--database-url", "postgres://127.0.0.1:1/none", "up", "--targets", tc.file)
+		wantCode(t, r, 2)
+		wantContains(t, "stderr", r.stderr, tc.file+": is "+tc.kind+", not a regular file: read nothing from it")
+	}
+}
 
 func TestTargetsUpLint(t *testing.T) {
 	t.Parallel()
