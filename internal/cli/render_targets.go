@@ -20,6 +20,7 @@ type targetResult struct {
 	Outcome    fleet.Outcome   `json:"outcome"`
 	Code       int             `json:"code"`
 	Canary     bool            `json:"canary,omitempty"`
+	LockBusy   int             `json:"lock_busy,omitempty"`
 	DurationMS float64         `json:"duration_ms"`
 	Applied    []jsonMigration `json:"applied,omitempty"`
 	Current    *source.Version `json:"current"`

@@ -119,6 +119,7 @@ func (a *cliApp) runFleet(c *cli.Context, targets []fleet.Target, migs []source.
 	for i, r := range results {
 		res := r.Value
 		res.Target, res.Outcome, res.Canary, res.DurationMS = r.Target.Name, r.Outcome, r.Canary, ms(r.Duration)
+		res.LockBusy = r.LockBusy
 		if r.Err != nil {
 			res.Code = exitCode(r.Err)
 			d := newErrorDoc(r.Err, res.Code)
