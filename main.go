@@ -4,8 +4,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/pgmig/pgmig/internal/cli"
 )
@@ -21,16 +19,10 @@ var (
 func main() {
 	// The first SIGINT or SIGTERM cancels the run with the signal as the
 	// cause (the migration in flight is rolled back, the lock released,
-	// exit 130 or 143); a second one kills the process outright.
-	ctx, cancel := context.WithCancelCause(context.Background())
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		s := <-sigs
-		signal.Stop(sigs)
-		cancel(&cli.Signaled{Signal: s})
-	}()
+	// exit 130 or 143); a second one kills the process outright, and a run
+	// still stopping after cli.StopGrace is left behind.
+	ctx, stop := cli.SignalContext(context.Background(), os.Stderr)
 	code := cli.Build{Version: version, Commit: commit, Date: date}.Run(ctx, os.Args, os.Stdout, os.Stderr)
-	cancel(nil)
+	stop()
 	os.Exit(code)
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pgmig/pgmig/runner"
 )
@@ -17,6 +20,69 @@ import (
 // a message saying what was applied and what was not.
 type Signaled struct {
 	Signal os.Signal
+}
+
+// StopGrace is how long a run may take to stop after SIGINT or SIGTERM
+// before the process exits without waiting for it. Stopping in order
+// (cancel the statement in flight, roll back, release the lock) is bounded
+// by the runner's own cleanup timeouts, the longest 10 s; the grace is
+// longer, so it only ends a run stuck where no context reaches (a system
+// call that blocks), and shorter than Kubernetes' 30 s, so pgmig still
+// exits with its own code and message before a SIGKILL would.
+const StopGrace = 20 * time.Second
+
+// SignalContext returns a context that the first SIGINT or SIGTERM cancels
+// with a *Signaled cause; a second one kills the process outright, as the
+// signal's default does. If the run has not stopped StopGrace after the
+// signal, the process says so on stderr and exits with the signal's code:
+// SIGINT and SIGTERM end pgmig at any point. stop releases the signals
+// and must be called when the run has returned.
+func SignalContext(parent context.Context, stderr io.Writer) (context.Context, func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	release := func() { signal.Stop(sigs) } // the default disposition again: a second signal kills
+	ctx, unwatch := watchSignals(parent, sigs, release, StopGrace, func(s *Signaled) {
+		fmt.Fprintf(stderr, "error: %s, and the run did not stop within %s: pgmig exits without waiting for it; the server rolls back a transaction it has not been asked to commit, and `pgmig status` shows what was applied\n", s, StopGrace)
+		os.Exit(s.code())
+	})
+	return ctx, func() {
+		release()
+		unwatch()
+	}
+}
+
+// watchSignals is SignalContext's logic over a channel of signals: the
+// first calls release and cancels ctx, and stuck runs when stop has not
+// been called grace later.
+func watchSignals(parent context.Context, sigs <-chan os.Signal, release func(), grace time.Duration, stuck func(*Signaled)) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	done := make(chan struct{})
+	go func() {
+		var s os.Signal
+		select {
+		case s = <-sigs:
+		case <-done:
+			return
+		}
+		release()
+		sig := &Signaled{Signal: s}
+		cancel(sig)
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			stuck(sig)
+		case <-done:
+		}
+	}()
+	var once bool
+	return ctx, func() {
+		if !once {
+			once = true
+			close(done)
+		}
+		cancel(nil)
+	}
 }
 
 func (s *Signaled) Error() string { return "stopped by " + signalName(s.Signal) }

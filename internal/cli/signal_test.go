@@ -99,3 +99,47 @@ func TestSignalStopsRun(t *testing.T) {
 		})
 	}
 }
+
+// A run that does not stop after the signal (stuck where no context
+// reaches) is left behind StopGrace later, with the signal's code; one
+// that stops in time is not.
+func TestSignalGraceEndsStuckRun(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		stopAfter time.Duration // 0: never
+		wantStuck bool
+	}{
+		{name: "stuck", wantStuck: true},
+		{name: "stops in time", stopAfter: 10 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sigs := make(chan os.Signal, 1)
+			released := make(chan struct{})
+			stuck := make(chan *Signaled, 1)
+			ctx, stop := watchSignals(context.Background(), sigs, func() { close(released) }, 200*time.Millisecond, func(s *Signaled) { stuck <- s })
+			defer stop()
+			sigs <- syscall.SIGTERM
+			<-ctx.Done()
+			<-released
+			if s := signaled(ctx); s == nil || s.code() != 143 {
+				t.Fatalf("cause %v: want SIGTERM, code 143", context.Cause(ctx))
+			}
+			if tc.stopAfter > 0 {
+				time.Sleep(tc.stopAfter)
+				stop()
+			}
+			select {
+			case s := <-stuck:
+				if !tc.wantStuck {
+					t.Fatalf("left behind with %s, though it stopped in time", s)
+				}
+			case <-time.After(2 * time.Second):
+				if tc.wantStuck {
+					t.Fatal("a stuck run was not left behind within 2 s of a 200 ms grace")
+				}
+			}
+		})
+	}
+}
