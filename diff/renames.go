@@ -140,14 +140,14 @@ func parseRenames(cur, des *schema.Catalog, hints []string) ([]rename, error) {
 
 // applyRenames returns a copy of cat as it is after the renames.
 func applyRenames(cat *schema.Catalog, renames []rename) *schema.Catalog {
-	out := &schema.Catalog{Items: map[string]*schema.Item{}}
+	out := &schema.Catalog{Items: map[string]*schema.Item{}, User: cat.User, Server: cat.Server}
 	for _, it := range cat.Items {
 		cp := *it
 		cp.Deps = append([]string(nil), it.Deps...)
 		out.Items[cp.Key()] = &cp
 	}
 	for _, r := range renames {
-		next := &schema.Catalog{Items: map[string]*schema.Item{}}
+		next := &schema.Catalog{Items: map[string]*schema.Item{}, User: cat.User, Server: cat.Server}
 		for _, it := range out.Items {
 			if r.kind == "table" {
 				renameTable(it, r.from, r.to)

@@ -649,7 +649,22 @@ func (p *planner) addConstraint(k string, d *schema.Item) {
 		}
 	}
 	switch d.ConType {
-	case 'c', 'f':
+	case 'f':
+		if p.onPartitioned(p.des, d.Table) && p.des.Server < 180000 {
+			// Before 18, ADD FOREIGN KEY … NOT VALID on a partitioned
+			// table is an error ("not yet supported"): it is added
+			// validated, scanning each partition.
+			if afterNoTx {
+				ph = phNoTxFK
+			}
+			s := p.add(ph, k, at+strings.TrimSuffix(d.Def, " NOT VALID"))
+			s.stmt.NoTransaction = afterNoTx
+			s.stmt.LintIgnore = "constraint-not-valid PostgreSQL before 18 cannot add a foreign key NOT VALID on a partitioned table"
+			p.hazard(k, "adding a foreign key to a partitioned table checks every row of its partitions while blocking their writes (PostgreSQL before 18 cannot add it NOT VALID there)")
+			return
+		}
+		fallthrough
+	case 'c':
 		def := strings.TrimSuffix(d.Def, " NOT VALID")
 		if afterNoTx {
 			ph = phNoTxFK

@@ -24,6 +24,10 @@ type Catalog struct {
 	// needs it): what a migration creates is owned by whoever runs it,
 	// so an owner other than this one must be set.
 	User string
+	// Server is the server_version_num of the server inspected (150004):
+	// what a migration may write depends on it (a NOT VALID foreign key
+	// on a partitioned table needs 18). Zero when unknown.
+	Server int
 }
 
 // Sorted returns the items in key order.
@@ -182,6 +186,7 @@ func Inspect(ctx context.Context, db Beginner, opts Options) (*Catalog, error) {
 	if in.sql, err = sqlFor(in.server); err != nil {
 		return nil, err
 	}
+	in.cat.Server = in.server
 	for _, step := range []struct {
 		what string
 		run  func(context.Context) error
