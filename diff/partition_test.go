@@ -49,3 +49,49 @@ ALTER TABLE ev ADD CONSTRAINT ev_v_check CHECK (v > 0);`, diff.Options{})
 		t.Logf("file:\n%s", file)
 	}
 }
+
+// TestPartitionedNotNull: NOT NULL gained by a partitioned table's column
+// goes through one pgmig_nn check on the parent, which PostgreSQL
+// propagates to the partitions (a second one on a partition is an error:
+// it exists already), and SET NOT NULL on the parent reaches them too; a
+// partition gaining NOT NULL alone gets its own. Both round trips are
+// equal: the down drops NOT NULL on the parent before a partition (a
+// partition's column cannot drop it while its parent's has it).
+func TestPartitionedNotNull(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, desired string
+		want          map[string]int // substring: times it appears in the file
+	}{
+		{"the parent gains NOT NULL", partitioned + `ALTER TABLE ev ALTER COLUMN v SET NOT NULL;`,
+			map[string]int{"ADD CONSTRAINT pgmig_nn_v": 1, "ALTER TABLE public.ev ALTER COLUMN v SET NOT NULL": 1, "ALTER TABLE public.ev1 ALTER COLUMN v SET NOT NULL": 0}},
+		{"one partition gains NOT NULL", partitioned + `ALTER TABLE ev1 ALTER COLUMN v SET NOT NULL;`,
+			map[string]int{"ALTER TABLE public.ev1 ADD CONSTRAINT pgmig_nn_v": 1, "ALTER TABLE public.ev ADD CONSTRAINT": 0, "ALTER TABLE public.ev1 ALTER COLUMN v SET NOT NULL": 1}},
+		{"the parent and one partition that had it", partitioned + `ALTER TABLE ev2 ALTER COLUMN v SET NOT NULL;`, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			current := partitioned
+			desired := tc.desired
+			if tc.want == nil {
+				// ev2 has NOT NULL already; the parent gains it.
+				current, desired = tc.desired, tc.desired+`ALTER TABLE ev ALTER COLUMN v SET NOT NULL;`
+			}
+			m, err := roundTrip(t, current, desired, diff.Options{})
+			if err != nil {
+				t.Fatalf("plan: %v", err)
+			}
+			file := m.File()
+			up, _, _ := strings.Cut(file, "-- pgmig:down")
+			for w, n := range tc.want {
+				if got := strings.Count(up, w); got != n {
+					t.Errorf("the up has %q %d times, want %d", w, got, n)
+				}
+			}
+			if t.Failed() {
+				t.Logf("file:\n%s", file)
+			}
+		})
+	}
+}
