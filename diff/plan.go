@@ -119,10 +119,44 @@ type Destructive struct {
 // and Options.AllowDestructive is not set. The CLI maps it to exit 3.
 type DestructiveError struct {
 	Changes []Destructive
+	// Renames are the tables and columns dropped with another added in
+	// their place that may be the same one renamed.
+	Renames []RenameCandidate
 }
 
-func (e *DestructiveError) Error() string {
-	return listing("destructive change(s) refused", e.Changes, func(c Destructive) (string, string) { return c.Object, c.Reason })
+func (e *DestructiveError) Error() string { return e.Text(goName) }
+
+// Text is the message with the option that takes a rename hint named as
+// name renders it ("Options.Renames" in Error).
+func (e *DestructiveError) Text(name func(option string) string) string {
+	return listing("destructive change(s) refused", e.Changes, func(c Destructive) (string, string) { return c.Object, c.Reason }) +
+		renameLines(e.Renames, name)
+}
+
+// RenameCandidate is a table or column the plan drops and one it adds
+// in its place, which may be the same one renamed: a rename cannot be
+// told from a drop and an add, so only a hint in Options.Renames makes it
+// one.
+type RenameCandidate struct {
+	Kind string // "table" or "column"
+	Old  string // the current one: "public.users.name"
+	New  string // the desired one: "public.users.full_name"
+	// Hint is the entry of Options.Renames that renames Old to New:
+	// "public.users.name=full_name".
+	Hint string
+}
+
+// goName names an option as the Go API spells it, for Error.
+func goName(option string) string { return option }
+
+// renameLines are the lines of an error that suggest each candidate's
+// hint, the option named as name renders it.
+func renameLines(cs []RenameCandidate, name func(option string) string) string {
+	var b strings.Builder
+	for _, c := range cs {
+		fmt.Fprintf(&b, "\n  %s %s dropped and %s added: if it is a rename, pass %s %s", c.Kind, c.Old, c.New, name("Options.Renames"), c.Hint)
+	}
+	return b.String()
 }
 
 // Unsupported is a difference the planner cannot express.
@@ -135,10 +169,18 @@ type Unsupported struct {
 // be written as a migration: nothing is ever left out in silence.
 type UnsupportedError struct {
 	Objects []Unsupported
+	// Renames are as DestructiveError's: a column dropped and one added
+	// in its place reads as a new column before the existing ones.
+	Renames []RenameCandidate
 }
 
-func (e *UnsupportedError) Error() string {
-	return listing("change(s) cannot be planned", e.Objects, func(u Unsupported) (string, string) { return u.Object, u.What })
+func (e *UnsupportedError) Error() string { return e.Text(goName) }
+
+// Text is the message with the option that takes a rename hint named as
+// name renders it, as DestructiveError's.
+func (e *UnsupportedError) Text(name func(option string) string) string {
+	return listing("change(s) cannot be planned", e.Objects, func(u Unsupported) (string, string) { return u.Object, u.What }) +
+		renameLines(e.Renames, name)
 }
 
 // listing is the message of an error refusing a plan for its items: their

@@ -189,10 +189,10 @@ func (p *planner) plan() (*planResult, error) {
 	p.triggersAndPolicies()
 	p.attributes()
 	if len(p.unsupported) > 0 {
-		return nil, &UnsupportedError{Objects: p.unsupported}
+		return nil, &UnsupportedError{Objects: p.unsupported, Renames: p.renameCandidates()}
 	}
 	if len(p.destructive) > 0 {
-		return nil, &DestructiveError{Changes: p.destructive}
+		return nil, &DestructiveError{Changes: p.destructive, Renames: p.renameCandidates()}
 	}
 	res := &planResult{changes: p.changes, hazards: p.hazards, reorders: p.reorders}
 	for _, s := range p.order() {
