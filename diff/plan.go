@@ -41,6 +41,8 @@ type Change struct {
 type Hazard struct {
 	Object  string `json:"object"`
 	Message string `json:"message"`
+
+	stmt int // Statement.id of the statement it is about
 }
 
 // Statement is one SQL statement of a plan.
@@ -53,6 +55,8 @@ type Statement struct {
 	// LintIgnore is "RULE reason" when the statement trips a pgmig lint
 	// rule on purpose; the file says so before it.
 	LintIgnore string
+
+	id int // 1-based within its plan, for the hazards about it
 }
 
 // Migration is the plan between two catalogs: the statements of its up
@@ -203,17 +207,19 @@ func (p *Migration) File() string {
 	return p.Render(p.Up, p.Down, "")
 }
 
-// Render writes a migration file of the plan's header (its hazards, and
-// note, when it is not empty) and the given up and down sections.
+// Render writes a migration file of the plan's header (the hazards of
+// the statements of up, and note, when it is not empty) and the given up
+// and down sections. When up is part of the plan's Up (Split), the file
+// names only its own part's hazards.
 func (p *Migration) Render(up, down []Statement, note string) string {
 	var b strings.Builder
 	b.WriteString("-- Written by pgmig diff; review it before committing.\n")
 	if note != "" {
 		fmt.Fprintf(&b, "-- %s\n", oneLine(note))
 	}
-	if len(p.Hazards) > 0 {
+	if hs := p.hazardsOf(up); len(hs) > 0 {
 		b.WriteString("--\n-- Hazards on a live database:\n")
-		for _, h := range p.Hazards {
+		for _, h := range hs {
 			fmt.Fprintf(&b, "--   %s: %s\n", h.Object, oneLine(h.Message))
 		}
 	}
@@ -225,6 +231,22 @@ func (p *Migration) Render(up, down []Statement, note string) string {
 	b.WriteString("\n-- pgmig:down\n")
 	p.section(&b, down)
 	return b.String()
+}
+
+// hazardsOf is the plan's hazards about the statements of up, in the
+// order the plan found them.
+func (p *Migration) hazardsOf(up []Statement) []Hazard {
+	in := map[int]bool{}
+	for _, s := range up {
+		in[s.id] = true
+	}
+	var out []Hazard
+	for _, h := range p.Hazards {
+		if in[h.stmt] {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // Split cuts Up where the statements that must run outside a transaction

@@ -95,7 +95,7 @@ func newPlanner(cur, des *schema.Catalog, renames []rename, destroy bool) *plann
 }
 
 func (p *planner) add(phase int, key string, sql string) *step {
-	p.steps = append(p.steps, step{phase: phase, key: key, stmt: Statement{SQL: sql}})
+	p.steps = append(p.steps, step{phase: phase, key: key, stmt: Statement{SQL: sql, id: len(p.steps) + 1}})
 	return &p.steps[len(p.steps)-1]
 }
 
@@ -129,8 +129,11 @@ func (p *planner) change(object, action string) {
 	p.changes = append(p.changes, Change{Object: object, Action: action})
 }
 
+// hazard records a hazard of the statement added last, which each caller
+// has just added: a file of part of the plan names the hazards of its
+// own statements (Render).
 func (p *planner) hazard(object, format string, args ...any) {
-	p.hazards = append(p.hazards, Hazard{Object: object, Message: fmt.Sprintf(format, args...)})
+	p.hazards = append(p.hazards, Hazard{Object: object, Message: fmt.Sprintf(format, args...), stmt: len(p.steps)})
 }
 
 func (p *planner) refuse(object, format string, args ...any) {

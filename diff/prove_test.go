@@ -126,6 +126,26 @@ CREATE TABLE tags (name text PRIMARY KEY, post bigint REFERENCES posts); CREATE 
 			},
 		},
 		{
+			name: "each of two files names its own hazards",
+			desired: proveSchema + `ALTER TABLE posts ADD COLUMN token uuid DEFAULT gen_random_uuid();
+CREATE INDEX posts_author ON posts (author);`,
+			check: func(t *testing.T, p *diff.Proposal, err error) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(p.Files) != 2 || len(p.Migration.Hazards) != 1 {
+					t.Fatalf("want two files and one hazard, got %v %v", p.Files, p.Migration.Hazards)
+				}
+				h := "--   " + p.Migration.Hazards[0].Object + ": "
+				if !strings.Contains(p.Files[0].Text, "Hazards on a live database") || !strings.Contains(p.Files[0].Text, h) {
+					t.Errorf("the first file, which adds the column, does not name its hazard %q:\n%s", h, p.Files[0].Text)
+				}
+				if strings.Contains(p.Files[1].Text, "Hazards on a live database") || strings.Contains(p.Files[1].Text, h) {
+					t.Errorf("the second file, which only builds an index, names the first file's hazard:\n%s", p.Files[1].Text)
+				}
+			},
+		},
+		{
 			name:    "nothing to change",
 			desired: proveSchema,
 			check: func(t *testing.T, p *diff.Proposal, err error) {
