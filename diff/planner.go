@@ -867,6 +867,9 @@ func (p *planner) attributes() {
 				p.change(k, "comment")
 			}
 		}
+		if d.Kind == "view column" {
+			p.viewColumnDefault(k, c, d, fresh)
+		}
 		if d.Kind == "constraint" || d.Kind == "index" || d.Kind == "trigger" || d.Kind == "policy" || d.Kind == "extension" {
 			continue
 		}
@@ -892,6 +895,31 @@ func (p *planner) attributes() {
 			}
 		}
 		p.grants(k, d, curACL, d.ACL, fresh)
+	}
+}
+
+// viewColumnDefault sets or drops the default of a view's column (what
+// an INSERT through the view puts there), which a view created by the
+// plan starts without. fresh says c does not stand for the column as it
+// is before the plan.
+func (p *planner) viewColumnDefault(k string, c, d *schema.Item, fresh bool) {
+	was := ""
+	if !fresh {
+		was = c.Default
+	}
+	if was == d.Default {
+		return
+	}
+	at := "ALTER VIEW " + d.Table + " ALTER COLUMN " + d.Local
+	if d.Default == "" {
+		p.add(phAttrs, k, at+" DROP DEFAULT")
+	} else {
+		p.add(phAttrs, k, at+" SET DEFAULT "+d.Default)
+	}
+	// A default on a view that stays is a change of its own; one on a
+	// view the plan creates comes with the view's.
+	if !p.creating(d.Deps[0]) {
+		p.change(k, "alter")
 	}
 }
 
