@@ -223,6 +223,13 @@ CREATE VIEW c AS SELECT id, v FROM t; COMMENT ON COLUMN c.v IS 'kept';`,
 		changes: []string{"view column public.a.id alter", "view column public.c.v alter"},
 	},
 	{
+		name:    "a comment and a grant first given to an existing view's column are changes",
+		current: `CREATE TABLE t (id int); CREATE VIEW a AS SELECT id FROM t;`,
+		desired: `CREATE TABLE t (id int); CREATE VIEW a AS SELECT id FROM t; COMMENT ON COLUMN a.id IS 'x'; GRANT SELECT (id) ON a TO ` + role + `;`,
+		want:    []string{"COMMENT ON COLUMN public.a.id IS 'x'", "GRANT SELECT (id) ON TABLE public.a TO " + role},
+		changes: []string{"view column public.a.id comment", "view column public.a.id grant"},
+	},
+	{
 		name:    "a view column's default is the only change",
 		current: `CREATE TABLE t (id int); CREATE VIEW a AS SELECT id FROM t;`,
 		desired: `CREATE TABLE t (id int); CREATE VIEW a AS SELECT id FROM t; ALTER VIEW a ALTER COLUMN id SET DEFAULT 1;`,

@@ -847,6 +847,11 @@ func (p *planner) attributes() {
 		}
 		// A view column is new with its view.
 		fresh := c == nil || p.replaced[k] || d.Kind == "view column" && p.creating(d.Deps[0])
+		// What is set on a created object is part of its creation; a view
+		// column has an item of its own only once it has a comment, grant
+		// or default, so one first given one on a view that stays is a
+		// change: without it listed, a plan of only that would be empty.
+		quiet := fresh && !(d.Kind == "view column" && !p.creating(d.Deps[0]))
 		var curComment *string
 		var curACL []string
 		switch {
@@ -863,7 +868,7 @@ func (p *planner) attributes() {
 				val = lit(*d.Comment)
 			}
 			p.add(phAttrs, k, "COMMENT ON "+commentTarget(d)+" IS "+val)
-			if !fresh {
+			if !quiet {
 				p.change(k, "comment")
 			}
 		}
@@ -894,7 +899,7 @@ func (p *planner) attributes() {
 				curACL = newOwner(curACL, from, d.Owner)
 			}
 		}
-		p.grants(k, d, curACL, d.ACL, fresh)
+		p.grants(k, d, curACL, d.ACL, quiet)
 	}
 }
 
@@ -979,7 +984,9 @@ func equalPtr(a, b *string) bool {
 	return *a == *b
 }
 
-func (p *planner) grants(k string, d *schema.Item, from, to []string, fresh bool) {
+// grants writes the GRANTs and REVOKEs from one ACL to another; quiet
+// says they are part of creating the object, not changes of their own.
+func (p *planner) grants(k string, d *schema.Item, from, to []string, quiet bool) {
 	if slices.Equal(from, to) {
 		return
 	}
@@ -1027,7 +1034,7 @@ func (p *planner) grants(k string, d *schema.Item, from, to []string, fresh bool
 			continue
 		}
 		p.add(phAttrs, k, sql)
-		if !fresh {
+		if !quiet {
 			p.change(k, "grant")
 		}
 	}
