@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -142,6 +143,23 @@ CREATE INDEX posts_author ON posts (author);`,
 				}
 				if strings.Contains(p.Files[1].Text, "Hazards on a live database") || strings.Contains(p.Files[1].Text, h) {
 					t.Errorf("the second file, which only builds an index, names the first file's hazard:\n%s", p.Files[1].Text)
+				}
+			},
+		},
+		{
+			// A partition created apart, in a column order of its own, and
+			// attached is created PARTITION OF its parent, in the parent's
+			// order: the up does not give the desired schema.
+			name: "a failed proof is a ProofError",
+			desired: proveSchema + `CREATE TABLE ev (at int, v int) PARTITION BY RANGE (at); CREATE TABLE p1 (v int, at int);
+ALTER TABLE ev ATTACH PARTITION p1 FOR VALUES FROM (0) TO (10);`,
+			check: func(t *testing.T, p *diff.Proposal, err error) {
+				var pe *diff.ProofError
+				if !errors.As(err, &pe) || pe.Step != "up" || !slices.Contains(pe.Objects, "table public.p1") {
+					t.Fatalf("want a *ProofError of the up naming table public.p1, got %v", err)
+				}
+				if p != nil {
+					t.Errorf("a failed proof returned files: %v", p.Files)
 				}
 			},
 		},
