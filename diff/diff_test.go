@@ -208,6 +208,35 @@ CREATE VIEW d WITH (security_barrier) AS SELECT id FROM b; CREATE VIEW e AS SELE
 		notWant: []string{"DROP VIEW public.c"},
 	},
 	{
+		// INSERT through a view fills its columns' defaults: a view made
+		// again by the plan gets them again.
+		name: "view column defaults: set, kept on a view made again, dropped",
+		current: `CREATE TABLE t (id int, v text, w text); CREATE VIEW a AS SELECT id, v FROM t;
+CREATE VIEW b AS SELECT id, v FROM t; ALTER VIEW b ALTER COLUMN v SET DEFAULT 'b';
+CREATE VIEW c AS SELECT id, v FROM t; ALTER VIEW c ALTER COLUMN v SET DEFAULT 'c'; COMMENT ON COLUMN c.v IS 'kept';`,
+		desired: `CREATE TABLE t (id int, v text, w text); CREATE VIEW a AS SELECT id, v FROM t; ALTER VIEW a ALTER COLUMN id SET DEFAULT 0;
+CREATE VIEW b AS SELECT id, v, w FROM t; ALTER VIEW b ALTER COLUMN v SET DEFAULT 'b';
+CREATE VIEW c AS SELECT id, v FROM t; COMMENT ON COLUMN c.v IS 'kept';`,
+		want: []string{"ALTER VIEW public.a ALTER COLUMN id SET DEFAULT 0", "DROP VIEW public.b", "ALTER VIEW public.b ALTER COLUMN v SET DEFAULT 'b'::text",
+			"ALTER VIEW public.c ALTER COLUMN v DROP DEFAULT", "ALTER VIEW public.a ALTER COLUMN id DROP DEFAULT", "ALTER VIEW public.c ALTER COLUMN v SET DEFAULT 'c'::text"},
+		notWant: []string{"DROP VIEW public.a", "DROP VIEW public.c"},
+		changes: []string{"view column public.a.id alter", "view column public.c.v alter"},
+	},
+	{
+		name:    "a comment and a grant first given to an existing view's column are changes",
+		current: `CREATE TABLE t (id int); CREATE VIEW a AS SELECT id FROM t;`,
+		desired: `CREATE TABLE t (id int); CREATE VIEW a AS SELECT id FROM t; COMMENT ON COLUMN a.id IS 'x'; GRANT SELECT (id) ON a TO ` + role + `;`,
+		want:    []string{"COMMENT ON COLUMN public.a.id IS 'x'", "GRANT SELECT (id) ON TABLE public.a TO " + role},
+		changes: []string{"view column public.a.id comment", "view column public.a.id grant"},
+	},
+	{
+		name:    "a view column's default is the only change",
+		current: `CREATE TABLE t (id int); CREATE VIEW a AS SELECT id FROM t;`,
+		desired: `CREATE TABLE t (id int); CREATE VIEW a AS SELECT id FROM t; ALTER VIEW a ALTER COLUMN id SET DEFAULT 1;`,
+		want:    []string{"ALTER VIEW public.a ALTER COLUMN id SET DEFAULT 1"},
+		changes: []string{"view column public.a.id alter"},
+	},
+	{
 		name:    "materialized views and their indexes",
 		current: `CREATE TABLE t (id int, v text); CREATE MATERIALIZED VIEW mv AS SELECT id FROM t; CREATE INDEX mv_id ON mv (id);`,
 		desired: `CREATE TABLE t (id int, v text); CREATE MATERIALIZED VIEW mv AS SELECT id, v FROM t; CREATE INDEX mv_id ON mv (id);

@@ -112,8 +112,20 @@ func topo(keys []string, cat *schema.Catalog) []string {
 }
 
 func deps(cat *schema.Catalog, k string) []string {
-	if it := cat.Items[k]; it != nil {
-		return it.Deps
+	it := cat.Items[k]
+	if it == nil {
+		return nil
 	}
-	return nil
+	// A partition's column is altered after its parent's, which
+	// PostgreSQL recurses to it: DROP NOT NULL on a partition fails while
+	// the parent's column has it, and a NOT NULL the parent's drop took
+	// from the partition is set again after.
+	if it.Kind == "column" {
+		if t := cat.Items["table "+it.Table]; t != nil && t.PartitionOf != "" {
+			if pk := "column " + t.PartitionOf + "." + it.Local; cat.Items[pk] != nil {
+				return append(slices.Clip(it.Deps), pk)
+			}
+		}
+	}
+	return it.Deps
 }

@@ -41,6 +41,8 @@ type Change struct {
 type Hazard struct {
 	Object  string `json:"object"`
 	Message string `json:"message"`
+
+	stmt int // Statement.id of the statement it is about
 }
 
 // Statement is one SQL statement of a plan.
@@ -53,6 +55,8 @@ type Statement struct {
 	// LintIgnore is "RULE reason" when the statement trips a pgmig lint
 	// rule on purpose; the file says so before it.
 	LintIgnore string
+
+	id int // 1-based within its plan, for the hazards about it
 }
 
 // Migration is the plan between two catalogs: the statements of its up
@@ -119,10 +123,44 @@ type Destructive struct {
 // and Options.AllowDestructive is not set. The CLI maps it to exit 3.
 type DestructiveError struct {
 	Changes []Destructive
+	// Renames are the tables and columns dropped with another added in
+	// their place that may be the same one renamed.
+	Renames []RenameCandidate
 }
 
-func (e *DestructiveError) Error() string {
-	return listing("destructive change(s) refused", e.Changes, func(c Destructive) (string, string) { return c.Object, c.Reason })
+func (e *DestructiveError) Error() string { return e.Text(goName) }
+
+// Text is the message with the option that takes a rename hint named as
+// name renders it ("Options.Renames" in Error).
+func (e *DestructiveError) Text(name func(option string) string) string {
+	return listing("destructive change(s) refused", e.Changes, func(c Destructive) (string, string) { return c.Object, c.Reason }) +
+		renameLines(e.Renames, name)
+}
+
+// RenameCandidate is a table or column the plan drops and one it adds
+// in its place, which may be the same one renamed: a rename cannot be
+// told from a drop and an add, so only a hint in Options.Renames makes it
+// one.
+type RenameCandidate struct {
+	Kind string // "table" or "column"
+	Old  string // the current one: "public.users.name"
+	New  string // the desired one: "public.users.full_name"
+	// Hint is the entry of Options.Renames that renames Old to New:
+	// "public.users.name=full_name".
+	Hint string
+}
+
+// goName names an option as the Go API spells it, for Error.
+func goName(option string) string { return option }
+
+// renameLines are the lines of an error that suggest each candidate's
+// hint, the option named as name renders it.
+func renameLines(cs []RenameCandidate, name func(option string) string) string {
+	var b strings.Builder
+	for _, c := range cs {
+		fmt.Fprintf(&b, "\n  %s %s dropped and %s added: if it is a rename, pass %s %s", c.Kind, c.Old, c.New, name("Options.Renames"), c.Hint)
+	}
+	return b.String()
 }
 
 // Unsupported is a difference the planner cannot express.
@@ -135,10 +173,18 @@ type Unsupported struct {
 // be written as a migration: nothing is ever left out in silence.
 type UnsupportedError struct {
 	Objects []Unsupported
+	// Renames are as DestructiveError's: a column dropped and one added
+	// in its place reads as a new column before the existing ones.
+	Renames []RenameCandidate
 }
 
-func (e *UnsupportedError) Error() string {
-	return listing("change(s) cannot be planned", e.Objects, func(u Unsupported) (string, string) { return u.Object, u.What })
+func (e *UnsupportedError) Error() string { return e.Text(goName) }
+
+// Text is the message with the option that takes a rename hint named as
+// name renders it, as DestructiveError's.
+func (e *UnsupportedError) Text(name func(option string) string) string {
+	return listing("change(s) cannot be planned", e.Objects, func(u Unsupported) (string, string) { return u.Object, u.What }) +
+		renameLines(e.Renames, name)
 }
 
 // listing is the message of an error refusing a plan for its items: their
@@ -161,17 +207,19 @@ func (p *Migration) File() string {
 	return p.Render(p.Up, p.Down, "")
 }
 
-// Render writes a migration file of the plan's header (its hazards, and
-// note, when it is not empty) and the given up and down sections.
+// Render writes a migration file of the plan's header (the hazards of
+// the statements of up, and note, when it is not empty) and the given up
+// and down sections. When up is part of the plan's Up (Split), the file
+// names only its own part's hazards.
 func (p *Migration) Render(up, down []Statement, note string) string {
 	var b strings.Builder
 	b.WriteString("-- Written by pgmig diff; review it before committing.\n")
 	if note != "" {
 		fmt.Fprintf(&b, "-- %s\n", oneLine(note))
 	}
-	if len(p.Hazards) > 0 {
+	if hs := p.hazardsOf(up); len(hs) > 0 {
 		b.WriteString("--\n-- Hazards on a live database:\n")
-		for _, h := range p.Hazards {
+		for _, h := range hs {
 			fmt.Fprintf(&b, "--   %s: %s\n", h.Object, oneLine(h.Message))
 		}
 	}
@@ -183,6 +231,22 @@ func (p *Migration) Render(up, down []Statement, note string) string {
 	b.WriteString("\n-- pgmig:down\n")
 	p.section(&b, down)
 	return b.String()
+}
+
+// hazardsOf is the plan's hazards about the statements of up, in the
+// order the plan found them.
+func (p *Migration) hazardsOf(up []Statement) []Hazard {
+	in := map[int]bool{}
+	for _, s := range up {
+		in[s.id] = true
+	}
+	var out []Hazard
+	for _, h := range p.Hazards {
+		if in[h.stmt] {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // Split cuts Up where the statements that must run outside a transaction

@@ -95,7 +95,7 @@ func newPlanner(cur, des *schema.Catalog, renames []rename, destroy bool) *plann
 }
 
 func (p *planner) add(phase int, key string, sql string) *step {
-	p.steps = append(p.steps, step{phase: phase, key: key, stmt: Statement{SQL: sql}})
+	p.steps = append(p.steps, step{phase: phase, key: key, stmt: Statement{SQL: sql, id: len(p.steps) + 1}})
 	return &p.steps[len(p.steps)-1]
 }
 
@@ -129,8 +129,11 @@ func (p *planner) change(object, action string) {
 	p.changes = append(p.changes, Change{Object: object, Action: action})
 }
 
+// hazard records a hazard of the statement added last, which each caller
+// has just added: a file of part of the plan names the hazards of its
+// own statements (Render).
 func (p *planner) hazard(object, format string, args ...any) {
-	p.hazards = append(p.hazards, Hazard{Object: object, Message: fmt.Sprintf(format, args...)})
+	p.hazards = append(p.hazards, Hazard{Object: object, Message: fmt.Sprintf(format, args...), stmt: len(p.steps)})
 }
 
 func (p *planner) refuse(object, format string, args ...any) {
@@ -189,10 +192,10 @@ func (p *planner) plan() (*planResult, error) {
 	p.triggersAndPolicies()
 	p.attributes()
 	if len(p.unsupported) > 0 {
-		return nil, &UnsupportedError{Objects: p.unsupported}
+		return nil, &UnsupportedError{Objects: p.unsupported, Renames: p.renameCandidates()}
 	}
 	if len(p.destructive) > 0 {
-		return nil, &DestructiveError{Changes: p.destructive}
+		return nil, &DestructiveError{Changes: p.destructive, Renames: p.renameCandidates()}
 	}
 	res := &planResult{changes: p.changes, hazards: p.hazards, reorders: p.reorders}
 	for _, s := range p.order() {
@@ -844,6 +847,11 @@ func (p *planner) attributes() {
 		}
 		// A view column is new with its view.
 		fresh := c == nil || p.replaced[k] || d.Kind == "view column" && p.creating(d.Deps[0])
+		// What is set on a created object is part of its creation; a view
+		// column has an item of its own only once it has a comment, grant
+		// or default, so one first given one on a view that stays is a
+		// change: without it listed, a plan of only that would be empty.
+		quiet := fresh && !(d.Kind == "view column" && !p.creating(d.Deps[0]))
 		var curComment *string
 		var curACL []string
 		switch {
@@ -860,9 +868,12 @@ func (p *planner) attributes() {
 				val = lit(*d.Comment)
 			}
 			p.add(phAttrs, k, "COMMENT ON "+commentTarget(d)+" IS "+val)
-			if !fresh {
+			if !quiet {
 				p.change(k, "comment")
 			}
+		}
+		if d.Kind == "view column" {
+			p.viewColumnDefault(k, c, d, fresh)
 		}
 		if d.Kind == "constraint" || d.Kind == "index" || d.Kind == "trigger" || d.Kind == "policy" || d.Kind == "extension" {
 			continue
@@ -888,7 +899,32 @@ func (p *planner) attributes() {
 				curACL = newOwner(curACL, from, d.Owner)
 			}
 		}
-		p.grants(k, d, curACL, d.ACL, fresh)
+		p.grants(k, d, curACL, d.ACL, quiet)
+	}
+}
+
+// viewColumnDefault sets or drops the default of a view's column (what
+// an INSERT through the view puts there), which a view created by the
+// plan starts without. fresh says c does not stand for the column as it
+// is before the plan.
+func (p *planner) viewColumnDefault(k string, c, d *schema.Item, fresh bool) {
+	was := ""
+	if !fresh {
+		was = c.Default
+	}
+	if was == d.Default {
+		return
+	}
+	at := "ALTER VIEW " + d.Table + " ALTER COLUMN " + d.Local
+	if d.Default == "" {
+		p.add(phAttrs, k, at+" DROP DEFAULT")
+	} else {
+		p.add(phAttrs, k, at+" SET DEFAULT "+d.Default)
+	}
+	// A default on a view that stays is a change of its own; one on a
+	// view the plan creates comes with the view's.
+	if !p.creating(d.Deps[0]) {
+		p.change(k, "alter")
 	}
 }
 
@@ -948,7 +984,9 @@ func equalPtr(a, b *string) bool {
 	return *a == *b
 }
 
-func (p *planner) grants(k string, d *schema.Item, from, to []string, fresh bool) {
+// grants writes the GRANTs and REVOKEs from one ACL to another; quiet
+// says they are part of creating the object, not changes of their own.
+func (p *planner) grants(k string, d *schema.Item, from, to []string, quiet bool) {
 	if slices.Equal(from, to) {
 		return
 	}
@@ -996,7 +1034,7 @@ func (p *planner) grants(k string, d *schema.Item, from, to []string, fresh bool
 			continue
 		}
 		p.add(phAttrs, k, sql)
-		if !fresh {
+		if !quiet {
 			p.change(k, "grant")
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -122,6 +123,43 @@ CREATE TABLE tags (name text PRIMARY KEY, post bigint REFERENCES posts); CREATE 
 				}
 				if t.Failed() {
 					t.Logf("%s\n%s", p.Files[0].Text, p.Files[1].Text)
+				}
+			},
+		},
+		{
+			name: "each of two files names its own hazards",
+			desired: proveSchema + `ALTER TABLE posts ADD COLUMN token uuid DEFAULT gen_random_uuid();
+CREATE INDEX posts_author ON posts (author);`,
+			check: func(t *testing.T, p *diff.Proposal, err error) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(p.Files) != 2 || len(p.Migration.Hazards) != 1 {
+					t.Fatalf("want two files and one hazard, got %v %v", p.Files, p.Migration.Hazards)
+				}
+				h := "--   " + p.Migration.Hazards[0].Object + ": "
+				if !strings.Contains(p.Files[0].Text, "Hazards on a live database") || !strings.Contains(p.Files[0].Text, h) {
+					t.Errorf("the first file, which adds the column, does not name its hazard %q:\n%s", h, p.Files[0].Text)
+				}
+				if strings.Contains(p.Files[1].Text, "Hazards on a live database") || strings.Contains(p.Files[1].Text, h) {
+					t.Errorf("the second file, which only builds an index, names the first file's hazard:\n%s", p.Files[1].Text)
+				}
+			},
+		},
+		{
+			// A partition created apart, in a column order of its own, and
+			// attached is created PARTITION OF its parent, in the parent's
+			// order: the up does not give the desired schema.
+			name: "a failed proof is a ProofError",
+			desired: proveSchema + `CREATE TABLE ev (at int, v int) PARTITION BY RANGE (at); CREATE TABLE p1 (v int, at int);
+ALTER TABLE ev ATTACH PARTITION p1 FOR VALUES FROM (0) TO (10);`,
+			check: func(t *testing.T, p *diff.Proposal, err error) {
+				var pe *diff.ProofError
+				if !errors.As(err, &pe) || pe.Step != "up" || !slices.Contains(pe.Objects, "table public.p1") {
+					t.Fatalf("want a *ProofError of the up naming table public.p1, got %v", err)
+				}
+				if p != nil {
+					t.Errorf("a failed proof returned files: %v", p.Files)
 				}
 			},
 		},

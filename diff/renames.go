@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pgmig/pgmig/schema"
@@ -140,14 +141,14 @@ func parseRenames(cur, des *schema.Catalog, hints []string) ([]rename, error) {
 
 // applyRenames returns a copy of cat as it is after the renames.
 func applyRenames(cat *schema.Catalog, renames []rename) *schema.Catalog {
-	out := &schema.Catalog{Items: map[string]*schema.Item{}}
+	out := &schema.Catalog{Items: map[string]*schema.Item{}, User: cat.User, Server: cat.Server}
 	for _, it := range cat.Items {
 		cp := *it
 		cp.Deps = append([]string(nil), it.Deps...)
 		out.Items[cp.Key()] = &cp
 	}
 	for _, r := range renames {
-		next := &schema.Catalog{Items: map[string]*schema.Item{}}
+		next := &schema.Catalog{Items: map[string]*schema.Item{}, User: cat.User, Server: cat.Server}
 		for _, it := range out.Items {
 			if r.kind == "table" {
 				renameTable(it, r.from, r.to)
@@ -229,4 +230,99 @@ func replaceName(s, from, to string, afterDot bool) string {
 		i = end
 	}
 	return b.String()
+}
+
+// renameCandidates are the tables and columns the plan drops with another
+// added in their place, which may be renames. A column is taken for one
+// added where it stood: between the same columns both tables have (a
+// rename keeps the column's place); where that finds none, a table's one
+// dropped column for its one added column. A table is taken for one added
+// in its schema with the same columns, or for the schema's one added
+// table when it is the one dropped.
+func (p *planner) renameCandidates() []RenameCandidate {
+	var out []RenameCandidate
+	droppedTables, addedTables := map[string][]*schema.Item{}, map[string][]*schema.Item{}
+	for _, k := range p.kind("table") {
+		c, d := p.cur.Items[k], p.des.Items[k]
+		switch {
+		case d == nil:
+			droppedTables[c.Schema] = append(droppedTables[c.Schema], c)
+		case c == nil:
+			addedTables[d.Schema] = append(addedTables[d.Schema], d)
+		default:
+			out = append(out, p.columnCandidates(c, d)...)
+		}
+	}
+	colNames := func(cat *schema.Catalog, t string) string {
+		var names []string
+		for _, col := range columnsOf(cat, t) {
+			names = append(names, col.Local)
+		}
+		return strings.Join(names, ",")
+	}
+	for sch, gone := range droppedTables {
+		added := addedTables[sch]
+		for _, g := range gone {
+			for _, a := range added {
+				if len(gone) == 1 && len(added) == 1 || colNames(p.cur, g.Name) == colNames(p.des, a.Name) {
+					_, local := splitQualified(a.Name)
+					out = append(out, RenameCandidate{Kind: "table", Old: g.Name, New: a.Name, Hint: g.Name + "=" + local})
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b RenameCandidate) int {
+		return strings.Compare(a.Kind+" "+a.Old+" "+a.New, b.Kind+" "+b.Old+" "+b.New)
+	})
+	return out
+}
+
+// columnCandidates are the columns of table c dropped with one of d added
+// in their place.
+func (p *planner) columnCandidates(c, d *schema.Item) []RenameCandidate {
+	curCols, desCols := columnsOf(p.cur, c.Name), columnsOf(p.des, d.Name)
+	inCur, inDes := map[string]bool{}, map[string]bool{}
+	for _, col := range curCols {
+		inCur[col.Local] = true
+	}
+	for _, col := range desCols {
+		inDes[col.Local] = true
+	}
+	// slots maps each column only one side has to its place: the number
+	// of columns both have that come before it.
+	slots := func(cols []*schema.Item, other map[string]bool) map[int][]*schema.Item {
+		m := map[int][]*schema.Item{}
+		kept := 0
+		for _, col := range cols {
+			switch {
+			case other[col.Local]:
+				kept++
+			case !col.Inherited:
+				m[kept] = append(m[kept], col)
+			}
+		}
+		return m
+	}
+	gone, added := slots(curCols, inDes), slots(desCols, inCur)
+	cand := func(g, a *schema.Item) RenameCandidate {
+		return RenameCandidate{Kind: "column", Old: g.Name, New: a.Name, Hint: g.Name + "=" + a.Local}
+	}
+	var out []RenameCandidate
+	for slot, gs := range gone {
+		for _, g := range gs {
+			for _, a := range added[slot] {
+				out = append(out, cand(g, a))
+			}
+		}
+	}
+	if len(out) == 0 && len(gone) == 1 && len(added) == 1 {
+		for _, gs := range gone {
+			for _, as := range added {
+				if len(gs) == 1 && len(as) == 1 {
+					out = append(out, cand(gs[0], as[0]))
+				}
+			}
+		}
+	}
+	return out
 }

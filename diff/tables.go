@@ -311,13 +311,22 @@ func (p *planner) alterColumn(k string, c, d *schema.Item, inPartition bool) {
 		changed = true
 	}
 	gaining := d.NotNull && !c.NotNull
-	if gaining {
-		if fresh {
-			p.add(phColumn, k, at+" SET NOT NULL")
-		} else {
-			p.setNotNull(k, d)
-		}
+	switch {
+	case gaining && !inPartition && p.parentGainsNotNull(d):
+		// The parent's CHECK, its validation and SET NOT NULL all
+		// recurse to the partitions; a second pgmig_nn check here would
+		// be an error, the name being taken by the inherited one.
 		changed = true
+	case gaining && fresh:
+		p.add(phColumn, k, at+" SET NOT NULL")
+		changed = true
+	case gaining:
+		p.setNotNull(k, d)
+		changed = true
+	case c.NotNull && d.NotNull && !inPartition && p.des.Server < 180000 && p.parentDropsNotNull(d):
+		// Before 18, DROP NOT NULL on a partitioned table drops it on
+		// every partition, even one that had it of its own: set again.
+		p.setNotNull(k, d)
 	}
 	if c.Identity != d.Identity || c.IdentitySeq != d.IdentitySeq {
 		switch {
@@ -355,6 +364,40 @@ func (p *planner) alterColumn(k string, c, d *schema.Item, inPartition bool) {
 	if changed && !inPartition {
 		p.change(k, "alter")
 	}
+}
+
+// parentColumn is the column of the partitioned table that the column
+// col of a partition in cat comes from, or nil.
+func parentColumn(cat *schema.Catalog, col *schema.Item) *schema.Item {
+	t := cat.Items["table "+col.Table]
+	if t == nil || t.PartitionOf == "" {
+		return nil
+	}
+	return cat.Items["column "+t.PartitionOf+"."+col.Local]
+}
+
+// parentGainsNotNull reports whether the desired partition column d's
+// parent column (or its parent's, up the tree) is made NOT NULL by the
+// plan through setNotNull, which reaches d too.
+func (p *planner) parentGainsNotNull(d *schema.Item) bool {
+	for pd := parentColumn(p.des, d); pd != nil; pd = parentColumn(p.des, pd) {
+		pc := p.cur.Items[pd.Key()]
+		if pc != nil && pd.NotNull && !pc.NotNull && !p.fresh[pd.Table] {
+			return true
+		}
+	}
+	return false
+}
+
+// parentDropsNotNull reports whether the plan drops NOT NULL from the
+// parent column of the desired partition column d, or its parent's.
+func (p *planner) parentDropsNotNull(d *schema.Item) bool {
+	for pd := parentColumn(p.des, d); pd != nil; pd = parentColumn(p.des, pd) {
+		if pc := p.cur.Items[pd.Key()]; pc != nil && pc.NotNull && !pd.NotNull {
+			return true
+		}
+	}
+	return false
 }
 
 // identitySet turns identity sequence options into ALTER COLUMN's
@@ -649,7 +692,22 @@ func (p *planner) addConstraint(k string, d *schema.Item) {
 		}
 	}
 	switch d.ConType {
-	case 'c', 'f':
+	case 'f':
+		if p.onPartitioned(p.des, d.Table) && p.des.Server < 180000 {
+			// Before 18, ADD FOREIGN KEY … NOT VALID on a partitioned
+			// table is an error ("not yet supported"): it is added
+			// validated, scanning each partition.
+			if afterNoTx {
+				ph = phNoTxFK
+			}
+			s := p.add(ph, k, at+strings.TrimSuffix(d.Def, " NOT VALID"))
+			s.stmt.NoTransaction = afterNoTx
+			s.stmt.LintIgnore = "constraint-not-valid PostgreSQL before 18 cannot add a foreign key NOT VALID on a partitioned table"
+			p.hazard(k, "adding a foreign key to a partitioned table checks every row of its partitions while blocking their writes (PostgreSQL before 18 cannot add it NOT VALID there)")
+			return
+		}
+		fallthrough
+	case 'c':
 		def := strings.TrimSuffix(d.Def, " NOT VALID")
 		if afterNoTx {
 			ph = phNoTxFK

@@ -24,6 +24,10 @@ type Catalog struct {
 	// needs it): what a migration creates is owned by whoever runs it,
 	// so an owner other than this one must be set.
 	User string
+	// Server is the server_version_num of the server inspected (150004):
+	// what a migration may write depends on it (a NOT VALID foreign key
+	// on a partitioned table needs 18). Zero when unknown.
+	Server int
 }
 
 // Sorted returns the items in key order.
@@ -88,7 +92,7 @@ type Item struct {
 	Type      string // format_type
 	Collation string // qualified; empty when the type's default
 	NotNull   bool
-	Default   string // pg_get_expr of the default; empty when none
+	Default   string // pg_get_expr of the default (a view column's too); empty when none
 	Identity  string // "always", "by default" or ""
 	// IdentitySeq are the identity sequence's options (SEQUENCE NAME ...).
 	IdentitySeq string
@@ -182,6 +186,7 @@ func Inspect(ctx context.Context, db Beginner, opts Options) (*Catalog, error) {
 	if in.sql, err = sqlFor(in.server); err != nil {
 		return nil, err
 	}
+	in.cat.Server = in.server
 	for _, step := range []struct {
 		what string
 		run  func(context.Context) error
@@ -512,30 +517,33 @@ WHERE `+relFilter(`'v', 'm'`), in.exclude)
 	}); err != nil {
 		return err
 	}
-	// A view's columns carry comments and privileges of their own; keep
-	// them on the view, as "column" items would be created with it.
+	// A view's columns carry comments, privileges and (ALTER VIEW … SET
+	// DEFAULT, used by INSERTs through the view) defaults of their own;
+	// keep them as "view column" items, created with the view.
 	rows, err = in.tx.Query(ctx, `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind = 'm', quote_ident(a.attname),
   col_description(c.oid, a.attnum), coalesce((SELECT array_agg(coalesce(quote_ident(r.rolname), 'PUBLIC') || ' ' || x.privilege_type || CASE WHEN x.is_grantable THEN ' grant' ELSE '' END)
-     FROM aclexplode(a.attacl) x LEFT JOIN pg_roles r ON r.oid = x.grantee), '{}')
+     FROM aclexplode(a.attacl) x LEFT JOIN pg_roles r ON r.oid = x.grantee), '{}'),
+  coalesce(pg_get_expr(d.adbin, d.adrelid), '')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-WHERE `+relFilter(`'v', 'm'`)+` AND (a.attacl IS NOT NULL OR col_description(c.oid, a.attnum) IS NOT NULL)`, in.exclude)
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE `+relFilter(`'v', 'm'`)+` AND (a.attacl IS NOT NULL OR col_description(c.oid, a.attnum) IS NOT NULL OR d.adbin IS NOT NULL)`, in.exclude)
 	if err != nil {
 		return err
 	}
 	return scanEach(rows, func(r pgx.Rows) error {
-		var rel, col string
+		var rel, col, def string
 		var mat bool
 		var comment *string
 		var acl []string
-		if err := r.Scan(&rel, &mat, &col, &comment, &acl); err != nil {
+		if err := r.Scan(&rel, &mat, &col, &comment, &acl, &def); err != nil {
 			return err
 		}
 		kind := "view"
 		if mat {
 			kind = "materialized view"
 		}
-		it := &Item{Kind: "view column", Name: rel + "." + col, Table: rel, Local: col, Comment: comment, ACL: acl}
+		it := &Item{Kind: "view column", Name: rel + "." + col, Table: rel, Local: col, Comment: comment, ACL: acl, Default: def}
 		in.cat.Items[it.Key()] = it
 		it.Deps = []string{kind + " " + rel}
 		return nil

@@ -189,7 +189,7 @@ func normalise(def string) string {
 //
 // Sections: 0 schemas, 1 extensions, 2 types, 3 sequences, 4 tables (with
 // their columns, constraints, indexes and triggers, ranked 0 to 4), 5 views
-// and materialized views (with their indexes and triggers), 6 functions.
+// and materialized views (with their columns' defaults, indexes and triggers), 6 functions.
 const snapshotSQL = `
 WITH ext AS (
   SELECT classid, objid FROM pg_depend WHERE deptype = 'e'
@@ -322,6 +322,15 @@ SELECT r.section, r.q, 4, 'trigger', r.q || '.' || quote_ident(tg.tgname),
   || CASE tg.tgenabled WHEN 'D' THEN ' (disabled)' WHEN 'R' THEN ' (enabled on replica only)' WHEN 'A' THEN ' (enabled always)' ELSE '' END
 FROM rel r JOIN pg_trigger tg ON tg.tgrelid = r.oid
 WHERE NOT tg.tgisinternal
+
+UNION ALL
+-- A view's column has a line only when it has a default (ALTER VIEW …
+-- ALTER COLUMN … SET DEFAULT): its type and name are the view's query's.
+SELECT r.section, r.q, 1, 'column', r.q || '.' || quote_ident(a.attname), 'default ' || pg_get_expr(d.adbin, d.adrelid)
+FROM rel r
+JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE r.relkind = 'v'
 
 UNION ALL
 SELECT r.section, r.q, 0, CASE r.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, r.q,

@@ -123,6 +123,14 @@ func TestObjectKinds(t *testing.T) {
 			wantObjects: []string{"view public.v"},
 		},
 		{
+			// Only a column with a default has a line: the rest is the query's.
+			name:        "view column default",
+			before:      `CREATE TABLE t (a int, b int); CREATE VIEW v AS SELECT a, b FROM t`,
+			sql:         `ALTER VIEW v ALTER COLUMN a SET DEFAULT 7`,
+			wantLines:   []string{"column public.v.a default 7"},
+			wantObjects: []string{"column public.v.a"},
+		},
+		{
 			name:        "view changed",
 			before:      `CREATE TABLE t (a int, b int); CREATE VIEW v AS SELECT a FROM t`,
 			sql:         `CREATE OR REPLACE VIEW v AS SELECT a, b FROM t`,

@@ -67,6 +67,10 @@ func (a *cliApp) diff(c *cli.Context) error {
 		rename      *diff.RenameError
 	)
 	switch {
+	case errors.As(err, &destructive) && len(destructive.Renames) > 0:
+		// The message ends in the renames it suggests (cliText names
+		// their flag): the other remedy gets a line of its own.
+		return invalid(fmt.Errorf("%w\notherwise pass --allow-destructive to write it anyway", err))
 	case errors.As(err, &destructive):
 		return invalid(fmt.Errorf("%w; pass --allow-destructive to write it anyway", err))
 	case errors.As(err, &rename):

@@ -55,3 +55,92 @@ func TestDiffWritesProvenMigrations(t *testing.T) {
 	}
 	wantCode(t, inproc(t, on(db, src, "diff", "--desired", filepath.Join(dir, "nope.sql"))...), 2)
 }
+
+// TestDiffRenameHints: where diff refuses a drop with an add in its place
+// (a dropped column, destructive: exit 3; one that reads as a new column
+// before the existing ones: exit 1), it names the --rename that would make
+// it a rename, with the real names, and that --rename is accepted as
+// written: the diff then renames.
+func TestDiffRenameHints(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, migration, desired string
+		extra                    []string
+		code                     int
+		hint, rename             string
+	}{
+		{"dropped and added column", "CREATE TABLE users (id bigint, email text, name text);", "CREATE TABLE users (id bigint, email text, full_name text);",
+			nil, 3, "public.users.name=full_name", "RENAME COLUMN name TO full_name"},
+		{"renamed column read as a new one before others", "CREATE TABLE t (a int, b int, c int);", "CREATE TABLE t (a int, x int, c int);",
+			[]string{"--allow-destructive"}, 1, "public.t.b=x", "RENAME COLUMN b TO x"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db, dir := newDB(t), t.TempDir()
+			src := filepath.Join(dir, "migrations")
+			if err := os.Mkdir(src, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(src, "001_init.sql"), tc.migration+"\n")
+			desired := filepath.Join(dir, "schema.sql")
+			writeFile(t, desired, tc.desired+"\n")
+			args := append(on(db, src, "diff", "--desired", desired, "--dry-run"), tc.extra...)
+			r := inproc(t, args...)
+			wantCode(t, r, tc.code)
+			old, nw, _ := strings.Cut(tc.hint, "=")
+			tbl := old[:strings.LastIndex(old, ".")]
+			wantContains(t, "stderr", r.stderr, "column "+old+" dropped and "+tbl+"."+nw+" added: if it is a rename, pass --rename "+tc.hint)
+			if strings.Contains(r.stderr, "Options.Renames") {
+				t.Errorf("stderr names the Go option, not the flag:\n%s", r.stderr)
+			}
+			r = inproc(t, append(args, "--rename", tc.hint)...)
+			wantCode(t, r, 0)
+			wantContains(t, "stdout", r.stdout, tc.rename)
+		})
+	}
+}
+
+// TestDiffFailedProofWritesNothing: where the generated migration does not
+// do what it should on the scratch database, the pgmig binary exits 1,
+// names what differs and writes no file. A partition whose columns are in
+// an order of their own (created apart, then attached) is created
+// PARTITION OF its parent, in the parent's order: the schema after the up
+// differs from the desired one, a *diff.ProofError. A time column made
+// timestamp, which has no cast, fails to apply at all.
+func TestDiffFailedProofWritesNothing(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, migration, desired string
+		want                     []string
+	}{
+		{"the schema after the up differs", "CREATE TABLE ev (at int, v int) PARTITION BY RANGE (at);",
+			"CREATE TABLE ev (at int, v int) PARTITION BY RANGE (at); CREATE TABLE p1 (v int, at int); ALTER TABLE ev ATTACH PARTITION p1 FOR VALUES FROM (0) TO (10);",
+			[]string{"after the generated up, the schema differs from the desired one in table public.p1", "+table public.p1 (v, at)"}},
+		{"the up fails", "CREATE TABLE t (id int, at time);", "CREATE TABLE t (id int, at timestamp);",
+			[]string{"cannot cast type time without time zone to timestamp without time zone"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db, dir := newDB(t), t.TempDir()
+			src := filepath.Join(dir, "migrations")
+			if err := os.Mkdir(src, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(src, "001_init.sql"), tc.migration+"\n")
+			desired := filepath.Join(dir, "schema.sql")
+			writeFile(t, desired, tc.desired+"\n")
+			r := exe(t, nil, on(db, src, "diff", "--desired", desired, "--allow-destructive")...)
+			wantCode(t, r, 1)
+			wantContains(t, "stderr", r.stderr, tc.want...)
+			entries, err := os.ReadDir(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 1 || entries[0].Name() != "001_init.sql" {
+				t.Errorf("a failed proof changed the migrations directory: %v", entries)
+			}
+		})
+	}
+}

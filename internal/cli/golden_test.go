@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -75,6 +76,19 @@ func TestGoldenCommands(t *testing.T) {
 			r := inproc(t, "--source", dir, "--format", format, "create", "add_orders")
 			wantCode(t, r, 0)
 			golden(t, "cmd_create_"+format, strings.ReplaceAll(goldenOutput(t, r, db), filepath.Clean(dir), "DIR"))
+			// diff writes into a directory too; --dry-run prints both files
+			// (the index on an existing table goes in a no-transaction one
+			// of its own), each with its own hazards, and writes neither.
+			dir = t.TempDir()
+			writeFile(t, filepath.Join(dir, "001_orders.sql"), "CREATE TABLE orders (id int PRIMARY KEY, note text);\n")
+			desired := filepath.Join(t.TempDir(), "schema.sql")
+			writeFile(t, desired, "CREATE TABLE orders (id bigint PRIMARY KEY, note text, total numeric(10,2) NOT NULL DEFAULT 0);\nCREATE INDEX orders_total ON orders (total);\n")
+			r = inproc(t, "--database-url", db, "--source", dir, "--format", format, "diff", "--desired", desired, "--dry-run")
+			wantCode(t, r, 0)
+			golden(t, "cmd_diff_dry_run_"+format, strings.ReplaceAll(goldenOutput(t, r, db), filepath.Clean(dir), "DIR"))
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Errorf("diff --dry-run wrote files: %v", entries)
+			}
 			// health's own answer when no server listens: exit 1 and a
 			// document, not the generic error.
 			r = inproc(t, "--database-url", "postgres://pgmig:secret@127.0.0.1:1/app", "--connect-timeout", "1s", "--format", format, "health")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/pgmig/pgmig/diff"
 	"github.com/pgmig/pgmig/lint"
 	"github.com/pgmig/pgmig/lock"
 	"github.com/pgmig/pgmig/runner"
@@ -167,6 +168,8 @@ var optionFlags = map[string]string{
 	"Options.LockMode":            "--lock-mode",
 	"Options.LockTTL":             "--lock-ttl",
 	"Options.DDLRetries":          "--ddl-retries",
+	// How diff's refusals name the rename hints.
+	"Options.Renames": "--rename",
 	// How lint's findings name the run's lock timeout.
 	lint.OptionDDLLockTimeout: "--ddl-lock-timeout",
 }
@@ -255,6 +258,10 @@ func inCLIWords(err error) (engine, cli string, ok bool) {
 		return e.Error(), e.Text(commandOf), true
 	case *runner.InvalidIndexError:
 		return e.Error(), e.Text(commandOf), true
+	case *diff.DestructiveError:
+		return e.Error(), e.Text(flagOf), true
+	case *diff.UnsupportedError:
+		return e.Error(), e.Text(flagOf), true
 	}
 	return "", "", false
 }
