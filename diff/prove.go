@@ -75,6 +75,26 @@ func (e *ProofError) Error() string {
 	return fmt.Sprintf("after the generated down, the schema differs from the current one in %s\n%s", strings.Join(e.Objects, ", "), e.Diff)
 }
 
+// ApplyError reports a generated migration that failed while Prove applied
+// it on the scratch database: a statement the planner wrote that the
+// server refused (a type change with no cast, say). Only the scratch
+// database saw it, and nothing is written.
+type ApplyError struct {
+	Step string // "up" or "down"
+	File string // the file, when the plan is two files
+	Err  error  // the runner's error, a *runner.MigrationError for a statement
+}
+
+func (e *ApplyError) Error() string {
+	what := "the generated " + e.Step
+	if e.File != "" {
+		what += " (" + e.File + ")"
+	}
+	return fmt.Sprintf("%s failed on the scratch database: %v", what, e.Err)
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }
+
 // Prove writes the next migration of the source directory migrations:
 // it builds the schema the migrations make on one scratch database
 // (pgmig_diff_…, check.NewScratch, on server's server) and desired (SQL text, as
@@ -168,13 +188,13 @@ func Prove(ctx context.Context, server *pgxpool.Pool, migrations fs.FS, desired 
 		return nil, err
 	}
 	if _, err := r.Up(ctx, runner.UpOptions{}); err != nil {
-		return nil, fmt.Errorf("apply the generated up: %w", err)
+		return nil, &ApplyError{Step: "up", Err: err}
 	}
 	if err := same(ctx, cur.Pool, snapOpts, want, desCat, "up", m.DownReorders); err != nil {
 		return nil, err
 	}
 	if _, err := r.Rollback(ctx, runner.RollbackOptions{Steps: 1}); err != nil {
-		return nil, fmt.Errorf("apply the generated down: %w", err)
+		return nil, &ApplyError{Step: "down", Err: err}
 	}
 	if err := same(ctx, cur.Pool, snapOpts, before, curCat, "down", m.DownReorders); err != nil {
 		return nil, err
@@ -207,7 +227,7 @@ func proveSplit(ctx context.Context, pool *pgxpool.Pool, files fstest.MapFS, mig
 		return nil, err
 	}
 	if _, err := r.Up(ctx, runner.UpOptions{}); err != nil {
-		return nil, fmt.Errorf("apply the generated up (%s): %w", name1, err)
+		return nil, &ApplyError{Step: "up", File: name1, Err: err}
 	}
 	midCat, err := schema.Inspect(ctx, pool, snapOpts)
 	if err != nil {
@@ -247,19 +267,19 @@ func proveSplit(ctx context.Context, pool *pgxpool.Pool, files fstest.MapFS, mig
 		return nil, err
 	}
 	if _, err := r.Up(ctx, runner.UpOptions{}); err != nil {
-		return nil, fmt.Errorf("apply the generated up (%s): %w", name2, err)
+		return nil, &ApplyError{Step: "up", File: name2, Err: err}
 	}
 	if err := same(ctx, pool, snapOpts, want, desCat, "up", nil); err != nil {
 		return nil, err
 	}
 	if _, err := r.Rollback(ctx, runner.RollbackOptions{Steps: 1}); err != nil {
-		return nil, fmt.Errorf("apply the generated down (%s): %w", name2, err)
+		return nil, &ApplyError{Step: "down", File: name2, Err: err}
 	}
 	if err := same(ctx, pool, snapOpts, mid, midCat, "down", down2.upReorders); err != nil {
 		return nil, err
 	}
 	if _, err := r.Rollback(ctx, runner.RollbackOptions{Steps: 1}); err != nil {
-		return nil, fmt.Errorf("apply the generated down (%s): %w", name1, err)
+		return nil, &ApplyError{Step: "down", File: name1, Err: err}
 	}
 	if err := same(ctx, pool, snapOpts, before, curCat, "down", down1.upReorders); err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/mattn/go-runewidth"
 
+	"github.com/pgmig/pgmig/diff"
 	"github.com/pgmig/pgmig/lint"
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/source"
@@ -346,13 +347,20 @@ func (p *printer) error(err error, code int) {
 		}
 		return
 	}
-	p.migrationError(me, pe)
+	tail := ""
+	var ae *diff.ApplyError
+	if errors.As(err, &ae) {
+		tail = "this ran on diff's scratch database only: no file was written, and no database of yours changed;\n" +
+			"  the planner wrote a statement the server refuses: write this change by hand (pgmig create)"
+	}
+	p.migrationError(me, pe, tail)
 }
 
 // migrationError shows a failed statement the way a compiler shows a
 // syntax error: the file, line and column, the line itself with a caret
 // under the column, then the server's DETAIL and HINT.
-func (p *printer) migrationError(me *runner.MigrationError, pe *pgconn.PgError) {
+// tail, when set, replaces the line that says what was kept.
+func (p *printer) migrationError(me *runner.MigrationError, pe *pgconn.PgError, tail string) {
 	red, blue := p.paint(color.FgRed, color.Bold), p.paint(color.FgBlue, color.Bold)
 	msg := me.Err.Error()
 	if pe != nil {
@@ -389,6 +397,8 @@ func (p *printer) migrationError(me *runner.MigrationError, pe *pgconn.PgError) 
 		}
 	}
 	switch {
+	case tail != "":
+		fmt.Fprintln(p.stderr, "  "+tail)
 	case me.NoTransaction:
 		// Statements before the failed one ran outside a transaction:
 		// they stay, and the history has a failed row until repair.
