@@ -25,7 +25,9 @@
 // up/rollback races through PgBouncer, default 3),
 // PGMIG_STRESS_LEASE_KILLS (table-mode SIGKILLs through PgBouncer, default
 // 12), PGMIG_STRESS_SPLIT_INPUTS (the statement split against the server's
-// parser, default 2000) and PGMIG_STRESS_MEM_UP_STATEMENTS (the peak-memory
+// parser, default 2000), PGMIG_STRESS_SPECIAL_TRIALS (FIFOs and links to
+// devices in place of migration files, default 16) and
+// PGMIG_STRESS_MEM_UP_STATEMENTS (the peak-memory
 // `up`, default 520000); PGMIG_STRESS_MEM_ASSERT=0 makes the peak-memory
 // trial only report its figures, not enforce issue 16's target.
 //
