@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmig/pgmig/check"
+	"github.com/pgmig/pgmig/internal/regfile"
 	"github.com/pgmig/pgmig/lint"
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/schema"
@@ -370,7 +371,7 @@ func DesiredSQL(path string) (string, error) {
 		return "", fmt.Errorf("desired schema: %w", err)
 	}
 	if !st.IsDir() {
-		b, err := os.ReadFile(path)
+		b, err := regfile.ReadFile(path)
 		if err != nil {
 			return "", fmt.Errorf("desired schema: %w", err)
 		}
@@ -386,7 +387,7 @@ func DesiredSQL(path string) (string, error) {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(path, e.Name()))
+		data, err := regfile.ReadFile(filepath.Join(path, e.Name()))
 		if err != nil {
 			return "", fmt.Errorf("desired schema: %w", err)
 		}

@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"strings"
-	"syscall"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmig/pgmig/internal/regfile"
 	"github.com/pgmig/pgmig/pgdb"
 )
 
@@ -98,43 +96,16 @@ func ParseTargets(r io.Reader) ([]Target, error) {
 }
 
 func readFile(path string) ([]Target, error) {
-	// O_NONBLOCK: opening a FIFO would block until a writer came, in a
-	// system call no signal ends; a regular file ignores the flag, and
-	// anything else is refused before a byte is read (a device such as
-	// /dev/zero would never end).
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := regfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("targets file: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("targets file: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("targets file: %w", &fs.PathError{Op: "read", Path: path, Err: notRegular(st.Mode())})
-	}
 	ts, err := ParseTargets(f)
 	if err != nil {
 		return nil, fmt.Errorf("targets file %s: %w", path, err)
 	}
 	return ts, nil
-}
-
-// notRegular is the error for a targets file of type mode.
-func notRegular(mode fs.FileMode) error {
-	kind := "not a regular file"
-	switch {
-	case mode.IsDir():
-		kind = "a directory"
-	case mode&fs.ModeNamedPipe != 0:
-		kind = "a named pipe (FIFO)"
-	case mode&fs.ModeDevice != 0:
-		kind = "a device"
-	case mode&fs.ModeSocket != 0:
-		kind = "a socket"
-	}
-	return fmt.Errorf("is %s, not a regular file: read nothing from it", kind)
 }
 
 func fromURLs(urls []string) []Target {

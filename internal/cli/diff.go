@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgmig/pgmig/diff"
+	"github.com/pgmig/pgmig/internal/regfile"
 	"github.com/pgmig/pgmig/runner"
 )
 
@@ -47,6 +48,9 @@ func (a *cliApp) diff(c *cli.Context) error {
 		return invalid(fmt.Errorf("--desired: %w", err))
 	case errors.Is(err, fs.ErrNotExist):
 		return usagef("--desired %s: no such file or directory", c.String("desired"))
+	case errors.Is(err, regfile.ErrNotRegular):
+		// A FIFO would hang the run, /dev/zero fill its memory.
+		return usage(fmt.Errorf("--desired: %w", err))
 	case err != nil:
 		return fmt.Errorf("--desired: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -147,5 +148,38 @@ func TestDiffFailedProofWritesNothing(t *testing.T) {
 				t.Errorf("a failed proof changed the migrations directory: %v", entries)
 			}
 		})
+	}
+}
+
+// A --desired that is, or holds, a FIFO or a device is a usage error
+// naming it, with nothing read: a FIFO hung diff, /dev/zero filled its
+// memory.
+func TestDiffDesiredNotRegular(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "schema.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	schemaDir := filepath.Join(dir, "schema")
+	if err := os.Mkdir(schemaDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(schemaDir, "a.sql"), "CREATE TABLE a (id int);\n")
+	if err := os.Symlink("/dev/zero", filepath.Join(schemaDir, "b.sql")); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(dir, "migrations")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ desired, want string }{
+		{fifo, fifo + ": is a named pipe (FIFO), not a regular file: read nothing from it"},
+		{"/dev/zero", "/dev/zero: is a character device, not a regular file"},
+		{schemaDir, filepath.Join(schemaDir, "b.sql") + ": is a character device, not a regular file"},
+	} {
+		r := exe(t, nil, on("postgres://127.0.0.1:1/none", src, "diff", "--desired", tc.desired)...)
+		wantCode(t, r, 2)
+		wantContains(t, "stderr", r.stderr, tc.want)
 	}
 }

@@ -244,7 +244,7 @@ func TestTargetsFileNotRegular(t *testing.T) {
 	}
 	for _, tc := range []struct{ file, kind string }{
 		{fifo, "a named pipe (FIFO)"},
-		{zero, "a device"},
+		{zero, "a character device"},
 		{dir, "a directory"},
 	} {
 		r := exe(t, nil, "--database-url", "postgres://127.0.0.1:1/none", "up", "--targets", tc.file)
