@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/pgmig/pgmig/internal/regfile"
 )
 
 //go:embed core/*.sql
@@ -250,26 +252,7 @@ func (s *fsSource) regular(e fs.DirEntry) error {
 // a regular file; what qualifies it ("a symbolic link to ").
 func notRegular(name, what string, t fs.FileMode) error {
 	return &FileError{File: name, Msg: fmt.Sprintf("is %s%s, not a regular file: pgmig reads migrations from regular files only, and read nothing from it",
-		what, describeMode(t))}
-}
-
-// describeMode names a file type for messages.
-func describeMode(t fs.FileMode) string {
-	switch {
-	case t&fs.ModeDir != 0:
-		return "a directory"
-	case t&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case t&fs.ModeCharDevice != 0:
-		return "a character device"
-	case t&fs.ModeDevice != 0:
-		return "a device"
-	case t&fs.ModeSocket != 0:
-		return "a socket"
-	case t&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	}
-	return "an irregular file"
+		what, regfile.Kind(t))}
 }
 
 // looksLikeMigration reports whether name, whatever its extension, begins

@@ -78,14 +78,7 @@ func TestDiffRenameHints(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			db, dir := newDB(t), t.TempDir()
-			src := filepath.Join(dir, "migrations")
-			if err := os.Mkdir(src, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			writeFile(t, filepath.Join(src, "001_init.sql"), tc.migration+"\n")
-			desired := filepath.Join(dir, "schema.sql")
-			writeFile(t, desired, tc.desired+"\n")
+			db, src, desired := diffCase(t, tc.migration, tc.desired)
 			args := append(on(db, src, "diff", "--desired", desired, "--dry-run"), tc.extra...)
 			r := inproc(t, args...)
 			wantCode(t, r, tc.code)
@@ -126,14 +119,7 @@ func TestDiffFailedProofWritesNothing(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			db, dir := newDB(t), t.TempDir()
-			src := filepath.Join(dir, "migrations")
-			if err := os.Mkdir(src, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			writeFile(t, filepath.Join(src, "001_init.sql"), tc.migration+"\n")
-			desired := filepath.Join(dir, "schema.sql")
-			writeFile(t, desired, tc.desired+"\n")
+			db, src, desired := diffCase(t, tc.migration, tc.desired)
 			r := exe(t, nil, on(db, src, "diff", "--desired", desired, "--allow-destructive")...)
 			wantCode(t, r, 1)
 			wantContains(t, "stderr", r.stderr, tc.want...)
@@ -182,4 +168,19 @@ func TestDiffDesiredNotRegular(t *testing.T) {
 		wantCode(t, r, 2)
 		wantContains(t, "stderr", r.stderr, tc.want)
 	}
+}
+
+// diffCase makes a database and a directory holding the migration
+// 001_init.sql and the desired schema schema.sql beside it.
+func diffCase(t *testing.T, migration, desired string) (db, src, desiredFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	src = filepath.Join(dir, "migrations")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(src, "001_init.sql"), migration+"\n")
+	desiredFile = filepath.Join(dir, "schema.sql")
+	writeFile(t, desiredFile, desired+"\n")
+	return newDB(t), src, desiredFile
 }

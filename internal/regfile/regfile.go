@@ -33,7 +33,7 @@ func Open(path string) (*os.File, error) {
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("is %s, %w: read nothing from it", kind(st.Mode()), ErrNotRegular)}
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("is %s, %w: read nothing from it", Kind(st.Mode()), ErrNotRegular)}
 	}
 	return f, nil
 }
@@ -48,7 +48,9 @@ func ReadFile(path string) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
-func kind(mode fs.FileMode) string {
+// Kind names the type of a file that is not regular, for messages: "a
+// named pipe (FIFO)".
+func Kind(mode fs.FileMode) string {
 	switch {
 	case mode.IsDir():
 		return "a directory"
@@ -60,6 +62,8 @@ func kind(mode fs.FileMode) string {
 		return "a device"
 	case mode&fs.ModeSocket != 0:
 		return "a socket"
+	case mode&fs.ModeSymlink != 0:
+		return "a symbolic link"
 	}
-	return "a " + mode.Type().String() + " file"
+	return "an irregular file"
 }
