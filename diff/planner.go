@@ -817,17 +817,13 @@ func commentTarget(it *schema.Item) string {
 	return strings.ToUpper(it.Kind) + " " + it.Name
 }
 
+// grantTarget is how GRANT and REVOKE name an item: as ALTER … OWNER TO
+// does, but for views, which GRANT names as tables.
 func grantTarget(it *schema.Item) string {
-	switch it.Kind {
-	case "table", "view", "materialized view":
+	if it.Kind == "view" || it.Kind == "materialized view" {
 		return "TABLE " + it.Name
-	case "type":
-		if it.TypeKind == 'd' {
-			return "DOMAIN " + it.Name
-		}
-		return "TYPE " + it.Name
 	}
-	return strings.ToUpper(it.Kind) + " " + it.Name
+	return ownerTarget(it)
 }
 
 // attributes writes comments and grants, on what changes and on what is

@@ -11,6 +11,11 @@ import (
 	"github.com/pgmig/pgmig/runner"
 )
 
+// flywayHistoryDDL is flyway_schema_history as Flyway creates it.
+const flywayHistoryDDL = `CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL,
+  type varchar(20) NOT NULL, script varchar(1000) NOT NULL, checksum int, installed_by varchar(100) NOT NULL,
+  installed_on timestamp NOT NULL DEFAULT now(), execution_time int NOT NULL, success boolean NOT NULL)`
+
 // adoptFiles are five migrations each creating a table t1 … t5.
 func adoptFiles() fstest.MapFS {
 	files := fstest.MapFS{}
@@ -60,9 +65,7 @@ INSERT INTO schema_migrations VALUES ('1'), ('9'), ('10');`,
 INSERT INTO schema_migrations VALUES (3, false);`,
 			wantErr: "use Adopt.from golang-migrate"},
 		{name: "flyway baseline, runs and undo", tool: runner.Flyway,
-			history: `CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL,
-  type varchar(20) NOT NULL, script varchar(1000) NOT NULL, checksum int, installed_by varchar(100) NOT NULL,
-  installed_on timestamp NOT NULL DEFAULT now(), execution_time int NOT NULL, success boolean NOT NULL);
+			history: flywayHistoryDDL + `;
 INSERT INTO flyway_schema_history VALUES
   (0, NULL, '<< Flyway Schema Creation >>', 'SCHEMA', '"public"', NULL, 'me', now(), 0, true),
   (1, '2', '<< Flyway Baseline >>', 'BASELINE', '<< Flyway Baseline >>', NULL, 'me', now(), 0, true),
@@ -72,9 +75,7 @@ INSERT INTO flyway_schema_history VALUES
   (5, NULL, 'views', 'SQL', 'R__views.sql', 1, 'me', now(), 5, true);`,
 			want: "1,2,3"},
 		{name: "flyway failed row", tool: runner.Flyway,
-			history: `CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL,
-  type varchar(20) NOT NULL, script varchar(1000) NOT NULL, checksum int, installed_by varchar(100) NOT NULL,
-  installed_on timestamp NOT NULL DEFAULT now(), execution_time int NOT NULL, success boolean NOT NULL);
+			history: flywayHistoryDDL + `;
 INSERT INTO flyway_schema_history VALUES (1, '1', 'a', 'SQL', 'V1__a.sql', 1, 'me', now(), 5, true), (2, '2', 'b', 'SQL', 'V2__b.sql', 1, 'me', now(), 5, false);`,
 			wantErr: "installed_rank 2 (version 2, SQL) failed"},
 		{name: "flyway dotted version", tool: runner.Flyway,

@@ -113,6 +113,18 @@ func (e *env) upIntegerSet() fstest.MapFS {
 	return files
 }
 
+// integerRows is the history rows of upIntegerSet's versions 1 and 2,
+// version, time and checksum, in the order of orderBy: "version" before
+// the table's upgrade, "version_key" after.
+func (e *env) integerRows(orderBy string) string {
+	e.t.Helper()
+	var rows string
+	if err := e.pool.QueryRow(context.Background(), "SELECT string_agg(version || ' ' || applied_at || ' ' || checksum, ';' ORDER BY "+orderBy+") FROM "+runner.DefaultTable+" WHERE version IN ('1', '2')").Scan(&rows); err != nil {
+		e.t.Fatal(err)
+	}
+	return rows
+}
+
 func TestIntegerSetKeepsTheFirstTableLayout(t *testing.T) {
 	e := newEnv(t)
 	e.upIntegerSet()
@@ -128,10 +140,7 @@ func TestDottedVersionUpgradesAnIntegerTableInPlace(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	files := e.upIntegerSet()
-	var before string
-	if err := e.pool.QueryRow(ctx, "SELECT string_agg(version || ' ' || applied_at || ' ' || checksum, ';' ORDER BY version) FROM "+runner.DefaultTable).Scan(&before); err != nil {
-		t.Fatal(err)
-	}
+	before := e.integerRows("version")
 	flyway(files, "2.1", "c")
 	flyway(files, "3", "d")
 	r := e.flywayRunner(files, runner.Options{})
@@ -153,11 +162,7 @@ func TestDottedVersionUpgradesAnIntegerTableInPlace(t *testing.T) {
 		t.Fatalf("version column %s, want text", got)
 	}
 	// The rows written before keep their version, time and checksum.
-	var after string
-	if err := e.pool.QueryRow(ctx, "SELECT string_agg(version || ' ' || applied_at || ' ' || checksum, ';' ORDER BY version_key) FROM "+runner.DefaultTable+" WHERE version IN ('1', '2')").Scan(&after); err != nil {
-		t.Fatal(err)
-	}
-	if after != before {
+	if after := e.integerRows("version_key"); after != before {
 		t.Errorf("old rows changed by the upgrade:\n%s\nwant\n%s", after, before)
 	}
 	if got, want := e.textHistory(), "1,2,2.1,3"; got != want {
@@ -289,9 +294,7 @@ func TestBaselineAtADottedVersion(t *testing.T) {
 func TestAdoptFlywayDottedHistory(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.pool.Exec(ctx, `CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL,
-  type varchar(20) NOT NULL, script varchar(1000) NOT NULL, checksum int, installed_by varchar(100) NOT NULL,
-  installed_on timestamp NOT NULL DEFAULT now(), execution_time int NOT NULL, success boolean NOT NULL);
+	if _, err := e.pool.Exec(ctx, flywayHistoryDDL+`;
 INSERT INTO flyway_schema_history VALUES
   (1, '1', '<< Flyway Baseline >>', 'BASELINE', '<< Flyway Baseline >>', NULL, 'me', now(), 0, true),
   (2, '1.1', 'b', 'SQL', 'V1.1__b.sql', 1, 'me', now(), 5, true),
@@ -393,10 +396,7 @@ func TestConcurrentUpUpgradesTheTableOnce(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	files := e.upIntegerSet()
-	var before string
-	if err := e.pool.QueryRow(ctx, "SELECT string_agg(version || ' ' || applied_at || ' ' || checksum, ';' ORDER BY version) FROM "+runner.DefaultTable).Scan(&before); err != nil {
-		t.Fatal(err)
-	}
+	before := e.integerRows("version")
 	flyway(files, "3", "d")
 	// The sleep keeps the lock held while the other runs reach it.
 	files["V2.1__c.sql"] = &fstest.MapFile{Data: []byte("SELECT pg_sleep(0.3);\nCREATE TABLE c (id int);\n")}
@@ -464,11 +464,7 @@ func TestConcurrentUpUpgradesTheTableOnce(t *testing.T) {
 	if want := "2 columns, 1 check, 0 primary key, 2 unique indexes"; layout != want {
 		t.Errorf("tracking table has %s, want %s", layout, want)
 	}
-	var after string
-	if err := e.pool.QueryRow(ctx, "SELECT string_agg(version || ' ' || applied_at || ' ' || checksum, ';' ORDER BY version_key) FROM "+runner.DefaultTable+" WHERE version IN ('1', '2')").Scan(&after); err != nil {
-		t.Fatal(err)
-	}
-	if after != before {
+	if after := e.integerRows("version_key"); after != before {
 		t.Errorf("old rows changed by the upgrade:\n%s\nwant\n%s", after, before)
 	}
 	if h, want := e.textHistory(), "1,2,2.1,3"; h != want {

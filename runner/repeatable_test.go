@@ -331,9 +331,7 @@ func TestRepeatableAdoptedFromFlywayKnownChecksum(t *testing.T) {
 		"R__z_view.sql": {Data: []byte(zViewFile)},
 	}
 	if _, err := e.pool.Exec(ctx, `CREATE TABLE t (id int); CREATE VIEW z AS SELECT 1 AS one;
-CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL,
-  type varchar(20) NOT NULL, script varchar(1000) NOT NULL, checksum int, installed_by varchar(100) NOT NULL,
-  installed_on timestamp NOT NULL DEFAULT now(), execution_time int NOT NULL, success boolean NOT NULL)`); err != nil {
+`+flywayHistoryDDL); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.pool.Exec(ctx, `INSERT INTO flyway_schema_history VALUES
@@ -364,9 +362,7 @@ func TestRepeatableAdoptedFromFlyway(t *testing.T) {
 	// is now and then in another form: the newest row counts.
 	if _, err := e.pool.Exec(ctx, `CREATE TABLE t (id int); CREATE VIEW v AS SELECT id FROM t;
 CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';
-CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL,
-  type varchar(20) NOT NULL, script varchar(1000) NOT NULL, checksum int, installed_by varchar(100) NOT NULL,
-  installed_on timestamp NOT NULL DEFAULT now(), execution_time int NOT NULL, success boolean NOT NULL)`); err != nil {
+`+flywayHistoryDDL); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.pool.Exec(ctx, `INSERT INTO flyway_schema_history VALUES
