@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
-	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/source"
@@ -400,46 +396,8 @@ func TestConcurrentUpUpgradesTheTableOnce(t *testing.T) {
 	flyway(files, "3", "d")
 	// The sleep keeps the lock held while the other runs reach it.
 	files["V2.1__c.sql"] = &fstest.MapFile{Data: []byte("SELECT pg_sleep(0.3);\nCREATE TABLE c (id int);\n")}
-	const runs = 4
-	var (
-		wg      sync.WaitGroup
-		start   = make(chan struct{})
-		applied = make(chan string, runs)
-		errs    = make(chan error, runs)
-	)
-	for range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// A pool each, as separate processes would have.
-			pool, err := pgxpool.New(ctx, e.url)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer pool.Close()
-			r, err := runner.New(pool, source.FromFSWith(files, source.Options{FlywayVersions: true}), runner.Options{LockTimeout: time.Minute})
-			if err != nil {
-				errs <- err
-				return
-			}
-			<-start
-			rep, err := r.Up(ctx, runner.UpOptions{})
-			applied <- vers(rep.Applied)
-			errs <- err
-		}()
-	}
-	close(start)
-	wg.Wait()
-	close(errs)
-	close(applied)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
 	var got []string
-	for a := range applied {
+	for _, a := range e.concurrentUps(4, source.FromFSWith(files, source.Options{FlywayVersions: true})) {
 		if a != "" {
 			got = append(got, a)
 		}

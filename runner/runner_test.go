@@ -619,6 +619,55 @@ func TestCustomTableAndStatusCreatesNothing(t *testing.T) {
 	}
 }
 
+// concurrentUps runs n ups of src at once, each with a pool of its own as
+// separate processes would have, released together, and returns the
+// versions each applied (vers); an error fails the test.
+func (e *env) concurrentUps(n int, src source.Source) []string {
+	e.t.Helper()
+	ctx := context.Background()
+	var (
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+		applied = make(chan string, n)
+		errs    = make(chan error, n)
+	)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pool, err := pgxpool.New(ctx, e.url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer pool.Close()
+			r, err := runner.New(pool, src, runner.Options{LockTimeout: time.Minute})
+			if err != nil {
+				errs <- err
+				return
+			}
+			<-start
+			rep, err := r.Up(ctx, runner.UpOptions{})
+			applied <- vers(rep.Applied)
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	close(applied)
+	for err := range errs {
+		if err != nil {
+			e.t.Error(err)
+		}
+	}
+	var out []string
+	for a := range applied {
+		out = append(out, a)
+	}
+	return out
+}
+
 func TestConcurrentUpAppliesEachOnce(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -629,34 +678,7 @@ func TestConcurrentUpAppliesEachOnce(t *testing.T) {
 	for i := 2; i <= 20; i++ {
 		files[fmt.Sprintf("%03d_m.sql", i)] = mig(fmt.Sprintf("CREATE TABLE t%d (id int); UPDATE counter SET n = n + 1;", i), "")
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pool, err := pgxpool.New(ctx, e.url)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer pool.Close()
-			r, err := runner.New(pool, source.FromFS(files), runner.Options{LockTimeout: time.Minute})
-			if err != nil {
-				errs <- err
-				return
-			}
-			_, err = r.Up(ctx, runner.UpOptions{})
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	e.concurrentUps(8, source.FromFS(files))
 	var n int
 	if err := e.pool.QueryRow(ctx, "SELECT n FROM counter").Scan(&n); err != nil || n != 19 {
 		t.Fatalf("counter %d (%v), want 19: some migration ran twice or not at all", n, err)
