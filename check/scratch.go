@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmig/pgmig/lock"
 )
 
 // DropTimeout bounds Scratch.Drop. The drop runs on a context of its own,
@@ -30,7 +32,10 @@ type Scratch struct {
 	Pool *pgxpool.Pool
 
 	server *pgxpool.Pool
-	log    *slog.Logger
+	// alive holds the database's liveness lock (see sweepOrphans) from
+	// before CREATE DATABASE until after DROP.
+	alive *pgx.Conn
+	log   *slog.Logger
 }
 
 // PrivilegeError reports a role that may not create the scratch database
@@ -67,11 +72,26 @@ func NewScratch(ctx context.Context, server *pgxpool.Pool, prefix string, logger
 	if !plainIdent.MatchString(s.Name) || len(s.Name) > 63 {
 		return nil, fmt.Errorf("scratch database prefix %q: want lower-case letters, digits and _, at most 51 bytes", prefix)
 	}
+	sweepOrphans(ctx, server, prefix, logger)
+	// The liveness lock, taken before the database exists, so that no
+	// sweep ever finds it unheld while this process lives. A connection of
+	// its own, not the pool's: it is held for the scratch database's life.
+	alive, err := pgx.ConnectConfig(ctx, server.Config().ConnConfig.Copy())
+	if err == nil {
+		if _, err = alive.Exec(ctx, "SELECT pg_advisory_lock($1)", aliveKey(s.Name)); err != nil {
+			alive.Close(context.WithoutCancel(ctx))
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create scratch database %s: take its liveness lock: %w", s.Name, err)
+	}
+	s.alive = alive
 	if _, err := server.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{s.Name}.Sanitize()); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "42501" {
 			var role string
 			server.QueryRow(context.WithoutCancel(ctx), "SELECT current_user").Scan(&role)
+			s.releaseAlive()
 			return nil, &PrivilegeError{Database: s.Name, Role: role, Err: err}
 		}
 		// The database may exist all the same, if ctx ended as the server
@@ -116,11 +136,77 @@ func (s *Scratch) Drop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), DropTimeout)
 	defer cancel()
 	if _, err := server.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{s.Name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		// Its liveness lock goes with this process: the next run's sweep
+		// drops it.
+		s.releaseAlive()
 		s.log.Warn("could not drop the scratch database; drop it by hand", "name", s.Name, "err", err)
 		return fmt.Errorf("drop scratch database %s: %w", s.Name, err)
 	}
+	s.releaseAlive()
 	s.log.Info("dropped scratch database", "name", s.Name)
 	return nil
+}
+
+func (s *Scratch) releaseAlive() {
+	if s.alive != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.alive.Close(ctx) // the session ends, and its lock with it
+		s.alive = nil
+	}
+}
+
+// aliveKey is the advisory lock key a scratch database's creator holds
+// while the database lives.
+func aliveKey(name string) int64 { return lock.Key("scratch " + name) }
+
+// sweepOrphans drops the scratch databases of prefix that a pgmig killed
+// outright (SIGKILL, a lost machine) left behind, which Drop never ran
+// for. A scratch database is an orphan when it is this role's, no session
+// holds its liveness lock (its creator took it, in whatever database it
+// was connected to, before creating it, and holds it until after the
+// drop; pg_locks shows every database's), and no session is connected to
+// it, which also keeps it where a pooler made the lock unreliable. The
+// sweep is best effort: what it cannot do is logged, and the run goes on.
+func sweepOrphans(ctx context.Context, server *pgxpool.Pool, prefix string, logger *slog.Logger) {
+	rows, err := server.Query(ctx, `SELECT d.datname FROM pg_database d
+WHERE d.datname ~ $1 AND d.datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+  AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`, "^"+regexp.QuoteMeta(prefix)+"[0-9a-f]{12}$")
+	if err != nil {
+		logger.Warn("could not look for orphaned scratch databases", "err", err)
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(names) == 0 {
+		return
+	}
+	// A bigint advisory key is shown as its high and low halves.
+	rows, err = server.Query(ctx, `SELECT classid::bigint, objid::bigint FROM pg_locks
+WHERE locktype = 'advisory' AND objsubid = 1 AND granted`)
+	if err != nil {
+		logger.Warn("could not look for orphaned scratch databases", "err", err)
+		return
+	}
+	held := map[int64]bool{}
+	var hi, lo int64
+	if _, err := pgx.ForEachRow(rows, []any{&hi, &lo}, func() error {
+		held[int64(uint64(hi)<<32|uint64(lo))] = true
+		return nil
+	}); err != nil {
+		return
+	}
+	for _, name := range names {
+		if held[aliveKey(name)] {
+			continue
+		}
+		// FORCE: a session that connected since the query above (none
+		// should) cannot keep an orphan alive.
+		if _, err := server.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			logger.Warn("could not drop an orphaned scratch database", "name", name, "err", err)
+			continue
+		}
+		logger.Info("dropped orphaned scratch database", "name", name)
+	}
 }
 
 var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)

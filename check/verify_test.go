@@ -348,3 +348,39 @@ func TestScratchRefusesAPrefixThatNeedsQuotes(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// A scratch database whose creator was killed outright (no Drop ran, and
+// its liveness lock went with its session) is dropped by the next
+// NewScratch of its prefix; one whose creator lives is left alone, even
+// with no session in it.
+func TestScratchSweepsOrphansOfItsPrefix(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const prefix = "pgmig_test_orphan_"
+	server := open(t, pgtest.NewDB(t))
+	// The orphan: a scratch database of the prefix that nobody holds, as a
+	// SIGKILL leaves it.
+	orphan := prefix + "0123456789ab"
+	if _, err := server.Exec(ctx, "CREATE DATABASE "+orphan); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Exec(context.Background(), "DROP DATABASE IF EXISTS "+orphan) })
+	// The living one, with no session in it: its lock is what keeps it.
+	live, err := check.NewScratch(ctx, server, prefix, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Drop()
+	live.Pool.Reset()
+	// The one that sweeps.
+	sc, err := check.NewScratch(ctx, server, prefix, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Drop()
+	wantDropped(t, orphan)
+	var n int
+	if err := server.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", live.Name).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the living scratch database %s: %d found (%v), want it kept", live.Name, n, err)
+	}
+}
