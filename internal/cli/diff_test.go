@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -143,18 +142,13 @@ func TestDiffFailedProofWritesNothing(t *testing.T) {
 func TestDiffDesiredNotRegular(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "schema.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fifo := mkfifo(t, filepath.Join(dir, "schema.fifo"))
 	schemaDir := filepath.Join(dir, "schema")
 	if err := os.Mkdir(schemaDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(schemaDir, "a.sql"), "CREATE TABLE a (id int);\n")
-	if err := os.Symlink("/dev/zero", filepath.Join(schemaDir, "b.sql")); err != nil {
-		t.Fatal(err)
-	}
+	linkZero(t, filepath.Join(schemaDir, "b.sql"))
 	src := filepath.Join(dir, "migrations")
 	if err := os.Mkdir(src, 0o755); err != nil {
 		t.Fatal(err)

@@ -227,6 +227,24 @@ func TestSkipLockedCountsBusyTries(t *testing.T) {
 	}
 }
 
+// mkfifo makes a FIFO at path, which nobody will write to.
+func mkfifo(t *testing.T, path string) string {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// linkZero makes path a symbolic link to /dev/zero, a file without end.
+func linkZero(t *testing.T, path string) string {
+	t.Helper()
+	if err := os.Symlink("/dev/zero", path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // A targets file that is a FIFO, a device or a directory is refused as
 // not a regular file, naming it, with nothing read from it: opening a
 // FIFO used to block pgmig where no signal reached it, and /dev/zero
@@ -234,14 +252,7 @@ func TestSkipLockedCountsBusyTries(t *testing.T) {
 func TestTargetsFileNotRegular(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "targets.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "targets.zero")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
+	fifo, zero := mkfifo(t, filepath.Join(dir, "targets.fifo")), linkZero(t, filepath.Join(dir, "targets.zero"))
 	for _, tc := range []struct{ file, kind string }{
 		{fifo, "a named pipe (FIFO)"},
 		{zero, "a character device"},
