@@ -32,6 +32,8 @@ type cliApp struct {
 	// buffer in front of it).
 	terminal bool
 	build    Build
+	// command is the name of the command whose action ran, if one did.
+	command string
 }
 
 // Run executes the command line args (args[0] is the program's name) and
@@ -69,7 +71,7 @@ func (b Build) Run(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return 0
 	}
 	if sig := signaled(ctx); sig != nil {
-		err = interrupted(sig, err, a.out.done)
+		err = interrupted(sig, err, a.out.done, takesLock[a.command])
 	}
 	var ee *exitError
 	if !errors.As(err, &ee) {
@@ -81,6 +83,10 @@ func (b Build) Run(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	return ee.code
 }
+
+// takesLock names the commands that take the migration lock, of which a
+// run a signal stops says that it was released.
+var takesLock = map[string]bool{"up": true, "rollback": true, "redo": true, "baseline": true, "repair": true}
 
 func markAction(fn cli.ActionFunc) cli.ActionFunc {
 	return func(c *cli.Context) error {
@@ -135,7 +141,11 @@ func newApp(a *cliApp) *cli.App {
 		cmd.HideHelp = true
 		cmd.Flags = append(cmd.Flags, helpFlag())
 		cmd.OnUsageError = app.OnUsageError
-		cmd.Action = markAction(cmd.Action)
+		action, name := cmd.Action, cmd.Name
+		cmd.Action = markAction(func(c *cli.Context) error {
+			a.command = name
+			return action(c)
+		})
 	}
 	app.Action = markAction(app.Action)
 	decorateHelp(app)

@@ -116,9 +116,10 @@ func signaled(ctx context.Context) *Signaled {
 }
 
 // interrupted is the error of a run a signal stopped: what finished before
-// it, what became of the migration in flight, and that the lock is gone
-// (the command's session is closed by the time Run prints it).
-func interrupted(sig *Signaled, err error, done []runner.Step) error {
+// it, what became of the migration in flight, and, for a command that
+// takes the lock (locked), that the lock is gone (the command's session is
+// closed by the time Run prints it).
+func interrupted(sig *Signaled, err error, done []runner.Step, locked bool) error {
 	var parts []string
 	if len(done) > 0 {
 		verb := "applied"
@@ -144,6 +145,8 @@ func interrupted(sig *Signaled, err error, done []runner.Step) error {
 	default:
 		parts = append(parts, "nothing else was changed")
 	}
-	parts = append(parts, "the migration lock is released")
+	if locked {
+		parts = append(parts, "the migration lock is released")
+	}
 	return &exitError{code: sig.code(), err: fmt.Errorf("%s: %s", sig, strings.Join(parts, "; "))}
 }

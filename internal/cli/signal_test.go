@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -141,5 +142,39 @@ func TestSignalGraceEndsStuckRun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A command that takes no migration lock, stopped by a signal, says what
+// it left (nothing) and speaks of no lock; diff drops its scratch
+// databases on the way out.
+func TestSignalStopsDiffWithoutALock(t *testing.T) {
+	t.Parallel()
+	db, src, desired := diffCase(t, "CREATE TABLE a (id int);", "CREATE TABLE a (id int);\nSELECT pg_sleep(60);")
+	bin := pgtest.Binary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, on(db, src, "diff", "--desired", desired, "--dry-run")...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := connect(t, db)
+	// The desired schema is built on a scratch database: its pg_sleep runs there.
+	poll(t, 30*time.Second, "the desired schema's pg_sleep to run", func() bool {
+		return query[int](t, c, "SELECT count(*)::int FROM pg_stat_activity WHERE datname LIKE 'pgmig_diff_%' AND query LIKE '%pg_sleep(60)%' AND state = 'active' AND application_name = 'pgmig'") > 0
+	})
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("want exit 130, got %v\n%s", err, errb.String())
+	}
+	wantContains(t, "stderr", errb.String(), "stopped by SIGINT: nothing was changed")
+	if strings.Contains(errb.String(), "lock") {
+		t.Errorf("diff takes no migration lock, but says:\n%s", errb.String())
 	}
 }
