@@ -187,6 +187,9 @@ func parseFileEnv(file string, fn fileName, content string, lookup func(string) 
 	markers := markerRoom[:0]
 	seen := map[string]int{} // marker name → line
 	ff := &foreignFile{file: file, text: text, fail: fail}
+	// indentedMarkers are dbmate markers dbmate does not see (not at
+	// column 1), by name, the first of each.
+	indentedMarkers := map[string]foreignLine{}
 	var tools toolUse
 	for line, start := 1, 0; start < len(text); line++ {
 		end := len(text)
@@ -199,10 +202,15 @@ func parseFileEnv(file string, fn fileName, content string, lookup func(string) 
 			fl, foreign, msg := parseForeign(text[start:end])
 			// dbmate sees its markers only at column 1 ("^--\s*migrate:"),
 			// and a line inside a quoted or dollar-quoted body is SQL.
+			indented := false
 			if foreign && fl.tool == toolDbmate && (!strings.HasPrefix(text[start:end], "--") || ps.inQuotes(start)) {
-				foreign = false
+				foreign, indented = false, !ps.inQuotes(start)
 			}
 			switch {
+			case indented:
+				if _, ok := indentedMarkers[fl.name]; !ok && fl.name != "" {
+					indentedMarkers[fl.name] = foreignLine{name: fl.name, text: fl.text, line: line}
+				}
 			case !foreign:
 			case msg != "":
 				fail(line, "%s", msg)
@@ -246,6 +254,15 @@ func parseFileEnv(file string, fn fileName, content string, lookup func(string) 
 			}
 		}
 		start = end
+	}
+	for _, name := range []string{"up", "down"} {
+		if il, ok := indentedMarkers[name]; ok && seen[name] == 0 {
+			// Read as dbmate does, it is a comment, and the statements
+			// after it join the section before: a down section would run
+			// as part of the up. dbmate itself refuses such a file (it
+			// finds no marker of that name); so does pgmig, saying why.
+			fail(il.line, "%q is indented: dbmate reads its markers only at the start of a line, so it would read this one as a comment and the lines after it as part of the section before; move it to the start of the line", il.text)
+		}
 	}
 	if second, first, mixed := tools.mixed(); mixed {
 		fail(second.line, "%q is %s's, but line %d (%q) is %s's: a file uses the markers of one tool only",

@@ -215,6 +215,19 @@ func TestDbmateMarkers(t *testing.T) {
 	}
 }
 
+// An indented dbmate marker with no marker of its name at column 1 is
+// refused: dbmate reads it as a comment and refuses the file for want of
+// the section, and reading it so would run the down's statements as part
+// of the up (as UPchieve's files, where a formatter had indented it,
+// would have).
+func TestDbmateIndentedMarkerAlone(t *testing.T) {
+	t.Parallel()
+	_, err := FromFS(mapFS(map[string]string{"20240101000000_c.sql": "-- migrate:up\nCREATE TABLE c (id int);\n    -- migrate:down\nDROP TABLE c;\n"})).Migrations(context.Background())
+	wantErr(t, err, `20240101000000_c.sql:3: "-- migrate:down" is indented: dbmate reads its markers only at the start of a line`)
+	_, err = FromFS(mapFS(map[string]string{"20240101000000_c.sql": "\t-- migrate:up\nCREATE TABLE c (id int);\n"})).Migrations(context.Background())
+	wantErr(t, err, `20240101000000_c.sql:1: "-- migrate:up" is indented`)
+}
+
 func TestDuplicateVersionNamesFlywayPairing(t *testing.T) {
 	t.Parallel()
 	_, err := FromFS(mapFS(map[string]string{"V3__a.sql": "SELECT 1;", "V003__b.sql": "SELECT 2;"})).Migrations(context.Background())
