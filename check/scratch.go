@@ -151,6 +151,9 @@ func (s *Scratch) releaseAlive() {
 	if s.alive != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		// Unlocked by name first: behind a transaction pooler the server
+		// session, and a lock left in it, outlives this connection.
+		s.alive.Exec(ctx, "SELECT pg_advisory_unlock($1)", aliveKey(s.Name))
 		s.alive.Close(ctx) // the session ends, and its lock with it
 		s.alive = nil
 	}
