@@ -23,6 +23,12 @@ type Options struct {
 	Renames []string
 	// LockTimeout is set at the top of each section. Zero means 5s.
 	LockTimeout time.Duration
+	// Castable says whether PostgreSQL can convert a value of type from
+	// to type to with a cast (from::to), as a column's type change is
+	// written; where it cannot, the change is refused by name, since only
+	// a USING expression the schema does not give could make it. Nil
+	// assumes every change can. Prove asks the scratch database.
+	Castable func(from, to string) bool
 
 	// reverse plans a down: a column the up dropped comes back at the end
 	// of its table instead of being refused for its position.
@@ -94,7 +100,7 @@ func Plan(current, desired *schema.Catalog, opts Options) (*Migration, error) {
 		return nil, err
 	}
 	upp := newPlanner(current, desired, renames, opts.AllowDestructive)
-	upp.reverse = opts.reverse
+	upp.reverse, upp.castable = opts.reverse, opts.Castable
 	up, err := upp.plan()
 	if err != nil {
 		return nil, err
@@ -104,7 +110,7 @@ func Plan(current, desired *schema.Catalog, opts Options) (*Migration, error) {
 		back[len(renames)-1-i] = r.reverse()
 	}
 	dp := newPlanner(desired, current, back, true)
-	dp.reverse = true
+	dp.reverse, dp.castable = true, opts.Castable
 	down, err := dp.plan()
 	if err != nil {
 		return nil, fmt.Errorf("down: %w", err)

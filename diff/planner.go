@@ -62,6 +62,7 @@ type planner struct {
 	destroy  bool
 	reverse  bool // planning the down
 	reorders []string
+	castable func(from, to string) bool // Options.Castable
 
 	steps       []step
 	changes     []Change

@@ -157,7 +157,12 @@ func Prove(ctx context.Context, server *pgxpool.Pool, migrations fs.FS, desired 
 	if err != nil {
 		return nil, err
 	}
-	m, err := Plan(curCat, desCat, opts.Plan)
+	planOpts := opts.Plan
+	if planOpts.Castable == nil {
+		// The desired database knows every type either schema names.
+		planOpts.Castable = ServerCasts(ctx, des.Pool)
+	}
+	m, err := Plan(curCat, desCat, planOpts)
 	if err != nil {
 		return nil, err
 	}

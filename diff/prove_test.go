@@ -17,6 +17,7 @@ import (
 	"github.com/pgmig/pgmig/check"
 	"github.com/pgmig/pgmig/diff"
 	"github.com/pgmig/pgmig/internal/pgtest"
+	"github.com/pgmig/pgmig/runner"
 	"github.com/pgmig/pgmig/source"
 )
 
@@ -274,6 +275,40 @@ COMMENT ON VIEW titled IS 'posts with a title';`)
 	for _, w := range []string{"ADD COLUMN title text DEFAULT ''::text NOT NULL", "CREATE VIEW public.titled", "COMMENT ON VIEW public.titled"} {
 		if !strings.Contains(p.Files[0].Text, w) {
 			t.Errorf("file lacks %q:\n%s", w, p.Files[0].Text)
+		}
+	}
+}
+
+// PostgreSQL has no cast from time to timestamp. Prove asks the server,
+// and the change is refused by name before any statement runs; told that
+// every change casts, the planner writes at::timestamp, which the server
+// refuses on the scratch database: an *ApplyError, and no files.
+func TestProveTypeChangeWithoutCast(t *testing.T) {
+	t.Parallel()
+	server := serverPool(t)
+	migrations := fstest.MapFS{"001_t.sql": {Data: []byte("CREATE TABLE t (id int PRIMARY KEY, at time);\n")}}
+	desired := "CREATE TABLE t (id int PRIMARY KEY, at timestamp);\n"
+	ctx := context.Background()
+
+	p, err := diff.Prove(ctx, server, migrations, desired, diff.ProveOptions{Plan: diff.Options{AllowDestructive: true}})
+	var ue *diff.UnsupportedError
+	if p != nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), "column public.t.at: changing the type from time without time zone to timestamp without time zone: PostgreSQL has no cast") {
+		t.Fatalf("want an *UnsupportedError naming the column and the missing cast, got %v", err)
+	}
+
+	everything := func(string, string) bool { return true }
+	p, err = diff.Prove(ctx, server, migrations, desired, diff.ProveOptions{Plan: diff.Options{AllowDestructive: true, Castable: everything}})
+	var ae *diff.ApplyError
+	var me *runner.MigrationError
+	if p != nil || !errors.As(err, &ae) || ae.Step != "up" || !errors.As(err, &me) || !strings.Contains(err.Error(), "failed on the scratch database") {
+		t.Fatalf("want an *ApplyError of the up wrapping a *runner.MigrationError, got %v", err)
+	}
+
+	// A change the server can cast (time to text, an I/O conversion;
+	// time to interval, a pg_cast entry) is planned.
+	for _, to := range []string{"text", "interval"} {
+		if _, err := diff.Prove(ctx, server, migrations, strings.Replace(desired, "timestamp", to, 1), diff.ProveOptions{Plan: diff.Options{AllowDestructive: true}}); err != nil {
+			t.Errorf("time to %s: %v", to, err)
 		}
 	}
 }

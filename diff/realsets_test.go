@@ -156,7 +156,7 @@ func realCase(t *testing.T, dir string, migs []source.Migration, k, k2 int) (res
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := diff.Plan(curCat, desCat, diff.Options{AllowDestructive: true})
+	m, err := diff.Plan(curCat, desCat, diff.Options{AllowDestructive: true, Castable: diff.ServerCasts(ctx, b)})
 	if err != nil {
 		res.note = oneLine(err.Error())
 		return res

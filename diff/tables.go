@@ -277,6 +277,9 @@ func (p *planner) alterColumn(k string, c, d *schema.Item, inPartition bool) {
 		using := d.Local + "::" + d.Type
 		if e := p.des.Items["type "+strings.TrimSuffix(d.Type, "[]")]; e != nil && e.TypeKind == 'e' {
 			using = d.Local + "::text::" + d.Type
+		} else if c.Type != d.Type && p.castable != nil && !p.castable(c.Type, d.Type) {
+			p.cannot(k, "changing the type from %s to %s: PostgreSQL has no cast from one to the other, so the change needs a USING expression the desired schema does not give; write this migration by hand (pgmig create)", c.Type, d.Type)
+			return
 		}
 		if c.Default != "" {
 			// The old default may not cast to the new type; it is set again below.

@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pgmig/pgmig/diff"
+	"github.com/pgmig/pgmig/runner"
 )
 
 // TestDiffWritesProvenMigrations: diff writes the migrations that turn the
@@ -100,7 +105,7 @@ func TestDiffRenameHints(t *testing.T) {
 // an order of their own (created apart, then attached) is created
 // PARTITION OF its parent, in the parent's order: the schema after the up
 // differs from the desired one, a *diff.ProofError. A time column made
-// timestamp, which has no cast, fails to apply at all.
+// timestamp, which has no cast, is refused before anything is applied.
 func TestDiffFailedProofWritesNothing(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -110,10 +115,8 @@ func TestDiffFailedProofWritesNothing(t *testing.T) {
 		{"the schema after the up differs", "CREATE TABLE ev (at int, v int) PARTITION BY RANGE (at);",
 			"CREATE TABLE ev (at int, v int) PARTITION BY RANGE (at); CREATE TABLE p1 (v int, at int); ALTER TABLE ev ATTACH PARTITION p1 FOR VALUES FROM (0) TO (10);",
 			[]string{"after the generated up, the schema differs from the desired one in table public.p1", "+table public.p1 (v, at)"}},
-		{"the up fails", "CREATE TABLE t (id int, at time);", "CREATE TABLE t (id int, at timestamp);",
-			// Said as what it was: a scratch database's failure, not a
-			// migration of the user's half applied.
-			[]string{"cannot cast type time without time zone to timestamp without time zone", "ran on diff's scratch database only: no file was written"}},
+		{"a type change with no cast", "CREATE TABLE t (id int, at time);", "CREATE TABLE t (id int, at timestamp);",
+			[]string{"column public.t.at: changing the type from time without time zone to timestamp without time zone: PostgreSQL has no cast", "write this migration by hand"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,4 +180,28 @@ func diffCase(t *testing.T, migration, desired string) (db, src, desiredFile str
 	desiredFile = filepath.Join(dir, "schema.sql")
 	writeFile(t, desiredFile, desired+"\n")
 	return newDB(t), src, desiredFile
+}
+
+// A generated statement that failed on diff's scratch database is shown
+// as the statement it was, with its caret, and said to have touched no
+// database of the user's; a migration's own failure still says what of
+// the run was kept.
+func TestDiffApplyErrorRendering(t *testing.T) {
+	t.Parallel()
+	me := &runner.MigrationError{Version: 2, Name: "diff", Direction: runner.Up, File: "002_diff.sql", Line: 3, Column: 8, Statement: 1,
+		SourceLine: "SELECT x::timestamp;", Err: errors.New("cannot cast")}
+	for _, tc := range []struct {
+		err       error
+		want, not string
+	}{
+		{&diff.ApplyError{Step: "up", Err: me}, "this ran on diff's scratch database only: no file was written", "earlier migrations of this run stay applied"},
+		{me, "earlier migrations of this run stay applied", "scratch database"},
+	} {
+		var stderr strings.Builder
+		newPrinter(io.Discard, &stderr, false, false, false).error(tc.err, 1)
+		wantContains(t, "stderr", stderr.String(), "002_diff.sql:3:8 (statement 1)", tc.want)
+		if strings.Contains(stderr.String(), tc.not) {
+			t.Errorf("stderr says %q:\n%s", tc.not, stderr.String())
+		}
+	}
 }
