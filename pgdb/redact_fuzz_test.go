@@ -90,6 +90,9 @@ func FuzzRedactHidesSecret(f *testing.F) {
 		for _, r := range []string{reasonURL, reasonKeywordValue, reasonShape} {
 			base += r + fmt.Sprintf("%q", r) // as Error and as %#v show it
 		}
+		// %#v spells the error's type and field names, which a secret's
+		// window can meet (", R" of ", Reason:") whatever the secret was.
+		base += fmt.Sprintf("%#v", &ConnStringError{Redacted: "Q", Reason: "Q"})
 		for k := 0; k+minScrub <= len(secret); k++ {
 			w := secret[k : k+minScrub]
 			// A window of punctuation alone also forms where the fixed
