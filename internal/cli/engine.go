@@ -96,6 +96,24 @@ func (l *loaded) Migrations(ctx context.Context) ([]source.Migration, error) {
 	return l.ms, l.err
 }
 
+// cause returns the files' own error when err is it as the runner
+// wrapped it ("load migrations: …"): a lazy session's op may read the
+// files after it connected, or before, and the error said must be the
+// same either way.
+func (l *loaded) cause(err error) error {
+	if l.done != nil {
+		select {
+		case <-l.done:
+		default:
+			return err
+		}
+	}
+	if l.err != nil && errors.Is(err, l.err) {
+		return l.err
+	}
+	return err
+}
+
 // readSource reads --source, once: a command that both checks and applies
 // the files (up --lint, several targets) works on these migrations
 // throughout, so an archive that is not pinned cannot change between the
@@ -231,6 +249,11 @@ func onSession[T any](a *cliApp, c *cli.Context, lazy bool, op func(*runner.Runn
 	}
 	start := time.Now()
 	res, err := op(s.r, c.Context)
+	if err != nil {
+		if ferr := s.files.cause(err); ferr != err {
+			return ferr // as if the files had been read first: no target line
+		}
+	}
 	s.name(a.out)
 	if err != nil {
 		return err

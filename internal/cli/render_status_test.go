@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -100,5 +101,25 @@ func TestFmtVersion(t *testing.T) {
 		if got, want := fmtVersion(v), fmt.Sprintf("%03d", v); got != want {
 			t.Errorf("fmtVersion(%d) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// The files' error wrapped by the runner, as a lazy session meets it when
+// it connected before the files were read, is said as the files' own.
+func TestLoadedCauseUnwrapsTheRunnersWrap(t *testing.T) {
+	t.Parallel()
+	ferr := errors.New("version 1 is claimed by more than one file")
+	l := &loaded{done: make(chan struct{}), err: ferr}
+	wrapped := fmt.Errorf("load migrations: %w", ferr)
+	if got := l.cause(wrapped); got != wrapped {
+		t.Errorf("before the files are read: cause = %v, want the error as given", got)
+	}
+	close(l.done)
+	if got := l.cause(wrapped); got != ferr {
+		t.Errorf("cause = %v, want the files' own error", got)
+	}
+	other := errors.New("connection refused")
+	if got := l.cause(other); got != other {
+		t.Errorf("cause of another error = %v, want it as given", got)
 	}
 }
