@@ -58,18 +58,56 @@ func leaseOwner(c *pgx.Conn) (string, error) {
 }
 
 // waitPoolSettled waits until no session on the database but the test's
-// own is inside a query or a transaction. Behind PgBouncer a dead client's
+// own is inside a query or a transaction, and has stayed so, with the
+// history unchanged, for a quiet period. Behind PgBouncer a dead client's
 // server connection stays in the pool, idle, so pgmig's sessions never all
 // go away; what matters is that none is still working: a killed client's
 // backend finishes its statement (a CREATE INDEX CONCURRENTLY may commit
-// the index) before it reads the closed socket.
+// the index) before it reads the closed socket. And a statement the client
+// sent just before it died may still be on its way through PgBouncer while
+// every backend is idle: once, in CI, the success row of a no-transaction
+// migration whose index was built landed after a single idle sample, and
+// the test took the failed row it had just read for the end state.
 func waitPoolSettled(t testing.TB, c *pgx.Conn) {
 	t.Helper()
-	err := pollZero(c, `SELECT count(*) FROM pg_stat_activity
-  WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'`, 2*time.Minute)
-	if err != nil {
-		t.Fatalf("sessions still working after the process died: %v", err)
+	const quiet = 300 * time.Millisecond
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := pollZero(c, `SELECT count(*) FROM pg_stat_activity
+  WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'`, time.Until(deadline))
+		if err != nil {
+			t.Fatalf("sessions still working after the process died: %v", err)
+		}
+		before, err := historyText(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(quiet)
+		active, err := queryInt(c, `SELECT count(*) FROM pg_stat_activity
+  WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := historyText(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if active == 0 && after == before {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the history still changing 2 minutes after the process died")
+		}
 	}
+}
+
+// historyText is the tracking table's rows, to tell whether it changed.
+func historyText(c *pgx.Conn) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var s string
+	err := c.QueryRow(ctx, "SELECT coalesce(string_agg(h::text, ';' ORDER BY h::text), '') FROM "+runner.DefaultTable+" h").Scan(&s)
+	return s, err
 }
 
 // TestStressLeaseUpRollback races `pgmig up` against `pgmig rollback
