@@ -410,6 +410,13 @@ func (t tracking) takeBack(ctx context.Context, conn *pgx.Conn, dir Direction, v
 	return t.one(tag, err, "the removal of the failed row that marked its start")
 }
 
+// failedRow reports whether version has a failed row.
+func (t tracking) failedRow(ctx context.Context, conn *pgx.Conn, version source.Version) (bool, error) {
+	var failed bool
+	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+t.ident+` WHERE `+t.versionIs(version)+` AND NOT success)`).Scan(&failed)
+	return failed, err
+}
+
 func (t tracking) markStatement(ctx context.Context, conn *pgx.Conn, version source.Version, statement int) error {
 	tag, err := conn.Exec(ctx, `UPDATE `+t.ident+` SET failed_statement = $1 WHERE `+t.where(t.versionIs(version)), statement)
 	return t.one(tag, err, "the statement about to run")

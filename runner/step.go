@@ -369,6 +369,13 @@ func (r *Runner) stopBefore(ctx context.Context, s *session, m *source.Migration
 		// so the write goes through the second time.
 		terr = s.tr.takeBack(tctx, s.conn, dir, verOf(*m))
 	}
+	if errors.Is(terr, ErrLockLost) {
+		// Nothing taken back: either the guard refused (the row stays)
+		// or there was no failed row (the start was never written).
+		if failed, ferr := s.tr.failedRow(tctx, s.conn, verOf(*m)); ferr == nil && !failed {
+			terr = nil
+		}
+	}
 	if terr != nil {
 		merr.Err = errors.Join(err, fmt.Errorf("its failed row stays: %w", terr))
 		return merr
@@ -397,9 +404,11 @@ func (r *Runner) runStatements(ctx context.Context, s *session, m *source.Migrat
 	}
 	if err := s.tr.markStarted(ctx, s.conn, dir, verOf(*m), m.Name, m.Checksum); err != nil {
 		if lerr := s.checkHeld(ctx); lerr != nil {
-			// Cancelled on the loss, or refused by the guard: the
-			// one-statement write left nothing.
-			return &MigrationError{Version: m.Version, Ver: verOf(*m), Name: m.Name, Direction: dir, File: sec.File, Statement: 1, Err: lerr}
+			// Refused by the guard, cancelled on the loss, or finished by
+			// the server before the cancel came (the client, cancelled,
+			// does not see it): what the write left is not known here,
+			// so a failed row that is there is taken back.
+			return r.stopBefore(ctx, s, m, sec, dir, 0, lerr)
 		}
 		return fmt.Errorf("%s %s %s: record start: %w", dir.verb(), verOf(*m), m.Name, err)
 	}
