@@ -188,8 +188,9 @@ func parseFileEnv(file string, fn fileName, content string, lookup func(string) 
 	seen := map[string]int{} // marker name → line
 	ff := &foreignFile{file: file, text: text, fail: fail}
 	// indentedMarkers are dbmate markers dbmate does not see (not at
-	// column 1), by name, the first of each.
-	indentedMarkers := map[string]foreignLine{}
+	// column 1), by name, the first of each; made only for a file that
+	// has one, as this runs for each of thousands of files.
+	var indentedMarkers map[string]foreignLine
 	var tools toolUse
 	for line, start := 1, 0; start < len(text); line++ {
 		end := len(text)
@@ -209,6 +210,9 @@ func parseFileEnv(file string, fn fileName, content string, lookup func(string) 
 			switch {
 			case indented:
 				if _, ok := indentedMarkers[fl.name]; !ok && fl.name != "" {
+					if indentedMarkers == nil {
+						indentedMarkers = map[string]foreignLine{}
+					}
 					indentedMarkers[fl.name] = foreignLine{name: fl.name, text: fl.text, line: line}
 				}
 			case !foreign:
